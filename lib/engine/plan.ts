@@ -1,0 +1,128 @@
+import type { Normalization } from '../model/metadata.js';
+
+/**
+ * An execution plan: what the graph compiler (lib/engine/compile*.ts) makes of an ONNX model and what the native
+ * engine (native/) executes. It is deliberately small: three kinds of op cover Deep-STORM and smlm-rt's U-Net, and
+ * every rewrite (BatchNorm folding, upsampling and pooling fused into convolutions, concatenations turned into
+ * channel slices) has already been applied to the weights here, so the native side only executes.
+ *
+ * Layout conventions shared with native/:
+ *  - activations are NHWC; a buffer holds `channels` channels at spatial size frame * scaleNum / scaleDen;
+ *  - weights are float32 in `weights`, OHWI ([cout][kh][kw][cin]); the engine converts them to fp16 itself;
+ *  - spatial index (y, x) of a buffer at scale s covers the frame region [y/s, (y+1)/s) in camera pixels.
+ */
+export const PLAN_VERSION = 1;
+
+/** A stored activation tensor. Buffer 0 is never declared: the raw frame is read by the first conv directly. */
+export interface PlanBuffer {
+  id: number;
+  channels: number;
+  scaleNum: number;
+  scaleDen: number;
+}
+
+/** A channel range of a buffer: ops read and write views, which is how concatenations disappear. */
+export interface PlanView {
+  buffer: number;
+  channelOffset: number;
+  channels: number;
+}
+
+/**
+ * One output phase of a convolution. A plain convolution has one phase (stride 1). A convolution applied to a
+ * nearest-upsampled input (factor u) is rewritten as u*u phases on the *un-upsampled* input, each with a smaller
+ * kernel whose taps are sums of the original taps (exact, fewer MACs); a ConvTranspose with kernel == stride is
+ * u*u phases of 1x1 kernels.
+ *
+ *   out[n, u*oy + phaseY, u*ox + phaseX, co] =
+ *     bias[co] + sum_{ky < kh, kx < kw, ci} W[co][ky][kx][ci] * in[n, oy + ky - padTop, ox + kx - padLeft, ci]
+ *
+ * with zero outside the input. `weightOffset` indexes `Plan.weights` (cout*kh*kw*cin floats, OHWI).
+ */
+export interface ConvPhase {
+  phaseY: number;
+  phaseX: number;
+  kh: number;
+  kw: number;
+  padTop: number;
+  padLeft: number;
+  weightOffset: number;
+}
+
+/**
+ * How a conv reads its input:
+ *  - 'frame': buffer 0, the raw frame (uint16 or float32), normalized on load with `Plan.normalization`;
+ *  - 'direct': the view as stored;
+ *  - 'maxpool2': the 2x2/stride-2 max of the view (the MaxPool is fused into this conv's loads).
+ */
+export type InputTransform = 'frame' | 'direct' | 'maxpool2';
+
+export interface ConvOp {
+  op: 'conv';
+  name: string;
+  input: PlanView;
+  inputTransform: InputTransform;
+  output: PlanView;
+  cin: number;
+  cout: number;
+  /** Output stride: 1 for plain convs, u for phased (upsampling) convs. */
+  upsample: number;
+  phases: ConvPhase[];
+  biasOffset: number;
+  relu: boolean;
+}
+
+/**
+ * The last layer fused with the frame sum:
+ *   map[n, s*y + i, s*x + j] = max(0, bias[i*s+j] + sum_ci W[i*s+j][ci] * in[n, y, x, ci])   (1x1 conv + depth-to-space)
+ *   image[Y, X] += sum_n map[n, Y, X]                                                           (fp32 accumulator)
+ * s = 1 for Deep-STORM's 1x1 output conv, s = upsampling for a depth-to-space head.
+ */
+export interface HeadOp {
+  op: 'head';
+  name: string;
+  input: PlanView;
+  inputTransform: 'direct';
+  cin: number;
+  upscale: number;
+  weightOffset: number;
+  biasOffset: number;
+}
+
+export type PlanOp = ConvOp | HeadOp;
+
+export interface Plan {
+  version: typeof PLAN_VERSION;
+  /** Frame -> output grid factor (the model's `upsampling`). */
+  upsampling: number;
+  normalization: Normalization;
+  /** Frame height/width must be a multiple of this and at least minSize. */
+  sizeMultiple: number;
+  minSize: number;
+  buffers: PlanBuffer[];
+  /** Topologically ordered; exactly one HeadOp, last. */
+  ops: PlanOp[];
+  weights: Float32Array;
+  /** sha256 of the source ONNX bytes, for cache keys. */
+  modelHash: string;
+}
+
+/** Multiply-accumulates per frame of size h x w, counted on the rewritten plan (what actually executes). */
+export function planMacsPerFrame(plan: Plan, height: number, width: number): number {
+  let macs = 0;
+  const scaled = (b: number, v: number) => {
+    const buf = plan.buffers.find((x) => x.id === b);
+    if (!buf) throw new Error(`plan: unknown buffer ${b}`);
+    return (v * buf.scaleNum) / buf.scaleDen;
+  };
+  for (const op of plan.ops) {
+    if (op.op === 'conv') {
+      const inH = op.inputTransform === 'frame' ? height : scaled(op.input.buffer, height) / (op.inputTransform === 'maxpool2' ? 2 : 1);
+      const inW = op.inputTransform === 'frame' ? width : scaled(op.input.buffer, width) / (op.inputTransform === 'maxpool2' ? 2 : 1);
+      for (const p of op.phases) macs += inH * inW * p.kh * p.kw * op.cin * op.cout;
+    } else {
+      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * op.upscale * op.upscale;
+    }
+  }
+  return macs;
+}

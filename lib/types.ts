@@ -1,0 +1,64 @@
+/** Pixel data of one stack, frame-major: frames x height x width, row-major inside a frame. */
+export type PixelArray = Uint8Array | Uint16Array | Float32Array;
+
+/** A stack of camera frames. `pixelSizeNm` is the camera pixel pitch in the sample plane, when known. */
+export interface Stack {
+  data: PixelArray;
+  frames: number;
+  height: number;
+  width: number;
+  pixelSizeNm?: number;
+}
+
+export type BackendName = 'cpu' | 'cuda' | 'tensorrt';
+export type BackendChoice = 'auto' | BackendName;
+export type Precision = 'fp32' | 'fp16';
+
+export interface ReconstructorOptions {
+  /** A bundled model name (see `listModels()`) or a path to an ONNX file carrying smlm-rt metadata. Default: the bundled default. */
+  model?: string;
+  /** `auto` picks `cuda` where a GPU is usable, else `cpu`. */
+  backend?: BackendChoice;
+  /** Frames per inference batch. Default depends on the backend. */
+  batchSize?: number;
+  /** `fp16` is the GPU default; the CPU backend always computes in fp32. */
+  precision?: Precision;
+  /** CUDA device ordinal. */
+  device?: number;
+}
+
+export interface Progress {
+  framesDone: number;
+  framesTotal: number;
+}
+
+export interface ReconstructCallOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  /** Also return every frame's map (frames x outHeight x outWidth). Costs memory; needed for localization. */
+  keepFrameMaps?: boolean;
+}
+
+export interface Timings {
+  /** Wall time of the whole call, in ms. */
+  totalMs: number;
+  /** Time spent in inference (device time for GPU backends), in ms. */
+  inferenceMs: number;
+  /** Preprocessing / upload time, in ms. */
+  preprocessMs: number;
+}
+
+export interface ReconstructionResult {
+  /** The super-resolution image, height x width, row-major, in expected localizations per output pixel. */
+  image: Float32Array;
+  width: number;
+  height: number;
+  /** Output pixel pitch in nm. */
+  pixelSizeNm: number;
+  frames: number;
+  backend: BackendName;
+  model: string;
+  timings: Timings;
+  /** Present when `keepFrameMaps` was set: frames x height x width. */
+  frameMaps?: Float32Array;
+}
