@@ -1,0 +1,134 @@
+// The interface every GPU backend implements (smlm-rt's own CUDA engine, the TensorRT backend) and the N-API
+// layer calls. It mirrors lib/engine/plan.ts: the plan arrives already rewritten by the TypeScript compiler.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace smlmrt {
+
+// ---- The execution plan (see lib/engine/plan.ts for the semantics of every field) ----
+struct PlanBuffer {
+  int id = 0;
+  int channels = 0;
+  int scaleNum = 1;
+  int scaleDen = 1;
+};
+
+struct PlanView {
+  int buffer = 0;
+  int channelOffset = 0;
+  int channels = 0;
+};
+
+struct ConvPhase {
+  int phaseY = 0, phaseX = 0;
+  int kh = 1, kw = 1;
+  int padTop = 0, padLeft = 0;
+  size_t weightOffset = 0;  // into Plan::weights, cout*kh*kw*cin floats, OHWI
+};
+
+enum class InputTransform { Frame, Direct, MaxPool2 };
+
+struct ConvOp {
+  std::string name;
+  PlanView input;
+  InputTransform transform = InputTransform::Direct;
+  PlanView output;
+  int cin = 0, cout = 0;
+  int upsample = 1;
+  std::vector<ConvPhase> phases;
+  size_t biasOffset = 0;
+  bool relu = false;
+};
+
+struct HeadOp {
+  std::string name;
+  PlanView input;
+  int cin = 0;
+  int upscale = 1;
+  size_t weightOffset = 0;  // upscale*upscale rows of cin floats
+  size_t biasOffset = 0;
+};
+
+struct Plan {
+  int upsampling = 1;
+  float normMean = 0.f, normStd = 1.f;  // minmax-zscore normalization
+  int sizeMultiple = 1, minSize = 1;
+  std::vector<PlanBuffer> buffers;
+  std::vector<ConvOp> convs;  // in execution order
+  HeadOp head;                // always last
+  std::vector<float> weights;
+  std::string modelHash;
+};
+
+// ---- Running ----
+enum class PixelType { U8, U16, F32 };
+
+struct RunRequest {
+  const void* frames = nullptr;  // host memory, frameCount x height x width, row-major
+  PixelType pixelType = PixelType::U16;
+  int frameCount = 0, height = 0, width = 0;
+  float* image = nullptr;      // host, (height*upsampling) x (width*upsampling); overwritten with the frame sum
+  float* frameMaps = nullptr;  // optional host, frameCount x outH x outW clamped per-frame maps
+  int batchSize = 0;           // 0: the engine picks
+  std::function<void(int framesDone, int framesTotal)> progress;  // called from the worker thread
+  const std::atomic<bool>* cancel = nullptr;                        // checked between batches
+};
+
+struct RunStats {
+  double totalMs = 0;      // wall time of run()
+  double deviceMs = 0;     // GPU time of the kernels (events), summed over batches
+  int batchSize = 0;       // the batch size actually used (may be smaller after an out-of-memory retry)
+};
+
+struct EngineOptions {
+  int device = 0;
+  int maxBatch = 64;
+  bool fp16 = true;
+  std::string cacheDir;  // where tuned kernel choices / serialized engines are cached; empty: no cache
+};
+
+// Codes match lib/errors.ts so the binding can surface them unchanged.
+class EngineError : public std::runtime_error {
+ public:
+  EngineError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // Blocking; called from a worker thread. One call at a time per engine (the JS side queues).
+  virtual RunStats run(const RunRequest& request) = 0;
+  // Human-readable: backend, device, chosen kernels.
+  virtual std::string describe() const = 0;
+};
+
+struct DeviceInfo {
+  int ordinal = 0;
+  std::string name;
+  int major = 0, minor = 0;
+  size_t totalMemory = 0;
+  int multiprocessors = 0;
+};
+
+// Never throws: an empty list plus a reason when no usable GPU/driver is present.
+std::vector<DeviceInfo> listDevices(std::string* reasonIfNone);
+
+std::unique_ptr<Engine> createCudaEngine(const Plan& plan, const EngineOptions& options);
+#ifdef SMLMRT_WITH_TENSORRT
+// onnxBytes: the model as given by the user (or smlm-rt's FP16 conversion of it for strongly typed TensorRT).
+std::unique_ptr<Engine> createTensorRtEngine(const Plan& plan, const std::vector<uint8_t>& onnxBytes, const EngineOptions& options);
+#endif
+
+}  // namespace smlmrt
