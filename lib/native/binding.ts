@@ -1,0 +1,181 @@
+/**
+ * The typed face of smlm-rt's native addon (native/addon/, built into build/Release/smlm_rt.node or shipped as
+ * prebuilds/<platform>-<arch>/smlm-rt.napi.glibc.node). The addon is optional: it is loaded lazily, once, through
+ * node-gyp-build, and a load failure is remembered as a human-readable reason (what is missing, how to build it)
+ * instead of an exception, so that `smlm-rt info` and backend selection can explain why the GPU is not used.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Plan } from '../engine/plan.js';
+import type { PixelArray } from '../types.js';
+
+/** One CUDA device as the addon reports it (cudaGetDeviceProperties). */
+export interface NativeDeviceInfo {
+  ordinal: number;
+  name: string;
+  /** Compute capability major.minor. */
+  major: number;
+  minor: number;
+  totalMemoryBytes: number;
+  multiprocessors: number;
+}
+
+/** What `listDevices()` returns: never throws; an empty list comes with the driver's reason. */
+export interface NativeDeviceList {
+  devices: NativeDeviceInfo[];
+  reason?: string;
+}
+
+/** Which optional parts were compiled into this build of the addon, and against what. */
+export interface NativeFeatures {
+  cuda: boolean;
+  tensorrt: boolean;
+  /** NV_TENSORRT_MAJOR.MINOR.PATCH of the headers the addon was compiled against, when tensorrt is true. */
+  tensorrtVersion?: string;
+  /** Detected at build time and reported only: smlm-rt's engine does not call cuDNN. */
+  cudnn: boolean;
+  cudnnVersion?: string;
+  /** CUDART_VERSION of the statically linked runtime, e.g. 13000. */
+  cudaRuntimeVersion: number;
+  /** The GPU architectures the kernels were compiled for, e.g. "75;80;86;89;90;90-virtual". */
+  cudaArchitectures: string;
+  /** The smlm-rt version the addon was built from (package.json). */
+  version: string;
+}
+
+export interface NativeEngineOptions {
+  device: number;
+  maxBatch: number;
+  fp16: boolean;
+  /** Where tuned kernel choices / serialized TensorRT engines are cached; '' disables the cache. */
+  cacheDir: string;
+}
+
+export interface NativeRunRequest {
+  /** frameCount x height x width pixels, read in place (no copy) while the run is in flight. */
+  frames: PixelArray;
+  frameCount: number;
+  height: number;
+  width: number;
+  /** (height*upsampling) x (width*upsampling): the sum of the clamped maps is *added* into it. */
+  image: Float32Array;
+  /** Optional frameCount x outH x outW: every clamped per-frame map is written here. */
+  frameMaps?: Float32Array;
+  /** Frames per batch; 0 lets the engine pick. */
+  batchSize: number;
+  /** Called on the JS thread after each batch. */
+  onProgress?: (framesDone: number, framesTotal: number) => void;
+}
+
+export interface NativeRunStats {
+  totalMs: number;
+  /** Kernel time measured with CUDA events, summed over batches. */
+  deviceMs: number;
+  /** The batch size actually used (smaller than asked after an out-of-memory retry). */
+  batchSize: number;
+}
+
+/** An smlmrt::Engine owned by JS. One run at a time; close() frees device memory (the GC does too, later). */
+export interface NativeEngine {
+  run(request: NativeRunRequest): Promise<NativeRunStats>;
+  /** Asks a run in flight to stop after the current batch; it then rejects with code E_ABORTED. */
+  cancel(): void;
+  close(): void;
+  describe(): string;
+}
+
+/** Errors thrown or rejected by the addon carry the engine's code (E_GPU, E_GPU_OUT_OF_MEMORY, ...). */
+export interface NativeError extends Error {
+  code?: string;
+}
+
+export interface NativeAddon {
+  listDevices(): NativeDeviceList;
+  features: NativeFeatures;
+  CudaEngine: new (plan: Plan, options: NativeEngineOptions) => NativeEngine;
+  /** Present only when the addon was compiled with TensorRT. */
+  TensorRtEngine?: new (plan: Plan, onnxBytes: Uint8Array, options: NativeEngineOptions) => NativeEngine;
+}
+
+export type AddonLoadResult = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+let cached: AddonLoadResult | undefined;
+
+/** The package root: the nearest folder above this file whose package.json is smlm-rt's (works from lib/ and dist/lib/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'smlm-rt') return dir;
+      } catch {
+        // an unreadable manifest is not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('smlm-rt: cannot find the package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+const HOW_TO_BUILD =
+  'Build it with `npm run build:native` (needs the CUDA toolkit: nvcc and CMake via cmake-js), ' +
+  'or reinstall where a CUDA compiler is on PATH (`npm install` builds it), or install a package that ships prebuilds/. ' +
+  'The CPU backend works without it.';
+
+/** Turns a load failure into a sentence that says what is missing and what to do about it. */
+function explainLoadFailure(err: unknown, root: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.includes('No native build was found')) {
+    return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${HOW_TO_BUILD}`;
+  }
+  if (/cannot open shared object file|Library not loaded|image not found/.test(message)) {
+    return `the CUDA addon exists but a shared library it needs is missing (${message.split('\n')[0]}). ${HOW_TO_BUILD}`;
+  }
+  if (/invalid ELF header|wrong ELF class|not a valid Win32 application/.test(message)) {
+    return `the CUDA addon was built for another platform or architecture (${message.split('\n')[0]}). Rebuild it with \`npm run build:native\`.`;
+  }
+  return `the CUDA addon failed to load: ${message.split('\n')[0]}. ${HOW_TO_BUILD}`;
+}
+
+/**
+ * Loads the addon once and remembers the outcome. SMLM_RT_ADDON=<path to a .node file> overrides the search
+ * (useful on hosts that receive a binary built elsewhere); SMLM_RT_DISABLE_NATIVE=1 pretends it is absent.
+ */
+export function loadAddon(): AddonLoadResult {
+  if (cached) return cached;
+  if (process.env.SMLM_RT_DISABLE_NATIVE) {
+    cached = { ok: false, reason: 'the CUDA addon is disabled by SMLM_RT_DISABLE_NATIVE.' };
+    return cached;
+  }
+  let root = '';
+  try {
+    root = packageRoot();
+    const require = createRequire(join(root, 'package.json'));
+    const override = process.env.SMLM_RT_ADDON;
+    let path: string;
+    if (override) {
+      path = override;
+    } else {
+      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+      path = nodeGypBuild.resolve(root);
+    }
+    const addon = require(path) as NativeAddon;
+    if (typeof addon.listDevices !== 'function' || typeof addon.CudaEngine !== 'function' || !addon.features) {
+      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/CudaEngine/features missing). Rebuild it with \`npm run build:native\`.` };
+    } else {
+      cached = { ok: true, addon, path };
+    }
+  } catch (err) {
+    cached = { ok: false, reason: explainLoadFailure(err, root || '(package root not found)') };
+  }
+  return cached;
+}
+
+/** For tests: forget the remembered load outcome. */
+export function resetAddonCacheForTests(): void {
+  cached = undefined;
+}

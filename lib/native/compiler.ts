@@ -1,0 +1,29 @@
+/**
+ * Lazy access to the graph compiler (lib/engine/compile.ts) and the FP16 ONNX converter (lib/engine/fp16-onnx.ts):
+ * the GPU backends need them only when an engine is created, so code that never builds one never loads them.
+ */
+import type { Plan } from '../engine/plan.js';
+import type { LoadedModel } from '../model/onnx.js';
+
+interface CompilerModule {
+  compileModel(model: LoadedModel): Plan | Promise<Plan>;
+}
+interface Fp16Module {
+  convertOnnxToFp16(bytes: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+// The specifiers are variables so that this file type-checks on its own; the interfaces above are the contract.
+const COMPILER_MODULE = '../engine/compile.js';
+const FP16_MODULE = '../engine/fp16-onnx.js';
+
+/** ONNX model -> execution plan for the native engines (E_MODEL_INVALID for unsupported operators). */
+export async function compilePlan(model: LoadedModel): Promise<Plan> {
+  const compiler = (await import(COMPILER_MODULE)) as CompilerModule;
+  return compiler.compileModel(model);
+}
+
+/** FP32 ONNX bytes -> FP16 ONNX bytes, for TensorRT >= 11's strongly typed networks. */
+export async function onnxToFp16(bytes: Uint8Array): Promise<Uint8Array> {
+  const fp16 = (await import(FP16_MODULE)) as Fp16Module;
+  return fp16.convertOnnxToFp16(bytes);
+}
