@@ -1,0 +1,14 @@
+/** The simulator: ThunderSTORM-equivalent SMLM camera stacks with ground truth. */
+export { Random } from './random.js';
+export { erf, gaussianMass, addIntegratedGaussian } from './psf.js';
+export { drawStructure, StructureSampler, type Structure, type StructureOptions, type FilamentOptions, type UniformOptions } from './structures.js';
+export { aduPerPhoton, exposeFrame, BENCHMARK_CAMERA, type CameraOptions, type ResolvedCamera } from './camera.js';
+export { simulateStack, BENCHMARK_CONDITIONS, type SimulationOptions, type SimulatedStack, type PhotonDistribution } from './simulate.js';
+export {
+  formatThunderstormCsv,
+  parseThunderstormCsv,
+  readThunderstormCsv,
+  writeThunderstormCsv,
+  THUNDERSTORM_COLUMNS,
+  type Emitter,
+} from './csv.js';
