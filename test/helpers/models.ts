@@ -1,0 +1,214 @@
+/**
+ * Random-weight smlm-rt models for tests, built with lib/model/onnx-builder.ts. They follow the op patterns of the real
+ * models exported from PyTorch (torch.onnx.export, opset 17): Conv (+BatchNormalization unless folded) + Relu,
+ * MaxPool 2x2, Resize nearest with an empty roi and a scales tensor, ConvTranspose 2x2/s2, Concat skips, a final
+ * 1x1 Conv (+ DepthToSpace). Everything is deterministic from `seed`.
+ */
+import { OnnxModelBuilder, type ResizeNearestOptions } from '../../lib/model/onnx-builder.js';
+import { serializeModelMetadata, type ModelMetadata } from '../../lib/model/metadata.js';
+
+/** mulberry32: a tiny, well-mixed 32-bit PRNG; good enough for weights and test frames. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(rand: () => number, count: number, lo: number, hi: number): Float32Array {
+  return Float32Array.from({ length: count }, () => lo + (hi - lo) * rand());
+}
+
+/** Deep-STORM's dataset normalization constants (Nehme et al. 2018, demo code). */
+export const DEEPSTORM_NORMALIZATION = { kind: 'minmax-zscore', mean: 0.19608, std: 0.17764 } as const;
+
+/** Layer-by-layer writer that keeps the random weights in a sane range (He-like scale), so activations neither vanish nor explode. */
+class RandomNetWriter {
+  constructor(
+    readonly b: OnnxModelBuilder,
+    readonly rand: () => number,
+    readonly withBatchNorm: boolean,
+  ) {}
+
+  /** Conv kxk (+BN) + ReLU, torch style: bias only when there is no BN (nn.Conv2d(bias=False) before BatchNorm2d). */
+  convBnRelu(x: string, cin: number, cout: number, k = 3): string {
+    const bound = Math.sqrt(6 / (cin * k * k));
+    let y = this.b.conv(x, {
+      weight: uniform(this.rand, cout * cin * k * k, -bound, bound),
+      weightDims: [cout, cin, k, k],
+      bias: this.withBatchNorm ? undefined : uniform(this.rand, cout, -0.1, 0.2),
+    });
+    if (this.withBatchNorm) y = this.batchNorm(y, cout);
+    return this.b.relu(y);
+  }
+
+  batchNorm(x: string, c: number): string {
+    return this.b.batchNorm(x, {
+      scale: uniform(this.rand, c, 0.5, 1.5),
+      bias: uniform(this.rand, c, -0.2, 0.3),
+      mean: uniform(this.rand, c, -0.3, 0.3),
+      variance: uniform(this.rand, c, 0.5, 2),
+      epsilon: 1e-5,
+    });
+  }
+
+  /** 1x1 output conv with a bias (positive on average so that a fair share of the map survives the clamp). */
+  conv1x1(x: string, cin: number, cout: number): string {
+    const bound = Math.sqrt(3 / cin);
+    return this.b.conv(x, {
+      weight: uniform(this.rand, cout * cin, -bound, bound),
+      weightDims: [cout, cin, 1, 1],
+      bias: uniform(this.rand, cout, 0, 0.3),
+      pads: [0, 0, 0, 0],
+    });
+  }
+
+  convTranspose2x2(x: string, cin: number, cout: number): string {
+    const bound = Math.sqrt(6 / cin);
+    let y = this.b.convTranspose(x, {
+      weight: uniform(this.rand, cin * cout * 4, -bound, bound),
+      weightDims: [cin, cout, 2, 2],
+      bias: this.withBatchNorm ? undefined : uniform(this.rand, cout, -0.1, 0.2),
+      strides: [2, 2],
+    });
+    if (this.withBatchNorm) y = this.batchNorm(y, cout);
+    return this.b.relu(y);
+  }
+}
+
+export interface DeepStormModelOptions {
+  /** Channels of the first layer: widths are w-2w-4w-16w-4w-2w-w (w=32 is the real 32-64-128-512-128-64-32). Default 4. */
+  width?: number;
+  seed?: number;
+  /** true (default): Conv without bias + BatchNormalization, as an unfolded export; false: Conv with bias. */
+  withBatchNorm?: boolean;
+  /** How the Resize nodes are written (default: torch's asymmetric + floor, scales as an initializer). */
+  resize?: ResizeNearestOptions;
+  /** Factor of the first (input) upsampling; default 8. */
+  upsampling?: number;
+}
+
+/** Channel widths of Deep-STORM for a first-layer width: [c1, c2, c3, c4 (bottleneck)]. */
+export function deepStormWidths(width: number): [number, number, number, number] {
+  return [width, 2 * width, 4 * width, 16 * width];
+}
+
+/**
+ * A Deep-STORM-shaped model: Resize x8 nearest -> [Conv3x3-BN-ReLU, MaxPool2] x3 -> Conv-BN-ReLU ->
+ * [Resize x2 -> Conv-BN-ReLU] x3 -> Conv1x1 -> `maps`. Takes any frame size (sizeMultiple 1).
+ */
+export function makeDeepStormModel(options: DeepStormModelOptions = {}): Uint8Array {
+  const { width = 4, seed = 1, withBatchNorm = true, resize = {}, upsampling = 8 } = options;
+  const [c1, c2, c3, c4] = deepStormWidths(width);
+  const b = new OnnxModelBuilder();
+  const net = new RandomNetWriter(b, seededRandom(seed), withBatchNorm);
+  let x = b.addInput('frames', ['N', 1, 'H', 'W']);
+  x = b.resizeNearest(x, upsampling, resize);
+  x = b.maxPool(net.convBnRelu(x, 1, c1));
+  x = b.maxPool(net.convBnRelu(x, c1, c2));
+  x = b.maxPool(net.convBnRelu(x, c2, c3));
+  x = net.convBnRelu(x, c3, c4);
+  x = net.convBnRelu(b.resizeNearest(x, 2, resize), c4, c3);
+  x = net.convBnRelu(b.resizeNearest(x, 2, resize), c3, c2);
+  x = net.convBnRelu(b.resizeNearest(x, 2, resize), c2, c1);
+  x = net.conv1x1(x, c1, 1);
+  b.addOutput('maps', ['N', 1, 'OH', 'OW'], x);
+  const metadata: ModelMetadata = {
+    architecture: 'deepstorm',
+    upsampling,
+    cameraPixelNm: 100,
+    outputPixelNm: 100 / upsampling,
+    normalization: { ...DEEPSTORM_NORMALIZATION },
+    outputScale: 100,
+    sizeMultiple: 1,
+    // The three poolings act on the 8x upsampled frame, so any size works; below 8 px a frame holds no PSF.
+    minSize: 8,
+    training: { note: 'random weights for tests', seed, width, withBatchNorm },
+  };
+  return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'deepstorm_random' });
+}
+
+/**
+ * What torch.onnx.export writes for a hand-written pixel shuffle with dynamic shapes,
+ *   n, _, h, w = x.shape
+ *   x.reshape(n, 1, u, u, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, 1, h * u, w * u)
+ * i.e. Shape -> Gather -> Unsqueeze -> Concat shape arithmetic feeding Reshape / Transpose / Reshape.
+ */
+export function torchStylePixelShuffle(b: OnnxModelBuilder, x: string, u: number): string {
+  const shape = b.node('Shape', [x])[0];
+  const dim = (index: number) => {
+    const i = b.constant({ dims: [], dataType: 7, rawData: new Uint8Array(new BigInt64Array([BigInt(index)]).buffer) });
+    return b.node('Gather', [shape, i], { axis: { kind: 'int', value: 0 } })[0];
+  };
+  const int64 = (v: number) => b.constant({ dims: [], dataType: 7, rawData: new Uint8Array(new BigInt64Array([BigInt(v)]).buffer) });
+  const axes0 = () => b.constant({ dims: [1], dataType: 7, rawData: new Uint8Array(new BigInt64Array([0n]).buffer) });
+  const vec = (scalars: string[]) => b.concat(scalars.map((s) => b.node('Unsqueeze', [s, axes0()])[0]), 0);
+  const n = dim(0);
+  const h = dim(2);
+  const w = dim(3);
+  let y = b.node('Reshape', [x, vec([n, int64(1), int64(u), int64(u), h, w])])[0];
+  y = b.transpose(y, [0, 1, 4, 2, 5, 3]);
+  const hu = b.node('Mul', [h, int64(u)])[0];
+  const wu = b.node('Mul', [w, int64(u)])[0];
+  return b.node('Reshape', [y, vec([n, int64(1), hu, wu])])[0];
+}
+
+export interface UNetModelOptions {
+  /** Channels of the first level (levels: base, 2*base, 4*base). Default 4. */
+  base?: number;
+  seed?: number;
+  /** true (default): BatchNormalization nodes after convs; false: convs with bias (BN already folded by the exporter). */
+  withBatchNorm?: boolean;
+  /** DepthToSpace mode of the head (same result for one output channel; both appear in exports). Default 'CRD'. */
+  depthToSpaceMode?: 'CRD' | 'DCR';
+  /** Write the head's pixel shuffle as Reshape/Transpose/Reshape (a hand-written pixel shuffle) instead of DepthToSpace. */
+  pixelShuffleAsTranspose?: boolean;
+  /** End with Relu after the head (some exports clamp inside the network). */
+  finalRelu?: boolean;
+  upsampling?: number;
+}
+
+/**
+ * A small U-Net at camera resolution:
+ *   e1 = CBR(1,b), CBR(b,b)                   (H)
+ *   e2 = CBR(pool(e1), 2b), CBR(2b,2b)         (H/2)
+ *   m  = CBR(pool(e2), 4b)                     (H/4)
+ *   d2 = CBR(concat(ConvT2x2(m)->2b, e2), 2b)  (H/2)
+ *   d1 = CBR(concat(Conv(Resize2(d2))->b, e1), b)  (H)
+ *   maps = DepthToSpace(Conv1x1(d1 -> u*u), u)  (H*u)
+ * Frame sides must be multiples of 4 (two poolings).
+ */
+export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
+  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8 } = options;
+  const b = new OnnxModelBuilder();
+  const net = new RandomNetWriter(b, seededRandom(seed), withBatchNorm);
+  const input = b.addInput('frames', ['N', 1, 'H', 'W']);
+  const e1 = net.convBnRelu(net.convBnRelu(input, 1, base), base, base);
+  const e2 = net.convBnRelu(net.convBnRelu(b.maxPool(e1), base, 2 * base), 2 * base, 2 * base);
+  const m = net.convBnRelu(b.maxPool(e2), 2 * base, 4 * base);
+  const up2 = net.convTranspose2x2(m, 4 * base, 2 * base);
+  const d2 = net.convBnRelu(b.concat([up2, e2]), 4 * base, 2 * base);
+  const up1 = net.convBnRelu(b.resizeNearest(d2, 2), 2 * base, base);
+  const d1 = net.convBnRelu(b.concat([up1, e1]), 2 * base, base);
+  const u = upsampling;
+  let out = net.conv1x1(d1, base, u * u);
+  out = pixelShuffleAsTranspose ? torchStylePixelShuffle(b, out, u) : b.depthToSpace(out, u, depthToSpaceMode);
+  if (finalRelu) out = b.relu(out);
+  b.addOutput('maps', ['N', 1, 'OH', 'OW'], out);
+  const metadata: ModelMetadata = {
+    architecture: 'unet',
+    upsampling: u,
+    cameraPixelNm: 100,
+    outputPixelNm: 100 / u,
+    normalization: { ...DEEPSTORM_NORMALIZATION },
+    outputScale: 100,
+    sizeMultiple: 4,
+    minSize: 8,
+    training: { note: 'random weights for tests', seed, base, withBatchNorm },
+  };
+  return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'unet_random' });
+}
