@@ -1,0 +1,156 @@
+/**
+ * The `cpu` backend: the ONNX model run by onnxruntime-node's CPU execution provider, batch by batch, with the
+ * clamp-and-sum done here in Float32. onnxruntime-node is imported on first use only, so programs that never use
+ * the CPU backend (or only list models) never load its native library.
+ */
+import { SmlmError } from '../errors.js';
+import type { LoadedModel } from '../model/onnx.js';
+import { normalizeFrames } from '../preprocess.js';
+import type { Stack } from '../types.js';
+import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
+
+type Ort = typeof import('onnxruntime-node');
+type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
+
+/** Frames per batch when the caller does not say; bounded below so one batch's output stays under ~256 MB. */
+export const CPU_DEFAULT_BATCH = 8;
+const MAX_BATCH_OUTPUT_FLOATS = 64 * 1024 * 1024;
+
+export interface CpuBackendOptions {
+  /** Frames per inference call; default: 8, fewer for large frames. */
+  batchSize?: number;
+  /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
+  threads?: number;
+}
+
+let ortPromise: Promise<Ort> | undefined;
+
+/** Loads onnxruntime-node once; E_BACKEND_UNAVAILABLE if it is not installed or its native library does not load. */
+export function loadOnnxRuntime(): Promise<Ort> {
+  ortPromise ??= import('onnxruntime-node').catch((err: unknown) => {
+    ortPromise = undefined;
+    throw new SmlmError('E_BACKEND_UNAVAILABLE', `cpu backend unavailable: onnxruntime-node cannot be loaded (${(err as Error).message})`, { backend: 'cpu' }, { cause: err });
+  });
+  return ortPromise;
+}
+
+function abortError(): SmlmError {
+  return new SmlmError('E_ABORTED', 'reconstruction aborted by the caller');
+}
+
+class CpuBackend implements InferenceBackend {
+  readonly name = 'cpu' as const;
+  private session: OrtSession | undefined;
+
+  constructor(
+    private readonly ort: Ort,
+    session: OrtSession,
+    private readonly model: LoadedModel,
+  ) {
+    this.session = session;
+  }
+
+  async run(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {
+    const session = this.session;
+    if (!session) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
+    const { upsampling, normalization } = this.model.metadata;
+    const { height, width, frames } = stack;
+    const outH = height * upsampling;
+    const outW = width * upsampling;
+    const pixels = height * width;
+    const outPixels = outH * outW;
+    if (image.length !== outPixels) throw new RangeError(`cpu backend: image has ${image.length} values, expected ${outPixels}`);
+    const batch = Math.max(1, Math.min(options.batchSize, frames, Math.floor(MAX_BATCH_OUTPUT_FLOATS / outPixels) || 1));
+    const input = new Float32Array(batch * pixels);
+    let preprocessMs = 0;
+    let inferenceMs = 0;
+    for (let first = 0; first < frames; first += batch) {
+      if (options.signal?.aborted) throw abortError();
+      const count = Math.min(batch, frames - first);
+      const t0 = performance.now();
+      normalizeFrames(stack.data, first, count, pixels, normalization, input);
+      const tensor = new this.ort.Tensor('float32', input.subarray(0, count * pixels), [count, 1, height, width]);
+      const t1 = performance.now();
+      let maps: Float32Array;
+      try {
+        const outputs = await session.run({ frames: tensor });
+        const out = outputs.maps;
+        const dims = out?.dims ?? [];
+        if (!out || out.type !== 'float32' || dims.length !== 4 || dims[0] !== count || dims[1] !== 1 || dims[2] !== outH || dims[3] !== outW) {
+          throw new SmlmError(
+            'E_MODEL_INVALID',
+            `${this.model.name}: output "maps" has shape [${dims.join(', ')}], expected [${count}, 1, ${outH}, ${outW}] (upsampling ${upsampling})`,
+            { model: this.model.name },
+          );
+        }
+        maps = out.data as Float32Array;
+      } catch (err) {
+        if (err instanceof SmlmError) throw err;
+        throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: onnxruntime failed to run the model: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
+      }
+      const t2 = performance.now();
+      accumulateClamped(maps, count, outPixels, image, options.frameMaps, first * outPixels);
+      preprocessMs += t1 - t0 + (performance.now() - t2);
+      inferenceMs += t2 - t1;
+      options.onProgress?.({ framesDone: first + count, framesTotal: frames });
+    }
+    return { inferenceMs, preprocessMs };
+  }
+
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
+  }
+}
+
+/**
+ * image += sum over frames of max(map, 0); each clamped map is also copied into frameMaps (from `frameMapsOffset`)
+ * when given. Exported for tests.
+ */
+export function accumulateClamped(
+  maps: Float32Array,
+  count: number,
+  outPixels: number,
+  image: Float32Array,
+  frameMaps: Float32Array | undefined,
+  frameMapsOffset: number,
+): void {
+  for (let f = 0; f < count; f++) {
+    const base = f * outPixels;
+    for (let i = 0; i < outPixels; i++) {
+      const v = maps[base + i];
+      // `v > 0` also maps NaN to 0: a broken activation must not poison the whole image.
+      const clamped = v > 0 ? v : 0;
+      image[i] += clamped;
+      if (frameMaps) frameMaps[frameMapsOffset + base + i] = clamped;
+    }
+  }
+}
+
+/**
+ * Creates the CPU backend for a loaded model. Throws E_BACKEND_UNAVAILABLE when onnxruntime-node cannot load and
+ * E_MODEL_INVALID when onnxruntime rejects the graph or its input/output names break the contract.
+ */
+export async function createCpuBackend(model: LoadedModel, options: CpuBackendOptions = {}): Promise<InferenceBackend> {
+  const ort = await loadOnnxRuntime();
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(model.bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    });
+  } catch (err) {
+    throw new SmlmError('E_MODEL_INVALID', `${model.name}: onnxruntime cannot load the model: ${(err as Error).message}`, { model: model.name }, { cause: err });
+  }
+  if (!session.inputNames.includes('frames') || !session.outputNames.includes('maps')) {
+    await session.release();
+    throw new SmlmError(
+      'E_MODEL_INVALID',
+      `${model.name}: the graph must have an input "frames" and an output "maps"; it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+      { model: model.name },
+    );
+  }
+  return new CpuBackend(ort, session, model);
+}

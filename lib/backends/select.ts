@@ -1,0 +1,77 @@
+/**
+ * Picks and creates the inference backend. GPU backends live behind dynamic imports so that CPU-only use never
+ * loads the native addon's JavaScript side either.
+ */
+import { isSmlmError, SmlmError } from '../errors.js';
+import type { LoadedModel } from '../model/onnx.js';
+import type { BackendChoice, BackendName, Precision } from '../types.js';
+import type { InferenceBackend } from './backend.js';
+import { CPU_DEFAULT_BATCH, createCpuBackend } from './cpu.js';
+
+/** Batch size of GPU backends when the caller does not choose (the engine's own default). */
+export const GPU_DEFAULT_BATCH = 64;
+
+export interface BackendRequest {
+  batchSize?: number;
+  precision?: Precision;
+  device?: number;
+}
+
+export interface SelectedBackend {
+  backend: InferenceBackend;
+  /** Frames per batch to run with. */
+  batchSize: number;
+  /** Set when `auto` wanted a GPU backend and fell back to the CPU: why. */
+  fallbackReason?: string;
+}
+
+async function createGpuBackend(name: 'cuda' | 'tensorrt', model: LoadedModel, request: BackendRequest): Promise<InferenceBackend> {
+  if (name === 'cuda') {
+    const { createCudaBackend } = await import('./cuda.js');
+    return createCudaBackend(model, request);
+  }
+  const { createTensorRtBackend } = await import('./tensorrt.js');
+  return createTensorRtBackend(model, request);
+}
+
+/** Whether the CUDA backend can run here; never throws (a missing addon is "no"). */
+export async function gpuUsable(): Promise<{ usable: boolean; reason?: string }> {
+  try {
+    const { cudaStatus } = await import('./cuda.js');
+    const status = cudaStatus();
+    return { usable: status.usable, reason: status.reason };
+  } catch (err) {
+    return { usable: false, reason: (err as Error).message };
+  }
+}
+
+/**
+ * Creates the backend for `choice`. `auto` takes `cuda` when a GPU is usable and the engine accepts the model,
+ * otherwise `cpu` (and says why in `fallbackReason`). An explicit GPU choice never falls back: it throws
+ * E_BACKEND_UNAVAILABLE (or the engine's error) instead.
+ */
+export async function selectBackend(choice: BackendChoice, model: LoadedModel, request: BackendRequest): Promise<SelectedBackend> {
+  const batchFor = (name: BackendName) => request.batchSize ?? (name === 'cpu' ? CPU_DEFAULT_BATCH : GPU_DEFAULT_BATCH);
+  if (choice === 'cpu') return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu') };
+  if (choice === 'cuda' || choice === 'tensorrt') return { backend: await createGpuBackend(choice, model, request), batchSize: batchFor(choice) };
+  let fallbackReason: string;
+  const gpu = await gpuUsable();
+  if (gpu.usable) {
+    try {
+      return { backend: await createGpuBackend('cuda', model, request), batchSize: batchFor('cuda') };
+    } catch (err) {
+      // Bad options are the caller's mistake on every backend: report them rather than hide them behind a fallback.
+      if (isSmlmError(err, 'E_BAD_OPTIONS')) throw err;
+      fallbackReason = `cuda backend failed to start: ${(err as Error).message}`;
+    }
+  } else {
+    fallbackReason = `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
+  }
+  return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu'), fallbackReason };
+}
+
+/** Throws E_BAD_OPTIONS unless `value` is a backend choice. */
+export function checkBackendChoice(value: unknown): BackendChoice {
+  if (value === 'auto' || value === 'cpu' || value === 'cuda' || value === 'tensorrt') return value;
+  throw new SmlmError('E_BAD_OPTIONS', `backend must be one of auto, cpu, cuda, tensorrt; got ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,59 @@
+import { SmlmError } from '../errors.js';
+import type { ModelMetadata } from '../model/metadata.js';
+import type { Stack } from '../types.js';
+
+function isPositiveInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/**
+ * Checks a stack's shape and pixels before any backend work, so that a bad input fails fast with a precise code
+ * instead of deep inside a backend. Throws E_EMPTY_STACK, E_BAD_OPTIONS or E_NON_FINITE_PIXELS.
+ */
+export function validateStack(stack: Stack, what = 'stack'): void {
+  if (stack === null || typeof stack !== 'object') throw new SmlmError('E_BAD_OPTIONS', `${what} must be an object { data, frames, height, width }`);
+  const { data, frames, height, width } = stack;
+  if (!(data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Float32Array)) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.data must be a Uint8Array, Uint16Array or Float32Array`);
+  }
+  if (frames === 0) throw new SmlmError('E_EMPTY_STACK', `${what} has no frames`);
+  if (!isPositiveInteger(frames)) throw new SmlmError('E_BAD_OPTIONS', `${what}.frames must be a positive integer, got ${String(frames)}`);
+  if (!isPositiveInteger(height) || !isPositiveInteger(width)) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.height and .width must be positive integers, got ${String(height)} x ${String(width)}`);
+  }
+  const expected = frames * height * width;
+  if (data.length !== expected) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.data has ${data.length} values; ${frames} frames of ${height} x ${width} need ${expected}`, {
+      expected,
+      actual: data.length,
+    });
+  }
+  if (stack.pixelSizeNm !== undefined && !(typeof stack.pixelSizeNm === 'number' && Number.isFinite(stack.pixelSizeNm) && stack.pixelSizeNm > 0)) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.pixelSizeNm must be a positive number, got ${String(stack.pixelSizeNm)}`);
+  }
+  if (data instanceof Float32Array) {
+    // Integer data cannot hold NaN/Inf; float data is scanned once, which is cheap next to inference.
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        const pixelsPerFrame = height * width;
+        const frame = Math.floor(i / pixelsPerFrame);
+        const y = Math.floor((i % pixelsPerFrame) / width);
+        const x = i % width;
+        throw new SmlmError('E_NON_FINITE_PIXELS', `${what} has a non-finite pixel (${data[i]}) in frame ${frame} at (x=${x}, y=${y})`, { frame, x, y });
+      }
+    }
+  }
+}
+
+/** Throws E_FRAME_SIZE_UNSUPPORTED unless the model can take frames of height x width. */
+export function checkFrameSizeForModel(height: number, width: number, metadata: ModelMetadata, modelName: string): void {
+  const { sizeMultiple, minSize } = metadata;
+  if (height < minSize || width < minSize || height % sizeMultiple !== 0 || width % sizeMultiple !== 0) {
+    const hint = sizeMultiple > 1 ? `multiples of ${sizeMultiple}, ` : '';
+    throw new SmlmError(
+      'E_FRAME_SIZE_UNSUPPORTED',
+      `model "${modelName}" takes frames whose sides are ${hint}at least ${minSize} px; got ${width} x ${height} (crop or pad the stack)`,
+      { height, width, sizeMultiple, minSize },
+    );
+  }
+}

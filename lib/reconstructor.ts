@@ -1,0 +1,178 @@
+/**
+ * The public entry point: a Reconstructor owns one model and one backend and turns stacks into super-resolution
+ * images. Calls are queued on a promise chain, so concurrent `reconstruct` calls run one after the other and never
+ * interleave their batches on the backend.
+ */
+import type { InferenceBackend } from './backends/backend.js';
+import { checkBackendChoice, selectBackend } from './backends/select.js';
+import { SmlmError } from './errors.js';
+import { stackAsSource, type FrameSource } from './io/frame-source.js';
+import { checkFrameSizeForModel, validateStack } from './io/validate-stack.js';
+import type { ModelMetadata } from './model/metadata.js';
+import type { LoadedModel } from './model/onnx.js';
+import { resolveModel } from './model/registry.js';
+import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
+
+/** Frames read from a streamed source at a time (independent of the backend's batch size). */
+const STREAM_CHUNK_FRAMES = 256;
+
+function checkOptions(options: ReconstructorOptions): void {
+  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', 'options must be an object');
+  if (options.backend !== undefined) checkBackendChoice(options.backend);
+  const { batchSize, precision, device } = options;
+  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 4096)) {
+    throw new SmlmError('E_BAD_OPTIONS', `batchSize must be an integer in 1..4096, got ${String(batchSize)}`);
+  }
+  if (precision !== undefined && precision !== 'fp16' && precision !== 'fp32') {
+    throw new SmlmError('E_BAD_OPTIONS', `precision must be "fp16" or "fp32", got ${JSON.stringify(precision)}`);
+  }
+  if (device !== undefined && !(Number.isInteger(device) && device >= 0)) {
+    throw new SmlmError('E_BAD_OPTIONS', `device must be a non-negative integer, got ${String(device)}`);
+  }
+}
+
+function aborted(): SmlmError {
+  return new SmlmError('E_ABORTED', 'reconstruction aborted by the caller');
+}
+
+export class Reconstructor {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly loaded: LoadedModel,
+    private readonly backend: InferenceBackend,
+    private readonly batchSize: number,
+    /** Why `auto` fell back to the CPU, if it did. */
+    readonly fallbackReason: string | undefined,
+  ) {}
+
+  /**
+   * Loads the model (a bundled name or an ONNX path; default: the bundled default) and starts the backend.
+   * Throws E_BAD_OPTIONS, E_MODEL_NOT_FOUND, E_MODEL_INVALID or E_BACKEND_UNAVAILABLE.
+   */
+  static async create(options: ReconstructorOptions = {}): Promise<Reconstructor> {
+    checkOptions(options);
+    const model = await resolveModel(options.model);
+    const selected = await selectBackend(options.backend ?? 'auto', model, {
+      batchSize: options.batchSize,
+      precision: options.precision,
+      device: options.device,
+    });
+    return new Reconstructor(model, selected.backend, selected.batchSize, selected.fallbackReason);
+  }
+
+  /** The backend actually in use (after `auto` was resolved). */
+  get backendName(): BackendName {
+    return this.backend.name;
+  }
+
+  /** The model's name (bundled name or the path given) and its metadata. */
+  get model(): { name: string; path: string; hash: string; metadata: ModelMetadata } {
+    const { name, path, hash, metadata } = this.loaded;
+    return { name, path, hash, metadata };
+  }
+
+  /**
+   * Reconstructs one in-memory stack: frames -> per-frame maps (clamped at 0) -> their sum / outputScale.
+   * The stack is validated before any backend work. Throws E_EMPTY_STACK, E_BAD_OPTIONS, E_NON_FINITE_PIXELS,
+   * E_FRAME_SIZE_UNSUPPORTED, E_ABORTED (between batches), E_CLOSED, or a backend error.
+   */
+  reconstruct(stack: Stack, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
+    try {
+      validateStack(stack);
+      checkFrameSizeForModel(stack.height, stack.width, this.loaded.metadata, this.loaded.name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.reconstructSource(stackAsSource(stack), options);
+  }
+
+  /**
+   * Reconstructs a stack read chunk by chunk (e.g. `openTiffStack(path)`), so that stacks larger than memory work.
+   * Each chunk is validated as it arrives; the frame size is checked before the first chunk is read.
+   */
+  reconstructSource(source: FrameSource, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
+    if (this.closed) return Promise.reject(new SmlmError('E_CLOSED', 'this Reconstructor was closed'));
+    const run = () => this.runSource(source, options);
+    const result = this.queue.then(run, run);
+    // The queue only orders calls; one call's failure must not fail the next.
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runSource(source: FrameSource, options: ReconstructCallOptions): Promise<ReconstructionResult> {
+    const started = performance.now();
+    const { signal, onProgress, keepFrameMaps } = options;
+    if (signal?.aborted) throw aborted();
+    const meta = this.loaded.metadata;
+    const { frames, height, width } = source;
+    if (frames === 0) throw new SmlmError('E_EMPTY_STACK', 'the stack has no frames');
+    checkFrameSizeForModel(height, width, meta, this.loaded.name);
+    const u = meta.upsampling;
+    const outH = height * u;
+    const outW = width * u;
+    const image = new Float32Array(outH * outW);
+    const frameMaps = keepFrameMaps ? new Float32Array(frames * outH * outW) : undefined;
+    let framesDone = 0;
+    let inferenceMs = 0;
+    let preprocessMs = 0;
+    const chunkFrames = Math.max(STREAM_CHUNK_FRAMES, this.batchSize);
+    for await (const chunk of source.chunks(chunkFrames)) {
+      if (signal?.aborted) throw aborted();
+      validateStack(chunk, `frames ${framesDone}..${framesDone + chunk.frames - 1}`);
+      if (chunk.height !== height || chunk.width !== width) {
+        throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
+      }
+      if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
+      const offset = framesDone;
+      const timings = await this.backend.run(chunk, image, {
+        batchSize: this.batchSize,
+        signal,
+        onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
+        frameMaps: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),
+      });
+      inferenceMs += timings.inferenceMs;
+      preprocessMs += timings.preprocessMs;
+      framesDone += chunk.frames;
+    }
+    if (framesDone !== frames) throw new SmlmError('E_BAD_OPTIONS', `the source announced ${frames} frames but yielded ${framesDone}`);
+    // Raw network units -> expected emitters per output pixel; frame maps get the same scale so they sum to the image.
+    const scale = 1 / meta.outputScale;
+    for (let i = 0; i < image.length; i++) image[i] *= scale;
+    if (frameMaps) for (let i = 0; i < frameMaps.length; i++) frameMaps[i] *= scale;
+    const cameraPixelNm = source.pixelSizeNm ?? meta.cameraPixelNm;
+    return {
+      image,
+      width: outW,
+      height: outH,
+      pixelSizeNm: cameraPixelNm / u,
+      frames,
+      backend: this.backend.name,
+      model: this.loaded.name,
+      timings: { totalMs: performance.now() - started, inferenceMs, preprocessMs },
+      ...(frameMaps ? { frameMaps } : {}),
+    };
+  }
+
+  /** Waits for queued calls, then releases the backend. Later calls fail with E_CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    await this.backend.close();
+  }
+}
+
+/** One-shot: create a Reconstructor, reconstruct one stack, close it. */
+export async function reconstruct(stack: Stack, options: ReconstructorOptions & ReconstructCallOptions = {}): Promise<ReconstructionResult> {
+  const { signal, onProgress, keepFrameMaps, ...createOptions } = options;
+  // Validate the stack before paying for model loading.
+  validateStack(stack);
+  const rec = await Reconstructor.create(createOptions);
+  try {
+    return await rec.reconstruct(stack, { signal, onProgress, keepFrameMaps });
+  } finally {
+    await rec.close();
+  }
+}
