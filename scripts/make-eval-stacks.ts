@@ -1,0 +1,56 @@
+/**
+ * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): the
+ * held-out simulated stack at the benchmark's conditions (lib/simulate defaults, its own seed, never used for
+ * training) and, when ../shared/data is present, the two ThunderSTORM stacks, as NAME.u16 (frames x H x W uint16
+ * little-endian), NAME.json ({frames, height, width}) and NAME.csv (ThunderSTORM ground truth).
+ *
+ * Usage (after `npm run build`): node dist/scripts/make-eval-stacks.js [--out .gpu/eval] [--seed 424242] [--frames 361]
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readTiffStack } from '../lib/io/tiff-read.js';
+import { writeThunderstormCsv } from '../lib/simulate/csv.js';
+import { simulateStack } from '../lib/simulate/simulate.js';
+
+/** The held-out simulated stack's seed: distinct from the training data's (20261125) and its derived seeds. */
+export const HELDOUT_SEED = 424242;
+
+function writeRaw(prefix: string, data: Uint16Array, frames: number, height: number, width: number): void {
+  writeFileSync(`${prefix}.u16`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  writeFileSync(`${prefix}.json`, JSON.stringify({ frames, height, width }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string', default: '.gpu/eval' },
+      seed: { type: 'string', default: String(HELDOUT_SEED) },
+      frames: { type: 'string', default: '361' },
+      shared: { type: 'string', default: '../shared/data/deepstorm-demo1' },
+    },
+  });
+  const out = values.out!;
+  mkdirSync(out, { recursive: true });
+  const sim = simulateStack({ seed: Number(values.seed), frames: Number(values.frames) });
+  writeRaw(join(out, 'heldout'), sim.stack.data, sim.stack.frames, sim.stack.height, sim.stack.width);
+  writeThunderstormCsv(join(out, 'heldout.csv'), sim.emitters);
+  console.log(`heldout: ${sim.stack.frames} frames, ${sim.emitters.length} emitters, seed ${values.seed}`);
+  for (const [tif, csv, name] of [
+    ['Artificialdataset.tif', 'positions.csv', 'demo-artificial'],
+    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv', 'demo1'],
+  ]) {
+    const tifPath = join(values.shared!, tif);
+    if (!existsSync(tifPath)) {
+      console.log(`skipping ${tifPath}: absent`);
+      continue;
+    }
+    const stack = await readTiffStack(tifPath);
+    if (!(stack.data instanceof Uint16Array)) throw new Error(`${tifPath}: expected uint16 pixels`);
+    writeRaw(join(out, name), stack.data, stack.frames, stack.height, stack.width);
+    writeFileSync(join(out, `${name}.csv`), readFileSync(join(values.shared!, csv)));
+    console.log(`${name}: ${stack.frames} frames of ${stack.width}x${stack.height} from ${tifPath}`);
+  }
+}
+
+await main();
