@@ -69,7 +69,7 @@ export async function createCudaBackend(model: LoadedModel, options: GpuBackendO
   const resolved = resolveGpuOptions(options, deviceCount);
   const plan = await compilePlan(model);
   try {
-    const engine = new addon.CudaEngine(plan, {
+    const engine = await addon.createCudaEngine(plan, {
       device: resolved.device,
       maxBatch: resolved.batchSize,
       fp16: resolved.precision === 'fp16',

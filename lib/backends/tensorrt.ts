@@ -24,8 +24,8 @@ function isStronglyTypedOnly(tensorrtVersion: string | undefined): boolean {
  */
 export async function createTensorRtBackend(model: LoadedModel, options: GpuBackendOptions = {}): Promise<InferenceBackend> {
   const { addon, deviceCount } = requireUsableAddon('tensorrt');
-  const TensorRtEngine = addon.TensorRtEngine;
-  if (!addon.features.tensorrt || !TensorRtEngine) {
+  const createEngine = addon.createTensorRtEngine;
+  if (!addon.features.tensorrt || !createEngine) {
     throw new SmlmError(
       'E_BACKEND_UNAVAILABLE',
       'tensorrt backend unavailable: the CUDA addon was built without TensorRT. Install TensorRT and rebuild with ' +
@@ -38,7 +38,7 @@ export async function createTensorRtBackend(model: LoadedModel, options: GpuBack
   const fp16 = resolved.precision === 'fp16';
   const onnxBytes = fp16 && isStronglyTypedOnly(addon.features.tensorrtVersion) ? await onnxToFp16(model.bytes) : model.bytes;
   try {
-    const engine = new TensorRtEngine(plan, onnxBytes, {
+    const engine = await createEngine.call(addon, plan, onnxBytes, {
       device: resolved.device,
       maxBatch: resolved.batchSize,
       fp16,

@@ -94,9 +94,10 @@ export interface NativeError extends Error {
 export interface NativeAddon {
   listDevices(): NativeDeviceList;
   features: NativeFeatures;
-  CudaEngine: new (plan: Plan, options: NativeEngineOptions) => NativeEngine;
-  /** Present only when the addon was compiled with TensorRT. */
-  TensorRtEngine?: new (plan: Plan, onnxBytes: Uint8Array, options: NativeEngineOptions) => NativeEngine;
+  /** Builds the engine on a worker thread (kernel tuning takes a while) and resolves with it. */
+  createCudaEngine(plan: Plan, options: NativeEngineOptions): Promise<NativeEngine>;
+  /** Present only when the addon was compiled with TensorRT; builds (or loads the cached) TensorRT engine. */
+  createTensorRtEngine?(plan: Plan, onnxBytes: Uint8Array, options: NativeEngineOptions): Promise<NativeEngine>;
 }
 
 export type AddonLoadResult = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
@@ -135,6 +136,9 @@ function explainLoadFailure(err: unknown, root: string): string {
   if (/cannot open shared object file|Library not loaded|image not found/.test(message)) {
     return `the CUDA addon exists but a shared library it needs is missing (${message.split('\n')[0]}). ${HOW_TO_BUILD}`;
   }
+  if (message.includes('undefined symbol')) {
+    return `the CUDA addon is incomplete (${message.split('\n')[0]}): it was built from sources that do not define every function. Rebuild it with \`npm run build:native\`.`;
+  }
   if (/invalid ELF header|wrong ELF class|not a valid Win32 application/.test(message)) {
     return `the CUDA addon was built for another platform or architecture (${message.split('\n')[0]}). Rebuild it with \`npm run build:native\`.`;
   }
@@ -164,8 +168,8 @@ export function loadAddon(): AddonLoadResult {
       path = nodeGypBuild.resolve(root);
     }
     const addon = require(path) as NativeAddon;
-    if (typeof addon.listDevices !== 'function' || typeof addon.CudaEngine !== 'function' || !addon.features) {
-      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/CudaEngine/features missing). Rebuild it with \`npm run build:native\`.` };
+    if (typeof addon.listDevices !== 'function' || typeof addon.createCudaEngine !== 'function' || !addon.features) {
+      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/createCudaEngine/features missing). Rebuild it with \`npm run build:native\`.` };
     } else {
       cached = { ok: true, addon, path };
     }

@@ -1,0 +1,48 @@
+// One engine.run(request) call: validates the request on the JS thread, runs the engine on a libuv worker thread,
+// reports progress through a ThreadSafeFunction and settles a Promise with the run's statistics.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "EngineWrap.h"
+
+namespace smlmrt::addon {
+
+// What the progress callback needs on the JS thread; shared with queued progress calls, which may outlive the worker.
+struct ProgressState {
+  Napi::FunctionReference callback;
+  int delivered = -1;  // last framesDone passed to JS (JS thread only): keeps reports monotonic
+};
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  // Returns the Promise. Throws a coded JS error for a malformed request (nothing has started then).
+  static Napi::Promise Start(Napi::Env env, Napi::Object engineObject, std::shared_ptr<EngineState> state, Napi::Object request);
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& error) override;
+
+ private:
+  RunWorker(Napi::Env env, std::shared_ptr<EngineState> state);
+  void settle();
+  void deliverProgress(int framesDone, int framesTotal);
+
+  std::shared_ptr<EngineState> state_;
+  Napi::Promise::Deferred deferred_;
+  RunRequest request_;
+  // The caller's typed arrays stay referenced while the engine reads and writes their memory in place.
+  Napi::ObjectReference frames_, image_, frameMaps_, engineObject_;
+  size_t imageLength_ = 0;
+  std::shared_ptr<ProgressState> progress_;
+  Napi::ThreadSafeFunction progressTsfn_;
+  bool hasProgressTsfn_ = false;
+  RunStats stats_;
+  std::string errorCode_, errorMessage_;
+};
+
+}  // namespace smlmrt::addon

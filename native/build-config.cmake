@@ -1,0 +1,33 @@
+# The one source of truth for how smlm-rt's native code is compiled. CMakeLists.txt includes it; binding.gyp does
+# not compile anything itself (it delegates to cmake-js), so no flag is written down twice.
+
+# GPU code: SASS for every architecture from Turing to Hopper, plus compute_90 PTX that newer GPUs JIT-compile.
+# SMLMRT_CUDA_ARCHS (environment or -D) narrows it for fast iteration, e.g. SMLMRT_CUDA_ARCHS=90.
+set(SMLMRT_DEFAULT_CUDA_ARCHS "75-real;80-real;86-real;89-real;90-real;90-virtual")
+if(NOT DEFINED SMLMRT_CUDA_ARCHS AND DEFINED ENV{SMLMRT_CUDA_ARCHS} AND NOT "$ENV{SMLMRT_CUDA_ARCHS}" STREQUAL "")
+  set(SMLMRT_CUDA_ARCHS "$ENV{SMLMRT_CUDA_ARCHS}")
+endif()
+if(NOT DEFINED SMLMRT_CUDA_ARCHS OR SMLMRT_CUDA_ARCHS STREQUAL "")
+  set(SMLMRT_CUDA_ARCHS "${SMLMRT_DEFAULT_CUDA_ARCHS}")
+endif()
+# "90" or "90,80" from the environment: commas are accepted because ';' is awkward in a shell.
+string(REPLACE "," ";" SMLMRT_CUDA_ARCHS "${SMLMRT_CUDA_ARCHS}")
+
+set(SMLMRT_CXX_STANDARD 17)
+
+# Node-API level and node-addon-api configuration (package.json "binary": {"napi_versions": [8]}).
+set(SMLMRT_NAPI_DEFINITIONS NAPI_VERSION=8 NODE_ADDON_API_DISABLE_DEPRECATED NAPI_CPP_EXCEPTIONS)
+
+# Host compiler flags (C++ and the host side of .cu files).
+set(SMLMRT_HOST_FLAGS -Wall -Wno-unused-parameter)  # visibility: hidden via the target's presets
+# Device compiler flags: fast math would change the network's numerics, so only what is exact.
+set(SMLMRT_CUDA_FLAGS --expt-relaxed-constexpr -lineinfo)
+
+# Link:
+#  --exclude-libs,ALL  keeps the statically linked CUDA runtime's symbols private, so that another CUDA runtime in the
+#                      same process (onnxruntime, PyTorch) cannot clash with ours;
+#  -z now              resolves every symbol when the addon is loaded: an incomplete build then fails to load with
+#                      "undefined symbol" (reported by lib/native/binding.ts) instead of killing the process at the
+#                      first call (Node-API symbols come from the node executable, so this is safe);
+#  static libstdc++    a prebuilt addon must not need a newer libstdc++ than the user's system has.
+set(SMLMRT_LINK_FLAGS "-Wl,--exclude-libs,ALL" "-Wl,-z,now" -static-libstdc++ -static-libgcc)

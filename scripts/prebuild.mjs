@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Makes the prebuilt addon that `npm pack` ships, so that users need no CUDA toolkit (the CUDA runtime is linked
+// statically; only the NVIDIA driver is needed at run time). prebuildify cannot drive cmake-js, so this script builds
+// with build-native.mjs (all architectures) and copies the result where node-gyp-build looks for prebuilds:
+//   prebuilds/<platform>-<arch>/smlm-rt.napi.<libc>.node
+// ("napi": loadable by every Node version with Node-API 8; node-gyp-build matches the libc tag on Linux).
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildNative } from './build-native.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+if (process.env.SMLMRT_CUDA_ARCHS) {
+  console.error('smlm-rt: SMLMRT_CUDA_ARCHS is set; a prebuild must carry every architecture. Unset it.');
+  process.exit(1);
+}
+try {
+  const built = buildNative({ out: 'build' });
+  const libc = process.platform === 'linux' ? (existsSync('/etc/alpine-release') ? '.musl' : '.glibc') : '';
+  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  mkdirSync(dir, { recursive: true });
+  const target = join(dir, `smlm-rt.napi${libc}.node`);
+  copyFileSync(built, target);
+  console.log(`smlm-rt: prebuild ${target} (${(statSync(target).size / 1e6).toFixed(1)} MB)`);
+} catch (err) {
+  console.error(`smlm-rt: prebuild failed: ${err.message}`);
+  process.exit(1);
+}
