@@ -13,7 +13,7 @@ import { loadOnnxModel, type LoadedModel } from './onnx.js';
 export const DEFAULT_MODEL_PREFERENCE = ['unet', 'deepstorm'] as const;
 
 /** The package root: the nearest folder above this file with a package.json (works from lib/ and from dist/lib/). */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;

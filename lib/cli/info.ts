@@ -1,0 +1,104 @@
+/** `smlm-rt info`: which backends can run here, which GPUs the driver sees, and the bundled models' metadata. */
+import type { Command } from 'commander';
+import { loadOnnxRuntime } from '../backends/cpu.js';
+import { listModels, modelsDir, type ModelInfo } from '../model/registry.js';
+
+export interface BackendReport {
+  name: 'cpu' | 'cuda' | 'tensorrt';
+  /** The code is present (onnxruntime-node installed / native addon built with this feature). */
+  compiled: boolean;
+  usable: boolean;
+  detail: string;
+}
+
+export interface InfoReport {
+  version: string;
+  node: string;
+  platform: string;
+  backends: BackendReport[];
+  gpus: Array<{ name: string; computeCapability: string; memoryBytes: number }>;
+  modelsDir: string;
+  models: ModelInfo[];
+}
+
+async function cpuReport(): Promise<BackendReport> {
+  try {
+    const ort = await loadOnnxRuntime();
+    return { name: 'cpu', compiled: true, usable: true, detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}` };
+  } catch (err) {
+    return { name: 'cpu', compiled: false, usable: false, detail: (err as Error).message };
+  }
+}
+
+async function gpuReports(): Promise<{ backends: BackendReport[]; gpus: InfoReport['gpus'] }> {
+  try {
+    const { cudaStatus } = await import('../backends/cuda.js');
+    const s = cudaStatus();
+    const why = s.reason ?? 'no usable GPU';
+    const trt = s.features.tensorrt === true;
+    return {
+      backends: [
+        { name: 'cuda', compiled: s.compiled, usable: s.usable, detail: s.usable ? `${s.devices.length} device(s)` : why },
+        {
+          name: 'tensorrt',
+          compiled: trt,
+          usable: s.usable && trt,
+          detail: !s.compiled ? why : !trt ? 'the addon was built without TensorRT' : s.usable ? 'TensorRT compiled in' : why,
+        },
+      ],
+      gpus: s.devices,
+    };
+  } catch (err) {
+    const detail = `GPU backends cannot load: ${(err as Error).message}`;
+    return { backends: [{ name: 'cuda', compiled: false, usable: false, detail }, { name: 'tensorrt', compiled: false, usable: false, detail }], gpus: [] };
+  }
+}
+
+export async function collectInfo(version: string): Promise<InfoReport> {
+  const [cpu, gpu, models] = await Promise.all([cpuReport(), gpuReports(), listModels()]);
+  return {
+    version,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    backends: [cpu, ...gpu.backends],
+    gpus: gpu.gpus,
+    modelsDir: modelsDir(),
+    models,
+  };
+}
+
+function formatModel(m: ModelInfo): string[] {
+  const head = `  ${m.name}${m.isDefault ? ' (default)' : ''}  ${m.path}`;
+  if (!m.metadata) return [head, `    unusable: ${m.error ?? 'unknown error'}`];
+  const md = m.metadata;
+  const sizes = md.sizeMultiple > 1 ? `sides multiple of ${md.sizeMultiple}, >= ${md.minSize} px` : `sides >= ${md.minSize} px`;
+  return [
+    head,
+    `    ${md.architecture}, ${md.upsampling}x upsampling: ${md.cameraPixelNm} nm camera pixels -> ${md.outputPixelNm} nm output pixels; frames: ${sizes}`,
+    `    normalization: per-frame min-max, then (v - ${md.normalization.mean}) / ${md.normalization.std}; output scale ${md.outputScale}`,
+    `    training: ${JSON.stringify(md.training)}`,
+    `    sha256: ${m.hash}`,
+  ];
+}
+
+export function formatInfo(info: InfoReport): string {
+  const lines = [`smlm-rt ${info.version} (node ${info.node}, ${info.platform})`, 'backends:'];
+  for (const b of info.backends) lines.push(`  ${b.name.padEnd(9)} ${b.usable ? 'usable    ' : 'not usable'}  ${b.detail}`);
+  lines.push(info.gpus.length ? 'GPUs:' : 'GPUs: none seen');
+  info.gpus.forEach((g, i) => lines.push(`  ${i}: ${g.name}, compute capability ${g.computeCapability}, ${(g.memoryBytes / 2 ** 30).toFixed(1)} GiB`));
+  lines.push(`models (${info.modelsDir}):`);
+  if (info.models.length === 0) lines.push('  none bundled: pass --model <file.onnx>');
+  for (const m of info.models) lines.push(...formatModel(m));
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('show usable backends, GPUs seen and bundled models with their metadata')
+    .option('--json', 'print JSON instead of text')
+    .action(async (opts: { json?: boolean }) => {
+      const info = await collectInfo(program.version() ?? '?');
+      process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
+    });
+}

@@ -1,0 +1,77 @@
+/** `smlm-rt reconstruct <stack.tif> -o <sr.tif>`: TIFF stack in, float TIFF (+ PNG preview) out. */
+import { Option, type Command } from 'commander';
+import { openTiffStack } from '../io/tiff-read.js';
+import { checkOutputWritable } from '../io/output-file.js';
+import { writeFloatTiff } from '../io/tiff-write.js';
+import { writePngPreview } from '../io/png.js';
+import { Reconstructor } from '../reconstructor.js';
+import type { BackendChoice, Precision } from '../types.js';
+import { integerOption } from './options.js';
+import { createProgressReporter, formatDuration } from './progress.js';
+
+export interface ReconstructCliOptions {
+  output: string;
+  png?: string;
+  backend: BackendChoice;
+  model?: string;
+  batch?: number;
+  precision?: Precision;
+  device?: number;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+const note = (text: string) => process.stderr.write(`smlm-rt: note: ${text}\n`);
+
+export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
+  const force = opts.force ?? false;
+  // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS.
+  await checkOutputWritable(opts.output, force);
+  if (opts.png) await checkOutputWritable(opts.png, force);
+  const source = await openTiffStack(stackPath);
+  let rec: Reconstructor | undefined;
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch, precision: opts.precision, device: opts.device });
+    if (rec.fallbackReason) note(`using the cpu backend (${rec.fallbackReason})`);
+    const meta = rec.model.metadata;
+    if (source.pixelSizeNm === undefined) {
+      note(`${stackPath} does not state its pixel size; assuming the model's ${meta.cameraPixelNm} nm`);
+    } else if (Math.abs(source.pixelSizeNm / meta.cameraPixelNm - 1) > 0.1) {
+      note(`${stackPath} has ${source.pixelSizeNm.toFixed(1)} nm pixels but model "${rec.model.name}" was trained for ${meta.cameraPixelNm} nm; results may degrade`);
+    }
+    const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
+    const result = await rec.reconstructSource(source, { signal: controller.signal, onProgress: progress && ((p) => progress.update(p)) });
+    progress?.finish();
+    await writeFloatTiff(opts.output, result.image, result.width, result.height, { pixelSizeNm: result.pixelSizeNm, force });
+    if (opts.png) await writePngPreview(opts.png, result.image, result.width, result.height, { force });
+    const fps = (result.frames * 1000) / result.timings.totalMs;
+    process.stdout.write(
+      `wrote ${opts.output}${opts.png ? ` and ${opts.png}` : ''}: ${result.width} x ${result.height} px at ${result.pixelSizeNm} nm, ` +
+        `${result.frames} frames in ${formatDuration(result.timings.totalMs)} (${fps.toFixed(1)} frames/s, backend ${result.backend}, model ${result.model})\n`,
+    );
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await rec?.close();
+    await source.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('reconstruct')
+    .description('reconstruct a super-resolution image from a TIFF stack of SMLM frames')
+    .argument('<stack>', 'input TIFF stack: uint8, uint16 or float32 pages (ImageJ, OME-TIFF or plain multi-page)')
+    .requiredOption('-o, --output <file>', 'output: 32-bit float TIFF with its nm scale')
+    .option('--png <file>', 'also write a colour PNG preview')
+    .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
+    .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default, see `smlm-rt info`)')
+    .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
+    .addOption(new Option('--precision <p>', 'GPU arithmetic (the cpu backend always uses fp32)').choices(['fp16', 'fp32']))
+    .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
+    .option('-f, --force', 'overwrite existing output files')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (stack: string, opts: ReconstructCliOptions) => runReconstruct(stack, opts));
+}
