@@ -1,0 +1,710 @@
+// smlm-rt's own CUDA engine: executes a Plan (lib/engine/plan.ts) with the kernels of native/kernels/.
+//
+// Per batch: frame statistics -> first conv on the raw frames (normalization fused) -> tensor-core convs (pooling,
+// phases and channel slices fused) -> head (1x1 conv, depth-to-space, clamp, sum into the FP32 image). Frames reach
+// the device through two pinned staging buffers on an upload stream, overlapped with the previous batch's compute;
+// each (batch, frame size) shape is run eagerly once (tuning the conv tile configurations on that batch's real
+// activations), then captured as a CUDA graph and replayed. Only the image (and frame maps, when asked) comes back.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "common_kernels.h"
+#include "cuda_check.h"
+#include "engine.h"
+#include "memory_plan.h"
+#include "tactic_cache.h"
+#include "../kernels/kernels.h"
+
+#ifndef SMLMRT_VERSION
+#define SMLMRT_VERSION "0.1.0"
+#endif
+
+namespace smlmrt {
+namespace {
+
+[[noreturn]] void invalidPlan(const std::string& what) { throw EngineError("E_MODEL_INVALID", "plan: " + what); }
+
+// ---- Plan preparation: validated once at engine creation ----
+
+struct PreparedConv {
+  const ConvOp* op = nullptr;
+  int inputBuffer = -1;   // index into Plan::buffers; -1 for the raw frame
+  int outputBuffer = -1;
+  bool fromFrame = false;
+  bool tensorCores = false;              // channel counts and views fit the fp16 tensor-core path
+  std::vector<size_t> phaseHalfOffsets;  // per phase, into the engine's fp16 weight blob (8-aligned)
+  size_t framePhaseTable = 0;            // fromFrame: index into the device FramePhaseArgs array
+};
+
+struct BufferDims {
+  int h = 0, w = 0;
+};
+
+int bufferIndex(const Plan& plan, int id, const std::string& where) {
+  for (size_t i = 0; i < plan.buffers.size(); ++i)
+    if (plan.buffers[i].id == id) return static_cast<int>(i);
+  invalidPlan(where + ": unknown buffer " + std::to_string(id));
+}
+
+void checkView(const Plan& plan, const PlanView& v, int channels, const std::string& where) {
+  const int b = bufferIndex(plan, v.buffer, where);
+  if (v.channels != channels || v.channelOffset < 0 || v.channelOffset + v.channels > plan.buffers[b].channels)
+    invalidPlan(where + ": view outside its buffer or of the wrong width");
+}
+
+void checkRange(const Plan& plan, size_t offset, size_t count, const std::string& where) {
+  if (offset > plan.weights.size() || count > plan.weights.size() - offset) invalidPlan(where + ": weights out of range");
+}
+
+// Scaled size of a buffer for a frame of h x w; false when not integral.
+bool scaledDims(const PlanBuffer& b, int h, int w, BufferDims* out) {
+  const long long hh = static_cast<long long>(h) * b.scaleNum, ww = static_cast<long long>(w) * b.scaleNum;
+  if (hh % b.scaleDen || ww % b.scaleDen) return false;
+  out->h = static_cast<int>(hh / b.scaleDen);
+  out->w = static_cast<int>(ww / b.scaleDen);
+  return true;
+}
+
+struct ShapeKey {
+  int batch, h, w, slot, type, maps;
+  bool operator<(const ShapeKey& o) const {
+    return std::tie(batch, h, w, slot, type, maps) < std::tie(o.batch, o.h, o.w, o.slot, o.type, o.maps);
+  }
+};
+
+class CudaEngine final : public Engine {
+ public:
+  CudaEngine(const Plan& plan, const EngineOptions& options) : plan_(plan), options_(options), cache_(options.cacheDir) {
+    if (!options.fp16) throw EngineError("E_BAD_OPTIONS", "the cuda engine computes in FP16 only (fp16: true)");
+    if (options.maxBatch < 1) throw EngineError("E_BAD_OPTIONS", "maxBatch must be at least 1");
+    validateAndPrepare();
+    int count = 0;
+    checkCuda(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
+    if (options.device < 0 || options.device >= count)
+      throw EngineError("E_BAD_OPTIONS", "CUDA device " + std::to_string(options.device) + " does not exist");
+    checkCuda(cudaSetDevice(options.device), "cudaSetDevice");
+    cudaDeviceProp prop{};
+    checkCuda(cudaGetDeviceProperties(&prop, options.device), "cudaGetDeviceProperties");
+    gpuName_ = std::string(prop.name) + " sm_" + std::to_string(prop.major) + std::to_string(prop.minor);
+    poison_ = std::getenv("SMLMRT_DEBUG_POISON") != nullptr;
+    try {
+      checkCuda(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking), "cudaStreamCreate");
+      checkCuda(cudaStreamCreateWithFlags(&upload_, cudaStreamNonBlocking), "cudaStreamCreate");
+      for (int s = 0; s < 2; ++s) {
+        checkCuda(cudaEventCreateWithFlags(&uploaded_[s], cudaEventDisableTiming), "cudaEventCreate");
+        checkCuda(cudaEventCreate(&start_[s]), "cudaEventCreate");
+        checkCuda(cudaEventCreate(&stop_[s]), "cudaEventCreate");
+      }
+      uploadWeights();
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+
+  ~CudaEngine() override { release(); }
+
+  std::string describe() const override {
+    std::ostringstream s;
+    s << "smlm-rt cuda engine " << SMLMRT_VERSION << " on " << gpuName_ << ", fp16 tensor cores (mma.sync), "
+      << layers_.size() << " convs + head";
+    if (!lastTactics_.empty()) {
+      s << "; kernels:";
+      for (size_t i = 0; i < layers_.size(); ++i) s << " " << layers_[i].op->name << "=" << lastTactics_[i];
+    }
+    return s.str();
+  }
+
+  RunStats run(const RunRequest& req) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    checkRequest(req);
+    checkCuda(cudaSetDevice(options_.device), "cudaSetDevice");
+    const bool withMaps = req.frameMaps != nullptr;
+    int batch = req.batchSize > 0 ? req.batchSize : options_.maxBatch;
+    batch = std::max(1, std::min(batch, req.frameCount));
+    batch = std::min(batch, batchThatFits(req.height, req.width, withMaps, batch));
+    for (;;) {
+      try {
+        ensureCapacity(batch, req.height, req.width, req.pixelType, withMaps);
+        break;
+      } catch (const DeviceOutOfMemory&) {
+        freeActivations();
+        if (batch == 1) throw EngineError("E_GPU_OUT_OF_MEMORY", "out of device memory even for one frame at a time");
+        batch = (batch + 1) / 2;
+      }
+    }
+    RunStats stats;
+    stats.batchSize = batch;
+    stats.deviceMs = runBatches(req, batch, withMaps);
+    stats.totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return stats;
+  }
+
+ private:
+  // ---------------- preparation ----------------
+  void validateAndPrepare() {
+    if (plan_.upsampling < 1 || plan_.sizeMultiple < 1 || plan_.minSize < 1) invalidPlan("bad sizes");
+    if (!(plan_.normStd > 0.f)) invalidPlan("normalization std must be > 0");
+    for (size_t i = 0; i < plan_.buffers.size(); ++i) {
+      const PlanBuffer& b = plan_.buffers[i];
+      if (b.id == 0) invalidPlan("buffer 0 is the raw frame and must not be declared");
+      if (b.channels < 1 || b.scaleNum < 1 || b.scaleDen < 1) invalidPlan("buffer " + std::to_string(b.id) + " has bad shape");
+      for (size_t j = 0; j < i; ++j)
+        if (plan_.buffers[j].id == b.id) invalidPlan("duplicate buffer id " + std::to_string(b.id));
+    }
+    if (plan_.convs.empty()) invalidPlan("no convolutions");
+    std::vector<FramePhaseArgs> framePhases;
+    for (const ConvOp& op : plan_.convs) {
+      const std::string where = "conv " + op.name;
+      PreparedConv pc;
+      pc.op = &op;
+      if (op.cin < 1 || op.cout < 1 || op.upsample < 1) invalidPlan(where + ": bad channel counts or upsample");
+      pc.fromFrame = op.transform == InputTransform::Frame;
+      if (pc.fromFrame) {
+        if (op.cin != 1) invalidPlan(where + ": a conv on the raw frame has one input channel");
+      } else {
+        checkView(plan_, op.input, op.cin, where + " input");
+        pc.inputBuffer = bufferIndex(plan_, op.input.buffer, where);
+      }
+      checkView(plan_, op.output, op.cout, where + " output");
+      pc.outputBuffer = bufferIndex(plan_, op.output.buffer, where);
+      checkRange(plan_, op.biasOffset, op.cout, where + " bias");
+      // Every output phase exactly once, or some output pixels would never be written.
+      const int u = op.upsample;
+      if (static_cast<int>(op.phases.size()) != u * u) invalidPlan(where + ": needs upsample^2 phases");
+      std::vector<int> seen(u * u, 0);
+      for (const ConvPhase& p : op.phases) {
+        if (p.phaseY < 0 || p.phaseY >= u || p.phaseX < 0 || p.phaseX >= u || seen[p.phaseY * u + p.phaseX]++)
+          invalidPlan(where + ": phases must cover each output phase once");
+        if (p.kh < 1 || p.kw < 1 || p.kh > 64 || p.kw > 64) invalidPlan(where + ": bad kernel size");
+        checkRange(plan_, p.weightOffset, static_cast<size_t>(op.cout) * p.kh * p.kw * op.cin, where + " weights");
+        if (pc.fromFrame && p.kh * p.kw > 16) invalidPlan(where + ": frame conv phases are limited to 16 taps");
+      }
+      if (pc.fromFrame) {
+        pc.framePhaseTable = framePhases.size();
+        framePhases.resize(framePhases.size() + u * u);
+        for (const ConvPhase& p : op.phases) {
+          if (p.weightOffset > 0x7fffffffu) invalidPlan(where + ": weights too far into the blob");
+          framePhases[pc.framePhaseTable + p.phaseY * u + p.phaseX] =
+              FramePhaseArgs{p.kh, p.kw, p.padTop, p.padLeft, static_cast<int>(p.weightOffset)};
+        }
+      }
+      layers_.push_back(pc);
+    }
+    const HeadOp& head = plan_.head;
+    checkView(plan_, head.input, head.cin, "head input");
+    headBuffer_ = bufferIndex(plan_, head.input.buffer, "head");
+    if (head.upscale < 1) invalidPlan("head upscale must be >= 1");
+    checkRange(plan_, head.weightOffset, static_cast<size_t>(head.upscale) * head.upscale * head.cin, "head weights");
+    checkRange(plan_, head.biasOffset, static_cast<size_t>(head.upscale) * head.upscale, "head bias");
+    // Lifetimes for memory sharing: op i < convs.size() is conv i, the head is last.
+    const int opCount = static_cast<int>(layers_.size()) + 1;
+    lifetimes_.assign(plan_.buffers.size(), BufferLifetime{0, opCount, -1});
+    auto touch = [&](int b, int op) {
+      lifetimes_[b].firstOp = std::min(lifetimes_[b].firstOp, op);
+      lifetimes_[b].lastOp = std::max(lifetimes_[b].lastOp, op);
+    };
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      if (layers_[i].inputBuffer >= 0) touch(layers_[i].inputBuffer, static_cast<int>(i));
+      touch(layers_[i].outputBuffer, static_cast<int>(i));
+    }
+    touch(headBuffer_, opCount - 1);
+    for (auto& l : lifetimes_)
+      if (l.lastOp < l.firstOp) l.firstOp = l.lastOp = 0;  // declared, never used: give it a slot anyway
+    framePhaseHost_ = std::move(framePhases);
+  }
+
+  void uploadWeights() {
+    // fp32 blob as given (biases, head, frame conv) and a packed fp16 blob of the tensor-core/generic conv weights,
+    // each phase starting at a multiple of 8 halves so that every weight row is 16-byte aligned.
+    std::vector<__half> halves;
+    for (PreparedConv& pc : layers_) {
+      if (pc.fromFrame) continue;
+      const ConvOp& op = *pc.op;
+      for (const ConvPhase& p : op.phases) {
+        const size_t count = static_cast<size_t>(op.cout) * p.kh * p.kw * op.cin;
+        pc.phaseHalfOffsets.push_back(halves.size());
+        for (size_t i = 0; i < count; ++i) halves.push_back(__float2half_rn(plan_.weights[p.weightOffset + i]));
+        while (halves.size() % 8) halves.push_back(__float2half_rn(0.f));
+      }
+      pc.tensorCores = probeArgs(pc).cin > 0 && convTcSupports(probeArgs(pc));
+    }
+    checkCuda(cudaMalloc(&weightsF32_, std::max<size_t>(1, plan_.weights.size()) * sizeof(float)), "cudaMalloc weights");
+    checkCuda(cudaMemcpy(weightsF32_, plan_.weights.data(), plan_.weights.size() * sizeof(float), cudaMemcpyHostToDevice),
+              "upload weights");
+    checkCuda(cudaMalloc(&weightsF16_, std::max<size_t>(1, halves.size()) * sizeof(__half)), "cudaMalloc weights");
+    checkCuda(cudaMemcpy(weightsF16_, halves.data(), halves.size() * sizeof(__half), cudaMemcpyHostToDevice),
+              "upload weights");
+    checkCuda(cudaMalloc(&framePhases_, std::max<size_t>(1, framePhaseHost_.size()) * sizeof(FramePhaseArgs)),
+              "cudaMalloc phases");
+    checkCuda(cudaMemcpy(framePhases_, framePhaseHost_.data(), framePhaseHost_.size() * sizeof(FramePhaseArgs),
+                         cudaMemcpyHostToDevice),
+              "upload phases");
+  }
+
+  // Channel/alignment facts of a conv, independent of the frame size (for the fast-path decision).
+  ConvArgs probeArgs(const PreparedConv& pc) const {
+    ConvArgs a{};
+    const ConvOp& op = *pc.op;
+    a.cin = op.cin;
+    a.cout = op.cout;
+    a.inC = plan_.buffers[pc.inputBuffer].channels;
+    a.inOff = op.input.channelOffset;
+    a.outC = plan_.buffers[pc.outputBuffer].channels;
+    a.outOff = op.output.channelOffset;
+    a.phaseCount = 1;
+    return a;
+  }
+
+  // ---------------- memory ----------------
+  size_t activationBytesPerFrame(int h, int w) const {
+    std::vector<BufferLifetime> sized = lifetimes_;
+    for (size_t i = 0; i < sized.size(); ++i) {
+      BufferDims d;
+      scaledDims(plan_.buffers[i], h, w, &d);
+      sized[i].bytes = static_cast<size_t>(d.h) * d.w * plan_.buffers[i].channels * sizeof(__half);
+    }
+    return planArena(sized).totalBytes;
+  }
+
+  int batchThatFits(int h, int w, bool withMaps, int wanted) const {
+    size_t freeBytes = 0, totalBytes = 0;
+    if (cudaMemGetInfo(&freeBytes, &totalBytes) != cudaSuccess) {
+      cudaGetLastError();
+      return wanted;
+    }
+    const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
+    const size_t perFrame = activationBytesPerFrame(h, w) + 2 * static_cast<size_t>(h) * w * 4 +
+                            (withMaps ? outPixels * sizeof(float) : 0) + 64;
+    const size_t held = allocatedBytes_;  // what we hold now is released before re-allocating
+    const size_t usable = static_cast<size_t>((freeBytes + held) * 0.85);
+    const size_t fits = perFrame ? usable / perFrame : wanted;
+    return static_cast<int>(std::max<size_t>(1, std::min<size_t>(fits, wanted)));
+  }
+
+  void ensureCapacity(int batch, int h, int w, PixelType type, bool withMaps) {
+    const bool sameShape = h == capH_ && w == capW_;
+    if (sameShape && batch <= capBatch_ && (!withMaps || mapsCapacity_ >= batch)) return;
+    freeActivations();
+    std::vector<BufferLifetime> sized = lifetimes_;
+    dims_.assign(plan_.buffers.size(), BufferDims{});
+    for (size_t i = 0; i < sized.size(); ++i) {
+      scaledDims(plan_.buffers[i], h, w, &dims_[i]);
+      sized[i].bytes = static_cast<size_t>(batch) * dims_[i].h * dims_[i].w * plan_.buffers[i].channels * sizeof(__half);
+    }
+    const ArenaLayout layout = planArena(sized);
+    arenaBytes_ = layout.totalBytes;
+    deviceAlloc(&arena_, arenaBytes_, "cudaMalloc activations");
+    bufferPtr_.assign(plan_.buffers.size(), nullptr);
+    for (size_t i = 0; i < sized.size(); ++i) bufferPtr_[i] = reinterpret_cast<__half*>(static_cast<char*>(arena_) + layout.offsets[i]);
+    const size_t rawBytes = static_cast<size_t>(batch) * h * w * 4;  // room for the widest pixel type
+    for (int s = 0; s < 2; ++s) {
+      deviceAlloc(&rawDevice_[s], rawBytes, "cudaMalloc frames");
+      checkCuda(cudaHostAlloc(&pinned_[s], rawBytes, cudaHostAllocDefault), "cudaHostAlloc staging");
+    }
+    deviceAlloc(reinterpret_cast<void**>(&affine_), batch * sizeof(FrameAffine), "cudaMalloc frame stats");
+    const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
+    deviceAlloc(reinterpret_cast<void**>(&accum_), outPixels * sizeof(float), "cudaMalloc image");
+    if (withMaps) {
+      deviceAlloc(reinterpret_cast<void**>(&maps_), static_cast<size_t>(batch) * outPixels * sizeof(float), "cudaMalloc maps");
+      mapsCapacity_ = batch;
+    }
+    capBatch_ = batch;
+    capH_ = h;
+    capW_ = w;
+    (void)type;
+  }
+
+  void deviceAlloc(void** p, size_t bytes, const char* where) {
+    checkCuda(cudaMalloc(p, std::max<size_t>(bytes, 16)), where);
+    allocatedBytes_ += bytes;
+  }
+
+  void freeActivations() {
+    for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
+    graphs_.clear();
+    cudaFree(arena_);
+    arena_ = nullptr;
+    for (int s = 0; s < 2; ++s) {
+      cudaFree(rawDevice_[s]);
+      cudaFreeHost(pinned_[s]);
+      rawDevice_[s] = nullptr;
+      pinned_[s] = nullptr;
+    }
+    cudaFree(affine_);
+    cudaFree(accum_);
+    cudaFree(maps_);
+    affine_ = nullptr;
+    accum_ = nullptr;
+    maps_ = nullptr;
+    mapsCapacity_ = 0;
+    capBatch_ = capH_ = capW_ = 0;
+    allocatedBytes_ = 0;
+    cudaGetLastError();
+  }
+
+  void release() {
+    if (compute_) cudaStreamSynchronize(compute_);
+    if (upload_) cudaStreamSynchronize(upload_);
+    freeActivations();
+    cudaFree(weightsF32_);
+    cudaFree(weightsF16_);
+    cudaFree(framePhases_);
+    weightsF32_ = nullptr;
+    weightsF16_ = nullptr;
+    framePhases_ = nullptr;
+    for (int s = 0; s < 2; ++s) {
+      if (uploaded_[s]) cudaEventDestroy(uploaded_[s]);
+      if (start_[s]) cudaEventDestroy(start_[s]);
+      if (stop_[s]) cudaEventDestroy(stop_[s]);
+      uploaded_[s] = start_[s] = stop_[s] = nullptr;
+    }
+    if (compute_) cudaStreamDestroy(compute_);
+    if (upload_) cudaStreamDestroy(upload_);
+    compute_ = upload_ = nullptr;
+    cudaGetLastError();
+  }
+
+  // ---------------- requests ----------------
+  void checkRequest(const RunRequest& r) const {
+    if (r.frameCount <= 0) throw EngineError("E_EMPTY_STACK", "no frames to reconstruct");
+    if (!r.frames || !r.image) throw EngineError("E_BAD_OPTIONS", "frames and image must be given");
+    if (r.batchSize < 0) throw EngineError("E_BAD_OPTIONS", "batchSize must be >= 0");
+    const int m = plan_.sizeMultiple;
+    if (r.height < plan_.minSize || r.width < plan_.minSize || r.height % m || r.width % m) {
+      throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "frames of " + std::to_string(r.width) + "x" + std::to_string(r.height) +
+                                                        " px: this model needs width and height that are multiples of " +
+                                                        std::to_string(m) + " and at least " + std::to_string(plan_.minSize));
+    }
+    BufferDims d;
+    for (const PlanBuffer& b : plan_.buffers)
+      if (!scaledDims(b, r.height, r.width, &d) || d.h < 1 || d.w < 1)
+        throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "frame size does not divide evenly through the network");
+    // Every conv's output grid must be exactly upsample x its input grid, and the head must produce the image.
+    for (const PreparedConv& pc : layers_) {
+      BufferDims in{r.height, r.width}, out = dimsOf(pc.outputBuffer, r.height, r.width);
+      if (!pc.fromFrame) in = dimsOf(pc.inputBuffer, r.height, r.width);
+      if (pc.op->transform == InputTransform::MaxPool2) in = BufferDims{in.h / 2, in.w / 2};
+      if (out.h != in.h * pc.op->upsample || out.w != in.w * pc.op->upsample || in.h < 1 || in.w < 1)
+        throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "conv " + pc.op->name + ": grid sizes disagree at this frame size");
+    }
+    const BufferDims hd = dimsOf(headBuffer_, r.height, r.width);
+    if (hd.h * plan_.head.upscale != r.height * plan_.upsampling || hd.w * plan_.head.upscale != r.width * plan_.upsampling)
+      throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "the head does not produce the output grid at this frame size");
+  }
+
+  BufferDims dimsOf(int buffer, int h, int w) const {
+    BufferDims d;
+    scaledDims(plan_.buffers[buffer], h, w, &d);
+    return d;
+  }
+
+  // ---------------- execution ----------------
+  ConvArgs convArgs(const PreparedConv& pc, int batch) const {
+    ConvArgs a = probeArgs(pc);
+    const ConvOp& op = *pc.op;
+    const BufferDims in = dims_[pc.inputBuffer], out = dims_[pc.outputBuffer];
+    a.in = bufferPtr_[pc.inputBuffer];
+    a.inH = in.h;
+    a.inW = in.w;
+    a.pool = op.transform == InputTransform::MaxPool2;
+    a.gridH = a.pool ? in.h / 2 : in.h;
+    a.gridW = a.pool ? in.w / 2 : in.w;
+    a.batch = batch;
+    a.out = bufferPtr_[pc.outputBuffer];
+    a.outH = out.h;
+    a.outW = out.w;
+    a.upsample = op.upsample;
+    a.bias = weightsF32_ + op.biasOffset;
+    a.relu = op.relu;
+    a.phaseCount = 0;
+    return a;
+  }
+
+  // Launches one conv, phases in groups of kMaxPhasesPerLaunch.
+  void launchConv(const PreparedConv& pc, int batch, int tactic, cudaStream_t stream) {
+    ConvArgs a = convArgs(pc, batch);
+    const ConvOp& op = *pc.op;
+    for (size_t first = 0; first < op.phases.size(); first += kMaxPhasesPerLaunch) {
+      a.phaseCount = 0;
+      for (size_t i = first; i < op.phases.size() && a.phaseCount < kMaxPhasesPerLaunch; ++i) {
+        const ConvPhase& p = op.phases[i];
+        a.phases[a.phaseCount++] =
+            ConvPhaseArgs{p.phaseY, p.phaseX, p.kh, p.kw, p.padTop, p.padLeft, weightsF16_ + pc.phaseHalfOffsets[i]};
+      }
+      if (tactic >= 0) {
+        launchConvTc(tactic, a, stream);
+      } else {
+        launchConvGeneric(a, stream);
+      }
+    }
+  }
+
+  void launchFrameLayer(const PreparedConv& pc, int batch, int slot, PixelType type, int h, int w, cudaStream_t stream) {
+    FrameConvArgs f{};
+    f.raw = rawDevice_[slot];
+    f.type = type;
+    f.affine = affine_;
+    f.batch = batch;
+    f.height = h;
+    f.width = w;
+    f.cout = pc.op->cout;
+    f.upsample = pc.op->upsample;
+    f.phases = framePhases_ + pc.framePhaseTable;
+    f.weights = weightsF32_;
+    f.bias = weightsF32_ + pc.op->biasOffset;
+    f.relu = pc.op->relu;
+    f.out = bufferPtr_[pc.outputBuffer];
+    f.outC = plan_.buffers[pc.outputBuffer].channels;
+    f.outOff = pc.op->output.channelOffset;
+    launchFrameConv(f, stream);
+  }
+
+  void launchHeadLayer(int batch, bool withMaps, cudaStream_t stream) {
+    const HeadOp& head = plan_.head;
+    HeadArgs a{};
+    a.in = bufferPtr_[headBuffer_];
+    a.inH = dims_[headBuffer_].h;
+    a.inW = dims_[headBuffer_].w;
+    a.inC = plan_.buffers[headBuffer_].channels;
+    a.inOff = head.input.channelOffset;
+    a.cin = head.cin;
+    a.upscale = head.upscale;
+    a.batch = batch;
+    a.weights = weightsF32_ + head.weightOffset;
+    a.bias = weightsF32_ + head.biasOffset;
+    a.accum = accum_;
+    a.maps = withMaps ? maps_ : nullptr;
+    launchHead(a, stream);
+  }
+
+  // The whole network for one batch, on `stream` (eager or under graph capture).
+  void enqueueNetwork(int batch, int slot, PixelType type, int h, int w, bool withMaps, const std::vector<int>& tactics,
+                      cudaStream_t stream) {
+    if (poison_) checkCuda(cudaMemsetAsync(arena_, 0xff, arenaBytes_, stream), "poison activations");
+    launchFrameAffine(rawDevice_[slot], type, batch, h, w, plan_.normMean, plan_.normStd, affine_, stream);
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const PreparedConv& pc = layers_[i];
+      if (pc.fromFrame) {
+        launchFrameLayer(pc, batch, slot, type, h, w, stream);
+      } else {
+        launchConv(pc, batch, tactics[i], stream);
+      }
+    }
+    launchHeadLayer(batch, withMaps, stream);
+  }
+
+  std::string tacticKey(int batch, int h, int w) const {
+    std::ostringstream k;
+    k << "v" << SMLMRT_VERSION << "|" << gpuName_ << "|" << plan_.modelHash << "|b" << batch << "h" << h << "w" << w;
+    return k.str();
+  }
+
+  // A reasonable tile before (or without) tuning: as wide as the layer's output channels.
+  int defaultTactic(const PreparedConv& pc) const {
+    if (!pc.tensorCores) return -1;
+    const int cout = pc.op->cout;
+    for (int t = 0; t < convTcTacticCount(); ++t) {
+      const std::string name = convTcTacticName(t);
+      if (cout <= 32 && name == "tc_m128n32_w4_s4") return t;
+      if (cout > 32 && cout <= 64 && name == "tc_m128n64_w4_s4") return t;
+      if (cout > 64 && name == "tc_m128n128_w8_s4") return t;
+    }
+    return 0;
+  }
+
+  // Tactics for a shape: from memory or disk, else defaults plus a flag saying they should be tuned.
+  std::vector<int> tacticsFor(int batch, int h, int w, bool* needsTuning) {
+    const std::string key = tacticKey(batch, h, w);
+    std::vector<int> chosen(layers_.size(), -1);
+    const std::vector<std::string> names = cache_.find(key);
+    bool complete = names.size() == layers_.size();
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      chosen[i] = defaultTactic(layers_[i]);
+      if (!complete || !layers_[i].tensorCores) continue;
+      int found = -2;
+      for (int t = 0; t < convTcTacticCount(); ++t)
+        if (names[i] == convTcTacticName(t)) found = t;
+      if (found >= 0) {
+        chosen[i] = found;
+      } else {
+        complete = false;
+      }
+    }
+    *needsTuning = !complete && !std::getenv("SMLMRT_NO_TUNE");
+    return chosen;
+  }
+
+  // Times every fitting tile configuration of every tensor-core conv on the activations just computed.
+  void tune(int batch, int h, int w, std::vector<int>* tactics) {
+    cudaEvent_t a = nullptr, b = nullptr;
+    checkCuda(cudaEventCreate(&a), "cudaEventCreate");
+    checkCuda(cudaEventCreate(&b), "cudaEventCreate");
+    std::vector<std::string> names(layers_.size(), "generic");
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const PreparedConv& pc = layers_[i];
+      if (pc.fromFrame) {
+        names[i] = "frame_direct";
+        continue;
+      }
+      if (!pc.tensorCores) continue;
+      ConvArgs probe = convArgs(pc, batch);
+      float best = 1e30f;
+      for (int t = 0; t < convTcTacticCount(); ++t) {
+        if (!convTcTacticFits(t, probe)) continue;
+        launchConv(pc, batch, t, compute_);  // warm-up
+        float ms[3];
+        for (float& m : ms) {
+          checkCuda(cudaEventRecord(a, compute_), "cudaEventRecord");
+          launchConv(pc, batch, t, compute_);
+          checkCuda(cudaEventRecord(b, compute_), "cudaEventRecord");
+          checkCuda(cudaEventSynchronize(b), "tuning");
+          checkCuda(cudaEventElapsedTime(&m, a, b), "cudaEventElapsedTime");
+        }
+        std::sort(ms, ms + 3);
+        if (ms[1] < best) {
+          best = ms[1];
+          (*tactics)[i] = t;
+        }
+      }
+      names[i] = convTcTacticName((*tactics)[i]);
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    cache_.store(tacticKey(batch, h, w), names);
+  }
+
+  // Runs one batch: replays the shape's graph, or (first time) runs eagerly, tunes and captures.
+  void computeBatch(int batch, int slot, PixelType type, int h, int w, bool withMaps) {
+    const ShapeKey key{batch, h, w, slot, static_cast<int>(type), withMaps ? 1 : 0};
+    auto it = graphs_.find(key);
+    if (it != graphs_.end()) {
+      checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
+      checkCuda(cudaGraphLaunch(it->second, compute_), "cudaGraphLaunch");
+      checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
+      return;
+    }
+    bool needsTuning = false;
+    std::vector<int> tactics = tacticsFor(batch, h, w, &needsTuning);
+    checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
+    enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
+    checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
+    if (needsTuning) tune(batch, h, w, &tactics);
+    lastTactics_.clear();
+    for (size_t i = 0; i < layers_.size(); ++i)
+      lastTactics_.push_back(layers_[i].fromFrame ? "frame_direct" : tactics[i] >= 0 ? convTcTacticName(tactics[i]) : "generic");
+    cudaGraph_t graph = nullptr;
+    checkCuda(cudaStreamBeginCapture(compute_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    try {
+      enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
+    } catch (...) {
+      cudaStreamEndCapture(compute_, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    checkCuda(cudaStreamEndCapture(compute_, &graph), "cudaStreamEndCapture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    checkCuda(status, "cudaGraphInstantiate");
+    graphs_[key] = exec;
+  }
+
+  double runBatches(const RunRequest& req, int batch, bool withMaps) {
+    const int h = req.height, w = req.width;
+    const size_t framePixels = static_cast<size_t>(h) * w;
+    const size_t bytesPerFrame = framePixels * pixelBytes(req.pixelType);
+    const size_t outPixels = framePixels * plan_.upsampling * plan_.upsampling;
+    const char* frames = static_cast<const char*>(req.frames);
+    double deviceMs = 0;
+    int inFlight[2] = {0, 0};   // frames of the batch last issued in each slot, 0 if none pending
+    int framesDone = 0;
+    auto retire = [&](int slot) {  // waits for the slot's batch, adds its kernel time, reports progress
+      if (!inFlight[slot]) return;
+      checkCuda(cudaEventSynchronize(stop_[slot]), "batch");
+      float ms = 0;
+      checkCuda(cudaEventElapsedTime(&ms, start_[slot], stop_[slot]), "cudaEventElapsedTime");
+      deviceMs += ms;
+      framesDone += inFlight[slot];
+      inFlight[slot] = 0;
+      if (req.progress) req.progress(framesDone, req.frameCount);
+    };
+    checkCuda(cudaMemsetAsync(accum_, 0, outPixels * sizeof(float), compute_), "clear image");
+    int k = 0;
+    for (int first = 0; first < req.frameCount; first += batch, ++k) {
+      const int slot = k & 1;
+      const int count = std::min(batch, req.frameCount - first);
+      retire(slot);  // also guarantees the slot's staging buffer and device frames are free again
+      if (req.cancel && req.cancel->load()) {
+        cudaStreamSynchronize(compute_);
+        cudaStreamSynchronize(upload_);
+        throw EngineError("E_ABORTED", "reconstruction cancelled");
+      }
+      std::memcpy(pinned_[slot], frames + first * bytesPerFrame, count * bytesPerFrame);
+      checkCuda(cudaMemcpyAsync(rawDevice_[slot], pinned_[slot], count * bytesPerFrame, cudaMemcpyHostToDevice, upload_),
+                "upload frames");
+      checkCuda(cudaEventRecord(uploaded_[slot], upload_), "cudaEventRecord");
+      checkCuda(cudaStreamWaitEvent(compute_, uploaded_[slot], 0), "cudaStreamWaitEvent");
+      computeBatch(count, slot, req.pixelType, h, w, withMaps);
+      inFlight[slot] = count;
+      if (withMaps) {
+        checkCuda(cudaMemcpyAsync(req.frameMaps + static_cast<size_t>(first) * outPixels, maps_,
+                                  static_cast<size_t>(count) * outPixels * sizeof(float), cudaMemcpyDeviceToHost, compute_),
+                  "download frame maps");
+      }
+    }
+    retire(k & 1);
+    retire((k + 1) & 1);
+    checkCuda(cudaMemcpyAsync(req.image, accum_, outPixels * sizeof(float), cudaMemcpyDeviceToHost, compute_),
+              "download image");
+    checkCuda(cudaStreamSynchronize(compute_), "reconstruction");
+    return deviceMs;
+  }
+
+  // ---------------- state ----------------
+  Plan plan_;
+  EngineOptions options_;
+  TacticCache cache_;
+  std::string gpuName_;
+  bool poison_ = false;
+  std::vector<PreparedConv> layers_;
+  int headBuffer_ = -1;
+  std::vector<BufferLifetime> lifetimes_;
+  std::vector<FramePhaseArgs> framePhaseHost_;
+  std::vector<std::string> lastTactics_;
+
+  cudaStream_t compute_ = nullptr, upload_ = nullptr;
+  cudaEvent_t uploaded_[2] = {nullptr, nullptr}, start_[2] = {nullptr, nullptr}, stop_[2] = {nullptr, nullptr};
+  float* weightsF32_ = nullptr;
+  __half* weightsF16_ = nullptr;
+  FramePhaseArgs* framePhases_ = nullptr;
+
+  int capBatch_ = 0, capH_ = 0, capW_ = 0, mapsCapacity_ = 0;
+  size_t allocatedBytes_ = 0, arenaBytes_ = 0;
+  void* arena_ = nullptr;
+  std::vector<__half*> bufferPtr_;
+  std::vector<BufferDims> dims_;
+  void* rawDevice_[2] = {nullptr, nullptr};
+  void* pinned_[2] = {nullptr, nullptr};
+  FrameAffine* affine_ = nullptr;
+  float* accum_ = nullptr;
+  float* maps_ = nullptr;
+  std::map<ShapeKey, cudaGraphExec_t> graphs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> createCudaEngine(const Plan& plan, const EngineOptions& options) {
+  return std::make_unique<CudaEngine>(plan, options);
+}
+
+}  // namespace smlmrt

@@ -1,0 +1,378 @@
+// Tensor-core FP16 implicit-GEMM convolution: M = output pixels of a phase (batch * gridH * gridW), N = cout,
+// K = kh * kw * cin. mma.sync m16n8k16 (FP32 accumulation) fed by ldmatrix from a swizzled shared-memory ring of
+// STAGES k-slices of 32 channels; 'direct' inputs stream in with cp.async, max-pooled inputs go through registers
+// (four 16-byte loads, a half2 max, one shared store) so the pool never touches device memory. Epilogue: bias,
+// ReLU, fp16, written at (upsample * oy + phaseY, upsample * ox + phaseX) into a channel slice of the output buffer.
+#include <cstdint>
+#include <cstdio>
+
+#include "../engine/cuda_check.h"
+#include "kernels.h"
+
+namespace smlmrt {
+namespace {
+
+constexpr int kBK = 32;  // k-slice in halves: one 64-byte row of 4 16-byte chunks per pixel / output channel
+
+// Byte offset of 16-byte chunk `chunk` (0..3) of row `row` in a [rows][32 halves] tile. The XOR spreads the 8 rows
+// that one ldmatrix phase reads over all 8 16-byte bank groups (rows are 64 bytes, so without it rows r and r+2
+// collide).
+__device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
+  return static_cast<uint32_t>(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
+}
+
+__device__ __forceinline__ uint32_t smemAddress(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void cpAsync16(uint32_t dst, const void* src, bool valid) {
+  const int size = valid ? 16 : 0;  // 0: nothing is read, the 16 bytes are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(size));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrixX4(uint32_t addr, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint4 max4(uint4 a, uint4 b, uint4 c, uint4 d) {
+  uint4 r;
+  const __half2* pa = reinterpret_cast<const __half2*>(&a);
+  const __half2* pb = reinterpret_cast<const __half2*>(&b);
+  const __half2* pc = reinterpret_cast<const __half2*>(&c);
+  const __half2* pd = reinterpret_cast<const __half2*>(&d);
+  __half2* pr = reinterpret_cast<__half2*>(&r);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) pr[i] = __hmax2(__hmax2(pa[i], pb[i]), __hmax2(pc[i], pd[i]));
+  return r;
+}
+
+__device__ __forceinline__ uint4 ldgNc(const __half* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+
+template <int BM, int BN, int WM, int WN, int STAGES, bool POOL>
+struct TcConfig {
+  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
+  static constexpr int kThreads = kWarpsM * kWarpsN * 32;
+  static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
+  static constexpr int kChunksA = BM * 4, kChunksB = BN * 4;
+  static constexpr int kLoadsA = (kChunksA + kThreads - 1) / kThreads;
+  static constexpr int kLoadsB = (kChunksB + kThreads - 1) / kThreads;
+  static constexpr int kStageBytesA = BM * kBK * 2, kStageBytesB = BN * kBK * 2;
+  static constexpr int kSmemBytes = STAGES * (kStageBytesA + kStageBytesB);
+  static_assert(kThreads % 4 == 0 && kChunksA % kThreads == 0, "each thread loads whole A chunks of one column");
+  static_assert(WN % 16 == 0 && WM % 16 == 0, "warp tiles are made of 16x16 ldmatrix blocks");
+  static_assert(STAGES >= 2, "a pipeline needs two stages");
+};
+
+template <int BM, int BN, int WM, int WN, int STAGES, bool POOL>
+__global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThreads)
+    convTcKernel(const ConvArgs args) {
+  using Cfg = TcConfig<BM, BN, WM, WN, STAGES, POOL>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t sBase = smemAddress(smem);
+  const uint32_t sA = sBase, sB = sBase + STAGES * Cfg::kStageBytesA;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int warpM = warp / Cfg::kWarpsN, warpN = warp % Cfg::kWarpsN;
+
+  // Block -> (M tile, phase, N tile); N fastest so that the blocks sharing an input tile run together.
+  const int nTiles = (args.cout + BN - 1) / BN;
+  int linear = blockIdx.x;
+  const int nTile = linear % nTiles;
+  linear /= nTiles;
+  const int phaseIndex = linear % args.phaseCount;
+  const int mTile = linear / args.phaseCount;
+  const ConvPhaseArgs ph = args.phases[phaseIndex];
+
+  const int cin = args.cin;
+  const int K = ph.kh * ph.kw * cin;
+  const int kTiles = (K + kBK - 1) / kBK;
+  const int gridPixels = args.gridH * args.gridW;
+  const long long M = static_cast<long long>(args.batch) * gridPixels;
+  const long long mBase = static_cast<long long>(mTile) * BM;
+  const int nBase = nTile * BN;
+
+  // ---- A rows this thread loads: fixed across the k loop; its chunk column is fixed too (threads % 4 == 0). ----
+  const int aChunk = tid & 3;
+  int aOy[Cfg::kLoadsA], aOx[Cfg::kLoadsA];
+  const __half* aPixel[Cfg::kLoadsA];  // input pixel (n, oy, ox) at the view's first channel (stored coordinates)
+  const int inStrideRow = args.inW * args.inC;
+#pragma unroll
+  for (int i = 0; i < Cfg::kLoadsA; ++i) {
+    const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+    const long long m = mBase + row;
+    if (m < M) {
+      const int n = static_cast<int>(m / gridPixels);
+      const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
+      aOy[i] = rem / args.gridW;
+      aOx[i] = rem - aOy[i] * args.gridW;
+      const int sy = POOL ? 2 * aOy[i] : aOy[i], sx = POOL ? 2 * aOx[i] : aOx[i];
+      aPixel[i] = args.in + (static_cast<long long>(n) * args.inH + sy) * inStrideRow +
+                  static_cast<long long>(sx) * args.inC + args.inOff;
+    } else {
+      aOy[i] = -(1 << 28);  // fails every bounds test below
+      aOx[i] = 0;
+      aPixel[i] = args.in;
+    }
+  }
+
+  // Tap of this thread's chunk for a k-slice: one division set per slice, shared by all its rows.
+  auto tapOf = [&](int kt, int& dy, int& dx, int& ci, bool& kValid) {
+    const int k = kt * kBK + aChunk * 8;
+    kValid = k < K;
+    const int tap = k / cin;
+    ci = k - tap * cin;
+    const int ky = tap / ph.kw;
+    dy = ky - ph.padTop;
+    dx = tap - ky * ph.kw - ph.padLeft;
+  };
+
+  auto loadBAsync = [&](int kt, int stage) {
+#pragma unroll
+    for (int i = 0; i < Cfg::kLoadsB; ++i) {
+      const int c = tid + i * Cfg::kThreads;
+      if (Cfg::kChunksB % Cfg::kThreads == 0 || c < Cfg::kChunksB) {
+        const int row = c >> 2, chunk = c & 3;
+        const int co = nBase + row, k = kt * kBK + chunk * 8;
+        const bool valid = co < args.cout && k < K;
+        const __half* src = valid ? ph.weights + static_cast<long long>(co) * K + k : ph.weights;
+        cpAsync16(sB + stage * Cfg::kStageBytesB + swizzled(row, chunk), src, valid);
+      }
+    }
+  };
+
+  auto loadADirectAsync = [&](int kt, int stage) {
+    int dy, dx, ci;
+    bool kValid;
+    tapOf(kt, dy, dx, ci, kValid);
+    const int offset = (dy * args.inW + dx) * args.inC + ci;
+#pragma unroll
+    for (int i = 0; i < Cfg::kLoadsA; ++i) {
+      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      const int iy = aOy[i] + dy, ix = aOx[i] + dx;
+      const bool valid = kValid && iy >= 0 && iy < args.gridH && ix >= 0 && ix < args.gridW;
+      cpAsync16(sA + stage * Cfg::kStageBytesA + swizzled(row, aChunk), valid ? aPixel[i] + offset : args.in, valid);
+    }
+  };
+
+  uint4 poolRegs[POOL ? Cfg::kLoadsA : 1][4];
+  auto loadAPoolRegs = [&](int kt) {
+    int dy, dx, ci;
+    bool kValid;
+    tapOf(kt, dy, dx, ci, kValid);
+    const int offset = (2 * dy * args.inW + 2 * dx) * args.inC + ci;
+#pragma unroll
+    for (int i = 0; i < Cfg::kLoadsA; ++i) {
+      const int iy = aOy[i] + dy, ix = aOx[i] + dx;
+      const bool valid = kValid && iy >= 0 && iy < args.gridH && ix >= 0 && ix < args.gridW;
+      if (valid) {
+        const __half* p = aPixel[i] + offset;
+        poolRegs[i][0] = ldgNc(p);
+        poolRegs[i][1] = ldgNc(p + args.inC);
+        poolRegs[i][2] = ldgNc(p + inStrideRow);
+        poolRegs[i][3] = ldgNc(p + inStrideRow + args.inC);
+      } else {
+        poolRegs[i][0] = poolRegs[i][1] = poolRegs[i][2] = poolRegs[i][3] = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  auto storeAPool = [&](int stage) {
+#pragma unroll
+    for (int i = 0; i < Cfg::kLoadsA; ++i) {
+      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      const uint4 v = max4(poolRegs[i][0], poolRegs[i][1], poolRegs[i][2], poolRegs[i][3]);
+      *reinterpret_cast<uint4*>(smem + stage * Cfg::kStageBytesA + swizzled(row, aChunk)) = v;
+    }
+  };
+
+  float acc[Cfg::kTilesM][Cfg::kTilesN][4];
+#pragma unroll
+  for (int i = 0; i < Cfg::kTilesM; ++i)
+#pragma unroll
+    for (int j = 0; j < Cfg::kTilesN; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
+
+  auto computeStage = [&](int stage) {
+    const uint32_t a = sA + stage * Cfg::kStageBytesA, b = sB + stage * Cfg::kStageBytesB;
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+      uint32_t af[Cfg::kTilesM][4];
+      uint32_t bf[Cfg::kTilesN][2];
+#pragma unroll
+      for (int i = 0; i < Cfg::kTilesM; ++i) {
+        const int row = warpM * WM + i * 16 + (lane & 15);
+        ldmatrixX4(a + swizzled(row, kk * 2 + (lane >> 4)), af[i][0], af[i][1], af[i][2], af[i][3]);
+      }
+#pragma unroll
+      for (int j = 0; j < Cfg::kTilesN; j += 2) {
+        const int row = warpN * WN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
+        ldmatrixX4(b + swizzled(row, kk * 2 + ((lane >> 3) & 1)), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+      }
+#pragma unroll
+      for (int i = 0; i < Cfg::kTilesM; ++i)
+#pragma unroll
+        for (int j = 0; j < Cfg::kTilesN; ++j) mma16816(acc[i][j], af[i], bf[j][0], bf[j][1]);
+    }
+  };
+
+  // ---- Pipeline: STAGES-1 slices in flight ahead of the one being multiplied. ----
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < kTiles) {
+      if (POOL) {
+        loadAPoolRegs(s);
+        storeAPool(s);
+      } else {
+        loadADirectAsync(s, s);
+      }
+      loadBAsync(s, s);
+    }
+    cpAsyncCommit();
+  }
+  for (int kt = 0; kt < kTiles; ++kt) {
+    cpAsyncWait<STAGES - 2>();
+    __syncthreads();
+    const int next = kt + STAGES - 1;
+    const bool hasNext = next < kTiles;
+    if (hasNext) {
+      if (POOL) {
+        loadAPoolRegs(next);  // loads in flight while the tensor cores work on slice kt
+      } else {
+        loadADirectAsync(next, next % STAGES);
+      }
+      loadBAsync(next, next % STAGES);
+    }
+    cpAsyncCommit();
+    computeStage(kt % STAGES);
+    if (POOL && hasNext) storeAPool(next % STAGES);  // that stage's last reader finished before this iteration's barrier
+  }
+  cpAsyncWait<0>();
+
+  // ---- Epilogue: bias, ReLU, fp16, scattered to the phase's output pixels in the view's channel slice. ----
+  float biasReg[Cfg::kTilesN][2];
+#pragma unroll
+  for (int j = 0; j < Cfg::kTilesN; ++j) {
+    const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
+    biasReg[j][0] = co < args.cout ? __ldg(args.bias + co) : 0.f;
+    biasReg[j][1] = co + 1 < args.cout ? __ldg(args.bias + co + 1) : 0.f;
+  }
+#pragma unroll
+  for (int i = 0; i < Cfg::kTilesM; ++i) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const long long m = mBase + warpM * WM + i * 16 + h * 8 + (lane >> 2);
+      if (m >= M) continue;
+      const int n = static_cast<int>(m / gridPixels);
+      const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
+      const int oy = rem / args.gridW, ox = rem - (rem / args.gridW) * args.gridW;
+      const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
+      __half* dst = args.out + ((static_cast<long long>(n) * args.outH + Y) * args.outW + X) * args.outC + args.outOff;
+#pragma unroll
+      for (int j = 0; j < Cfg::kTilesN; ++j) {
+        const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
+        if (co >= args.cout) continue;  // cout is a multiple of 8 on this path: co + 1 is valid too
+        float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
+        float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
+        if (args.relu) {
+          v0 = fmaxf(v0, 0.f);
+          v1 = fmaxf(v1, 0.f);
+        }
+        *reinterpret_cast<__half2*>(dst + co) = __floats2half2_rn(v0, v1);
+      }
+    }
+  }
+}
+
+// ---- Tactic table ----
+struct Tactic {
+  const char* name;
+  int bm, bn;
+  int threads;
+  int smemBytes;
+  void (*kernelDirect)(const ConvArgs);
+  void (*kernelPool)(const ConvArgs);
+};
+
+template <int BM, int BN, int WM, int WN, int STAGES>
+Tactic makeTactic(const char* name) {
+  using Cfg = TcConfig<BM, BN, WM, WN, STAGES, false>;
+  return Tactic{name,
+                BM,
+                BN,
+                Cfg::kThreads,
+                Cfg::kSmemBytes,
+                convTcKernel<BM, BN, WM, WN, STAGES, false>,
+                convTcKernel<BM, BN, WM, WN, STAGES, true>};
+}
+
+const Tactic* tactics() {
+  static const Tactic table[] = {
+      makeTactic<128, 128, 64, 32, 4>("tc_m128n128_w8_s4"),
+      makeTactic<128, 64, 64, 32, 4>("tc_m128n64_w4_s4"),
+      makeTactic<256, 64, 64, 32, 3>("tc_m256n64_w8_s3"),
+      makeTactic<128, 32, 32, 32, 4>("tc_m128n32_w4_s4"),
+      makeTactic<256, 32, 32, 32, 3>("tc_m256n32_w8_s3"),
+      makeTactic<64, 64, 32, 32, 4>("tc_m64n64_w4_s4"),
+      makeTactic<128, 128, 64, 64, 3>("tc_m128n128_w4_s3"),
+      makeTactic<256, 128, 64, 64, 3>("tc_m256n128_w8_s3"),
+  };
+  return table;
+}
+constexpr int kTacticCount = 8;
+
+bool aligned8(int v) { return v % 8 == 0; }
+
+}  // namespace
+
+int convTcTacticCount() { return kTacticCount; }
+const char* convTcTacticName(int tactic) {
+  return tactic >= 0 && tactic < kTacticCount ? tactics()[tactic].name : "invalid";
+}
+
+bool convTcSupports(const ConvArgs& a) {
+  return aligned8(a.cin) && aligned8(a.cout) && aligned8(a.inC) && aligned8(a.inOff) && aligned8(a.outC) &&
+         aligned8(a.outOff) && a.phaseCount >= 1 && a.phaseCount <= kMaxPhasesPerLaunch;
+}
+
+bool convTcTacticFits(int tactic, const ConvArgs& a) {
+  if (tactic < 0 || tactic >= kTacticCount) return false;
+  const Tactic& t = tactics()[tactic];
+  // A tile more than twice as wide as the layer wastes over half of its tensor-core work.
+  return t.bn <= 2 * ((a.cout + 7) / 8 * 8) || t.bn <= 32;
+}
+
+void launchConvTc(int tactic, const ConvArgs& a, cudaStream_t stream) {
+  if (tactic < 0 || tactic >= kTacticCount) throw EngineError("E_GPU", "convTc: unknown tactic");
+  const Tactic& t = tactics()[tactic];
+  auto kernel = a.pool ? t.kernelPool : t.kernelDirect;
+  static bool attributesSet[2][kTacticCount] = {};
+  bool& done = attributesSet[a.pool ? 1 : 0][tactic];
+  if (!done) {
+    checkCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, t.smemBytes),
+              "convTc: shared memory attribute");
+    done = true;
+  }
+  const long long M = static_cast<long long>(a.batch) * a.gridH * a.gridW;
+  const long long blocks = (M + t.bm - 1) / t.bm * a.phaseCount * ((a.cout + t.bn - 1) / t.bn);
+  if (blocks <= 0) return;
+  if (blocks > 0x7fffffffLL) throw EngineError("E_GPU", "convTc: launch too large for one grid");
+  kernel<<<static_cast<unsigned>(blocks), t.threads, t.smemBytes, stream>>>(a);
+  checkLaunch(t.name);
+}
+
+}  // namespace smlmrt

@@ -1,0 +1,95 @@
+// Launch interface of smlm-rt's CUDA kernels (native/kernels/*.cu). The engine (native/engine/) fills these argument
+// blocks from a Plan; the kernels know nothing about plans.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../engine/common_kernels.h"
+#include "../engine/engine.h"
+
+namespace smlmrt {
+
+// One output phase of a convolution, device-side: see ConvPhase in lib/engine/plan.ts.
+struct ConvPhaseArgs {
+  int phaseY, phaseX;
+  int kh, kw;
+  int padTop, padLeft;
+  const __half* weights;  // [cout][kh][kw][cin] fp16
+};
+
+constexpr int kMaxPhasesPerLaunch = 8;
+
+// A convolution reading an NHWC fp16 view (optionally through a fused 2x2 max-pool) and writing an NHWC fp16 view
+// with output stride `upsample` and per-phase offsets.
+struct ConvArgs {
+  const __half* in;
+  int inH, inW;      // stored size of the input buffer
+  int inC, inOff;    // input buffer's channel count (pixel stride) and the view's first channel
+  bool pool;         // read the 2x2/stride-2 max of the input
+  int gridH, gridW;  // the convolution's input grid: (inH, inW), or halved with pool
+  int batch;
+  int cin, cout;
+  __half* out;
+  int outH, outW;    // stored size of the output buffer (= upsample * grid)
+  int outC, outOff;
+  int upsample;
+  const float* bias;  // cout
+  bool relu;
+  int phaseCount;
+  ConvPhaseArgs phases[kMaxPhasesPerLaunch];
+};
+
+// ---- Tensor-core implicit GEMM (conv_tc.cu) ----
+// Tactics are tile configurations; the engine times them and keeps the fastest per layer and shape.
+int convTcTacticCount();
+const char* convTcTacticName(int tactic);
+// Whether the fast path can run these arguments: channel counts, offsets and strides multiples of 8 (16-byte rows).
+bool convTcSupports(const ConvArgs& args);
+// Whether a tactic is worth timing for this layer (e.g. no 128-wide tiles for 32 output channels).
+bool convTcTacticFits(int tactic, const ConvArgs& args);
+void launchConvTc(int tactic, const ConvArgs& args, cudaStream_t stream);
+
+// ---- Any channel count, any alignment (conv_generic.cu): correct, not fast ----
+void launchConvGeneric(const ConvArgs& args, cudaStream_t stream);
+
+// ---- First convolution on the raw frames, normalization fused into the loads (frame_conv.cu) ----
+struct FramePhaseArgs {
+  int kh, kw;
+  int padTop, padLeft;
+  int weightOffset;  // into FrameConvArgs::weights, cout*kh*kw floats ([cout][kh][kw], cin = 1)
+};
+
+struct FrameConvArgs {
+  const void* raw;
+  PixelType type;
+  const FrameAffine* affine;  // per frame
+  int batch, height, width;
+  int cout;
+  int upsample;
+  const FramePhaseArgs* phases;  // device array of upsample*upsample entries, index phaseY*upsample + phaseX
+  const float* weights;
+  const float* bias;
+  bool relu;
+  __half* out;
+  int outC, outOff;  // output buffer of size (upsample*height) x (upsample*width)
+};
+void launchFrameConv(const FrameConvArgs& args, cudaStream_t stream);
+
+// ---- Head: 1x1 conv to s*s maps, depth-to-space, clamp, sum over the batch into the image (head.cu) ----
+struct HeadArgs {
+  const __half* in;
+  int inH, inW, inC, inOff;
+  int cin;
+  int upscale;
+  int batch;
+  const float* weights;  // upscale*upscale rows of cin
+  const float* bias;     // upscale*upscale
+  float* accum;          // (inH*upscale) x (inW*upscale), += sum over frames
+  float* maps;           // optional: batch x (inH*upscale) x (inW*upscale) clamped maps
+};
+void launchHead(const HeadArgs& args, cudaStream_t stream);
+
+}  // namespace smlmrt
