@@ -5,8 +5,9 @@
 #   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{heldout,demo-artificial,demo1}.*
 # Usage there: scripts/gpu-train.sh smoke|full [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
-#   full:  deepstorm (Adam 1e-3 + ReduceLROnPlateau, Deep-STORM's), unet with the same, and unet with the paper's
-#          constant 1e-4 (the lr comparison) concurrently on the one GPU, each stopped at the time budget
+#   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
+#          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
+#          unet-wide (64-128-256) with 1e-3 + plateau; the unet with the lowest validation loss ships as unet.onnx
 set -uo pipefail
 MODE=${1:-smoke}
 BUDGET=${2:-400}
@@ -22,12 +23,18 @@ if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
   python3 scripts/train.py --arch unet --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/unet.log" 2>&1 &
 else
-  python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
-  python3 scripts/train.py --arch unet --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > "$OUT/unet.log" 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-lr1e-4 --data $DATA --out "$OUT" --lr 1e-4 --schedule constant --time-budget "$BUDGET" --eval $EVAL > "$OUT/unet-lr1e-4.log" 2>&1 &
+  LOGS=/tmp/train-logs; mkdir -p $LOGS
+  python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/deepstorm.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-base --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-base-lr1e-4 --data $DATA --out "$OUT" --lr 1e-4 --schedule constant --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base-lr1e-4.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-wide --widths 64 128 256 --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide.log 2>&1 &
 fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
+if [ "$MODE" != smoke ]; then
+  python3 scripts/select_unet.py "$OUT" unet-base unet-base-lr1e-4 unet-wide | tee -a "$OUT/gpu.txt" || status=1
+  cat $LOGS/*.log > "$OUT/train-logs.txt"
+fi
 echo "all done in $(( $(date +%s) - start )) s, status $status" | tee -a "$OUT/gpu.txt"
-tail -n 4 "$OUT"/*.log
+grep -h -E "time budget|epoch (1|10|50|100) " /tmp/train-logs/*.log "$OUT"/*.log 2>/dev/null | tail -n 40
 exit $status

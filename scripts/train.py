@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--time-budget", type=float, default=1e9, help="seconds of training, then stop at an epoch end")
     ap.add_argument("--max-iters", type=int, default=0, help="smoke test: stop each epoch after this many iterations")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--widths", type=int, nargs=3, help="unet: channels of its three levels (default 48 96 192)")
     ap.add_argument("--eval", nargs="*", default=[], help="evaluation stacks (evaluation.py format) to score after export")
     a = ap.parse_args()
     name = a.name or a.arch
@@ -106,7 +107,8 @@ def main():
     targets = dense.clamp_(max=255).to(torch.uint8).view(n, 1, fine, fine)
     del dense, flat, owner, pos
 
-    model = ARCHITECTURES[a.arch]().to(dev).to(memory_format=torch.channels_last)
+    kwargs = {"widths": tuple(a.widths)} if a.widths and a.arch == "unet" else {}
+    model = ARCHITECTURES[a.arch](**kwargs).to(dev).to(memory_format=torch.channels_last)
     gmac = gmac_per_frame(model, 64)
     mult = model.size_multiple
     crop = (p // mult) * mult  # unet trains on random 24x24 crops of the 26x26 patches (also an augmentation)
@@ -202,7 +204,7 @@ def main():
     best_hist = history[best[2] - 1]
 
     provenance = {
-        "architecture": a.arch, "data": os.path.basename(a.data), "data_seed": header["seed"],
+        "architecture": a.arch, "model_name": name, "widths": list(getattr(model, "widths", [])), "data": os.path.basename(a.data), "data_seed": header["seed"],
         "data_format": header["format"], "patches": {"train": n_train, "validation": n - n_train, "size": p},
         "conditions": header["conditions"], "epochs_done": len(history), "epochs_requested": a.epochs,
         "best_epoch": best[2], "batch": a.batch, "optimizer": "Adam", "lr": a.lr,
