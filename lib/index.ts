@@ -1,0 +1,33 @@
+/**
+ * smlm-rt: deep-learning reconstruction of high-density SMLM stacks.
+ *
+ *   import { Reconstructor, readTiffStack, writeFloatTiff } from 'smlm-rt';
+ *   const rec = await Reconstructor.create({ model: 'unet', backend: 'auto' });
+ *   const sr = await rec.reconstruct(await readTiffStack('stack.tif'), { onProgress: console.log });
+ *   await writeFloatTiff('sr.tif', sr.image, sr.width, sr.height, { pixelSizeNm: sr.pixelSizeNm });
+ *   await rec.close();
+ */
+export { Reconstructor, reconstruct } from './reconstructor.js';
+export { SmlmError, isSmlmError, type SmlmErrorCode } from './errors.js';
+export type {
+  BackendChoice,
+  BackendName,
+  PixelArray,
+  Precision,
+  Progress,
+  ReconstructCallOptions,
+  ReconstructionResult,
+  ReconstructorOptions,
+  Stack,
+  Timings,
+} from './types.js';
+export { listModels, resolveModel, defaultModelName, modelsDir, type ModelInfo } from './model/registry.js';
+export { loadOnnxModel, type LoadedModel } from './model/onnx.js';
+export { parseModelMetadata, serializeModelMetadata, METADATA_KEYS, type ModelMetadata, type Normalization } from './model/metadata.js';
+export { normalizeFrames } from './preprocess.js';
+export { validateStack } from './io/validate-stack.js';
+export { openTiffStack, readTiffStack, type TiffStackSource, type TiffSampleType } from './io/tiff-read.js';
+export { stackAsSource, type FrameSource } from './io/frame-source.js';
+export { encodeFloatTiff, writeFloatTiff } from './io/tiff-write.js';
+export { encodePreviewPng, renderPreview, writePngPreview, type PreviewOptions } from './io/png.js';
+export { gpuUsable } from './backends/select.js';

@@ -1,0 +1,126 @@
+/**
+ * Writes small uncompressed multi-page TIFFs for tests, independent of lib/io/tiff-write.ts, so reader tests do not
+ * trust the project's own writer: any sample type, per-page sizes, either byte order, optional description and
+ * resolution tags, and ImageJ's "one IFD + contiguous frames" layout.
+ */
+export type SampleKind = 'uint8' | 'uint16' | 'float32' | 'int16' | 'float64' | 'uint32';
+
+export interface TestPage {
+  width: number;
+  height: number;
+  /** Pixel values, row-major; samplesPerPixel values per pixel. */
+  values: ArrayLike<number>;
+}
+
+export interface TestTiffOptions {
+  kind: SampleKind;
+  bigEndian?: boolean;
+  samplesPerPixel?: number;
+  /** On the first page only, as ImageJ and OME do. */
+  description?: string;
+  /** [num, den] pixels per unit, and the TIFF unit (1 none, 2 inch, 3 cm). */
+  resolution?: { x: [number, number]; unit: number };
+  /** Write only the first page's IFD; all pages' pixels follow it back to back (ImageJ's >4 GB layout). */
+  contiguous?: boolean;
+}
+
+const KIND: Record<SampleKind, { bits: number; format: number; bytes: number }> = {
+  uint8: { bits: 8, format: 1, bytes: 1 },
+  uint16: { bits: 16, format: 1, bytes: 2 },
+  uint32: { bits: 32, format: 1, bytes: 4 },
+  int16: { bits: 16, format: 2, bytes: 2 },
+  float32: { bits: 32, format: 3, bytes: 4 },
+  float64: { bits: 64, format: 3, bytes: 8 },
+};
+
+function writeSample(view: DataView, at: number, kind: SampleKind, v: number, le: boolean): void {
+  switch (kind) {
+    case 'uint8': view.setUint8(at, v); break;
+    case 'uint16': view.setUint16(at, v, le); break;
+    case 'uint32': view.setUint32(at, v, le); break;
+    case 'int16': view.setInt16(at, v, le); break;
+    case 'float32': view.setFloat32(at, v, le); break;
+    case 'float64': view.setFloat64(at, v, le); break;
+  }
+}
+
+export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint8Array {
+  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false } = options;
+  const le = !bigEndian;
+  const info = KIND[kind];
+  const chunks: Uint8Array[] = [];
+  let size = 8;
+  const alloc = (n: number) => {
+    const at = size;
+    const bytes = new Uint8Array(n + (n & 1));
+    chunks.push(bytes);
+    size += bytes.length;
+    return { at, bytes, view: new DataView(bytes.buffer) };
+  };
+  // Pixel data first, so IFDs can point back at it.
+  const dataOffsets = pages.map((p) => {
+    const { at, view } = alloc(p.width * p.height * samplesPerPixel * info.bytes);
+    for (let i = 0; i < p.values.length; i++) writeSample(view, i * info.bytes, kind, p.values[i], le);
+    return at;
+  });
+  const descBytes = description === undefined ? undefined : new TextEncoder().encode(`${description}\0`);
+  const descAt = descBytes ? alloc(descBytes.length) : undefined;
+  descAt?.bytes.set(descBytes!);
+  const resAt = resolution ? alloc(8) : undefined;
+  if (resAt && resolution) {
+    resAt.view.setUint32(0, resolution.x[0], le);
+    resAt.view.setUint32(4, resolution.x[1], le);
+  }
+  const ifdPages = contiguous ? [0] : pages.map((_, i) => i);
+  const ifdOffsets: number[] = [];
+  const ifds = ifdPages.map((index) => {
+    const p = pages[index];
+    const entries: Array<[number, number, number, number]> = [
+      [256, 4, 1, p.width],
+      [257, 4, 1, p.height],
+      [258, 3, 1, info.bits],
+      [259, 3, 1, 1],
+      [262, 3, 1, samplesPerPixel === 3 ? 2 : 1],
+    ];
+    if (index === 0 && descAt) entries.push([270, 2, descBytes!.length, descAt.at]);
+    entries.push([273, 4, 1, dataOffsets[index]], [277, 3, 1, samplesPerPixel], [278, 4, 1, p.height], [279, 4, 1, p.width * p.height * samplesPerPixel * info.bytes]);
+    if (resAt && resolution) entries.push([282, 5, 1, resAt.at], [283, 5, 1, resAt.at], [296, 3, 1, resolution.unit]);
+    entries.push([339, 3, 1, info.format]);
+    const ifd = alloc(2 + entries.length * 12 + 4);
+    ifdOffsets.push(ifd.at);
+    return { ifd, entries };
+  });
+  ifds.forEach(({ ifd, entries }, k) => {
+    const v = ifd.view;
+    v.setUint16(0, entries.length, le);
+    entries.forEach(([tag, type, count, value], i) => {
+      const at = 2 + i * 12;
+      v.setUint16(at, tag, le);
+      v.setUint16(at + 2, type, le);
+      v.setUint32(at + 4, count, le);
+      if (type === 3 && count === 1) v.setUint16(at + 8, value, le);
+      else v.setUint32(at + 8, value, le);
+    });
+    v.setUint32(2 + entries.length * 12, ifdOffsets[k + 1] ?? 0, le);
+  });
+  const out = new Uint8Array(size);
+  const header = new DataView(out.buffer);
+  out.set(bigEndian ? [0x4d, 0x4d] : [0x49, 0x49], 0);
+  header.setUint16(2, 42, le);
+  header.setUint32(4, ifdOffsets[0], le);
+  let at = 8;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Frames of a stack as test pages: value(f, y, x). */
+export function pagesOf(frames: number, height: number, width: number, value: (f: number, y: number, x: number) => number): TestPage[] {
+  return Array.from({ length: frames }, (_, f) => ({
+    width,
+    height,
+    values: Array.from({ length: height * width }, (_, i) => value(f, Math.floor(i / width), i % width)),
+  }));
+}

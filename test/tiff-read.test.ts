@@ -1,0 +1,186 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SmlmError } from '../lib/errors.js';
+import { openTiffStack, readTiffStack } from '../lib/io/tiff-read.js';
+import { SHARED_DATA, sharedDataMissingReason, tempDir } from './helpers/paths.js';
+import { buildTestTiff, pagesOf, type TestTiffOptions } from './helpers/tiff-builder.js';
+
+const dir = tempDir();
+let fileCount = 0;
+function tiffFile(pages: Parameters<typeof buildTestTiff>[0], options: TestTiffOptions): string {
+  const path = join(dir, `t${fileCount++}.tif`);
+  writeFileSync(path, buildTestTiff(pages, options));
+  return path;
+}
+
+async function errorCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return err instanceof SmlmError ? err.code : `not an SmlmError: ${(err as Error).stack}`;
+  }
+  return 'no error';
+}
+
+/** Page 0's pixels, parsed straight from the file's first IFD (independent of geotiff). */
+function firstPageByHand(bytes: Buffer): number[] {
+  const le = bytes[0] === 0x49;
+  const u16 = (at: number) => (le ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
+  const u32 = (at: number) => (le ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
+  const ifd = u32(4);
+  const tags = new Map<number, number>();
+  for (let i = 0; i < u16(ifd); i++) {
+    const at = ifd + 2 + 12 * i;
+    tags.set(u16(at), u16(at + 2) === 3 ? u16(at + 8) : u32(at + 8));
+  }
+  const offset = tags.get(273)!;
+  return Array.from({ length: tags.get(256)! * tags.get(257)! }, (_, i) => u16(offset + 2 * i));
+}
+
+describe.runIf(SHARED_DATA)('the ImageJ stacks in ../shared/data', () => {
+  for (const name of ['Artificialdataset.tif', 'ArtificialDataset_demo1.tif']) {
+    it(`${name}: 20 frames of 64x64 uint16 at 100 nm, pixels as in the file`, async () => {
+      const path = join(SHARED_DATA!, 'deepstorm-demo1', name);
+      const stack = await readTiffStack(path);
+      expect({ frames: stack.frames, height: stack.height, width: stack.width }).toEqual({ frames: 20, height: 64, width: 64 });
+      expect(stack.data).toBeInstanceOf(Uint16Array);
+      expect(stack.pixelSizeNm).toBeCloseTo(100, 6);
+      expect(Array.from(stack.data.subarray(0, 4096))).toEqual(firstPageByHand(readFileSync(path)));
+      // Frames differ (it is a movie, not one page repeated).
+      expect(Array.from(stack.data.subarray(4096 * 19, 4096 * 20))).not.toEqual(Array.from(stack.data.subarray(0, 4096)));
+    });
+  }
+
+  it('streams page by page: chunks of 7 frames concatenate to the whole stack', async () => {
+    const path = join(SHARED_DATA!, 'deepstorm-demo1', 'Artificialdataset.tif');
+    const whole = await readTiffStack(path);
+    const source = await openTiffStack(path);
+    const sizes: number[] = [];
+    const parts: number[] = [];
+    for await (const chunk of source.chunks(7)) {
+      sizes.push(chunk.frames);
+      parts.push(...chunk.data);
+    }
+    await source.close();
+    expect(sizes).toEqual([7, 7, 6]);
+    expect(parts).toEqual(Array.from(whole.data));
+  });
+
+  it('E_TIFF_CORRUPT for a truncated copy', async () => {
+    const bytes = readFileSync(join(SHARED_DATA!, 'deepstorm-demo1', 'Artificialdataset.tif'));
+    for (const cut of [100_000, 30_000, 200]) {
+      const path = join(dir, `truncated-${cut}.tif`);
+      writeFileSync(path, bytes.subarray(0, cut));
+      expect(await errorCode(readTiffStack(path))).toBe('E_TIFF_CORRUPT');
+    }
+  });
+});
+
+if (!SHARED_DATA) it.skip(sharedDataMissingReason(), () => undefined);
+
+describe('reading stacks smlm-rt did not write', () => {
+  const value = (f: number, y: number, x: number) => 3 * f + 5 * y + x;
+
+  it('uint8, uint16 (both byte orders) and float32 pages, exact values', async () => {
+    for (const [kind, bigEndian, Type] of [
+      ['uint8', false, Uint8Array],
+      ['uint16', false, Uint16Array],
+      ['uint16', true, Uint16Array],
+      ['float32', true, Float32Array],
+    ] as const) {
+      const f32 = (fr: number, y: number, x: number) => (kind === 'float32' ? value(fr, y, x) + 0.25 : value(fr, y, x));
+      const path = tiffFile(pagesOf(3, 4, 5, f32), { kind, bigEndian });
+      const stack = await readTiffStack(path);
+      expect(stack.data).toBeInstanceOf(Type);
+      expect({ frames: stack.frames, height: stack.height, width: stack.width }).toEqual({ frames: 3, height: 4, width: 5 });
+      expect(Array.from(stack.data)).toEqual(pagesOf(3, 4, 5, f32).flatMap((p) => Array.from(p.values)));
+      expect(stack.pixelSizeNm).toBeUndefined();
+    }
+  });
+
+  it("ImageJ's one-IFD contiguous layout (images=N), either byte order", async () => {
+    for (const bigEndian of [false, true]) {
+      const description = 'ImageJ=1.54f\nimages=5\nslices=5\nunit=micron\n';
+      const path = tiffFile(pagesOf(5, 4, 4, value), { kind: 'uint16', bigEndian, description, contiguous: true, resolution: { x: [10, 1], unit: 1 } });
+      const stack = await readTiffStack(path);
+      expect(stack.frames).toBe(5);
+      expect(Array.from(stack.data)).toEqual(pagesOf(5, 4, 4, value).flatMap((p) => Array.from(p.values)));
+      expect(stack.pixelSizeNm).toBeCloseTo(100, 9);
+    }
+  });
+
+  it('E_TIFF_CORRUPT when ImageJ announces more frames than the file holds', async () => {
+    // One IFD + contiguous data: 50 frames of 32 bytes cannot fit the file.
+    const contiguous = tiffFile(pagesOf(5, 4, 4, value), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=50\n', contiguous: true });
+    expect(await errorCode(readTiffStack(contiguous))).toBe('E_TIFF_CORRUPT');
+    // Several IFDs but fewer than announced: pages were lost.
+    const paged = tiffFile(pagesOf(5, 4, 4, value), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=9\n' });
+    expect(await errorCode(readTiffStack(paged))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('pixel size from OME-XML, from ImageJ unit=nm, and from cm resolution tags; not from 72 dpi', async () => {
+    const ome = (attrs: string) => `<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="4" SizeY="4" SizeZ="1" SizeC="1" SizeT="2" ${attrs}/></Image></OME>`;
+    const cases: Array<[TestTiffOptions, number | undefined]> = [
+      [{ kind: 'uint16', description: ome('PhysicalSizeX="0.16" PhysicalSizeY="0.16"') }, 160],
+      [{ kind: 'uint16', description: ome('PhysicalSizeX="107" PhysicalSizeXUnit="nm"') }, 107],
+      [{ kind: 'uint16', description: 'ImageJ=1.54f\nimages=2\nunit=nm\n', resolution: { x: [1, 100], unit: 1 } }, 100],
+      [{ kind: 'uint16', description: 'ImageJ=1.54f\nimages=2\nunit=pixel\n', resolution: { x: [1, 1], unit: 1 } }, undefined],
+      [{ kind: 'uint16', resolution: { x: [100_000, 1], unit: 3 } }, 100],
+      [{ kind: 'uint16', resolution: { x: [72, 1], unit: 2 } }, undefined],
+    ];
+    for (const [options, expected] of cases) {
+      const stack = await readTiffStack(tiffFile(pagesOf(2, 4, 4, value), options));
+      if (expected === undefined) expect(stack.pixelSizeNm).toBeUndefined();
+      else expect(stack.pixelSizeNm).toBeCloseTo(expected, 6);
+    }
+  });
+});
+
+describe('TIFF reading errors', () => {
+  it('E_FILE_NOT_FOUND for a missing path or a folder', async () => {
+    expect(await errorCode(readTiffStack(join(dir, 'does-not-exist.tif')))).toBe('E_FILE_NOT_FOUND');
+    const folder = join(dir, 'folder.tif');
+    mkdirSync(folder);
+    expect(await errorCode(readTiffStack(folder))).toBe('E_FILE_NOT_FOUND');
+  });
+
+  it('E_NOT_TIFF for other files', async () => {
+    const cases = { 'empty.tif': new Uint8Array(0), 'text.tif': new TextEncoder().encode('hello, not a tiff'), 'png.tif': Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10, 0, 0]) };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      expect(await errorCode(readTiffStack(path))).toBe('E_NOT_TIFF');
+    }
+  });
+
+  it('E_TIFF_CORRUPT for a signature with nothing behind it, or pixel data past the end', async () => {
+    const headerOnly = join(dir, 'header-only.tif');
+    writeFileSync(headerOnly, Uint8Array.from([0x49, 0x49, 42, 0, 0x00, 0x10, 0, 0]));
+    expect(await errorCode(readTiffStack(headerOnly))).toBe('E_TIFF_CORRUPT');
+    const bytes = buildTestTiff(pagesOf(2, 8, 8, () => 1), { kind: 'uint16' });
+    // Point page 0's strip past the end of the file (the IFDs are at the end, the data at the start).
+    const path = join(dir, 'strip-past-end.tif');
+    const copy = Buffer.from(bytes);
+    const ifd = copy.readUInt32LE(4);
+    for (let i = 0; i < copy.readUInt16LE(ifd); i++) {
+      const at = ifd + 2 + 12 * i;
+      if (copy.readUInt16LE(at) === 273) copy.writeUInt32LE(copy.length - 10, at + 8);
+    }
+    writeFileSync(path, copy);
+    expect(await errorCode(readTiffStack(path))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('E_UNSUPPORTED_SAMPLE_FORMAT for int16, uint32, float64 and RGB pages', async () => {
+    for (const options of [{ kind: 'int16' }, { kind: 'uint32' }, { kind: 'float64' }, { kind: 'uint8', samplesPerPixel: 3 }] as TestTiffOptions[]) {
+      const spp = options.samplesPerPixel ?? 1;
+      const pages = [{ width: 4, height: 4, values: new Array(16 * spp).fill(1) }];
+      expect(await errorCode(readTiffStack(tiffFile(pages, options)))).toBe('E_UNSUPPORTED_SAMPLE_FORMAT');
+    }
+  });
+
+  it('E_FRAME_SIZE_MISMATCH when pages differ in size, before any pixel is read', async () => {
+    const pages = [...pagesOf(2, 8, 8, () => 1), ...pagesOf(1, 8, 6, () => 1)];
+    expect(await errorCode(openTiffStack(tiffFile(pages, { kind: 'uint16' })))).toBe('E_FRAME_SIZE_MISMATCH');
+  });
+});
