@@ -77,8 +77,8 @@ export interface PixelSizeSources {
 
 /**
  * Camera pixel size in nm, or undefined when the file does not say. Plain resolution tags (no ImageJ/OME metadata)
- * are trusted only between 1 nm and 100 µm per pixel: scanners and screenshots write 72 or 300 dpi, which is not a
- * microscope pixel size.
+ * are trusted only between 1 nm and 20 µm per pixel (a camera pixel seen through a microscope): scanners and
+ * screenshots write 72 or 300 dpi (353 or 85 µm), which must not be taken for a pixel size.
  */
 export function pixelSizeNmFromTiff({ description, xResolution, resolutionUnit }: PixelSizeSources): number | undefined {
   const ome = omePixelSizeNm(description);
@@ -94,5 +94,5 @@ export function pixelSizeNmFromTiff({ description, xResolution, resolutionUnit }
   const perUnit = resolutionUnit === 3 ? 1e7 : resolutionUnit === 2 ? 2.54e7 : undefined;
   if (perUnit === undefined) return undefined;
   const nm = perUnit / xres;
-  return nm >= 1 && nm <= 1e5 ? nm : undefined;
+  return nm >= 1 && nm <= 2e4 ? nm : undefined;
 }
