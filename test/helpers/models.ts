@@ -5,7 +5,9 @@
  * 1x1 Conv (+ DepthToSpace). Everything is deterministic from `seed`.
  */
 import { OnnxModelBuilder, type ResizeNearestOptions } from '../../lib/model/onnx-builder.js';
-import { serializeModelMetadata, type ModelMetadata } from '../../lib/model/metadata.js';
+import { createHash } from 'node:crypto';
+import { parseModelMetadata, serializeModelMetadata, type ModelMetadata } from '../../lib/model/metadata.js';
+import { decodeOnnx, metadataProps, type LoadedModel } from '../../lib/model/onnx.js';
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; good enough for weights and test frames. */
 export function seededRandom(seed: number): () => number {
@@ -56,13 +58,17 @@ class RandomNetWriter {
     });
   }
 
-  /** 1x1 output conv with a bias (positive on average so that a fair share of the map survives the clamp). */
+  /**
+   * 1x1 output conv. Its inputs are ReLU outputs (>= 0), so weights of alternating sign per input channel make the
+   * map take both signs whatever the seed: part of it survives the clamp, part does not.
+   */
   conv1x1(x: string, cin: number, cout: number): string {
     const bound = Math.sqrt(3 / cin);
+    const weight = uniform(this.rand, cout * cin, 0.2 * bound, bound).map((w, i) => (i % 2 === 0 ? w : -w));
     return this.b.conv(x, {
-      weight: uniform(this.rand, cout * cin, -bound, bound),
+      weight,
       weightDims: [cout, cin, 1, 1],
-      bias: uniform(this.rand, cout, 0, 0.3),
+      bias: uniform(this.rand, cout, -0.1, 0.1),
       pads: [0, 0, 0, 0],
     });
   }
@@ -211,4 +217,86 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
     training: { note: 'random weights for tests', seed, base, withBatchNorm },
   };
   return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'unet_random' });
+}
+
+/** A LoadedModel (as lib/model/onnx.ts's loadOnnxModel returns) from bytes in memory. */
+export function loadedModelFromBytes(bytes: Uint8Array, name = 'test-model.onnx'): LoadedModel {
+  const proto = decodeOnnx(bytes, name);
+  return { name, path: name, bytes, proto, metadata: parseModelMetadata(metadataProps(proto), name), hash: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** Metadata for hand-built test graphs. */
+export function testMetadata(overrides: Partial<ModelMetadata> = {}): Record<string, string> {
+  return serializeModelMetadata({
+    architecture: 'test',
+    upsampling: 8,
+    cameraPixelNm: 100,
+    outputPixelNm: 12.5,
+    normalization: { ...DEEPSTORM_NORMALIZATION },
+    outputScale: 100,
+    sizeMultiple: 1,
+    minSize: 4,
+    training: {},
+    ...overrides,
+  });
+}
+
+/**
+ * Multiply-accumulates per frame of the ONNX graph as written (no rewrites): Conv counts out_pixels * cin * kh * kw
+ * per output channel, ConvTranspose in_pixels * cin * cout * kh * kw. Shapes are propagated through the op set the
+ * helpers write; independent of the compiler on purpose.
+ */
+export function naiveMacsPerFrame(bytes: Uint8Array, height: number, width: number): number {
+  const proto = decodeOnnx(bytes, 'naive-macs');
+  const graph = proto.graph!;
+  const dims = new Map<string, number[]>();
+  const floats = new Map<string, number[]>();
+  for (const t of graph.initializer ?? []) {
+    dims.set(t.name!, (t.dims ?? []).map(Number));
+    if (t.dataType === 1 && t.rawData) floats.set(t.name!, Array.from(new Float32Array(new Uint8Array(t.rawData).buffer)));
+  }
+  const shapes = new Map<string, number[]>([[graph.input![0].name!, [1, height, width]]]); // [C, H, W]
+  let macs = 0;
+  for (const node of graph.node ?? []) {
+    const value = node.opType === 'Constant' ? node.attribute?.find((at) => at.name === 'value')?.t : undefined;
+    if (value) floats.set(node.output![0], value.rawData?.length ? Array.from(new Float32Array(new Uint8Array(value.rawData).buffer)) : (value.floatData ?? []));
+    const x = shapes.get(node.input?.[0] ?? '');
+    if (!x) continue; // constants and shape arithmetic
+    const out = node.output![0];
+    const a = (name: string) => node.attribute?.find((at) => at.name === name);
+    switch (node.opType) {
+      case 'Conv': {
+        const [cout, cin, kh, kw] = dims.get(node.input![1])!;
+        macs += x[1] * x[2] * cout * cin * kh * kw;
+        shapes.set(out, [cout, x[1], x[2]]);
+        break;
+      }
+      case 'ConvTranspose': {
+        const [cin, cout, kh, kw] = dims.get(node.input![1])!;
+        const s = Number(a('strides')!.ints![0]);
+        macs += x[1] * x[2] * cin * cout * kh * kw;
+        shapes.set(out, [cout, x[1] * s, x[2] * s]);
+        break;
+      }
+      case 'MaxPool':
+        shapes.set(out, [x[0], Math.floor(x[1] / 2), Math.floor(x[2] / 2)]);
+        break;
+      case 'Resize': {
+        const scales = floats.get(node.input![2])!;
+        shapes.set(out, [x[0], x[1] * scales[2], x[2] * scales[3]]);
+        break;
+      }
+      case 'Concat':
+        shapes.set(out, [node.input!.reduce((sum, i) => sum + shapes.get(i)![0], 0), x[1], x[2]]);
+        break;
+      case 'DepthToSpace': {
+        const s = Number(a('blocksize')!.i);
+        shapes.set(out, [x[0] / (s * s), x[1] * s, x[2] * s]);
+        break;
+      }
+      default:
+        shapes.set(out, x);
+    }
+  }
+  return macs;
 }
