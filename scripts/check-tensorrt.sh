@@ -103,8 +103,21 @@ for dir in "${include_dirs[@]}"; do
   if [ "${CHECK_TENSORRT_KEEP:-0}" = "1" ]; then echo "  objects kept in $out"; else rm -rf "$out"; fi
 done
 
+# The parts that need neither TensorRT nor a GPU (profile choice, cache files) are also run, not only compiled.
+echo "== TensorRT-independent parts: native/tensorrt/tests/pure_parts_test.cpp"
+test_binary="$(mktemp "${TMPDIR:-/tmp}/trt-pure-parts.XXXXXX")"
+if "$cxx" "-std=c++$cxx_standard" "${host_flags[@]}" "${werror[@]}" -I "$repo/native" "$repo/native/tensorrt/tests/pure_parts_test.cpp" \
+     "$repo/native/tensorrt/shape_profile.cpp" "$repo/native/tensorrt/file_cache.cpp" -o "$test_binary" 2>&1 | sed 's/^/        /'; then
+  if ! "$test_binary" | sed 's/^/  /'; then failures=$((failures + 1)); fi
+else
+  echo "  FAIL  building the test"
+  failures=$((failures + 1))
+fi
+rm -f "$test_binary"
+
 if [ $failures -gt 0 ]; then
-  echo "check-tensorrt: $failures compilation(s) failed"
+  echo "check-tensorrt: $failures check(s) failed (compilations or the test)"
   exit 1
 fi
-echo "check-tensorrt: every native/tensorrt source compiled against every header set given (compiled, not linked, not run)"
+echo "check-tensorrt: every native/tensorrt source compiled against every header set given (compiled, not linked, not run);"
+echo "                the TensorRT-independent tests passed"
