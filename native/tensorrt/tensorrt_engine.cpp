@@ -97,7 +97,7 @@ class TensorRtEngine final : public Engine {
       batchStop_[slot].create();
     }
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
-    if (!runtime_) throw EngineError("E_GPU", "TensorRT: createInferRuntime failed: " + logger_.takeErrors());
+    if (!runtime_) throw EngineError("E_GPU", "TensorRT: createInferRuntime failed: " + errorsOr("no message (is libnvinfer usable here?)"));
     // Fail now, not at the first run, when TensorRT cannot read the model.
     io_ = inspectOnnx(onnx_, logger_);
     if (io_.inputChannels != 1) {
@@ -120,9 +120,11 @@ class TensorRtEngine final : public Engine {
     const Clock::time_point started = Clock::now();
     validate(request);
     checkCuda(cudaSetDevice(options_.device), "cudaSetDevice");
+    logger_.takeErrors();  // errors TensorRT logged without failing must not be blamed on a later call
     ensureEngineFor(request.height, request.width);
 
-    const int requested = request.batchSize > 0 ? std::min(request.batchSize, profile_.maxBatch) : profile_.maxBatch;
+    int requested = request.batchSize > 0 ? std::min(request.batchSize, profile_.maxBatch) : profile_.maxBatch;
+    if (memoryBatchCap_ > 0) requested = std::min(requested, memoryBatchCap_);  // what fitted last time
     const int batch = allocateWithRetry(std::max(1, std::min(requested, request.frameCount)), request);
 
     RunStats stats;
@@ -145,6 +147,12 @@ class TensorRtEngine final : public Engine {
   }
 
  private:
+  // What TensorRT logged since the last failure, or `fallback` when it logged nothing.
+  std::string errorsOr(const char* fallback) {
+    std::string errors = logger_.takeErrors();
+    return errors.empty() ? std::string(fallback) : errors;
+  }
+
   void setStatus(const std::string& status) {
     std::lock_guard<std::mutex> lock(statusMutex_);
     status_ = status;
@@ -156,6 +164,9 @@ class TensorRtEngine final : public Engine {
     if (request.frameCount <= 0) throw EngineError("E_EMPTY_STACK", "TensorRT: run() was given no frames");
     const std::string problem = frameSizeProblem(model_, request.height, request.width);
     if (!problem.empty()) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: " + problem);
+    // The kernels index one output map with int.
+    const double mapPixels = static_cast<double>(request.height) * request.width * model_.upsampling * model_.upsampling;
+    if (mapPixels > 2147483647.0) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: frames this large give output maps over 2^31 pixels");
   }
 
   // ---- The TensorRT engine for a frame size ----
@@ -186,6 +197,7 @@ class TensorRtEngine final : public Engine {
     releaseBatchBuffers();
     context_.reset();
     engine_.reset();
+    memoryBatchCap_ = 0;
 
     const std::string path = enginePath(profile);
     std::string origin;
@@ -211,7 +223,7 @@ class TensorRtEngine final : public Engine {
       origin = std::string("engine built in ") + seconds + " s";
       if (!path.empty()) origin += writeFileAtomically(path, serialized.data(), serialized.size()) ? ", cached in " + path : ", NOT cached (cannot write " + path + ")";
       engine_.reset(runtime_->deserializeCudaEngine(serialized.data(), serialized.size()));
-      if (!engine_) throw EngineError("E_GPU", "TensorRT: the freshly built engine could not be deserialized: " + logger_.takeErrors());
+      if (!engine_) throw EngineError("E_GPU", "TensorRT: the freshly built engine could not be deserialized: " + errorsOr("no message"));
     }
 
     inputType_ = engine_->getTensorDataType(io_.inputName.c_str());
@@ -224,7 +236,7 @@ class TensorRtEngine final : public Engine {
     // User-managed scratch memory: sized for the shapes actually run (updateDeviceMemorySizeForShapes), not for the
     // profile's maximum, so that an out-of-memory can be answered with a smaller batch instead of a rebuild.
     context_.reset(engine_->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
-    if (!context_) throw EngineError("E_GPU", "TensorRT: createExecutionContext failed: " + logger_.takeErrors());
+    if (!context_) throw EngineError("E_GPU", "TensorRT: createExecutionContext failed: " + errorsOr("no message"));
     profile_ = profile;
     setStatus("profile " + profile.key() + " (batch 1.." + std::to_string(profile.maxBatch) + "); " + origin + "; input " +
               typeName(inputType_) + ", output " + typeName(outputType_));
@@ -247,7 +259,7 @@ class TensorRtEngine final : public Engine {
   void setBatchShape(int count, int height, int width) {
     const nvinfer1::Dims4 shape(count, io_.inputChannels, height, width);
     if (!context_->setInputShape(io_.inputName.c_str(), shape)) {
-      throw EngineError("E_GPU", "TensorRT: setInputShape " + dimsText(shape) + " refused: " + logger_.takeErrors());
+      throw EngineError("E_GPU", "TensorRT: setInputShape " + dimsText(shape) + " refused: " + errorsOr("no message"));
     }
     const nvinfer1::Dims output = context_->getTensorShape(io_.outputName.c_str());
     const int64_t expected = static_cast<int64_t>(count) * height * model_.upsampling * width * model_.upsampling;
@@ -276,6 +288,7 @@ class TensorRtEngine final : public Engine {
         releaseBatchBuffers();
         if (batch == 1) throw EngineError("E_GPU_OUT_OF_MEMORY", std::string(error.what()) + " (even with batch size 1)");
         batch = (batch + 1) / 2;
+        memoryBatchCap_ = batch;
       }
     }
   }
@@ -305,7 +318,7 @@ class TensorRtEngine final : public Engine {
     }
     if (!context_->setTensorAddress(io_.inputName.c_str(), networkInput_.get()) ||
         !context_->setTensorAddress(io_.outputName.c_str(), networkOutput_.get())) {
-      throw EngineError("E_GPU", "TensorRT: setTensorAddress failed: " + logger_.takeErrors());
+      throw EngineError("E_GPU", "TensorRT: setTensorAddress failed: " + errorsOr("no message"));
     }
   }
 
@@ -363,7 +376,7 @@ class TensorRtEngine final : public Engine {
                               networkInput_.as<float>(), stream);
       }
       checkCuda(cudaGetLastError(), "normalization kernel");
-      if (!context_->enqueueV3(stream)) throw EngineError("E_GPU", "TensorRT: enqueueV3 failed: " + logger_.takeErrors());
+      if (!context_->enqueueV3(stream)) throw EngineError("E_GPU", "TensorRT: enqueueV3 failed: " + errorsOr("no message"));
       float* mapsOut = request.frameMaps != nullptr ? clampedMaps_.as<float>() : nullptr;
       if (outputType_ == nvinfer1::DataType::kHALF) {
         launchClampSumMapsHalf(networkOutput_.as<__half>(), count, mapPixels, accumulator_.as<float>(), mapsOut, stream);
@@ -408,6 +421,7 @@ class TensorRtEngine final : public Engine {
   DeviceBuffer rawFrames_, networkInput_, networkOutput_, clampedMaps_, accumulator_, scratch_;
   std::array<PinnedBuffer, 2> staging_;
   int allocatedBatch_ = 0, allocatedHeight_ = 0, allocatedWidth_ = 0;
+  int memoryBatchCap_ = 0;  // after an out-of-memory: the batch that fitted (0: none seen); reset with the engine
   PixelType allocatedPixelType_ = PixelType::U16;
 
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
