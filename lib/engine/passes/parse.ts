@@ -85,7 +85,8 @@ class Parser {
     const v = this.values.get(this.resolve(name));
     if (!v) return undefined;
     if (v.kind === 'shape') return v;
-    if (v.kind === 'const' && v.tensor.isInteger && v.tensor.dims.length <= 1) {
+    // Float constants take part too: exporters scale sizes as Cast(float) * scale -> Floor -> Cast(int64).
+    if (v.kind === 'const' && v.tensor.dims.length <= 1) {
       return { dims: Array.from(v.tensor.values, symConst), scalar: v.tensor.dims.length === 0 };
     }
     return undefined;
@@ -201,6 +202,19 @@ class Parser {
         const v = this.shapeVector(inputs[0]);
         if (!v) return false;
         set(v.dims, v.scalar);
+        return true;
+      }
+      case 'Floor':
+      case 'Ceil': {
+        const v = this.shapeVector(inputs[0]);
+        if (!v) return false;
+        const round = opType === 'Floor' ? Math.floor : Math.ceil;
+        const dims = v.dims.map((d) => {
+          if (symNumber(d) !== undefined) return symConst(round(d.coef));
+          if (!Number.isInteger(d.coef)) throw unsupported(origin, `cannot evaluate ${opType}(${symToString(d)}) at compile time`, this.source);
+          return d;
+        });
+        set(dims, v.scalar);
         return true;
       }
       case 'Concat': {

@@ -10,8 +10,6 @@ function sourceCoordinate(mode: string, o: number, scale: number, lengthIn: numb
       return (o + 0.5) / scale - 0.5;
     case 'pytorch_half_pixel':
       return lengthOut > 1 ? (o + 0.5) / scale - 0.5 : 0;
-    case 'align_corners':
-      return lengthOut === 1 ? 0 : (o * (lengthIn - 1)) / (lengthOut - 1);
     case 'asymmetric':
       return o / scale;
     case 'tf_half_pixel_for_nn':
@@ -38,6 +36,10 @@ function roundNearest(mode: string, x: number): number | undefined {
 
 /** True when (coordinateMode, nearestMode) at integer factor u is exact pixel replication on every axis length tried. */
 export function isNearestReplicate(coordinateMode: string, nearestMode: string, u: number): boolean {
+  // align_corners maps pixels by (lengthIn - 1) / (lengthOut - 1), which depends on the frame size: even where it
+  // happens to replicate (u = 2 with rounding), a plan must not rest on a property we can only spot-check.
+  if (coordinateMode === 'align_corners') return false;
+  // Every mode left is periodic in o with period u away from the borders, so a few lengths cover all sizes.
   for (const lengthIn of [1, 2, 3, 7, 16]) {
     const lengthOut = lengthIn * u;
     for (let o = 0; o < lengthOut; o++) {
