@@ -24,7 +24,8 @@ export const KNOWN_METADATA: ModelMetadata = {
   training: { note: 'hand-set weights for tests' },
 };
 
-export function makeKnownModel(metadata: Record<string, string> | undefined = serializeModelMetadata(KNOWN_METADATA)): Uint8Array {
+/** `metadata: null` builds the same graph without any metadata_props. */
+export function makeKnownModel(metadata: Record<string, string> | null = serializeModelMetadata(KNOWN_METADATA)): Uint8Array {
   const b = new OnnxModelBuilder();
   const x = b.addInput('frames', ['N', 1, 'H', 'W']);
   const y = b.conv(x, { weight: Float32Array.from(KNOWN_WEIGHTS), weightDims: [4, 1, 1, 1], bias: Float32Array.from(KNOWN_BIAS), pads: [0, 0, 0, 0] });
