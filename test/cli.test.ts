@@ -1,0 +1,135 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readTiffStack } from '../lib/io/tiff-read.js';
+import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/known-model.js';
+import { REPO_ROOT, tempDir } from './helpers/paths.js';
+import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
+
+const CLI = join(REPO_ROOT, 'dist', 'lib', 'cli', 'main.js');
+const dir = tempDir('smlm-rt-cli-');
+const modelPath = writeTempModel(makeKnownModel());
+const emptyModels = join(dir, 'no-models');
+
+const pixel = (f: number, y: number, x: number) => 100 + ((f * 31 + y * 7 + x * 13) % 50);
+const stackPath = join(dir, 'stack.tif');
+writeFileSync(stackPath, buildTestTiff(pagesOf(3, 4, 6, pixel), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=3\nunit=micron\n', resolution: { x: [10, 1], unit: 1 } }));
+
+function smlm(args: string[], env: Record<string, string> = {}) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels, ...env }, timeout: 60_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The CLI's one-line error contract: exactly one stderr line with the code, no stack trace. */
+function expectOneLineError(stderr: string, code: string): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^smlm-rt: error ${code}: \\S`));
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+beforeAll(() => {
+  // The CLI runs from dist/: compile the current sources first.
+  const build = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
+}, 120_000);
+
+describe('smlm-rt reconstruct (spawned)', () => {
+  it('writes the float TIFF with its scale and a PNG preview; progress as plain lines when piped', async () => {
+    const out = join(dir, 'sr.tif');
+    const png = join(dir, 'sr.png');
+    const run = smlm(['reconstruct', stackPath, '-o', out, '--png', png, '--model', modelPath, '--backend', 'cpu', '--batch', '2']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^wrote .*sr\.tif and .*sr\.png: 12 x 8 px at 50 nm, 3 frames/);
+    expect(run.stderr).not.toContain('\r');
+    expect(run.stderr).toMatch(/frames 3\/3 \(100%\)/);
+    const sr = await readTiffStack(out);
+    expect([sr.width, sr.height, sr.frames]).toEqual([12, 8, 1]);
+    expect(sr.pixelSizeNm).toBeCloseTo(50, 6);
+    const data = Array.from({ length: 3 * 24 }, (_, i) => pixel(Math.floor(i / 24), Math.floor((i % 24) / 6), i % 6));
+    const { image } = expectedKnownImage(data, 3, 4, 6);
+    for (let i = 0; i < image.length; i++) expect(sr.data[i]).toBeCloseTo(image[i], 4);
+    const preview = decode(readFileSync(png));
+    expect([preview.width, preview.height, preview.channels]).toEqual([12, 8, 3]);
+  });
+
+  it('refuses to overwrite without --force (E_OUTPUT_EXISTS, file untouched), overwrites with it', () => {
+    const out = join(dir, 'exists.tif');
+    writeFileSync(out, 'precious');
+    const refused = smlm(['reconstruct', stackPath, '-o', out, '--model', modelPath, '-b', 'cpu']);
+    expect(refused.code).toBe(1);
+    expectOneLineError(refused.stderr, 'E_OUTPUT_EXISTS');
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+    const png = join(dir, 'exists.png');
+    writeFileSync(png, 'precious too');
+    const refusedPng = smlm(['reconstruct', stackPath, '-o', join(dir, 'fresh.tif'), '--png', png, '--model', modelPath, '-b', 'cpu']);
+    expectOneLineError(refusedPng.stderr, 'E_OUTPUT_EXISTS');
+    const forced = smlm(['reconstruct', stackPath, '-o', out, '--model', modelPath, '-b', 'cpu', '--force', '--quiet']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(statSync(out).size).toBeGreaterThan(100);
+  });
+
+  it('input and model errors: one line with the code, exit 1', () => {
+    const notTiff = join(dir, 'notes.txt');
+    writeFileSync(notTiff, 'not an image');
+    const oddStack = join(dir, 'odd.tif');
+    writeFileSync(oddStack, buildTestTiff(pagesOf(2, 3, 3, pixel), { kind: 'uint16' }));
+    const cases: Array<[string[], string]> = [
+      [['reconstruct', join(dir, 'missing.tif'), '-o', join(dir, 'a.tif'), '--model', modelPath], 'E_FILE_NOT_FOUND'],
+      [['reconstruct', notTiff, '-o', join(dir, 'b.tif'), '--model', modelPath], 'E_NOT_TIFF'],
+      [['reconstruct', oddStack, '-o', join(dir, 'c.tif'), '--model', modelPath, '-b', 'cpu'], 'E_FRAME_SIZE_UNSUPPORTED'],
+      [['reconstruct', stackPath, '-o', join(dir, 'd.tif'), '--model', join(dir, 'nope.onnx')], 'E_MODEL_NOT_FOUND'],
+      [['reconstruct', stackPath, '-o', join(dir, 'e.tif')], 'E_MODEL_NOT_FOUND'], // nothing bundled, none given
+      [['reconstruct', stackPath, '-o', join(dir, 'f.tif'), '--model', notTiff], 'E_MODEL_INVALID'],
+    ];
+    for (const [args, code] of cases) {
+      const run = smlm(args);
+      expect(run.code, `${args.join(' ')}\n${run.stderr}`).toBe(1);
+      expectOneLineError(run.stderr.split('\n').filter((l) => !l.startsWith('smlm-rt: note:')).join('\n'), code);
+    }
+  });
+
+  it('usage errors exit 2', () => {
+    for (const args of [
+      ['reconstruct', stackPath],
+      ['reconstruct', stackPath, '-o', join(dir, 'u.tif'), '--batch', '0'],
+      ['reconstruct', stackPath, '-o', join(dir, 'u.tif'), '--batch', 'many'],
+      ['reconstruct', stackPath, '-o', join(dir, 'u.tif'), '--backend', 'gpu'],
+      ['reconstrct'],
+    ]) {
+      const run = smlm(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(/^smlm-rt: error: /);
+    }
+  });
+
+  it('--version and --help exit 0', () => {
+    const version = smlm(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
+    const help = smlm(['reconstruct', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--force');
+  });
+});
+
+describe('smlm-rt info (spawned)', () => {
+  it('reports backends, GPUs and bundled models with metadata, as text and JSON', () => {
+    const models = tempDir();
+    copyFileSync(modelPath, join(models, 'unet.onnx'));
+    const json = smlm(['info', '--json'], { SMLM_RT_MODELS_DIR: models });
+    expect(json.code, json.stderr).toBe(0);
+    const info = JSON.parse(json.stdout);
+    expect(info.backends.map((b: { name: string }) => b.name)).toEqual(['cpu', 'cuda', 'tensorrt']);
+    expect(info.backends[0]).toMatchObject({ name: 'cpu', usable: true });
+    expect(info.models).toHaveLength(1);
+    expect(info.models[0]).toMatchObject({ name: 'unet', isDefault: true, metadata: { architecture: 'known-answer-1x1', upsampling: 2 } });
+    const text = smlm(['info'], { SMLM_RT_MODELS_DIR: models });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/backends:\n {2}cpu +usable/);
+    expect(text.stdout).toContain('unet (default)');
+    expect(text.stdout).toContain('2x upsampling: 100 nm camera pixels -> 50 nm output pixels');
+  });
+});
