@@ -21,7 +21,7 @@ set(SMLMRT_NAPI_DEFINITIONS NAPI_VERSION=8 NODE_ADDON_API_DISABLE_DEPRECATED NAP
 # Host compiler flags (C++ and the host side of .cu files).
 set(SMLMRT_HOST_FLAGS -Wall -Wno-unused-parameter)  # visibility: hidden via the target's presets
 # Device compiler flags: fast math would change the network's numerics, so only what is exact.
-set(SMLMRT_CUDA_FLAGS --expt-relaxed-constexpr -lineinfo)
+set(SMLMRT_DEVICE_FLAGS --expt-relaxed-constexpr -lineinfo)
 
 # Link:
 #  --exclude-libs,ALL  keeps the statically linked CUDA runtime's symbols private, so that another CUDA runtime in the

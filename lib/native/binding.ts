@@ -93,6 +93,8 @@ export interface NativeError extends Error {
 
 export interface NativeAddon {
   listDevices(): NativeDeviceList;
+  /** cudaMemGetInfo of a device; throws (code E_GPU) where there is no usable device. */
+  deviceMemory(ordinal: number): { freeBytes: number; totalBytes: number };
   features: NativeFeatures;
   /** Builds the engine on a worker thread (kernel tuning takes a while) and resolves with it. */
   createCudaEngine(plan: Plan, options: NativeEngineOptions): Promise<NativeEngine>;

@@ -5,21 +5,17 @@
 import type { Plan } from '../engine/plan.js';
 import type { LoadedModel } from '../model/onnx.js';
 
-interface CompilerModule {
-  compileModel(model: LoadedModel): Plan | Promise<Plan>;
-}
 interface Fp16Module {
   convertOnnxToFp16(bytes: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
-// The specifiers are variables so that this file type-checks on its own; the interfaces above are the contract.
-const COMPILER_MODULE = '../engine/compile.js';
+// A variable specifier so that this file type-checks before fp16-onnx.ts exists; the interface above is the contract.
 const FP16_MODULE = '../engine/fp16-onnx.js';
 
 /** ONNX model -> execution plan for the native engines (E_MODEL_INVALID for unsupported operators). */
 export async function compilePlan(model: LoadedModel): Promise<Plan> {
-  const compiler = (await import(COMPILER_MODULE)) as CompilerModule;
-  return compiler.compileModel(model);
+  const { compileModel } = await import('../engine/compile.js');
+  return compileModel(model);
 }
 
 /** FP32 ONNX bytes -> FP16 ONNX bytes, for TensorRT >= 11's strongly typed networks. */

@@ -10,7 +10,7 @@ import { SmlmError, type SmlmErrorCode } from '../errors.js';
 import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from '../backends/backend.js';
 import type { LoadedModel } from '../model/onnx.js';
 import type { BackendName, Precision, Stack } from '../types.js';
-import type { NativeEngine, NativeError } from './binding.js';
+import type { NativeEngine, NativeError, NativeRunStats } from './binding.js';
 
 /** Options of createCudaBackend / createTensorRtBackend. */
 export interface GpuBackendOptions {
@@ -105,6 +105,8 @@ function checkRun(stack: Stack, image: Float32Array, options: BackendRunOptions,
 /** An InferenceBackend over one native engine. */
 export class NativeEngineBackend implements InferenceBackend {
   private engine: NativeEngine | undefined;
+  /** The engine's statistics of the last successful run (benchmarks read the batch size actually used). */
+  lastStats: NativeRunStats | undefined;
 
   constructor(
     readonly name: BackendName,
@@ -140,6 +142,7 @@ export class NativeEngineBackend implements InferenceBackend {
         batchSize: Math.min(Math.max(1, Math.floor(options.batchSize)), this.maxBatch),
         onProgress: onProgress && ((framesDone, framesTotal) => onProgress({ framesDone, framesTotal })),
       });
+      this.lastStats = stats;
       // Upload, staging and synchronisation overlap the kernels; what is not kernel time is reported as preprocessing.
       return { inferenceMs: stats.deviceMs, preprocessMs: Math.max(0, stats.totalMs - stats.deviceMs) };
     } catch (err) {

@@ -1,4 +1,5 @@
-// Module init of smlm_rt.node: listDevices(), features, createCudaEngine(), createTensorRtEngine() when compiled in.
+// Module init of smlm_rt.node: listDevices(), deviceMemory(), features, createCudaEngine(), createTensorRtEngine()
+// when compiled in.
 // Loading never touches the GPU: a machine without a driver can load the addon and is told why there is no device.
 #include <napi.h>
 
@@ -42,6 +43,26 @@ Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("devices", list);
   if (devices.empty()) result.Set("reason", reason.empty() ? std::string("no CUDA device is visible") : reason);
+  return result;
+}
+
+// {freeBytes, totalBytes} of a device (cudaMemGetInfo): how tests and benchmarks see that device memory stays flat.
+Napi::Value DeviceMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int ordinal = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  int previous = 0;
+  cudaError_t status = cudaGetDevice(&previous);
+  if (status == cudaSuccess) status = cudaSetDevice(ordinal);
+  size_t freeBytes = 0, totalBytes = 0;
+  if (status == cudaSuccess) status = cudaMemGetInfo(&freeBytes, &totalBytes);
+  if (status == cudaSuccess) status = cudaSetDevice(previous);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    throwCodedError(env, "E_GPU", std::string("deviceMemory: ") + cudaGetErrorString(status));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("freeBytes", static_cast<double>(freeBytes));
+  result.Set("totalBytes", static_cast<double>(totalBytes));
   return result;
 }
 
@@ -100,6 +121,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("listDevices", Napi::Function::New(env, ListDevices, "listDevices"));
   exports.Set("features", Features(env));
+  exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory, "deviceMemory"));
   exports.Set("createCudaEngine", Napi::Function::New(env, CreateCudaEngine, "createCudaEngine"));
 #ifdef SMLMRT_WITH_TENSORRT
   exports.Set("createTensorRtEngine", Napi::Function::New(env, CreateTensorRtEngine, "createTensorRtEngine"));
