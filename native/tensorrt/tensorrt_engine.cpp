@@ -173,19 +173,23 @@ class TensorRtEngine final : public Engine {
 
   std::string cacheDirectory() const { return options_.cacheDir.empty() ? "" : options_.cacheDir + "/tensorrt"; }
 
-  // TensorRT's timing results are specific to the GPU and the TensorRT version, not to the model.
+  // "trt10.16.0-sm90-NVIDIA_H100_80GB_HBM3": TensorRT's engines and timing results belong to one TensorRT version
+  // and, strictly, one GPU model (the compute capability alone would let an H100 PCIe reuse an H100 SXM's engine).
+  std::string gpuKey() const { return "trt" + libraryVersion_ + "-sm" + computeCapability_ + "-" + fileNameSafe(deviceName_, 48); }
+
+  // Timing results are not specific to the model.
   std::string timingCachePath() const {
     const std::string dir = cacheDirectory();
-    return dir.empty() ? "" : dir + "/timing-trt" + libraryVersion_ + "-sm" + computeCapability_ + ".cache";
+    return dir.empty() ? "" : dir + "/timing-" + gpuKey() + ".cache";
   }
 
-  // A serialized engine only runs on the TensorRT version and GPU generation it was built with, for the model and
-  // the profile it was built for, hence every part of the name.
+  // A serialized engine only runs with the TensorRT version and GPU it was built with, for the model, precision and
+  // profile it was built for, hence every part of the name.
   std::string enginePath(const ShapeProfile& profile) const {
     const std::string dir = cacheDirectory();
     if (dir.empty()) return "";
     const std::string precision = options_.fp16 ? "fp16" : "fp32";
-    return dir + "/" + modelKey_ + "-trt" + libraryVersion_ + "-sm" + computeCapability_ + "-" + precision + "-" + profile.key() + ".engine";
+    return dir + "/" + modelKey_ + "-" + gpuKey() + "-" + precision + "-" + profile.key() + ".engine";
   }
 
   void ensureEngineFor(int height, int width) {
