@@ -28,6 +28,6 @@ export { normalizeFrames } from './preprocess.js';
 export { validateStack } from './io/validate-stack.js';
 export { openTiffStack, readTiffStack, type TiffStackSource, type TiffSampleType } from './io/tiff-read.js';
 export { stackAsSource, type FrameSource } from './io/frame-source.js';
-export { encodeFloatTiff, writeFloatTiff } from './io/tiff-write.js';
+export { encodeFloatTiff, encodeStackTiff, writeFloatTiff, writeStackTiff } from './io/tiff-write.js';
 export { encodePreviewPng, renderPreview, writePngPreview, type PreviewOptions } from './io/png.js';
 export { gpuUsable } from './backends/select.js';

@@ -4,7 +4,7 @@ import { fromArrayBuffer } from 'geotiff';
 import { describe, expect, it } from 'vitest';
 import { SmlmError } from '../lib/errors.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
-import { encodeFloatTiff, pixelsPerMicronRational, writeFloatTiff } from '../lib/io/tiff-write.js';
+import { encodeFloatTiff, encodeStackTiff, pixelsPerMicronRational, writeFloatTiff, writeStackTiff } from '../lib/io/tiff-write.js';
 import { tempDir } from './helpers/paths.js';
 
 const dir = tempDir();
@@ -76,6 +76,41 @@ describe('encodeFloatTiff, read back by geotiff', () => {
   it('E_BAD_OPTIONS for a wrong size or pixel size', () => {
     expect(() => encodeFloatTiff(new Float32Array(5), 2, 2, { pixelSizeNm: 10 })).toThrow(SmlmError);
     expect(() => encodeFloatTiff(new Float32Array(4), 2, 2, { pixelSizeNm: 0 })).toThrowError(/pixel size/);
+  });
+});
+
+describe('encodeStackTiff: multi-page stacks', () => {
+  it('uint8, uint16 and float32 stacks round-trip through the reader, page by page, with the pixel size', async () => {
+    const path = (k: string) => join(dir, `stack-${k}.tif`);
+    const n = 3 * 5 * 4;
+    const cases = {
+      uint8: Uint8Array.from({ length: n }, (_, i) => (i * 7) % 256),
+      uint16: Uint16Array.from({ length: n }, (_, i) => (i * 977) % 65536),
+      float32: Float32Array.from({ length: n }, (_, i) => i / 3 - 7),
+    };
+    for (const [kind, data] of Object.entries(cases)) {
+      await writeStackTiff(path(kind), { data, frames: 3, height: 5, width: 4, pixelSizeNm: 107 });
+      const back = await readTiffStack(path(kind));
+      expect(back.data.constructor).toBe(data.constructor);
+      expect({ frames: back.frames, height: back.height, width: back.width }).toEqual({ frames: 3, height: 5, width: 4 });
+      expect(Array.from(back.data)).toEqual(Array.from(data));
+      expect(back.pixelSizeNm).toBeCloseTo(107, 6);
+    }
+  });
+
+  it('geotiff sees one IFD per frame and the ImageJ stack description', async () => {
+    const bytes = encodeStackTiff({ data: new Uint16Array(4 * 2 * 2), frames: 4, height: 2, width: 2, pixelSizeNm: 100 });
+    const { tiff, dir } = await parse(bytes);
+    expect(await tiff.getImageCount()).toBe(4);
+    const description = (await dir.loadValue('ImageDescription')) as string;
+    expect(description).toContain('images=4\n');
+    expect(description).toContain('unit=micron');
+  });
+
+  it('without a pixel size: no resolution tags, and the reader reports none', async () => {
+    const p = join(dir, 'uncalibrated.tif');
+    await writeStackTiff(p, { data: new Uint16Array(8), frames: 2, height: 2, width: 2 });
+    expect((await readTiffStack(p)).pixelSizeNm).toBeUndefined();
   });
 });
 
