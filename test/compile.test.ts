@@ -110,6 +110,17 @@ describe('compiled plan (reference executor) equals onnxruntime on the original 
   }
 });
 
+it('the real Deep-STORM widths (32-64-128-512-128-64-32, BatchNorm) compile exactly too', async () => {
+  const bytes = makeDeepStormModel({ seed: 41, width: 32 });
+  const model = loadedModelFromBytes(bytes);
+  const stack = makeStack(1, 8, 8, 41);
+  const { mean, std } = model.metadata.normalization;
+  const expected = await runOnnxRuntime(bytes, normalizeForOrt(stack, mean, std), stack);
+  const { maps } = runPlanReference(compileModel(model), stack, { rawMaps: true });
+  expect(Math.max(...expected)).toBeGreaterThan(0);
+  expect(relativeL2(maps, expected)).toBeLessThan(1e-4);
+});
+
 describe('plan structure and MAC count', () => {
   it('Deep-STORM: upsampling fused into phased convs, pooling into loads, fewer MACs than the graph as written', () => {
     const bytes = makeDeepStormModel({ seed: 5, width: 4 });

@@ -497,7 +497,8 @@ export function parseOnnxGraph(proto: OnnxModelProto, source: string): IrGraph {
   }
   const inputName = inputs[0].name ?? '';
   const dims = inputs[0].type?.tensorType?.shape?.dim ?? [];
-  const channelDim = dims[1]?.dimValue;
+  // protobufjs reports a default 0 for dimValue when the dimension is symbolic (dimParam): only a set value counts.
+  const channelDim = dims[1] && !dims[1].dimParam ? dims[1].dimValue : undefined;
   if (dims.length !== 4 || (channelDim !== undefined && channelDim !== null && toNumber(channelDim as number) !== 1)) {
     throw new SmlmError('E_MODEL_INVALID', `${source}: input "${inputName}" must be [N, 1, H, W]`, { source });
   }
