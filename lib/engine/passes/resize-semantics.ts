@@ -4,7 +4,7 @@
  * table of combinations, the ONNX formulas are evaluated over whole axes and compared with the replicate mapping.
  */
 
-function sourceCoordinate(mode: string, o: number, scale: number, lengthIn: number, lengthOut: number): number | undefined {
+function sourceCoordinate(mode: string, o: number, scale: number, lengthOut: number): number | undefined {
   switch (mode) {
     case 'half_pixel':
       return (o + 0.5) / scale - 0.5;
@@ -43,7 +43,7 @@ export function isNearestReplicate(coordinateMode: string, nearestMode: string, 
   for (const lengthIn of [1, 2, 3, 7, 16]) {
     const lengthOut = lengthIn * u;
     for (let o = 0; o < lengthOut; o++) {
-      const x = sourceCoordinate(coordinateMode, o, u, lengthIn, lengthOut);
+      const x = sourceCoordinate(coordinateMode, o, u, lengthOut);
       if (x === undefined) return false;
       const r = roundNearest(nearestMode, x);
       if (r === undefined) return false;
