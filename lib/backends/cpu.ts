@@ -12,12 +12,17 @@ import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './b
 type Ort = typeof import('onnxruntime-node');
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
-/** Frames per batch when the caller does not say; bounded below so one batch's output stays under ~256 MB. */
+/** Frames per batch when the caller does not say. */
 export const CPU_DEFAULT_BATCH = 8;
-const MAX_BATCH_OUTPUT_FLOATS = 64 * 1024 * 1024;
+/**
+ * A batch never holds more than this many output pixels (16 MB of maps: 16 frames of 64x64 at 8x, one of 256x256).
+ * The network's intermediate activations scale with it (Deep-STORM keeps 64 channels at the output resolution), and
+ * on a CPU larger batches buy no speed, only memory.
+ */
+export const CPU_MAX_BATCH_OUTPUT_PIXELS = 4 * 1024 * 1024;
 
 export interface CpuBackendOptions {
-  /** Frames per inference call; default: 8, fewer for large frames. */
+  /** Frames per inference call; default 8. Capped so a batch's output stays within CPU_MAX_BATCH_OUTPUT_PIXELS. */
   batchSize?: number;
   /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
   threads?: number;
@@ -60,7 +65,7 @@ class CpuBackend implements InferenceBackend {
     const pixels = height * width;
     const outPixels = outH * outW;
     if (image.length !== outPixels) throw new RangeError(`cpu backend: image has ${image.length} values, expected ${outPixels}`);
-    const batch = Math.max(1, Math.min(options.batchSize, frames, Math.floor(MAX_BATCH_OUTPUT_FLOATS / outPixels) || 1));
+    const batch = Math.max(1, Math.min(options.batchSize, frames, Math.floor(CPU_MAX_BATCH_OUTPUT_PIXELS / outPixels) || 1));
     const input = new Float32Array(batch * pixels);
     let preprocessMs = 0;
     let inferenceMs = 0;

@@ -1,0 +1,112 @@
+/**
+ * `npm run bench`: speed of the `cpu` backend (onnxruntime-node, CPU execution provider) in ms per frame, for
+ * 64x64 and 256x256 frames and every bundled model (or the models given). Where models/ is empty, random-weight
+ * models of the real architectures' shapes stand in (speed does not depend on the weights) and the table says so.
+ * A benchmark, not a test: nothing here asserts.
+ *
+ *   node dist/benchmarks/cpu.js [--models unet,deepstorm,path.onnx] [--sizes 64,256] [--batch 8] [--min-ms 3000]
+ *
+ * Each row: one warm-up call (session warm-up, arena growth), then whole `reconstruct` calls on a fresh uint16 stack
+ * until --min-ms has passed; ms/frame = wall time of those calls / frames, so it includes preprocessing and the
+ * clamp-and-sum, as a user sees it.
+ */
+import { cpus } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CPU_DEFAULT_BATCH, CPU_MAX_BATCH_OUTPUT_PIXELS, loadOnnxRuntime } from '../lib/backends/cpu.js';
+import { bundledModelNames } from '../lib/model/registry.js';
+import { Reconstructor } from '../lib/reconstructor.js';
+import type { Stack } from '../lib/types.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom } from '../test/helpers/models.js';
+
+interface BenchModel {
+  label: string;
+  /** What Reconstructor.create takes: a bundled name or a path. */
+  spec: string;
+  note: string;
+}
+
+function standIns(): BenchModel[] {
+  const dir = mkdtempSync(join(tmpdir(), 'smlm-rt-bench-'));
+  // Deep-STORM's published widths (32-64-128-512) and the U-Net of scripts/models.py at roughly its widths (48-96-192).
+  const models: Array<[string, Uint8Array]> = [
+    ['deepstorm', makeDeepStormModel({ width: 32, withBatchNorm: false })],
+    ['unet', makeUNetModel({ base: 48, withBatchNorm: false })],
+  ];
+  return models.map(([name, bytes]) => {
+    const path = join(dir, `${name}.onnx`);
+    writeFileSync(path, bytes);
+    return { label: name, spec: path, note: 'random-weight stand-in (models/ has none)' };
+  });
+}
+
+function framesOf(count: number, size: number, seed: number): Stack {
+  const rand = seededRandom(seed);
+  // Camera-like values: background ~140 ADU with a few bright spots.
+  const data = Uint16Array.from({ length: count * size * size }, () => 120 + Math.floor(rand() * 40) + (rand() < 0.01 ? 2000 : 0));
+  return { data, frames: count, height: size, width: size, pixelSizeNm: 100 };
+}
+
+async function benchOne(model: BenchModel, size: number, batch: number | undefined, minMs: number) {
+  const rec = await Reconstructor.create({ model: model.spec, backend: 'cpu', batchSize: batch });
+  try {
+    const u = rec.model.metadata.upsampling;
+    const maxBatch = Math.max(1, Math.floor(CPU_MAX_BATCH_OUTPUT_PIXELS / (size * u) ** 2));
+    const effectiveBatch = Math.min(batch ?? CPU_DEFAULT_BATCH, maxBatch);
+    const perCall = effectiveBatch * 2; // two batches per call, so batching and accumulation both happen
+    await rec.reconstruct(framesOf(Math.min(perCall, 2), size, 1)); // warm-up
+    let frames = 0;
+    let wallMs = 0;
+    let inferenceMs = 0;
+    let seed = 2;
+    while (wallMs < minMs || frames < 2) {
+      const stack = framesOf(perCall, size, seed++);
+      const t0 = performance.now();
+      const result = await rec.reconstruct(stack);
+      wallMs += performance.now() - t0;
+      inferenceMs += result.timings.inferenceMs;
+      frames += stack.frames;
+    }
+    return { batch: effectiveBatch, frames, msPerFrame: wallMs / frames, inferenceShare: inferenceMs / wallMs };
+  } finally {
+    await rec.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string' },
+      sizes: { type: 'string', default: '64,256' },
+      batch: { type: 'string' },
+      'min-ms': { type: 'string', default: '3000' },
+    },
+  });
+  const sizes = values.sizes!.split(',').map(Number);
+  const batch = values.batch === undefined ? undefined : Number(values.batch);
+  const minMs = Number(values['min-ms']);
+  const requested = values.models?.split(',').filter(Boolean);
+  const bundled = bundledModelNames();
+  const models: BenchModel[] = requested
+    ? requested.map((spec) => ({ label: spec, spec, note: bundled.includes(spec) ? 'bundled' : 'given' }))
+    : bundled.length > 0
+      ? bundled.map((name) => ({ label: name, spec: name, note: 'bundled' }))
+      : standIns();
+  const ort = await loadOnnxRuntime();
+  const cpu = cpus();
+  console.log(`smlm-rt cpu benchmark: onnxruntime-node ${ort.env.versions.node}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`);
+  console.log('model      | frame   | batch | frames timed | ms/frame | frames/s | inference share | model source');
+  console.log('-----------|---------|-------|--------------|----------|----------|-----------------|-------------');
+  for (const model of models) {
+    for (const size of sizes) {
+      const r = await benchOne(model, size, batch, minMs);
+      console.log(
+        `${model.label.padEnd(10)} | ${`${size}x${size}`.padEnd(7)} | ${String(r.batch).padStart(5)} | ${String(r.frames).padStart(12)} | ${r.msPerFrame.toFixed(1).padStart(8)} | ${(1000 / r.msPerFrame).toFixed(2).padStart(8)} | ${`${(100 * r.inferenceShare).toFixed(0)} %`.padStart(15)} | ${model.note}`,
+      );
+    }
+  }
+}
+
+await main();
