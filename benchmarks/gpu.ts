@@ -9,9 +9,10 @@
  *
  *   node dist/benchmarks/gpu.js [--models deepstorm,unet] [--sizes 64,256] [--batches 1,2,...,256]
  *                               [--min-ms 400] [--json results.json] [--torch-log torch.txt]
+ *   node dist/benchmarks/gpu.js --from-json results.json --torch-log torch.txt      (compare only, no GPU work)
  *
- * --torch-log: the output of /work/shared/reference/deepstorm_torch_bench.py run on the same GPU; its lines are
- * parsed and printed next to smlm-rt's numbers.
+ * --torch-log: the output of /work/shared/reference/deepstorm_torch_bench.py run on the same GPU (lines
+ * "== torch size N ==" mark the frame size of the lines that follow); printed next to smlm-rt's deepstorm numbers.
  */
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -186,8 +187,6 @@ function parseTorchLog(text: string): { rows: TorchRow[]; device?: string; endTo
   let size = 64;
   let device: string | undefined;
   for (const line of text.split('\n')) {
-    const frame = /^frame (\d+)x\d+/.exec(line);
-    if (frame) size = Number(frame[1]);
     const sizeMarker = /^== torch size (\d+) ==/.exec(line);
     if (sizeMarker) size = Number(sizeMarker[1]);
     const dev = /^device (.+?) torch/.exec(line);
@@ -201,8 +200,9 @@ function parseTorchLog(text: string): { rows: TorchRow[]; device?: string; endTo
   return { rows, device, endToEnd };
 }
 
-function printComparison(rows: Row[], torchText: string, deepstormLabel: string): void {
+function printComparison(rows: Row[], torchText: string): void {
   const torch = parseTorchLog(torchText);
+  const deepstormLabel = rows.find((r) => r.model.startsWith('deepstorm'))?.model;
   console.log(`\n== smlm-rt cuda vs PyTorch reference (deepstorm_torch_bench.py, random-weight Deep-STORM), same GPU${torch.device ? `: ${torch.device}` : ''} ==`);
   if (torch.rows.length === 0) {
     console.log('(no per-batch lines found in the torch log)');
@@ -238,8 +238,14 @@ async function main(): Promise<void> {
       'min-ms': { type: 'string', default: '400' },
       json: { type: 'string' },
       'torch-log': { type: 'string' },
+      'from-json': { type: 'string' },
     },
   });
+  if (values['from-json']) {
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as { rows: Row[] };
+    if (values['torch-log']) printComparison(saved.rows, readFileSync(values['torch-log'], 'utf8'));
+    return;
+  }
   const status = cudaStatus();
   if (!status.usable) {
     console.log(`bench:gpu: no usable GPU (${status.reason ?? 'unknown reason'}); nothing to measure.`);
@@ -281,10 +287,7 @@ async function main(): Promise<void> {
       await backend.close();
     }
   }
-  if (values['torch-log']) {
-    const deepstorm = models.find((m) => m.model.name === 'deepstorm');
-    printComparison(rows, readFileSync(values['torch-log'], 'utf8'), deepstorm?.label ?? '');
-  }
+  if (values['torch-log']) printComparison(rows, readFileSync(values['torch-log'], 'utf8'));
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ device, peak, features, rows }, null, 2));
     console.log(`\nwrote ${values.json}`);
