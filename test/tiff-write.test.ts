@@ -36,8 +36,8 @@ describe('encodeFloatTiff, read back by geotiff', () => {
   it('writes the scale as ImageJ does: pixels per micron, ResolutionUnit none, unit=micron in the description', async () => {
     for (const nm of [12.5, 100, 100 / 3, 20]) {
       const { dir } = await parse(encodeFloatTiff(new Float32Array(4), 2, 2, { pixelSizeNm: nm }));
-      const x = (await dir.loadValue('XResolution')) as ArrayLike<number>;
-      const y = (await dir.loadValue('YResolution')) as ArrayLike<number>;
+      const x = (await dir.loadValue('XResolution')) as unknown as ArrayLike<number>;
+      const y = (await dir.loadValue('YResolution')) as unknown as ArrayLike<number>;
       // Stored to the picometre: the pixel size read back is within 0.001 nm.
       expect(1000 / (x[0] / x[1])).toBeCloseTo(nm, 3);
       expect(1000 / (y[0] / y[1])).toBeCloseTo(nm, 3);
