@@ -91,6 +91,19 @@ describe('smlm-rt reconstruct (spawned)', () => {
     }
   });
 
+  it('E_BACKEND_UNAVAILABLE for an explicit GPU backend without the addon; auto falls back to cpu with a note', () => {
+    const env = { SMLM_RT_DISABLE_NATIVE: '1' };
+    for (const backend of ['cuda', 'tensorrt']) {
+      const run = smlm(['reconstruct', stackPath, '-o', join(dir, `${backend}.tif`), '--model', modelPath, '--backend', backend], env);
+      expect(run.code).toBe(1);
+      expectOneLineError(run.stderr, 'E_BACKEND_UNAVAILABLE');
+    }
+    const auto = smlm(['reconstruct', stackPath, '-o', join(dir, 'auto.tif'), '--model', modelPath, '--quiet'], env);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/^smlm-rt: note: using the cpu backend \(no usable GPU: .*SMLM_RT_DISABLE_NATIVE/);
+    expect(auto.stdout).toContain('backend cpu');
+  });
+
   it('usage errors exit 2', () => {
     for (const args of [
       ['reconstruct', stackPath],

@@ -209,3 +209,25 @@ describe('lazy loading', () => {
     expect(JSON.parse(run.stdout.trim())).toEqual({ before: false, after: true });
   });
 });
+
+describe('streaming a TIFF larger than one read chunk', () => {
+  it('reconstructSource(openTiffStack(...)) equals reconstruct(readTiffStack(...)), progress up to the total', async () => {
+    const { writeStackTiff } = await import('../lib/io/tiff-write.js');
+    const { openTiffStack, readTiffStack } = await import('../lib/io/tiff-read.js');
+    const path = join(tempDir(), 'long.tif');
+    const frames = 600; // more than the 256 frames read at a time
+    await writeStackTiff(path, { ...stackOf(frames, 4, 4, 3), pixelSizeNm: 120 });
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu', batchSize: 64 });
+    const whole = await rec.reconstruct(await readTiffStack(path));
+    const source = await openTiffStack(path);
+    const seen: number[] = [];
+    const streamed = await rec.reconstructSource(source, { onProgress: (p) => seen.push(p.framesDone) });
+    await source.close();
+    await rec.close();
+    expect(streamed.frames).toBe(frames);
+    expect(streamed.pixelSizeNm).toBeCloseTo(60, 9);
+    expect(Array.from(streamed.image)).toEqual(Array.from(whole.image));
+    expect(seen.at(-1)).toBe(frames);
+    expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);
+  });
+});
