@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
@@ -102,6 +102,28 @@ describe('smlm-rt reconstruct (spawned)', () => {
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stderr).toMatch(/^smlm-rt: note: using the cpu backend \(no usable GPU: .*SMLM_RT_DISABLE_NATIVE/);
     expect(auto.stdout).toContain('backend cpu');
+  });
+
+  it('Ctrl-C (SIGINT) stops between batches with E_ABORTED and writes nothing', async () => {
+    const longStack = join(dir, 'long.tif');
+    writeFileSync(longStack, buildTestTiff(pagesOf(4000, 16, 16, pixel), { kind: 'uint16' }));
+    const out = join(dir, 'interrupted.tif');
+    const child = spawn(process.execPath, [CLI, 'reconstruct', longStack, '-o', out, '--model', modelPath, '-b', 'cpu', '--batch', '1'], {
+      env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels },
+    });
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!interrupted && stderr.includes('frames ')) {
+        interrupted = true; // once: a second Ctrl-C is left to kill the process, as in a shell
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/smlm-rt: error E_ABORTED: /);
+    expect(() => statSync(out)).toThrow();
   });
 
   it('usage errors exit 2', () => {
