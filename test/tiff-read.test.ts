@@ -77,7 +77,10 @@ describe.runIf(SHARED_DATA)('the ImageJ stacks in ../shared/data', () => {
   });
 });
 
-if (!SHARED_DATA) it.skip(sharedDataMissingReason(), () => undefined);
+if (!SHARED_DATA) {
+  console.warn(`[tiff-read] ${sharedDataMissingReason()}`);
+  it.skip(sharedDataMissingReason(), () => undefined);
+}
 
 describe('reading stacks smlm-rt did not write', () => {
   const value = (f: number, y: number, x: number) => 3 * f + 5 * y + x;
