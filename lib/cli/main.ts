@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isSmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
+import * as evaluate from './evaluate.js';
 import * as info from './info.js';
 import * as reconstruct from './reconstruct.js';
 
@@ -17,7 +18,7 @@ interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate];
 
 function packageVersion(): string {
   try {
