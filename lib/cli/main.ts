@@ -12,13 +12,14 @@ import { isSmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
 import * as evaluate from './evaluate.js';
 import * as info from './info.js';
+import * as localize from './localize.js';
 import * as reconstruct from './reconstruct.js';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info, evaluate];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize];
 
 function packageVersion(): string {
   try {

@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { formatLocalizationsCsv, localizeFile } from '../lib/cli/localize.js';
+import { matchLocalizations } from '../lib/localize.js';
+import { parseThunderstormCsv, readThunderstormCsv } from '../lib/simulate/csv.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DATA = join(root, '..', 'shared', 'data', 'deepstorm-demo1');
+const stack = join(DATA, 'ArtificialDataset_demo1.tif');
+const haveData = existsSync(stack);
+const haveModel = existsSync(join(root, 'models', 'unet.onnx'));
+if (!haveData) console.warn(`skipping the localize end-to-end test: ${stack} is absent`);
+
+describe('smlm-rt localize', () => {
+  it('writes CSV that the ThunderSTORM reader reads back', () => {
+    const csv = formatLocalizationsCsv([{ frame: 3, xNm: 1234.567, yNm: 89.01, confidence: 0.4567891 }]);
+    const back = parseThunderstormCsv(csv);
+    expect(back[0].frame).toBe(3);
+    expect(back[0].xNm).toBeCloseTo(1234.57, 2);
+    expect(back[0].yNm).toBeCloseTo(89.01, 2);
+  });
+
+  it.skipIf(!haveData || !haveModel)('localizes the ThunderSTORM demo stack with the bundled U-Net', async () => {
+    const { locs, frames } = await localizeFile(stack, { backend: 'cpu', model: 'unet', threshold: 0.1, radius: 1 });
+    const m = matchLocalizations(locs, readThunderstormCsv(join(DATA, 'positions_demo1.csv')), 50);
+    expect(frames).toBe(20);
+    // High density (~250 emitters per 64x64 frame): a useful localizer finds a good share with few false ones.
+    expect(m.recall).toBeGreaterThan(0.4);
+    expect(m.precision).toBeGreaterThan(0.4);
+    expect(m.rmseNm).toBeLessThan(35);
+  });
+});
