@@ -1,0 +1,132 @@
+/**
+ * `npm run bench:accuracy` — image and localization accuracy of every bundled model (CPU backend) on stacks with
+ * ground truth, side by side with classical references computed in the same run:
+ *   - held-out simulated stack at the benchmark's conditions (lib/simulate defaults, seed 424242 — never trained on);
+ *   - the two ThunderSTORM stacks of ../shared/data (skipped with a note when absent).
+ * Image figures: NMSE and PSNR (prediction scaled by its least-squares factor; lib/metrics.ts) at blur sigma 0 and
+ * 1 fine pixel; reference "widefield" = summed frames (minus each frame's minimum) upsampled 8x (nearest).
+ * Localization figures: recall, precision, Jaccard, RMSE at a 50 nm matching radius; reference = per-frame local
+ * maximum + centroid on the camera frames (lib/localize.ts localizeCamera).
+ *
+ * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm] [--json out.json]
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readTiffStack } from '../lib/io/tiff-read.js';
+import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } from '../lib/localize.js';
+import { compareImages, groundTruthImage } from '../lib/metrics.js';
+import { bundledModelNames } from '../lib/model/registry.js';
+import { Reconstructor } from '../lib/reconstructor.js';
+import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
+import { simulateStack } from '../lib/simulate/simulate.js';
+import type { Stack } from '../lib/types.js';
+
+const HELDOUT_SEED = 424242;
+const MATCH_RADIUS_NM = 50;
+const UPSAMPLING = 8;
+
+interface Row {
+  stack: string;
+  method: string;
+  nmse0: number;
+  psnr0: number;
+  nmse1: number;
+  psnr1: number;
+  loc?: MatchFigures;
+  seconds?: number;
+}
+
+function widefield(stack: Stack): Float64Array {
+  const { width, height, frames } = stack;
+  const n = width * height;
+  const sum = new Float64Array(n);
+  for (let f = 0; f < frames; f++) {
+    let min = Infinity;
+    for (let i = 0; i < n; i++) min = Math.min(min, stack.data[f * n + i]);
+    for (let i = 0; i < n; i++) sum[i] += stack.data[f * n + i] - min;
+  }
+  const W = width * UPSAMPLING;
+  const out = new Float64Array(W * height * UPSAMPLING);
+  for (let r = 0; r < height * UPSAMPLING; r++) {
+    for (let c = 0; c < W; c++) out[r * W + c] = sum[Math.floor(r / UPSAMPLING) * width + Math.floor(c / UPSAMPLING)];
+  }
+  return out;
+}
+
+function imageFigures(pred: ArrayLike<number>, gt: Float64Array, w: number, h: number): Pick<Row, 'nmse0' | 'psnr0' | 'nmse1' | 'psnr1'> {
+  const s0 = compareImages(pred, gt, w, h, 0).scaled;
+  const s1 = compareImages(pred, gt, w, h, 1).scaled;
+  return { nmse0: s0.nmse, psnr0: s0.psnr, nmse1: s1.nmse, psnr1: s1.psnr };
+}
+
+async function evaluateStack(name: string, stack: Stack, truth: Emitter[], models: string[]): Promise<Row[]> {
+  const W = stack.width * UPSAMPLING;
+  const H = stack.height * UPSAMPLING;
+  const finePx = (stack.pixelSizeNm ?? 100) / UPSAMPLING;
+  const gt = groundTruthImage(truth, W, H, finePx);
+  const rows: Row[] = [];
+  for (const model of models) {
+    const rec = await Reconstructor.create({ model, backend: 'cpu' });
+    try {
+      const t0 = performance.now();
+      const r = await rec.reconstruct(stack, { keepFrameMaps: true });
+      const seconds = (performance.now() - t0) / 1000;
+      const locs = localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm });
+      rows.push({ stack: name, method: model, ...imageFigures(r.image, gt, W, H), loc: matchLocalizations(locs, truth, MATCH_RADIUS_NM), seconds });
+    } finally {
+      await rec.close();
+    }
+  }
+  rows.push({ stack: name, method: 'widefield 8x (ref)', ...imageFigures(widefield(stack), gt, W, H) });
+  const classical = localizeCamera(stack);
+  const cloc = matchLocalizations(classical, truth, MATCH_RADIUS_NM);
+  const cimg = groundTruthImage(classical, W, H, finePx);
+  rows.push({ stack: name, method: 'local max + centroid (ref)', ...imageFigures(cimg, gt, W, H), loc: cloc });
+  return rows;
+}
+
+function printRows(rows: Row[]): void {
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(8);
+  const db = (v: number) => v.toFixed(2).padStart(6);
+  console.log(`\n${'method'.padEnd(28)} NMSE σ0  PSNR σ0   NMSE σ1  PSNR σ1 | recall  precis. Jaccard RMSE nm | CPU s`);
+  for (const r of rows) {
+    const l = r.loc ? `${r.loc.recall.toFixed(3).padStart(6)}  ${r.loc.precision.toFixed(3).padStart(6)}  ${r.loc.jaccard.toFixed(3).padStart(6)} ${r.loc.rmseNm.toFixed(1).padStart(7)}` : '     -       -       -        -';
+    console.log(`${r.method.padEnd(28)}${pct(r.nmse0)} ${db(r.psnr0)}  ${pct(r.nmse1)} ${db(r.psnr1)} | ${l} | ${r.seconds === undefined ? '-' : r.seconds.toFixed(1)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' } } });
+  const models = values.models ? values.models.split(',') : bundledModelNames();
+  if (models.length === 0) throw new Error('no bundled models in models/');
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const shared = join(root, '..', 'shared', 'data', 'deepstorm-demo1');
+  const all: Row[] = [];
+  const sim = simulateStack({ seed: HELDOUT_SEED, frames: Number(values.frames) });
+  const stacks: [string, () => Promise<[Stack, Emitter[]]>][] = [
+    [`held-out simulated (seed ${HELDOUT_SEED}, ${sim.stack.frames} frames, benchmark conditions)`, async () => [sim.stack, sim.emitters]],
+  ];
+  for (const [tif, csv] of [
+    ['Artificialdataset.tif', 'positions.csv'],
+    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv'],
+  ]) {
+    if (!existsSync(join(shared, tif))) {
+      console.log(`note: ${join(shared, tif)} absent; skipped`);
+      continue;
+    }
+    stacks.push([`${tif} (../shared/data)`, async () => [await readTiffStack(join(shared, tif)), readThunderstormCsv(join(shared, csv))]]);
+  }
+  console.log(`models: ${models.join(', ')} (CPU backend); localization matching radius ${MATCH_RADIUS_NM} nm; NMSE/PSNR with least-squares scaling`);
+  for (const [name, load] of stacks) {
+    const [stack, truth] = await load();
+    console.log(`\n== ${name}: ${stack.frames} frames of ${stack.width}x${stack.height}, ${truth.length} emitters`);
+    const rows = await evaluateStack(name, stack, truth, models);
+    printRows(rows);
+    all.push(...rows);
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(all, null, 1));
+}
+
+await main();
