@@ -31,3 +31,20 @@ export { stackAsSource, type FrameSource } from './io/frame-source.js';
 export { encodeFloatTiff, encodeStackTiff, writeFloatTiff, writeStackTiff } from './io/tiff-write.js';
 export { encodePreviewPng, renderPreview, writePngPreview, type PreviewOptions } from './io/png.js';
 export { gpuUsable } from './backends/select.js';
+export {
+  simulateStack,
+  BENCHMARK_CONDITIONS,
+  Random,
+  readThunderstormCsv,
+  writeThunderstormCsv,
+  parseThunderstormCsv,
+  formatThunderstormCsv,
+  type SimulationOptions,
+  type SimulatedStack,
+  type PhotonDistribution,
+  type CameraOptions,
+  type StructureOptions,
+  type Emitter,
+} from './simulate/index.js';
+export { groundTruthImage, gaussianBlur, compareImages, type ImageComparison, type ErrorFigures, type Position } from './metrics.js';
+export { localizeMaps, localizeCamera, matchLocalizations, findPeaks, type Localization, type MatchFigures, type MapLocalizeOptions } from './localize.js';
