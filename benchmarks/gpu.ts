@@ -111,8 +111,9 @@ interface Row {
 }
 
 async function benchOne(backend: NativeEngineBackend, model: BenchModel, side: number, batch: number, gmac: number, peak: number | undefined, minMs: number): Promise<Row> {
-  // Enough frames that every batch size runs several batches and the largest fills at least two.
-  const frames = Math.max(2 * batch, side <= 64 ? 512 : 128);
+  // Small frames: enough that every batch size runs at least two batches. Large frames (a few ms each): at least
+  // one full batch, so that the largest batch sizes are measured without the run taking seconds.
+  const frames = side <= 64 ? Math.max(2 * batch, 512) : Math.max(batch, 64);
   const stack = makeStack(frames, side);
   const u = model.model.metadata.upsampling;
   const image = new Float32Array(side * u * side * u);

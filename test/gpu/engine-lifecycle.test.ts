@@ -10,7 +10,7 @@ import type { LoadedModel } from '../../lib/model/onnx.js';
 import { loadAddon } from '../../lib/native/binding.js';
 import { compilePlan } from '../../lib/native/compiler.js';
 import type { Stack } from '../../lib/types.js';
-import { announceSkip, gpu, makeStack, relativeL2, testModels } from './helpers.js';
+import { announceSkip, gpu, makeStack, relativeL2, sum, testModels } from './helpers.js';
 
 announceSkip('engine-lifecycle');
 
@@ -127,6 +127,7 @@ describe.skipIf(!gpu.usable)('cuda backend lifecycle', () => {
   it('adds into the image it is given', async () => {
     const fresh = new Float32Array(outPixels(deepstorm, stack));
     await backend.run(stack, fresh, { batchSize: 4 });
+    expect(sum(fresh)).toBeGreaterThan(0); // an all-zero image would make the comparison meaningless
     const preset = new Float32Array(fresh.length).fill(1);
     await backend.run(stack, preset, { batchSize: 4 });
     const minusOne = preset.map((v) => v - 1);
@@ -142,6 +143,7 @@ describe.skipIf(!gpu.usable)('cuda backend lifecycle', () => {
       await backend.run({ ...small, data }, image, { batchSize: 4 });
       images.push(image);
     }
+    for (const image of images) expect(sum(image)).toBeGreaterThan(0);
     expect(relativeL2(images[1], images[0])).toBeLessThan(1e-6);
     expect(relativeL2(images[3], images[2])).toBeLessThan(1e-6);
   });

@@ -71,7 +71,8 @@ export interface TestModel {
 export function testModels(): TestModel[] {
   const models: TestModel[] = [
     { label: 'deepstorm random w4 (generic kernels)', load: () => loadBytes('deepstorm-w4', makeDeepStormModel({ width: 4, seed: 11 })) },
-    { label: 'deepstorm random w8 (tensor cores)', load: () => loadBytes('deepstorm-w8', makeDeepStormModel({ width: 8, seed: 12 })) },
+    // Seed 14: about a quarter of the output pixels are positive, so the clamp matters (seed 12 gives all-negative maps).
+    { label: 'deepstorm random w8 (tensor cores)', load: () => loadBytes('deepstorm-w8', makeDeepStormModel({ width: 8, seed: 14 })) },
     { label: 'unet random b8', load: () => loadBytes('unet-b8', makeUNetModel({ base: 8, seed: 13 })) },
   ];
   for (const name of bundledModelNames()) models.push({ label: `shipped ${name}`, load: () => resolveModel(name) });
