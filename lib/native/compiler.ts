@@ -5,13 +5,6 @@
 import type { Plan } from '../engine/plan.js';
 import type { LoadedModel } from '../model/onnx.js';
 
-interface Fp16Module {
-  convertOnnxToFp16(bytes: Uint8Array): Uint8Array | Promise<Uint8Array>;
-}
-
-// A variable specifier so that this file type-checks before fp16-onnx.ts exists; the interface above is the contract.
-const FP16_MODULE = '../engine/fp16-onnx.js';
-
 /** ONNX model -> execution plan for the native engines (E_MODEL_INVALID for unsupported operators). */
 export async function compilePlan(model: LoadedModel): Promise<Plan> {
   const { compileModel } = await import('../engine/compile.js');
@@ -20,6 +13,6 @@ export async function compilePlan(model: LoadedModel): Promise<Plan> {
 
 /** FP32 ONNX bytes -> FP16 ONNX bytes, for TensorRT >= 11's strongly typed networks. */
 export async function onnxToFp16(bytes: Uint8Array): Promise<Uint8Array> {
-  const fp16 = (await import(FP16_MODULE)) as Fp16Module;
-  return fp16.convertOnnxToFp16(bytes);
+  const { convertOnnxToFp16 } = await import('../engine/fp16-onnx.js');
+  return convertOnnxToFp16(bytes);
 }
