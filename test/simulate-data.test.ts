@@ -65,14 +65,14 @@ function pixelStats(data: Uint16Array, frames: number, width: number, height: nu
   return { backgroundMean: mean, backgroundVariance: variance, percentiles, frameSumMean: sums.reduce((a, b) => a + b, 0) / frames };
 }
 
-const CASES: { stack: string; csv: string; background: number; camera: CameraOptions }[] = [
-  // Table of data/README.md: 10 photons/px, no baseline, 1 ADU/photon, no EM gain.
-  { stack: 'Artificialdataset.tif', csv: 'positions.csv', background: 10, camera: { emGain: 0, electronsPerAdu: 1, baselineAdu: 0 } },
-  // 20 photons/px, baseline 100 ADU, EM gain on, ~2 ADU/photon.
-  { stack: 'ArtificialDataset_demo1.tif', csv: 'positions_demo1.csv', background: 20, camera: { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 } },
+const CASES: { stack: string; csv: string; background: number; camera: CameraOptions; density: number; photons: [number, number] }[] = [
+  // Table of data/README.md: ~226 emitters (5.5/um^2), 1000-3000 photons, 10 photons/px, no baseline, 1 ADU/photon, no EM gain.
+  { stack: 'Artificialdataset.tif', csv: 'positions.csv', background: 10, camera: { emGain: 0, electronsPerAdu: 1, baselineAdu: 0 }, density: 5.5, photons: [1000, 3000] },
+  // ~248 emitters (6.05/um^2), 2000-2500 photons, 20 photons/px, baseline 100 ADU, EM gain on, ~2 ADU/photon.
+  { stack: 'ArtificialDataset_demo1.tif', csv: 'positions_demo1.csv', background: 20, camera: { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 }, density: 6.05, photons: [2000, 2500] },
 ];
 
-describe.each(CASES)('simulated pixels match ThunderSTORM: $stack', ({ stack, csv, background, camera }) => {
+describe.each(CASES)('simulated pixels match ThunderSTORM: $stack', ({ stack, csv, background, camera, density, photons }) => {
   const present = existsSync(join(DATA, stack)) && existsSync(join(DATA, csv));
   if (!present) console.warn(`skipping: ${join(DATA, stack)} or its CSV is absent (the shared data folder is not next to the repo)`);
 
@@ -91,5 +91,21 @@ describe.each(CASES)('simulated pixels match ThunderSTORM: $stack', ({ stack, cs
       const tolerance = Math.max(3, 0.05 * a.percentiles[i]);
       expect(Math.abs(b.percentiles[i] - a.percentiles[i]), `percentile ${p}`).toBeLessThanOrEqual(tolerance);
     });
+  });
+
+  it.skipIf(!present)('a stack drawn from the table (structure, density, photons, sigma) has the same background and frame sums', async () => {
+    const real = await readUint16Stack(join(DATA, stack));
+    const gtReal = readThunderstormCsv(join(DATA, csv));
+    // Only the table's parameters: emitters drawn on generated filaments (margin 0: the demo's cover the whole field).
+    const sim = simulateStack({ seed: 21, frames: 60, width: real.width, height: real.height, densityPerUm2: density, marginNm: 0, sigmaNm: [106, 115], photons: { kind: 'uniform', min: photons[0], max: photons[1] }, backgroundPhotons: background, camera });
+    const a = pixelStats(real.data, real.frames, real.width, real.height, gtReal);
+    const b = pixelStats(sim.stack.data, sim.stack.frames, sim.stack.width, sim.stack.height, sim.emitters);
+    console.log(stack, 'drawn', JSON.stringify({ thunderstorm: a, smlmRt: b }));
+    expect(Math.abs(b.backgroundMean / a.backgroundMean - 1)).toBeLessThan(0.02);
+    expect(Math.abs(b.backgroundVariance / a.backgroundVariance - 1)).toBeLessThan(0.12);
+    // Per-frame sums differ by the emitter count's Poisson spread and by emitters near the edges: a few percent.
+    expect(Math.abs(b.frameSumMean / a.frameSumMean - 1)).toBeLessThan(0.05);
+    // Percentiles are not compared here: they depend on how the structure spreads emitters over the field, which
+    // the table does not give (the re-rendering test above compares them with the published positions).
   });
 });
