@@ -182,6 +182,15 @@ describe('TIFF reading errors', () => {
     }
   });
 
+  it('E_UNSUPPORTED_SAMPLE_FORMAT for multichannel hyperstacks (ImageJ channels=, OME SizeC); slices x frames of one channel are fine', async () => {
+    const pages = pagesOf(4, 4, 4, () => 1);
+    const ij = (extra: string) => `ImageJ=1.54f\nimages=4\n${extra}hyperstack=true\n`;
+    expect(await errorCode(readTiffStack(tiffFile(pages, { kind: 'uint16', description: ij('channels=2\nframes=2\n') })))).toBe('E_UNSUPPORTED_SAMPLE_FORMAT');
+    const ome = '<OME><Image><Pixels DimensionOrder="XYCZT" SizeC="2" SizeT="2" SizeZ="1" SizeX="4" SizeY="4"/></Image></OME>';
+    expect(await errorCode(readTiffStack(tiffFile(pages, { kind: 'uint16', description: ome })))).toBe('E_UNSUPPORTED_SAMPLE_FORMAT');
+    expect((await readTiffStack(tiffFile(pages, { kind: 'uint16', description: ij('slices=2\nframes=2\n') }))).frames).toBe(4);
+  });
+
   it('E_FRAME_SIZE_MISMATCH when pages differ in size, before any pixel is read', async () => {
     const pages = [...pagesOf(2, 8, 8, () => 1), ...pagesOf(1, 8, 6, () => 1)];
     expect(await errorCode(openTiffStack(tiffFile(pages, { kind: 'uint16' })))).toBe('E_FRAME_SIZE_MISMATCH');

@@ -159,6 +159,14 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
       throw corrupt(path, `page 0's tags cannot be read: ${errorMessage(err)}`, err);
     }
     const imagej = parseImageJDescription(description);
+    const channels = channelCount(imagej, description);
+    if (channels > 1) {
+      throw new SmlmError(
+        'E_UNSUPPORTED_SAMPLE_FORMAT',
+        `${path}: a stack with ${channels} channels; smlm-rt reconstructs one channel at a time (split the channels first, e.g. Fiji's Image > Color > Split Channels)`,
+        { path, channels },
+      );
+    }
     const announced = imagej?.images !== undefined ? Number(imagej.images) : undefined;
     let frames = pageCount;
     let contiguousOffset: number | undefined;
@@ -232,6 +240,20 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * Channels of a hyperstack (ImageJ `channels=`, OME `SizeC`); 1 when not stated. Slices and time points of one
+ * channel are all camera frames and are read as such; several channels would mix colours in one reconstruction.
+ */
+function channelCount(imagej: Record<string, string> | undefined, description: string | undefined): number {
+  if (imagej?.channels !== undefined) return Number(imagej.channels) || 1;
+  if (description?.includes('<OME')) {
+    const pixels = /<(?:\w+:)?Pixels\b[^>]*>/.exec(description)?.[0];
+    const sizeC = pixels && /\bSizeC="(\d+)"/.exec(pixels)?.[1];
+    if (sizeC) return Number(sizeC);
+  }
+  return 1;
 }
 
 /** Raw uncompressed samples in the file's byte order -> the typed array, at element offset `at`. */
