@@ -3,7 +3,7 @@
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
 #   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full [training seconds per model]   (writes to $OUT, else ./gpu-out)
+# Usage there: scripts/gpu-train.sh smoke|full|unet-variants [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
@@ -22,6 +22,13 @@ start=$(date +%s)
 if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
   python3 scripts/train.py --arch unet --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/unet.log" 2>&1 &
+elif [ "$MODE" = unet-variants ]; then
+  # Follow-up (not run yet): four more unet candidates; deepstorm.onnx is kept from the full run.
+  LOGS=/tmp/train-logs; mkdir -p $LOGS
+  python3 scripts/train.py --arch unet --name unet-base-s1 --seed 1 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base-s1.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-head128 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-head128.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-wide-head128 --widths 64 128 256 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-head128.log 2>&1 &
+  python3 scripts/train.py --arch unet --name unet-wide-s1 --widths 64 128 256 --seed 1 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-s1.log 2>&1 &
 else
   LOGS=/tmp/train-logs; mkdir -p $LOGS
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/deepstorm.log 2>&1 &
@@ -31,7 +38,10 @@ else
 fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
-if [ "$MODE" != smoke ]; then
+if [ "$MODE" = unet-variants ]; then
+  python3 scripts/select_unet.py "$OUT" unet-base-s1 unet-head128 unet-wide-head128 unet-wide-s1 | tee -a "$OUT/gpu.txt" || status=1
+  cat $LOGS/*.log > "$OUT/train-logs.txt"
+elif [ "$MODE" != smoke ]; then
   python3 scripts/select_unet.py "$OUT" unet-base unet-base-lr1e-4 unet-wide | tee -a "$OUT/gpu.txt" || status=1
   cat $LOGS/*.log > "$OUT/train-logs.txt"
 fi

@@ -53,6 +53,7 @@ class UNet(nn.Module):
     def __init__(self, widths=(48, 96, 192), head_width=64):
         super().__init__()
         self.widths = tuple(widths)
+        self.head_width = head_width
         w1, w2, w3 = widths
         self.enc1 = DoubleConv(1, w1)
         self.enc2 = DoubleConv(w1, w2)

@@ -76,6 +76,7 @@ def main():
     ap.add_argument("--max-iters", type=int, default=0, help="smoke test: stop each epoch after this many iterations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=int, nargs=3, help="unet: channels of its three levels (default 48 96 192)")
+    ap.add_argument("--head-width", type=int, help="unet: channels of the last decoder block before the head (default 64)")
     ap.add_argument("--eval", nargs="*", default=[], help="evaluation stacks (evaluation.py format) to score after export")
     a = ap.parse_args()
     name = a.name or a.arch
@@ -107,7 +108,11 @@ def main():
     targets = dense.clamp_(max=255).to(torch.uint8).view(n, 1, fine, fine)
     del dense, flat, owner, pos
 
-    kwargs = {"widths": tuple(a.widths)} if a.widths and a.arch == "unet" else {}
+    kwargs = {}
+    if a.arch == "unet" and a.widths:
+        kwargs["widths"] = tuple(a.widths)
+    if a.arch == "unet" and a.head_width:
+        kwargs["head_width"] = a.head_width
     model = ARCHITECTURES[a.arch](**kwargs).to(dev).to(memory_format=torch.channels_last)
     gmac = gmac_per_frame(model, 64)
     mult = model.size_multiple
@@ -204,7 +209,7 @@ def main():
     best_hist = history[best[2] - 1]
 
     provenance = {
-        "architecture": a.arch, "model_name": name, "widths": list(getattr(model, "widths", [])), "data": os.path.basename(a.data), "data_seed": header["seed"],
+        "architecture": a.arch, "model_name": name, "widths": list(getattr(model, "widths", [])), "head_width": getattr(model, "head_width", None), "data": os.path.basename(a.data), "data_seed": header["seed"],
         "data_format": header["format"], "patches": {"train": n_train, "validation": n - n_train, "size": p},
         "conditions": header["conditions"], "epochs_done": len(history), "epochs_requested": a.epochs,
         "best_epoch": best[2], "batch": a.batch, "optimizer": "Adam", "lr": a.lr,
