@@ -116,10 +116,14 @@ class CudaEngine final : public Engine {
   std::string describe() const override {
     std::ostringstream s;
     s << "smlm-rt cuda engine " << SMLMRT_VERSION << " on " << gpuName_ << ", fp16 tensor cores (mma.sync), "
-      << layers_.size() << " convs + head";
+      << layers_.size() << " convs + head" << (fusedHead_ ? " (head fused into the last conv)" : "");
     if (!lastTactics_.empty()) {
       s << "; kernels:";
-      for (size_t i = 0; i < layers_.size(); ++i) s << " " << layers_[i].op->name << "=" << lastTactics_[i];
+      for (size_t i = 0; i < layers_.size(); ++i) {
+        s << " " << layers_[i].op->name << "=" << lastTactics_[i];
+        if (i < lastTuneMs_.size() && lastTuneMs_[i] >= 0) s << "(" << lastTuneMs_[i] << " ms)";
+      }
+      if (!lastTuneShape_.empty()) s << " [tuned at " << lastTuneShape_ << "]";
     }
     return s.str();
   }
@@ -238,6 +242,7 @@ class CudaEngine final : public Engine {
       }
       pc.tensorCores = probeArgs(pc).cin > 0 && convTcSupports(probeArgs(pc));
     }
+    decideHeadFusion();
     checkCuda(cudaMalloc(&weightsF32_, std::max<size_t>(1, plan_.weights.size()) * sizeof(float)), "cudaMalloc weights");
     checkCuda(cudaMemcpy(weightsF32_, plan_.weights.data(), plan_.weights.size() * sizeof(float), cudaMemcpyHostToDevice),
               "upload weights");
@@ -249,6 +254,23 @@ class CudaEngine final : public Engine {
     checkCuda(cudaMemcpy(framePhases_, framePhaseHost_.data(), framePhaseHost_.size() * sizeof(FramePhaseArgs),
                          cudaMemcpyHostToDevice),
               "upload phases");
+  }
+
+  // Deep-STORM's head (1x1, one output, s = 1) can run in the last conv's epilogue: the 32-channel activations it
+  // reads (16 MB per 64x64 frame, written then read again) become one FP32 value per pixel (1 MB), summed over the
+  // frames by the clamp-sum kernel. Only when the head's input is exactly that conv's output and nothing else uses it.
+  void decideHeadFusion() {
+    fusedHead_ = false;
+    if (std::getenv("SMLMRT_NO_HEAD_FUSION")) return;
+    const HeadOp& head = plan_.head;
+    const PreparedConv& last = layers_.back();
+    if (head.upscale != 1 || last.outputBuffer != headBuffer_ || !last.tensorCores || last.fromFrame) return;
+    if (head.input.channelOffset != 0 || head.cin != plan_.buffers[headBuffer_].channels || last.op->output.channelOffset != 0 ||
+        last.op->cout != head.cin || head.cin > 32)
+      return;
+    for (size_t i = 0; i + 1 < layers_.size(); ++i)
+      if (layers_[i].inputBuffer == headBuffer_ || layers_[i].outputBuffer == headBuffer_) return;
+    fusedHead_ = true;
   }
 
   // Channel/alignment facts of a conv, independent of the frame size (for the fast-path decision).
@@ -272,6 +294,7 @@ class CudaEngine final : public Engine {
       BufferDims d;
       scaledDims(plan_.buffers[i], h, w, &d);
       sized[i].bytes = static_cast<size_t>(d.h) * d.w * plan_.buffers[i].channels * sizeof(__half);
+      if (fusedHead_ && static_cast<int>(i) == headBuffer_) sized[i].bytes = 0;  // never materialized
     }
     return planArena(sized).totalBytes;
   }
@@ -284,7 +307,7 @@ class CudaEngine final : public Engine {
     }
     const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
     const size_t perFrame = activationBytesPerFrame(h, w) + 2 * static_cast<size_t>(h) * w * 4 +
-                            (withMaps ? outPixels * sizeof(float) : 0) + 64;
+                            (withMaps || fusedHead_ ? outPixels * sizeof(float) : 0) + 64;
     const size_t held = allocatedBytes_;  // what we hold now is released before re-allocating
     const size_t usable = static_cast<size_t>((freeBytes + held) * 0.85);
     const size_t fits = perFrame ? usable / perFrame : wanted;
@@ -300,6 +323,7 @@ class CudaEngine final : public Engine {
     for (size_t i = 0; i < sized.size(); ++i) {
       scaledDims(plan_.buffers[i], h, w, &dims_[i]);
       sized[i].bytes = static_cast<size_t>(batch) * dims_[i].h * dims_[i].w * plan_.buffers[i].channels * sizeof(__half);
+      if (fusedHead_ && static_cast<int>(i) == headBuffer_) sized[i].bytes = 0;  // never materialized
     }
     const ArenaLayout layout = planArena(sized);
     arenaBytes_ = layout.totalBytes;
@@ -314,7 +338,7 @@ class CudaEngine final : public Engine {
     deviceAlloc(reinterpret_cast<void**>(&affine_), batch * sizeof(FrameAffine), "cudaMalloc frame stats");
     const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
     deviceAlloc(reinterpret_cast<void**>(&accum_), outPixels * sizeof(float), "cudaMalloc image");
-    if (withMaps) {
+    if (withMaps || fusedHead_) {
       deviceAlloc(reinterpret_cast<void**>(&maps_), static_cast<size_t>(batch) * outPixels * sizeof(float), "cudaMalloc maps");
       mapsCapacity_ = batch;
     }
@@ -427,6 +451,11 @@ class CudaEngine final : public Engine {
     a.bias = weightsF32_ + op.biasOffset;
     a.relu = op.relu;
     a.phaseCount = 0;
+    if (fusedHead_ && &pc == &layers_.back()) {
+      a.headWeights = weightsF32_ + plan_.head.weightOffset;
+      a.headBias = plan_.weights[plan_.head.biasOffset];
+      a.headMaps = maps_;
+    }
     return a;
   }
 
@@ -500,7 +529,14 @@ class CudaEngine final : public Engine {
         launchConv(pc, batch, tactics[i], stream);
       }
     }
-    launchHeadLayer(batch, withMaps, stream);
+    if (fusedHead_) {
+      // The last conv left raw FP32 maps in maps_: clamp, sum over the batch, and keep the clamped maps if asked.
+      const HeadOp& head = plan_.head;
+      const int outPixels = dims_[headBuffer_].h * head.upscale * dims_[headBuffer_].w * head.upscale;
+      launchClampSumMaps(maps_, batch, outPixels, accum_, withMaps ? maps_ : nullptr, stream);
+    } else {
+      launchHeadLayer(batch, withMaps, stream);
+    }
   }
 
   std::string tacticKey(int batch, int h, int w) const {
@@ -515,9 +551,9 @@ class CudaEngine final : public Engine {
     const int cout = pc.op->cout;
     for (int t = 0; t < convTcTacticCount(); ++t) {
       const std::string name = convTcTacticName(t);
-      if (cout <= 32 && name == "tc_m128n32_w4_s4") return t;
-      if (cout > 32 && cout <= 64 && name == "tc_m128n64_w4_s4") return t;
-      if (cout > 64 && name == "tc_m128n128_w8_s4") return t;
+      if (cout <= 32 && name == "tc_m128n32k32_w4_s4") return t;
+      if (cout > 32 && cout <= 64 && name == "tc_m128n64k32_w4_s4") return t;
+      if (cout > 64 && name == "tc_m128n128k32_w8_s4") return t;
     }
     return 0;
   }
@@ -534,13 +570,23 @@ class CudaEngine final : public Engine {
       int found = -2;
       for (int t = 0; t < convTcTacticCount(); ++t)
         if (names[i] == convTcTacticName(t)) found = t;
-      if (found >= 0) {
+      if (found >= 0 && convTcTacticFits(found, convArgs(layers_[i], batch))) {
         chosen[i] = found;
       } else {
         complete = false;
       }
     }
     *needsTuning = !complete && !std::getenv("SMLMRT_NO_TUNE");
+    // Testing hook: one named tactic wherever it fits (the self-test checks every tactic's results this way).
+    if (const char* forced = std::getenv("SMLMRT_FORCE_TACTIC")) {
+      *needsTuning = false;
+      for (size_t i = 0; i < layers_.size(); ++i) {
+        if (!layers_[i].tensorCores) continue;
+        chosen[i] = defaultTactic(layers_[i]);
+        for (int t = 0; t < convTcTacticCount(); ++t)
+          if (std::strcmp(forced, convTcTacticName(t)) == 0 && convTcTacticFits(t, convArgs(layers_[i], batch))) chosen[i] = t;
+      }
+    }
     return chosen;
   }
 
@@ -550,6 +596,7 @@ class CudaEngine final : public Engine {
     checkCuda(cudaEventCreate(&a), "cudaEventCreate");
     checkCuda(cudaEventCreate(&b), "cudaEventCreate");
     std::vector<std::string> names(layers_.size(), "generic");
+    std::vector<float> bestMs(layers_.size(), -1.f);
     for (size_t i = 0; i < layers_.size(); ++i) {
       const PreparedConv& pc = layers_[i];
       if (pc.fromFrame) {
@@ -576,21 +623,41 @@ class CudaEngine final : public Engine {
           (*tactics)[i] = t;
         }
       }
+      bestMs[i] = best;
       names[i] = convTcTacticName((*tactics)[i]);
     }
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     cache_.store(tacticKey(batch, h, w), names);
+    // describe() reports the largest batch tuned at the latest frame size (a run's short last batch is tuned too).
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    if (size != lastTuneSize_ || batch >= lastTuneBatch_) {
+      lastTuneMs_ = bestMs;
+      lastTuneBatch_ = batch;
+      lastTuneSize_ = size;
+      lastTuneShape_ = "batch " + std::to_string(batch) + ", " + size;
+    }
   }
 
   // Runs one batch: replays the shape's graph, or (first time) runs eagerly, tunes and captures.
-  void computeBatch(int batch, int slot, PixelType type, int h, int w, bool withMaps) {
+  // mapsHost: where this batch's clamped per-frame maps go (nullptr: not wanted). The copy is issued right after the
+  // batch's kernels, before any tuning re-runs layers (the fused head's tuning rewrites the device maps).
+  void computeBatch(int batch, int slot, PixelType type, int h, int w, float* mapsHost) {
+    const bool withMaps = mapsHost != nullptr;
     const ShapeKey key{batch, h, w, slot, static_cast<int>(type), withMaps ? 1 : 0};
+    auto downloadMaps = [&] {
+      if (!withMaps) return;
+      const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
+      checkCuda(cudaMemcpyAsync(mapsHost, maps_, static_cast<size_t>(batch) * outPixels * sizeof(float),
+                                cudaMemcpyDeviceToHost, compute_),
+                "download frame maps");
+    };
     auto it = graphs_.find(key);
     if (it != graphs_.end()) {
       checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
       checkCuda(cudaGraphLaunch(it->second, compute_), "cudaGraphLaunch");
       checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
+      downloadMaps();
       return;
     }
     bool needsTuning = false;
@@ -598,6 +665,7 @@ class CudaEngine final : public Engine {
     checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
     enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
     checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
+    downloadMaps();
     if (needsTuning) tune(batch, h, w, &tactics);
     lastTactics_.clear();
     for (size_t i = 0; i < layers_.size(); ++i)
@@ -654,13 +722,8 @@ class CudaEngine final : public Engine {
                 "upload frames");
       checkCuda(cudaEventRecord(uploaded_[slot], upload_), "cudaEventRecord");
       checkCuda(cudaStreamWaitEvent(compute_, uploaded_[slot], 0), "cudaStreamWaitEvent");
-      computeBatch(count, slot, req.pixelType, h, w, withMaps);
+      computeBatch(count, slot, req.pixelType, h, w, withMaps ? req.frameMaps + static_cast<size_t>(first) * outPixels : nullptr);
       inFlight[slot] = count;
-      if (withMaps) {
-        checkCuda(cudaMemcpyAsync(req.frameMaps + static_cast<size_t>(first) * outPixels, maps_,
-                                  static_cast<size_t>(count) * outPixels * sizeof(float), cudaMemcpyDeviceToHost, compute_),
-                  "download frame maps");
-      }
     }
     retire(k & 1);
     retire((k + 1) & 1);
@@ -676,11 +739,15 @@ class CudaEngine final : public Engine {
   TacticCache cache_;
   std::string gpuName_;
   bool poison_ = false;
+  bool fusedHead_ = false;
   std::vector<PreparedConv> layers_;
   int headBuffer_ = -1;
   std::vector<BufferLifetime> lifetimes_;
   std::vector<FramePhaseArgs> framePhaseHost_;
   std::vector<std::string> lastTactics_;
+  std::vector<float> lastTuneMs_;  // per conv, the winning tactic's median time at the last tuning (ms), -1: untimed
+  std::string lastTuneShape_, lastTuneSize_;
+  int lastTuneBatch_ = 0;
 
   cudaStream_t compute_ = nullptr, upload_ = nullptr;
   cudaEvent_t uploaded_[2] = {nullptr, nullptr}, start_[2] = {nullptr, nullptr}, stop_[2] = {nullptr, nullptr};

@@ -5,6 +5,7 @@
 // ReLU, fp16, written at (upsample * oy + phaseY, upsample * ox + phaseX) into a channel slice of the output buffer.
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "../engine/cuda_check.h"
 #include "kernels.h"
@@ -12,13 +13,17 @@
 namespace smlmrt {
 namespace {
 
-constexpr int kBK = 32;  // k-slice in halves: one 64-byte row of 4 16-byte chunks per pixel / output channel
-
-// Byte offset of 16-byte chunk `chunk` (0..3) of row `row` in a [rows][32 halves] tile. The XOR spreads the 8 rows
-// that one ldmatrix phase reads over all 8 16-byte bank groups (rows are 64 bytes, so without it rows r and r+2
-// collide).
+// Byte offset of 16-byte chunk `chunk` of row `row` in a [rows][BK halves] tile (BK = 32: 64-byte rows of 4 chunks;
+// BK = 64: 128-byte rows of 8 chunks). The XOR spreads the 8 rows that one ldmatrix phase reads over all 8 16-byte
+// bank groups (without it, 64-byte rows r and r+2 collide, 128-byte rows all do).
+template <int BK>
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
-  return static_cast<uint32_t>(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
+  if constexpr (BK == 32) {
+    return static_cast<uint32_t>(row * 64 + ((chunk ^ ((row >> 1) & 3)) << 4));
+  } else {
+    static_assert(BK == 64, "k-slices of 32 or 64 halves");
+    return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
+  }
 }
 
 __device__ __forceinline__ uint32_t smemAddress(const void* p) {
@@ -63,25 +68,27 @@ __device__ __forceinline__ uint4 max4(uint4 a, uint4 b, uint4 c, uint4 d) {
 
 __device__ __forceinline__ uint4 ldgNc(const __half* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
-template <int BM, int BN, int WM, int WN, int STAGES, bool POOL>
+template <int BM, int BN, int BK, int WM, int WN, int STAGES>
 struct TcConfig {
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = kWarpsM * kWarpsN * 32;
   static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
-  static constexpr int kChunksA = BM * 4, kChunksB = BN * 4;
+  static constexpr int kChunksPerRow = BK / 8;
+  static constexpr int kChunksA = BM * kChunksPerRow, kChunksB = BN * kChunksPerRow;
   static constexpr int kLoadsA = (kChunksA + kThreads - 1) / kThreads;
   static constexpr int kLoadsB = (kChunksB + kThreads - 1) / kThreads;
-  static constexpr int kStageBytesA = BM * kBK * 2, kStageBytesB = BN * kBK * 2;
+  static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
+  static constexpr int kStageBytesA = BM * BK * 2, kStageBytesB = BN * BK * 2;
   static constexpr int kSmemBytes = STAGES * (kStageBytesA + kStageBytesB);
-  static_assert(kThreads % 4 == 0 && kChunksA % kThreads == 0, "each thread loads whole A chunks of one column");
+  static_assert(kThreads % kChunksPerRow == 0 && kChunksA % kThreads == 0, "each thread loads whole A chunks of one column");
   static_assert(WN % 16 == 0 && WM % 16 == 0, "warp tiles are made of 16x16 ldmatrix blocks");
   static_assert(STAGES >= 2, "a pipeline needs two stages");
 };
 
-template <int BM, int BN, int WM, int WN, int STAGES, bool POOL>
-__global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThreads)
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool POOL>
+__global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads)
     convTcKernel(const ConvArgs args) {
-  using Cfg = TcConfig<BM, BN, WM, WN, STAGES, POOL>;
+  using Cfg = TcConfig<BM, BN, BK, WM, WN, STAGES>;
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t sBase = smemAddress(smem);
   const uint32_t sA = sBase, sB = sBase + STAGES * Cfg::kStageBytesA;
@@ -100,21 +107,21 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
 
   const int cin = args.cin;
   const int K = ph.kh * ph.kw * cin;
-  const int kTiles = (K + kBK - 1) / kBK;
+  const int kTiles = (K + BK - 1) / BK;
   const int gridPixels = args.gridH * args.gridW;
   const long long M = static_cast<long long>(args.batch) * gridPixels;
   const long long mBase = static_cast<long long>(mTile) * BM;
   const int nBase = nTile * BN;
 
-  // ---- A rows this thread loads: fixed across the k loop; its chunk column is fixed too (threads % 4 == 0). ----
-  const int aChunk = tid & 3;
+  // ---- A rows this thread loads: fixed across the k loop; so is its chunk column (threads % chunks-per-row == 0). ----
+  const int aChunk = tid % Cfg::kChunksPerRow;
+  const int aRow0 = tid / Cfg::kChunksPerRow;
   int aOy[Cfg::kLoadsA], aOx[Cfg::kLoadsA];
   const __half* aPixel[Cfg::kLoadsA];  // input pixel (n, oy, ox) at the view's first channel (stored coordinates)
   const int inStrideRow = args.inW * args.inC;
 #pragma unroll
   for (int i = 0; i < Cfg::kLoadsA; ++i) {
-    const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
-    const long long m = mBase + row;
+    const long long m = mBase + aRow0 + i * Cfg::kRowsPerPass;
     if (m < M) {
       const int n = static_cast<int>(m / gridPixels);
       const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
@@ -130,15 +137,29 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
     }
   }
 
-  // Tap of this thread's chunk for a k-slice: one division set per slice, shared by all its rows.
-  auto tapOf = [&](int kt, int& dy, int& dx, int& ci, bool& kValid) {
-    const int k = kt * kBK + aChunk * 8;
-    kValid = k < K;
-    const int tap = k / cin;
-    ci = k - tap * cin;
-    const int ky = tap / ph.kw;
-    dy = ky - ph.padTop;
-    dx = tap - ky * ph.kw - ph.padLeft;
+  // Tap (ky, kx) and channel of this thread's chunk in the next k-slice to load. Slices are loaded strictly in order,
+  // so the position advances incrementally (no divisions in the main loop).
+  int nextK = aChunk * 8, nextCi, nextKx, nextKy;
+  {
+    const int tap = nextK / cin;
+    nextCi = nextK - tap * cin;
+    nextKy = tap / ph.kw;
+    nextKx = tap - nextKy * ph.kw;
+  }
+  auto tapOf = [&](int& dy, int& dx, int& ci, bool& kValid) {
+    kValid = nextK < K;
+    dy = nextKy - ph.padTop;
+    dx = nextKx - ph.padLeft;
+    ci = nextCi;
+    nextK += BK;
+    nextCi += BK;
+    while (nextCi >= cin) {
+      nextCi -= cin;
+      if (++nextKx == ph.kw) {
+        nextKx = 0;
+        ++nextKy;
+      }
+    }
   };
 
   auto loadBAsync = [&](int kt, int stage) {
@@ -146,34 +167,34 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
     for (int i = 0; i < Cfg::kLoadsB; ++i) {
       const int c = tid + i * Cfg::kThreads;
       if (Cfg::kChunksB % Cfg::kThreads == 0 || c < Cfg::kChunksB) {
-        const int row = c >> 2, chunk = c & 3;
-        const int co = nBase + row, k = kt * kBK + chunk * 8;
+        const int row = c / Cfg::kChunksPerRow, chunk = c % Cfg::kChunksPerRow;
+        const int co = nBase + row, k = kt * BK + chunk * 8;
         const bool valid = co < args.cout && k < K;
         const __half* src = valid ? ph.weights + static_cast<long long>(co) * K + k : ph.weights;
-        cpAsync16(sB + stage * Cfg::kStageBytesB + swizzled(row, chunk), src, valid);
+        cpAsync16(sB + stage * Cfg::kStageBytesB + swizzled<BK>(row, chunk), src, valid);
       }
     }
   };
 
-  auto loadADirectAsync = [&](int kt, int stage) {
+  auto loadADirectAsync = [&](int stage) {
     int dy, dx, ci;
     bool kValid;
-    tapOf(kt, dy, dx, ci, kValid);
+    tapOf(dy, dx, ci, kValid);
     const int offset = (dy * args.inW + dx) * args.inC + ci;
 #pragma unroll
     for (int i = 0; i < Cfg::kLoadsA; ++i) {
-      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      const int row = aRow0 + i * Cfg::kRowsPerPass;
       const int iy = aOy[i] + dy, ix = aOx[i] + dx;
       const bool valid = kValid && iy >= 0 && iy < args.gridH && ix >= 0 && ix < args.gridW;
-      cpAsync16(sA + stage * Cfg::kStageBytesA + swizzled(row, aChunk), valid ? aPixel[i] + offset : args.in, valid);
+      cpAsync16(sA + stage * Cfg::kStageBytesA + swizzled<BK>(row, aChunk), valid ? aPixel[i] + offset : args.in, valid);
     }
   };
 
   uint4 poolRegs[POOL ? Cfg::kLoadsA : 1][4];
-  auto loadAPoolRegs = [&](int kt) {
+  auto loadAPoolRegs = [&]() {
     int dy, dx, ci;
     bool kValid;
-    tapOf(kt, dy, dx, ci, kValid);
+    tapOf(dy, dx, ci, kValid);
     const int offset = (2 * dy * args.inW + 2 * dx) * args.inC + ci;
 #pragma unroll
     for (int i = 0; i < Cfg::kLoadsA; ++i) {
@@ -193,9 +214,9 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
   auto storeAPool = [&](int stage) {
 #pragma unroll
     for (int i = 0; i < Cfg::kLoadsA; ++i) {
-      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      const int row = aRow0 + i * Cfg::kRowsPerPass;
       const uint4 v = max4(poolRegs[i][0], poolRegs[i][1], poolRegs[i][2], poolRegs[i][3]);
-      *reinterpret_cast<uint4*>(smem + stage * Cfg::kStageBytesA + swizzled(row, aChunk)) = v;
+      *reinterpret_cast<uint4*>(smem + stage * Cfg::kStageBytesA + swizzled<BK>(row, aChunk)) = v;
     }
   };
 
@@ -210,18 +231,18 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
   auto computeStage = [&](int stage) {
     const uint32_t a = sA + stage * Cfg::kStageBytesA, b = sB + stage * Cfg::kStageBytesB;
 #pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
+    for (int kk = 0; kk < BK / 16; ++kk) {
       uint32_t af[Cfg::kTilesM][4];
       uint32_t bf[Cfg::kTilesN][2];
 #pragma unroll
       for (int i = 0; i < Cfg::kTilesM; ++i) {
         const int row = warpM * WM + i * 16 + (lane & 15);
-        ldmatrixX4(a + swizzled(row, kk * 2 + (lane >> 4)), af[i][0], af[i][1], af[i][2], af[i][3]);
+        ldmatrixX4(a + swizzled<BK>(row, kk * 2 + (lane >> 4)), af[i][0], af[i][1], af[i][2], af[i][3]);
       }
 #pragma unroll
       for (int j = 0; j < Cfg::kTilesN; j += 2) {
         const int row = warpN * WN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
-        ldmatrixX4(b + swizzled(row, kk * 2 + ((lane >> 3) & 1)), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
+        ldmatrixX4(b + swizzled<BK>(row, kk * 2 + ((lane >> 3) & 1)), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
       }
 #pragma unroll
       for (int i = 0; i < Cfg::kTilesM; ++i)
@@ -235,10 +256,10 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < kTiles) {
       if (POOL) {
-        loadAPoolRegs(s);
+        loadAPoolRegs();
         storeAPool(s);
       } else {
-        loadADirectAsync(s, s);
+        loadADirectAsync(s);
       }
       loadBAsync(s, s);
     }
@@ -251,9 +272,9 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
     const bool hasNext = next < kTiles;
     if (hasNext) {
       if (POOL) {
-        loadAPoolRegs(next);  // loads in flight while the tensor cores work on slice kt
+        loadAPoolRegs();  // loads in flight while the tensor cores work on slice kt
       } else {
-        loadADirectAsync(next, next % STAGES);
+        loadADirectAsync(next % STAGES);
       }
       loadBAsync(next, next % STAGES);
     }
@@ -270,6 +291,45 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
     const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
     biasReg[j][0] = co < args.cout ? __ldg(args.bias + co) : 0.f;
     biasReg[j][1] = co + 1 < args.cout ? __ldg(args.bias + co + 1) : 0.f;
+  }
+  if (args.headWeights) {
+    // Fused s = 1 head: this warp holds all cout columns of its rows (checked by the launcher); each row's dot
+    // product is split over the 4 lanes that share it and reduced with two shuffles.
+    float hw[Cfg::kTilesN][2];
+#pragma unroll
+    for (int j = 0; j < Cfg::kTilesN; ++j) {
+      const int co = warpN * WN + j * 8 + (lane & 3) * 2;
+      hw[j][0] = co < args.cout ? __ldg(args.headWeights + co) : 0.f;
+      hw[j][1] = co + 1 < args.cout ? __ldg(args.headWeights + co + 1) : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < Cfg::kTilesM; ++i) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < Cfg::kTilesN; ++j) {
+          float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
+          float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
+          if (args.relu) {
+            v0 = fmaxf(v0, 0.f);
+            v1 = fmaxf(v1, 0.f);
+          }
+          dot = fmaf(v0, hw[j][0], fmaf(v1, hw[j][1], dot));
+        }
+        dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+        dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+        const long long m = mBase + warpM * WM + i * 16 + h * 8 + (lane >> 2);
+        if (m < M && (lane & 3) == 0) {
+          const int n = static_cast<int>(m / gridPixels);
+          const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
+          const int oy = rem / args.gridW, ox = rem - (rem / args.gridW) * args.gridW;
+          const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
+          args.headMaps[(static_cast<long long>(n) * args.outH + Y) * args.outW + X] = dot + args.headBias;
+        }
+      }
+    }
+    return;
   }
 #pragma unroll
   for (int i = 0; i < Cfg::kTilesM; ++i) {
@@ -301,39 +361,44 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, POOL>::kThrea
 // ---- Tactic table ----
 struct Tactic {
   const char* name;
-  int bm, bn;
+  int bm, bn, wn;
   int threads;
   int smemBytes;
   void (*kernelDirect)(const ConvArgs);
   void (*kernelPool)(const ConvArgs);
 };
 
-template <int BM, int BN, int WM, int WN, int STAGES>
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool kWithPool = true>
 Tactic makeTactic(const char* name) {
-  using Cfg = TcConfig<BM, BN, WM, WN, STAGES, false>;
-  return Tactic{name,
-                BM,
-                BN,
-                Cfg::kThreads,
-                Cfg::kSmemBytes,
-                convTcKernel<BM, BN, WM, WN, STAGES, false>,
-                convTcKernel<BM, BN, WM, WN, STAGES, true>};
+  using Cfg = TcConfig<BM, BN, BK, WM, WN, STAGES>;
+  void (*pool)(const ConvArgs) = nullptr;
+  if constexpr (kWithPool) pool = convTcKernel<BM, BN, BK, WM, WN, STAGES, true>;
+  return Tactic{name, BM, BN, WN, Cfg::kThreads, Cfg::kSmemBytes, convTcKernel<BM, BN, BK, WM, WN, STAGES, false>, pool};
 }
 
+// Register budget decides which configurations get a max-pool variant: the pooled loads hold 4 x 16 bytes per A chunk
+// in registers across the MMAs, which spills when a thread has more than ~4 chunks next to a 64x64 warp tile.
 const Tactic* tactics() {
   static const Tactic table[] = {
-      makeTactic<128, 128, 64, 32, 4>("tc_m128n128_w8_s4"),
-      makeTactic<128, 64, 64, 32, 4>("tc_m128n64_w4_s4"),
-      makeTactic<256, 64, 64, 32, 3>("tc_m256n64_w8_s3"),
-      makeTactic<128, 32, 32, 32, 4>("tc_m128n32_w4_s4"),
-      makeTactic<256, 32, 32, 32, 3>("tc_m256n32_w8_s3"),
-      makeTactic<64, 64, 32, 32, 4>("tc_m64n64_w4_s4"),
-      makeTactic<128, 128, 64, 64, 3>("tc_m128n128_w4_s3"),
-      makeTactic<256, 128, 64, 64, 3>("tc_m256n128_w8_s3"),
+      makeTactic<128, 128, 32, 64, 32, 4>("tc_m128n128k32_w8_s4"),
+      makeTactic<128, 64, 32, 64, 32, 4>("tc_m128n64k32_w4_s4"),
+      makeTactic<256, 64, 32, 64, 32, 3>("tc_m256n64k32_w8_s3"),
+      makeTactic<128, 32, 32, 32, 32, 4>("tc_m128n32k32_w4_s4"),
+      makeTactic<256, 32, 32, 32, 32, 3>("tc_m256n32k32_w8_s3"),
+      makeTactic<64, 64, 32, 32, 32, 4>("tc_m64n64k32_w4_s4"),
+      makeTactic<128, 128, 32, 64, 64, 3, false>("tc_m128n128k32_w4_s3"),
+      makeTactic<256, 128, 32, 64, 64, 3, false>("tc_m256n128k32_w8_s3"),
+      makeTactic<128, 128, 64, 64, 64, 3, false>("tc_m128n128k64_w4_s3"),
+      makeTactic<128, 128, 64, 64, 32, 3>("tc_m128n128k64_w8_s3"),
+      makeTactic<256, 128, 64, 64, 64, 3, false>("tc_m256n128k64_w8_s3"),
+      makeTactic<128, 64, 64, 64, 32, 4, false>("tc_m128n64k64_w4_s4"),
+      makeTactic<128, 32, 64, 32, 32, 4, false>("tc_m128n32k64_w4_s4"),
+      makeTactic<256, 32, 64, 32, 32, 3>("tc_m256n32k64_w8_s3"),
+      makeTactic<64, 64, 64, 32, 32, 4, false>("tc_m64n64k64_w4_s4"),
   };
   return table;
 }
-constexpr int kTacticCount = 8;
+constexpr int kTacticCount = 15;
 
 bool aligned8(int v) { return v % 8 == 0; }
 
@@ -352,6 +417,8 @@ bool convTcSupports(const ConvArgs& a) {
 bool convTcTacticFits(int tactic, const ConvArgs& a) {
   if (tactic < 0 || tactic >= kTacticCount) return false;
   const Tactic& t = tactics()[tactic];
+  if (a.pool && !t.kernelPool) return false;
+  if (a.headWeights) return t.bn >= a.cout && t.wn >= a.cout && t.bn == t.wn;  // one warp column holds all of cout
   // A tile more than twice as wide as the layer wastes over half of its tensor-core work.
   return t.bn <= 2 * ((a.cout + 7) / 8 * 8) || t.bn <= 32;
 }
@@ -359,7 +426,10 @@ bool convTcTacticFits(int tactic, const ConvArgs& a) {
 void launchConvTc(int tactic, const ConvArgs& a, cudaStream_t stream) {
   if (tactic < 0 || tactic >= kTacticCount) throw EngineError("E_GPU", "convTc: unknown tactic");
   const Tactic& t = tactics()[tactic];
+  if (a.headWeights && !(t.bn >= a.cout && t.wn >= a.cout && t.bn == t.wn))
+    throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " cannot fuse the head");
   auto kernel = a.pool ? t.kernelPool : t.kernelDirect;
+  if (!kernel) throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " has no max-pool variant");
   static bool attributesSet[2][kTacticCount] = {};
   bool& done = attributesSet[a.pool ? 1 : 0][tactic];
   if (!done) {

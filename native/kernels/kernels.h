@@ -40,6 +40,12 @@ struct ConvArgs {
   bool relu;
   int phaseCount;
   ConvPhaseArgs phases[kMaxPhasesPerLaunch];
+  // Optional fused 1x1 head with one output (s = 1): instead of storing the activations, each output pixel's
+  // cout values (after bias/ReLU) are reduced with headWeights[cout] + headBias and written as one raw FP32 map value
+  // to headMaps[(n * outH + Y) * outW + X]. Only tactics whose warp tile spans all of cout can do this.
+  const float* headWeights;
+  float headBias;
+  float* headMaps;
 };
 
 // ---- Tensor-core implicit GEMM (conv_tc.cu) ----

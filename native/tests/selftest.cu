@@ -24,6 +24,7 @@
 
 #include "../engine/common_kernels.h"
 #include "../engine/engine.h"
+#include "../kernels/kernels.h"
 #include "reference.h"
 #include "test_plans.h"
 
@@ -243,6 +244,12 @@ int runTests() {
   checkCase(*deepstorm, ds, "deepstorm", 2, 64, 64, PixelType::U16, 2, rng, false);  // the benchmark frame size
   checkCase(*deepstorm, ds, "deepstorm (back to a cached shape)", 5, 16, 24, PixelType::U8, 2, rng);
   std::printf("      %s\n", deepstorm->describe().c_str());
+  setenv("SMLMRT_NO_HEAD_FUSION", "1", 1);  // the separate head kernel, as any plan whose head cannot fuse runs it
+  {
+    auto unfused = createCudaEngine(ds, opts);
+    checkCase(*unfused, ds, "deepstorm, head not fused", 5, 16, 24, PixelType::U16, 2, rng);
+  }
+  unsetenv("SMLMRT_NO_HEAD_FUSION");
 
   const Plan un = unetPlan(rng(), 32, 64, 128);
   auto unet = createCudaEngine(un, opts);
@@ -258,6 +265,16 @@ int runTests() {
   const Plan odd2 = unetPlan(rng(), 8, 24, 40);  // multiples of 8 except... all aligned: fast path with small widths
   auto odd2Engine = createCudaEngine(odd2, opts);
   checkCase(*odd2Engine, odd2, "unet narrow (8/24/40 channels)", 5, 28, 20, PixelType::U16, 2, rng);
+
+  // Every tile configuration, forced wherever it fits, on both plan shapes (tuning alone would only check winners).
+  for (int t = 0; t < convTcTacticCount(); ++t) {
+    setenv("SMLMRT_FORCE_TACTIC", convTcTacticName(t), 1);
+    auto forcedDs = createCudaEngine(ds, opts);
+    checkCase(*forcedDs, ds, std::string("deepstorm ") + convTcTacticName(t), 3, 16, 24, PixelType::U16, 2, rng);
+    auto forcedUnet = createCudaEngine(un, opts);
+    checkCase(*forcedUnet, un, std::string("unet ") + convTcTacticName(t), 3, 32, 24, PixelType::U16, 3, rng);
+  }
+  unsetenv("SMLMRT_FORCE_TACTIC");
 
   // Poisoned device activations (NaN before every batch): any read of an unwritten activation reaches the output.
   setenv("SMLMRT_DEBUG_POISON", "1", 1);
@@ -345,11 +362,17 @@ int runBench(const std::vector<int>& batches, const std::vector<int>& sizes) {
   struct Model {
     const char* name;
     Plan plan;
+    bool fuseHead;
   };
-  std::vector<Model> models = {{"deepstorm", deepStormPlan(7)}, {"unet", unetPlan(8, 32, 64, 128)}};
+  std::vector<Model> models = {{"deepstorm", deepStormPlan(7), true},
+                               {"ds-nofuse", deepStormPlan(7), false},
+                               {"unet", unetPlan(8, 32, 64, 128), true}};
   for (Model& m : models) {
+    if (!m.fuseHead) setenv("SMLMRT_NO_HEAD_FUSION", "1", 1);
     auto engine = createCudaEngine(m.plan, opts);
+    unsetenv("SMLMRT_NO_HEAD_FUSION");
     for (int size : sizes) {
+      if (!m.fuseHead && size > 64) continue;
       const int frames = size <= 64 ? 361 : 64;
       const double gmac = planMacs(m.plan, size, size) / 1e9;
       for (int batch : batches) {
@@ -371,6 +394,7 @@ int runBench(const std::vector<int>& batches, const std::vector<int>& sizes) {
           const double tflops = 2 * gmac * 1e9 / (dev[2] * 1e-3) / 1e12;
           std::printf("%-10s %3dx%-4d %6d %6d %10.4f %10.4f %9.2f %8.1f %7.1f%%\n", m.name, size, size, batch, st.batchSize,
                       dev[2], e2e[2], gmac, tflops, 100 * tflops / peak);
+          if (batch == 64) std::printf("  %s\n", engine->describe().c_str());
         } catch (const EngineError& e) {
           std::printf("%-10s %3dx%-4d %6d  error %s: %s\n", m.name, size, size, batch, e.code().c_str(), e.what());
         }
