@@ -17,7 +17,8 @@ if (process.env.SMLMRT_CUDA_ARCHS) {
   process.exit(1);
 }
 try {
-  const built = buildNative({ out: 'build' });
+  // Without TensorRT: a prebuild must load on machines that have only the driver (see build-native.mjs).
+  const built = buildNative({ out: 'build', tensorrt: false });
   const libc = process.platform === 'linux' ? (existsSync('/etc/alpine-release') ? '.musl' : '.glibc') : '';
   const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   mkdirSync(dir, { recursive: true });

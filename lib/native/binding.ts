@@ -135,8 +135,13 @@ function explainLoadFailure(err: unknown, root: string): string {
   if (message.includes('No native build was found')) {
     return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${HOW_TO_BUILD}`;
   }
+  const firstLine = message.split('\n')[0];
+  // An addon built with TensorRT needs TensorRT's libraries at load time.
+  if (/nvinfer|nvonnxparser|getInferLibVersion|createInfer|createNvOnnxParser/.test(firstLine)) {
+    return `the CUDA addon was built with TensorRT, whose libraries cannot be loaded here (${firstLine}). Put TensorRT's lib folder on LD_LIBRARY_PATH, or rebuild without it: \`node scripts/build-native.mjs --no-tensorrt\`.`;
+  }
   if (/cannot open shared object file|Library not loaded|image not found/.test(message)) {
-    return `the CUDA addon exists but a shared library it needs is missing (${message.split('\n')[0]}). ${HOW_TO_BUILD}`;
+    return `the CUDA addon exists but a shared library it needs is missing (${firstLine}). ${HOW_TO_BUILD}`;
   }
   if (message.includes('undefined symbol')) {
     return `the CUDA addon is incomplete (${message.split('\n')[0]}): it was built from sources that do not define every function. Rebuild it with \`npm run build:native\`.`;
