@@ -35,7 +35,8 @@ tar -cJf "$out/dist.tar.xz" dist
 
 say "pruning node_modules"
 # Everything vitest, the backends and the bench load on linux-x64; not: other platforms' onnxruntime binaries,
-# typescript (vitest transforms TS itself), build tools, type declarations, protobufjs's CLI, docs and source maps.
+# typescript (vitest transforms TS itself), build tools, type declarations, protobufjs's CLI, lightningcss (CSS only),
+# docs and source maps.
 tar -cf - \
   --exclude='node_modules/typescript' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/darwin' \
@@ -47,6 +48,7 @@ tar -cf - \
   --exclude='node_modules/node-api-headers' \
   --exclude='node_modules/node-addon-api' \
   --exclude='node_modules/onnx-proto/node_modules/protobufjs/cli' \
+  --exclude='node_modules/lightningcss' --exclude='node_modules/lightningcss-linux-x64-gnu' \
   --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' --exclude='*.md' \
   node_modules | xz -T2 -6 > "$out/node_modules.tar.xz"
 
