@@ -99,7 +99,7 @@ fi
       grep -q "== summary ==" "$OUT/torch$size.log" || tail -5 "$OUT/torch$size.log"
     fi
   done
-  if [ -f "$OUT/bench.json" ]; then
+  if [ -f "$OUT/bench.json" ] && ls "$OUT"/torch*.log > /dev/null 2>&1; then
     # The per-batch lines do not name the frame size: mark each file's size for the parser.
     : > /tmp/smlm-torch-all.log
     for size in 64 256; do
