@@ -153,24 +153,27 @@ function pad(text: string, width: number): string {
   return text.length >= width ? text : ' '.repeat(width - text.length) + text;
 }
 
-function printTable(rows: Row[]): void {
-  const header = ['batch', 'used', 'device ms/frame', 'e2e ms/frame', 'e2e frames/s', 'GMAC/frame', 'device TFLOP/s', '% FP16 peak (dev)', '% peak (e2e)'];
-  const widths = header.map((h) => Math.max(h.length, 8));
-  console.log(header.map((h, i) => pad(h, widths[i])).join('  '));
-  for (const r of rows) {
-    const cells = [
-      String(r.batch),
-      String(r.batchUsed),
-      r.deviceMsPerFrame.toFixed(4),
-      r.endToEndMsPerFrame.toFixed(4),
-      (1000 / r.endToEndMsPerFrame).toFixed(0),
-      r.gmacPerFrame.toFixed(2),
-      r.deviceTflops.toFixed(1),
-      r.peakFraction === undefined ? 'n/a' : (100 * r.peakFraction).toFixed(1),
-      r.endToEndPeakFraction === undefined ? 'n/a' : (100 * r.endToEndPeakFraction).toFixed(1),
-    ];
-    console.log(cells.map((c, i) => pad(c, widths[i])).join('  '));
-  }
+const TABLE_HEADER = ['batch', 'used', 'device ms/frame', 'e2e ms/frame', 'e2e frames/s', 'GMAC/frame', 'device TFLOP/s', '% FP16 peak (dev)', '% peak (e2e)'];
+const TABLE_WIDTHS = TABLE_HEADER.map((h) => Math.max(h.length, 8));
+
+function printTableHeader(): void {
+  console.log(TABLE_HEADER.map((h, i) => pad(h, TABLE_WIDTHS[i])).join('  '));
+}
+
+/** One line per measurement, printed as soon as it exists (a time limit then keeps what was measured). */
+function printTableRow(r: Row): void {
+  const cells = [
+    String(r.batch),
+    String(r.batchUsed),
+    r.deviceMsPerFrame.toFixed(4),
+    r.endToEndMsPerFrame.toFixed(4),
+    (1000 / r.endToEndMsPerFrame).toFixed(0),
+    r.gmacPerFrame.toFixed(2),
+    r.deviceTflops.toFixed(1),
+    r.peakFraction === undefined ? 'n/a' : (100 * r.peakFraction).toFixed(1),
+    r.endToEndPeakFraction === undefined ? 'n/a' : (100 * r.endToEndPeakFraction).toFixed(1),
+  ];
+  console.log(cells.map((c, i) => pad(c, TABLE_WIDTHS[i])).join('  '));
 }
 
 /** The torch reference's per-batch lines: "batch   64 ms/frame (on-device, summed): eager fp32 a | eager fp16 b | compiled fp16 c". */
@@ -263,6 +266,10 @@ async function main(): Promise<void> {
   const minMs = Number(values['min-ms']);
   const models = await benchModels(values.models?.split(','));
   const rows: Row[] = [];
+  // Rewritten after every measurement, so that a run stopped by a time limit still leaves its results.
+  const saveJson = () => {
+    if (values.json) writeFileSync(values.json, JSON.stringify({ device, peak, features, rows }, null, 2));
+  };
   for (const model of models) {
     const plan = await compilePlan(model.model);
     const backend = await createCudaBackend(model.model, { batchSize: Math.max(...batches) });
@@ -276,23 +283,20 @@ async function main(): Promise<void> {
         const gmac = planMacsPerFrame(plan, side, side) / 1e9;
         console.log(`\n== ${model.label}: ${side}x${side} -> ${side * model.model.metadata.upsampling}x${side * model.model.metadata.upsampling}, ${gmac.toFixed(2)} GMAC/frame executed ==`);
         console.log(backend.describe());
-        const sizeRows: Row[] = [];
+        printTableHeader();
         for (const batch of batches) {
           const row = await benchOne(backend, model, side, batch, gmac, peak.tflops, minMs);
-          sizeRows.push(row);
+          printTableRow(row);
           rows.push(row);
+          saveJson();
         }
-        printTable(sizeRows);
       }
     } finally {
       await backend.close();
     }
   }
   if (values['torch-log']) printComparison(rows, readFileSync(values['torch-log'], 'utf8'));
-  if (values.json) {
-    writeFileSync(values.json, JSON.stringify({ device, peak, features, rows }, null, 2));
-    console.log(`\nwrote ${values.json}`);
-  }
+  if (values.json) console.log(`\nwrote ${values.json}`);
 }
 
 main().catch((err: unknown) => {
