@@ -26,8 +26,8 @@ import { loadOnnxModel, type LoadedModel } from '../lib/model/onnx.js';
 import { loadAddon } from '../lib/native/binding.js';
 import { compilePlan } from '../lib/native/compiler.js';
 import { NativeEngineBackend } from '../lib/native/engine-backend.js';
-import type { Stack } from '../lib/types.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom } from '../test/helpers/models.js';
+import { makeStack } from '../test/gpu/helpers.js';
+import { makeDeepStormModel, makeUNetModel } from '../test/helpers/models.js';
 
 /** Dense FP16 tensor-core peak with FP32 accumulation (NVIDIA datasheets, boost clock), TFLOP/s. */
 const FP16_PEAK_TFLOPS: Array<[RegExp, number]> = [
@@ -82,12 +82,16 @@ async function benchModels(requested: string[] | undefined): Promise<BenchModel[
   return models;
 }
 
-/** Camera-like uint16 frames: noise around 100 ADU with bright spots, so that normalization sees a real range. */
-function makeStack(frames: number, side: number): Stack {
-  const rand = seededRandom(side * 7919 + frames);
-  const data = new Uint16Array(frames * side * side);
-  for (let i = 0; i < data.length; i++) data[i] = 90 + Math.floor(20 * rand()) + (rand() < 0.01 ? Math.floor(2000 * rand()) : 0);
-  return { data, frames, height: side, width: side, pixelSizeNm: 100 };
+/** SMLM-like uint16 stacks (test/gpu/helpers.ts), made once per size: making one takes longer than running it. */
+const stacks = new Map<string, ReturnType<typeof makeStack>>();
+function cachedStack(frames: number, side: number): ReturnType<typeof makeStack> {
+  const key = `${frames}x${side}`;
+  let stack = stacks.get(key);
+  if (!stack) {
+    stack = makeStack(frames, side, side, side * 7919 + frames);
+    stacks.set(key, stack);
+  }
+  return stack;
 }
 
 function median(values: number[]): number {
@@ -114,7 +118,7 @@ async function benchOne(backend: NativeEngineBackend, model: BenchModel, side: n
   // Small frames: enough that every batch size runs at least two batches. Large frames (a few ms each): at least
   // one full batch, so that the largest batch sizes are measured without the run taking seconds.
   const frames = side <= 64 ? Math.max(2 * batch, 512) : Math.max(batch, 64);
-  const stack = makeStack(frames, side);
+  const stack = cachedStack(frames, side);
   const u = model.model.metadata.upsampling;
   const image = new Float32Array(side * u * side * u);
   await backend.run(stack, image, { batchSize: batch }); // warm-up: allocation, tactic choice, graph capture

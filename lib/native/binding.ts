@@ -4,11 +4,10 @@
  * node-gyp-build, and a load failure is remembered as a human-readable reason (what is missing, how to build it)
  * instead of an exception, so that `smlm-rt info` and backend selection can explain why the GPU is not used.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Plan } from '../engine/plan.js';
+import { packageRoot } from '../model/registry.js';
 import type { PixelArray } from '../types.js';
 
 /** One CUDA device as the addon reports it (cudaGetDeviceProperties). */
@@ -105,24 +104,6 @@ export interface NativeAddon {
 export type AddonLoadResult = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
 let cached: AddonLoadResult | undefined;
-
-/** The package root: the nearest folder above this file whose package.json is smlm-rt's (works from lib/ and dist/lib/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'smlm-rt') return dir;
-      } catch {
-        // an unreadable manifest is not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('smlm-rt: cannot find the package root above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
 
 const HOW_TO_BUILD =
   'Build it with `npm run build:native` (needs the CUDA toolkit: nvcc and CMake via cmake-js), ' +
