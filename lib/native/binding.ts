@@ -125,12 +125,12 @@ function explainLoadFailure(err: unknown, root: string): string {
     return `the CUDA addon exists but a shared library it needs is missing (${firstLine}). ${HOW_TO_BUILD}`;
   }
   if (message.includes('undefined symbol')) {
-    return `the CUDA addon is incomplete (${message.split('\n')[0]}): it was built from sources that do not define every function. Rebuild it with \`npm run build:native\`.`;
+    return `the CUDA addon is incomplete (${firstLine}): it was built from sources that do not define every function. Rebuild it with \`npm run build:native\`.`;
   }
   if (/invalid ELF header|wrong ELF class|not a valid Win32 application/.test(message)) {
-    return `the CUDA addon was built for another platform or architecture (${message.split('\n')[0]}). Rebuild it with \`npm run build:native\`.`;
+    return `the CUDA addon was built for another platform or architecture (${firstLine}). Rebuild it with \`npm run build:native\`.`;
   }
-  return `the CUDA addon failed to load: ${message.split('\n')[0]}. ${HOW_TO_BUILD}`;
+  return `the CUDA addon failed to load: ${firstLine}. ${HOW_TO_BUILD}`;
 }
 
 /**

@@ -12,7 +12,7 @@
 namespace smlmrt::addon {
 namespace {
 
-int positiveInt(Napi::Env env, const Napi::Object& request, const char* name, int min) {
+int integerAtLeast(Napi::Env env, const Napi::Object& request, const char* name, int min) {
   Napi::Value value = request.Get(name);
   double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : std::nan("");
   if (!(std::floor(number) == number) || number < min || number > std::numeric_limits<int>::max()) {
@@ -53,10 +53,10 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::sh
   if (!framesValue.IsTypedArray()) throwCodedError(env, "E_BAD_OPTIONS", "run: frames must be a typed array");
   Napi::TypedArray frames = framesValue.As<Napi::TypedArray>();
   PixelType pixelType = pixelTypeOf(env, frames);
-  int frameCount = positiveInt(env, request, "frameCount", 1);
-  int height = positiveInt(env, request, "height", 1);
-  int width = positiveInt(env, request, "width", 1);
-  int batchSize = positiveInt(env, request, "batchSize", 0);
+  int frameCount = integerAtLeast(env, request, "frameCount", 1);
+  int height = integerAtLeast(env, request, "height", 1);
+  int width = integerAtLeast(env, request, "width", 1);
+  int batchSize = integerAtLeast(env, request, "batchSize", 0);
   size_t pixels = static_cast<size_t>(frameCount) * height * width;
   if (frames.ElementLength() < pixels) {
     throwCodedError(env, "E_BAD_OPTIONS", "run: frames holds " + std::to_string(frames.ElementLength()) + " pixels, fewer than " +
@@ -186,6 +186,7 @@ void RunWorker::OnOK() {
     settle();
   } catch (const Napi::Error& error) {
     // The progress callback threw: the run itself succeeded, but the caller's callback error must not vanish.
+    if (progress_) progress_->callback.Reset();
     deferred_.Reject(error.Value());
   }
 }
