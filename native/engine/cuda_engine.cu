@@ -284,6 +284,10 @@ class CudaEngine final : public Engine {
     a.outC = plan_.buffers[pc.outputBuffer].channels;
     a.outOff = op.output.channelOffset;
     a.phaseCount = 1;
+    for (const ConvPhase& p : op.phases) {
+      a.maxKh = std::max(a.maxKh, p.kh);
+      a.maxKw = std::max(a.maxKw, p.kw);
+    }
     return a;
   }
 
@@ -489,6 +493,8 @@ class CudaEngine final : public Engine {
     f.cout = pc.op->cout;
     f.upsample = pc.op->upsample;
     f.phases = framePhases_ + pc.framePhaseTable;
+    f.maxTaps = 1;
+    for (const ConvPhase& p : pc.op->phases) f.maxTaps = std::max(f.maxTaps, p.kh * p.kw);
     f.weights = weightsF32_;
     f.bias = weightsF32_ + pc.op->biasOffset;
     f.relu = pc.op->relu;

@@ -5,6 +5,7 @@
 // ReLU, fp16, written at (upsample * oy + phaseY, upsample * ox + phaseX) into a channel slice of the output buffer.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "../engine/cuda_check.h"
@@ -33,6 +34,11 @@ __device__ __forceinline__ uint32_t smemAddress(const void* p) {
 __device__ __forceinline__ void cpAsync16(uint32_t dst, const void* src, bool valid) {
   const int size = valid ? 16 : 0;  // 0: nothing is read, the 16 bytes are zero-filled
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(size));
+}
+// Activations go through L1 (.ca): neighbouring taps of one block re-read mostly the same pixels.
+__device__ __forceinline__ void cpAsync16L1(uint32_t dst, const void* src, bool valid) {
+  const int size = valid ? 16 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(size));
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
@@ -80,10 +86,91 @@ struct TcConfig {
   static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
   static constexpr int kStageBytesA = BM * BK * 2, kStageBytesB = BN * BK * 2;
   static constexpr int kSmemBytes = STAGES * (kStageBytesA + kStageBytesB);
+  // The block's BM output pixels are a kTileH x kTileW patch of one frame (2-D, so that the 3x3 / 2x2 taps of
+  // neighbouring rows hit the same input pixels in L1 instead of each tap re-reading its own row from L2).
+  static constexpr int kTileW = BM >= 128 ? 16 : 8;
+  static constexpr int kTileH = BM / kTileW;
   static_assert(kThreads % kChunksPerRow == 0 && kChunksA % kThreads == 0, "each thread loads whole A chunks of one column");
   static_assert(WN % 16 == 0 && WM % 16 == 0, "warp tiles are made of 16x16 ldmatrix blocks");
   static_assert(STAGES >= 2, "a pipeline needs two stages");
 };
+
+// Bias, ReLU and the store of a warp's WM x WN accumulator tile: fp16 into the output view at the phase's pixels, or
+// (fused head) one FP32 map value per pixel.
+template <int TM, int TN, int WM, int WN, int TW>
+__device__ __forceinline__ void storeEpilogue(const ConvArgs& args, const ConvPhaseArgs& ph, float (&acc)[TM][TN][4],
+                                              int frame, int tileY0, int tileX0, int warpM, int warpN, int nBase,
+                                              int lane) {
+  // ---- Epilogue: bias, ReLU, fp16, scattered to the phase's output pixels in the view's channel slice. ----
+  float biasReg[TN][2];
+#pragma unroll
+  for (int j = 0; j < TN; ++j) {
+    const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
+    biasReg[j][0] = co < args.cout ? __ldg(args.bias + co) : 0.f;
+    biasReg[j][1] = co + 1 < args.cout ? __ldg(args.bias + co + 1) : 0.f;
+  }
+  if (args.headWeights) {
+    // Fused s = 1 head: this warp holds all cout columns of its rows (checked by the launcher); each row's dot
+    // product is split over the 4 lanes that share it and reduced with two shuffles.
+    float hw[TN][2];
+#pragma unroll
+    for (int j = 0; j < TN; ++j) {
+      const int co = warpN * WN + j * 8 + (lane & 3) * 2;
+      hw[j][0] = co < args.cout ? __ldg(args.headWeights + co) : 0.f;
+      hw[j][1] = co + 1 < args.cout ? __ldg(args.headWeights + co + 1) : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < TN; ++j) {
+          float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
+          float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
+          if (args.relu) {
+            v0 = fmaxf(v0, 0.f);
+            v1 = fmaxf(v1, 0.f);
+          }
+          dot = fmaf(v0, hw[j][0], fmaf(v1, hw[j][1], dot));
+        }
+        dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+        dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+        const int r = warpM * WM + i * 16 + h * 8 + (lane >> 2);
+        const int oy = tileY0 + r / TW, ox = tileX0 + r % TW;
+        if (oy < args.gridH && ox < args.gridW && (lane & 3) == 0) {
+          const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
+          args.headMaps[(static_cast<long long>(frame) * args.outH + Y) * args.outW + X] = dot + args.headBias;
+        }
+      }
+    }
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < TM; ++i) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = warpM * WM + i * 16 + h * 8 + (lane >> 2);
+      const int oy = tileY0 + r / TW, ox = tileX0 + r % TW;
+      if (oy >= args.gridH || ox >= args.gridW) continue;
+      const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
+      __half* dst = args.out + ((static_cast<long long>(frame) * args.outH + Y) * args.outW + X) * args.outC + args.outOff;
+#pragma unroll
+      for (int j = 0; j < TN; ++j) {
+        const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
+        if (co >= args.cout) continue;  // cout is a multiple of 8 on this path: co + 1 is valid too
+        float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
+        float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
+        if (args.relu) {
+          v0 = fmaxf(v0, 0.f);
+          v1 = fmaxf(v1, 0.f);
+        }
+        *reinterpret_cast<__half2*>(dst + co) = __floats2half2_rn(v0, v1);
+      }
+    }
+  }
+}
+
 
 template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool POOL>
 __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads)
@@ -102,15 +189,17 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
   const int nTile = linear % nTiles;
   linear /= nTiles;
   const int phaseIndex = linear % args.phaseCount;
-  const int mTile = linear / args.phaseCount;
+  const int mTile = linear / args.phaseCount;  // (frame, patch row, patch column)
   const ConvPhaseArgs ph = args.phases[phaseIndex];
 
   const int cin = args.cin;
   const int K = ph.kh * ph.kw * cin;
   const int kTiles = (K + BK - 1) / BK;
-  const int gridPixels = args.gridH * args.gridW;
-  const long long M = static_cast<long long>(args.batch) * gridPixels;
-  const long long mBase = static_cast<long long>(mTile) * BM;
+  const int tilesX = (args.gridW + Cfg::kTileW - 1) / Cfg::kTileW;
+  const int tilesPerFrame = tilesX * ((args.gridH + Cfg::kTileH - 1) / Cfg::kTileH);
+  const int frame = mTile / tilesPerFrame;
+  const int tileInFrame = mTile - frame * tilesPerFrame;
+  const int tileY0 = (tileInFrame / tilesX) * Cfg::kTileH, tileX0 = (tileInFrame % tilesX) * Cfg::kTileW;
   const int nBase = nTile * BN;
 
   // ---- A rows this thread loads: fixed across the k loop; so is its chunk column (threads % chunks-per-row == 0). ----
@@ -121,14 +210,13 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
   const int inStrideRow = args.inW * args.inC;
 #pragma unroll
   for (int i = 0; i < Cfg::kLoadsA; ++i) {
-    const long long m = mBase + aRow0 + i * Cfg::kRowsPerPass;
-    if (m < M) {
-      const int n = static_cast<int>(m / gridPixels);
-      const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
-      aOy[i] = rem / args.gridW;
-      aOx[i] = rem - aOy[i] * args.gridW;
-      const int sy = POOL ? 2 * aOy[i] : aOy[i], sx = POOL ? 2 * aOx[i] : aOx[i];
-      aPixel[i] = args.in + (static_cast<long long>(n) * args.inH + sy) * inStrideRow +
+    const int r = aRow0 + i * Cfg::kRowsPerPass;
+    const int oy = tileY0 + r / Cfg::kTileW, ox = tileX0 + r % Cfg::kTileW;
+    if (oy < args.gridH && ox < args.gridW) {
+      aOy[i] = oy;
+      aOx[i] = ox;
+      const int sy = POOL ? 2 * oy : oy, sx = POOL ? 2 * ox : ox;
+      aPixel[i] = args.in + (static_cast<long long>(frame) * args.inH + sy) * inStrideRow +
                   static_cast<long long>(sx) * args.inC + args.inOff;
     } else {
       aOy[i] = -(1 << 28);  // fails every bounds test below
@@ -186,7 +274,7 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
       const int row = aRow0 + i * Cfg::kRowsPerPass;
       const int iy = aOy[i] + dy, ix = aOx[i] + dx;
       const bool valid = kValid && iy >= 0 && iy < args.gridH && ix >= 0 && ix < args.gridW;
-      cpAsync16(sA + stage * Cfg::kStageBytesA + swizzled<BK>(row, aChunk), valid ? aPixel[i] + offset : args.in, valid);
+      cpAsync16L1(sA + stage * Cfg::kStageBytesA + swizzled<BK>(row, aChunk), valid ? aPixel[i] + offset : args.in, valid);
     }
   };
 
@@ -284,84 +372,149 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
   }
   cpAsyncWait<0>();
 
-  // ---- Epilogue: bias, ReLU, fp16, scattered to the phase's output pixels in the view's channel slice. ----
-  float biasReg[Cfg::kTilesN][2];
-#pragma unroll
-  for (int j = 0; j < Cfg::kTilesN; ++j) {
-    const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
-    biasReg[j][0] = co < args.cout ? __ldg(args.bias + co) : 0.f;
-    biasReg[j][1] = co + 1 < args.cout ? __ldg(args.bias + co + 1) : 0.f;
-  }
-  if (args.headWeights) {
-    // Fused s = 1 head: this warp holds all cout columns of its rows (checked by the launcher); each row's dot
-    // product is split over the 4 lanes that share it and reduced with two shuffles.
-    float hw[Cfg::kTilesN][2];
-#pragma unroll
-    for (int j = 0; j < Cfg::kTilesN; ++j) {
-      const int co = warpN * WN + j * 8 + (lane & 3) * 2;
-      hw[j][0] = co < args.cout ? __ldg(args.headWeights + co) : 0.f;
-      hw[j][1] = co + 1 < args.cout ? __ldg(args.headWeights + co + 1) : 0.f;
-    }
-#pragma unroll
-    for (int i = 0; i < Cfg::kTilesM; ++i) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float dot = 0.f;
-#pragma unroll
-        for (int j = 0; j < Cfg::kTilesN; ++j) {
-          float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
-          float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
-          if (args.relu) {
-            v0 = fmaxf(v0, 0.f);
-            v1 = fmaxf(v1, 0.f);
-          }
-          dot = fmaf(v0, hw[j][0], fmaf(v1, hw[j][1], dot));
+  storeEpilogue<Cfg::kTilesM, Cfg::kTilesN, WM, WN, Cfg::kTileW>(args, ph, acc, frame, tileY0, tileX0, warpM, warpN,
+                                                                  nBase, lane);
+}
+
+
+// ---- Halo-tile variant: the input patch is loaded once per 32-channel slice and every tap reads it from shared
+// memory (ldmatrix takes one row address per lane, so a tap is just a shifted set of pixel rows). The plain
+// implicit GEMM above re-reads the input once per tap (9x for 3x3, 4x for the 2x2 phases), which made those layers
+// L2-bandwidth bound on the H100. Kernels up to 3x3; K is consumed as (32-channel slice) x (taps).
+template <int TH, int TW, int BN, int WM, int WN>
+struct HaloConfig {
+  static constexpr int BM = TH * TW;
+  static constexpr int kKMax = 3;
+  static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
+  static constexpr int kThreads = kWarpsM * kWarpsN * 32;
+  static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
+  static constexpr int kHaloBytes = (TH + kKMax - 1) * (TW + kKMax - 1) * 64;  // 32 channels x 2 bytes per pixel
+  static constexpr int kTapBytes = BN * 64;
+  static constexpr int kStageBytes = kHaloBytes + kKMax * kKMax * kTapBytes;
+  static constexpr int kSmemBytes = 2 * kStageBytes;
+  static constexpr int kTileW = TW, kTileH = TH;
+  static_assert(TW % 8 == 0 && WM % 16 == 0 && WN % 16 == 0, "ldmatrix row groups of 8 stay in one patch row");
+};
+
+template <int TH, int TW, int BN, int WM, int WN, bool POOL>
+__global__ void __launch_bounds__(HaloConfig<TH, TW, BN, WM, WN>::kThreads) convHaloKernel(const ConvArgs args) {
+  using Cfg = HaloConfig<TH, TW, BN, WM, WN>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t sBase = smemAddress(smem);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int warpM = warp / Cfg::kWarpsN, warpN = warp % Cfg::kWarpsN;
+
+  const int nTiles = (args.cout + BN - 1) / BN;
+  int linear = blockIdx.x;
+  const int nTile = linear % nTiles;
+  linear /= nTiles;
+  const int phaseIndex = linear % args.phaseCount;
+  const int mTile = linear / args.phaseCount;
+  const ConvPhaseArgs ph = args.phases[phaseIndex];
+  const int tilesX = (args.gridW + TW - 1) / TW;
+  const int tilesPerFrame = tilesX * ((args.gridH + TH - 1) / TH);
+  const int frame = mTile / tilesPerFrame;
+  const int tileInFrame = mTile - frame * tilesPerFrame;
+  const int tileY0 = (tileInFrame / tilesX) * TH, tileX0 = (tileInFrame % tilesX) * TW;
+  const int nBase = nTile * BN;
+
+  const int cin = args.cin, taps = ph.kh * ph.kw, K = taps * cin;
+  const int haloW = TW + ph.kw - 1, haloPixels = (TH + ph.kh - 1) * haloW;
+  const int originY = tileY0 - ph.padTop, originX = tileX0 - ph.padLeft;
+  const int slices = (cin + 31) / 32;
+  const long long inRow = static_cast<long long>(args.inW) * args.inC;
+  const __half* frameIn = args.in + static_cast<long long>(frame) * args.inH * inRow + args.inOff;
+
+  auto loadSlice = [&](int slice, int stage) {
+    const int c0 = slice * 32;
+    const uint32_t sHalo = sBase + stage * Cfg::kStageBytes, sW = sHalo + Cfg::kHaloBytes;
+#pragma unroll 4
+    for (int idx = tid; idx < haloPixels * 4; idx += Cfg::kThreads) {
+      const int p = idx >> 2, c = idx & 3;
+      const int hy = p / haloW, hx = p - hy * haloW;
+      const int gy = originY + hy, gx = originX + hx, ci = c0 + c * 8;
+      const bool valid = gy >= 0 && gy < args.gridH && gx >= 0 && gx < args.gridW && ci < cin;
+      if (POOL) {
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (valid) {
+          const __half* q = frameIn + 2 * gy * inRow + static_cast<long long>(2 * gx) * args.inC + ci;
+          v = max4(ldgNc(q), ldgNc(q + args.inC), ldgNc(q + inRow), ldgNc(q + inRow + args.inC));
         }
-        dot += __shfl_xor_sync(0xffffffffu, dot, 1);
-        dot += __shfl_xor_sync(0xffffffffu, dot, 2);
-        const long long m = mBase + warpM * WM + i * 16 + h * 8 + (lane >> 2);
-        if (m < M && (lane & 3) == 0) {
-          const int n = static_cast<int>(m / gridPixels);
-          const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
-          const int oy = rem / args.gridW, ox = rem - (rem / args.gridW) * args.gridW;
-          const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
-          args.headMaps[(static_cast<long long>(n) * args.outH + Y) * args.outW + X] = dot + args.headBias;
-        }
+        *reinterpret_cast<uint4*>(smem + stage * Cfg::kStageBytes + swizzled<32>(p, c)) = v;
+      } else {
+        const __half* src = valid ? frameIn + gy * inRow + static_cast<long long>(gx) * args.inC + ci : args.in;
+        cpAsync16(sHalo + swizzled<32>(p, c), src, valid);
       }
     }
-    return;
-  }
+    for (int idx = tid; idx < taps * BN * 4; idx += Cfg::kThreads) {
+      const int c = idx & 3, rowTap = idx >> 2;
+      const int t = rowTap / BN, row = rowTap - t * BN;
+      const int co = nBase + row, ci = c0 + c * 8;
+      const bool valid = co < args.cout && ci < cin;
+      const __half* src = valid ? ph.weights + static_cast<long long>(co) * K + t * cin + ci : ph.weights;
+      cpAsync16(sW + t * Cfg::kTapBytes + swizzled<32>(row, c), src, valid);
+    }
+  };
+
+  // Halo pixel of each A row this lane addresses in ldmatrix, before the tap shift.
+  int aPixel[Cfg::kTilesM];
 #pragma unroll
   for (int i = 0; i < Cfg::kTilesM; ++i) {
+    const int r = warpM * WM + i * 16 + (lane & 15);
+    aPixel[i] = (r / TW) * haloW + (r % TW);
+  }
+
+  float acc[Cfg::kTilesM][Cfg::kTilesN][4];
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const long long m = mBase + warpM * WM + i * 16 + h * 8 + (lane >> 2);
-      if (m >= M) continue;
-      const int n = static_cast<int>(m / gridPixels);
-      const int rem = static_cast<int>(m - static_cast<long long>(n) * gridPixels);
-      const int oy = rem / args.gridW, ox = rem - (rem / args.gridW) * args.gridW;
-      const int Y = oy * args.upsample + ph.phaseY, X = ox * args.upsample + ph.phaseX;
-      __half* dst = args.out + ((static_cast<long long>(n) * args.outH + Y) * args.outW + X) * args.outC + args.outOff;
+  for (int i = 0; i < Cfg::kTilesM; ++i)
 #pragma unroll
-      for (int j = 0; j < Cfg::kTilesN; ++j) {
-        const int co = nBase + warpN * WN + j * 8 + (lane & 3) * 2;
-        if (co >= args.cout) continue;  // cout is a multiple of 8 on this path: co + 1 is valid too
-        float v0 = acc[i][j][h * 2 + 0] + biasReg[j][0];
-        float v1 = acc[i][j][h * 2 + 1] + biasReg[j][1];
-        if (args.relu) {
-          v0 = fmaxf(v0, 0.f);
-          v1 = fmaxf(v1, 0.f);
+    for (int j = 0; j < Cfg::kTilesN; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
+
+  loadSlice(0, 0);
+  cpAsyncCommit();
+  for (int slice = 0; slice < slices; ++slice) {
+    const int stage = slice & 1;
+    if (slice + 1 < slices) loadSlice(slice + 1, stage ^ 1);  // that stage's readers passed the barrier below
+    cpAsyncCommit();
+    cpAsyncWait<1>();
+    __syncthreads();
+    const uint32_t sHalo = sBase + stage * Cfg::kStageBytes, sW = sHalo + Cfg::kHaloBytes;
+    for (int t = 0; t < taps; ++t) {
+      const int ky = t / ph.kw, kx = t - ky * ph.kw;
+      const int shift = ky * haloW + kx;
+      const uint32_t b = sW + t * Cfg::kTapBytes;
+#pragma unroll
+      for (int kk = 0; kk < 2; ++kk) {
+        uint32_t af[Cfg::kTilesM][4];
+        uint32_t bf[Cfg::kTilesN][2];
+#pragma unroll
+        for (int i = 0; i < Cfg::kTilesM; ++i)
+          ldmatrixX4(sHalo + swizzled<32>(aPixel[i] + shift, kk * 2 + (lane >> 4)), af[i][0], af[i][1], af[i][2], af[i][3]);
+#pragma unroll
+        for (int j = 0; j < Cfg::kTilesN; j += 2) {
+          const int row = warpN * WN + j * 8 + (lane & 7) + ((lane >> 4) << 3);
+          ldmatrixX4(b + swizzled<32>(row, kk * 2 + ((lane >> 3) & 1)), bf[j][0], bf[j][1], bf[j + 1][0], bf[j + 1][1]);
         }
-        *reinterpret_cast<__half2*>(dst + co) = __floats2half2_rn(v0, v1);
+#pragma unroll
+        for (int i = 0; i < Cfg::kTilesM; ++i)
+#pragma unroll
+          for (int j = 0; j < Cfg::kTilesN; ++j) mma16816(acc[i][j], af[i], bf[j][0], bf[j][1]);
       }
     }
+    __syncthreads();  // everyone is done with this stage before the next iteration refills it
   }
+  cpAsyncWait<0>();
+  storeEpilogue<Cfg::kTilesM, Cfg::kTilesN, WM, WN, TW>(args, ph, acc, frame, tileY0, tileX0, warpM, warpN, nBase, lane);
 }
 
 // ---- Tactic table ----
 struct Tactic {
   const char* name;
   int bm, bn, wn;
+  int tileH, tileW;
+  int maxKernel;  // largest kh / kw the tactic handles; 0: any
   int threads;
   int smemBytes;
   void (*kernelDirect)(const ConvArgs);
@@ -373,7 +526,14 @@ Tactic makeTactic(const char* name) {
   using Cfg = TcConfig<BM, BN, BK, WM, WN, STAGES>;
   void (*pool)(const ConvArgs) = nullptr;
   if constexpr (kWithPool) pool = convTcKernel<BM, BN, BK, WM, WN, STAGES, true>;
-  return Tactic{name, BM, BN, WN, Cfg::kThreads, Cfg::kSmemBytes, convTcKernel<BM, BN, BK, WM, WN, STAGES, false>, pool};
+  return Tactic{name, BM, BN, WN, Cfg::kTileH, Cfg::kTileW, 0, Cfg::kThreads, Cfg::kSmemBytes, convTcKernel<BM, BN, BK, WM, WN, STAGES, false>, pool};
+}
+
+template <int TH, int TW, int BN, int WM, int WN>
+Tactic makeHaloTactic(const char* name) {
+  using Cfg = HaloConfig<TH, TW, BN, WM, WN>;
+  return Tactic{name, Cfg::BM, BN, WN, TH, TW, Cfg::kKMax, Cfg::kThreads, Cfg::kSmemBytes,
+                convHaloKernel<TH, TW, BN, WM, WN, false>, convHaloKernel<TH, TW, BN, WM, WN, true>};
 }
 
 // Register budget decides which configurations get a max-pool variant: the pooled loads hold 4 x 16 bytes per A chunk
@@ -395,10 +555,17 @@ const Tactic* tactics() {
       makeTactic<128, 32, 64, 32, 32, 4, false>("tc_m128n32k64_w4_s4"),
       makeTactic<256, 32, 64, 32, 32, 3>("tc_m256n32k64_w8_s3"),
       makeTactic<64, 64, 64, 32, 32, 4, false>("tc_m64n64k64_w4_s4"),
+      makeTactic<256, 32, 32, 64, 32, 4, false>("tc_m256n32k32_w4_s4"),
+      makeHaloTactic<8, 16, 128, 64, 64>("halo_t8x16_n128_w4"),
+      makeHaloTactic<8, 16, 64, 64, 32>("halo_t8x16_n64_w4"),
+      makeHaloTactic<8, 16, 32, 32, 32>("halo_t8x16_n32_w4"),
+      makeHaloTactic<16, 16, 128, 64, 64>("halo_t16x16_n128_w8"),
+      makeHaloTactic<16, 16, 64, 64, 32>("halo_t16x16_n64_w8"),
+      makeHaloTactic<16, 16, 32, 32, 32>("halo_t16x16_n32_w8"),
   };
   return table;
 }
-constexpr int kTacticCount = 15;
+constexpr int kTacticCount = 22;
 
 bool aligned8(int v) { return v % 8 == 0; }
 
@@ -414,10 +581,24 @@ bool convTcSupports(const ConvArgs& a) {
          aligned8(a.outOff) && a.phaseCount >= 1 && a.phaseCount <= kMaxPhasesPerLaunch;
 }
 
+// Opt-in shared memory per block of the current device (99 KB on sm_86/89, 163 KB on sm_80, 227 KB on sm_90).
+int deviceSharedMemoryLimit() {
+  int device = 0, bytes = 48 * 1024;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 48 * 1024;
+  }
+  return bytes;
+}
+
 bool convTcTacticFits(int tactic, const ConvArgs& a) {
   if (tactic < 0 || tactic >= kTacticCount) return false;
   const Tactic& t = tactics()[tactic];
+  if (t.smemBytes > deviceSharedMemoryLimit()) return false;
+  if (t.maxKernel && std::getenv("SMLMRT_NO_HALO")) return false;  // A/B switch for the halo-tile family
   if (a.pool && !t.kernelPool) return false;
+  if (t.maxKernel && (a.maxKh > t.maxKernel || a.maxKw > t.maxKernel)) return false;
   if (a.headWeights) return t.bn >= a.cout && t.wn >= a.cout && t.bn == t.wn;  // one warp column holds all of cout
   // A tile more than twice as wide as the layer wastes over half of its tensor-core work.
   return t.bn <= 2 * ((a.cout + 7) / 8 * 8) || t.bn <= 32;
@@ -429,6 +610,8 @@ void launchConvTc(int tactic, const ConvArgs& a, cudaStream_t stream) {
   if (a.headWeights && !(t.bn >= a.cout && t.wn >= a.cout && t.bn == t.wn))
     throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " cannot fuse the head");
   auto kernel = a.pool ? t.kernelPool : t.kernelDirect;
+  if (t.maxKernel && (a.maxKh > t.maxKernel || a.maxKw > t.maxKernel))
+    throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " handles kernels up to 3x3 only");
   if (!kernel) throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " has no max-pool variant");
   static bool attributesSet[2][kTacticCount] = {};
   bool& done = attributesSet[a.pool ? 1 : 0][tactic];
@@ -437,8 +620,9 @@ void launchConvTc(int tactic, const ConvArgs& a, cudaStream_t stream) {
               "convTc: shared memory attribute");
     done = true;
   }
-  const long long M = static_cast<long long>(a.batch) * a.gridH * a.gridW;
-  const long long blocks = (M + t.bm - 1) / t.bm * a.phaseCount * ((a.cout + t.bn - 1) / t.bn);
+  const long long patches = static_cast<long long>(a.batch) * ((a.gridH + t.tileH - 1) / t.tileH) *
+                            ((a.gridW + t.tileW - 1) / t.tileW);
+  const long long blocks = patches * a.phaseCount * ((a.cout + t.bn - 1) / t.bn);
   if (blocks <= 0) return;
   if (blocks > 0x7fffffffLL) throw EngineError("E_GPU", "convTc: launch too large for one grid");
   kernel<<<static_cast<unsigned>(blocks), t.threads, t.smemBytes, stream>>>(a);

@@ -4,6 +4,7 @@
 // frame). With one input channel there is no GEMM to speak of; a direct kernel, one thread per output pixel with all
 // its channels, is bound by writing the fp16 activations.
 #include <cstdint>
+#include <type_traits>
 
 #include "../engine/cuda_check.h"
 #include "kernels.h"
@@ -13,23 +14,27 @@ namespace {
 
 constexpr int kGroup = 8;
 
-template <typename T>
+template <typename T, int kMaxTaps>
 __global__ void frameConvKernel(const FrameConvArgs a, const T* raw) {
+  // Thread order (frame, phase, oy, ox), ox fastest: a warp shares one phase, so its weight loads are uniform
+  // (broadcast) and its raw-pixel loads contiguous; each thread still writes one output pixel's channels (64 bytes
+  // for 32 channels, whole sectors).
   const int u = a.upsample;
-  const int outH = a.height * u, outW = a.width * u;
-  const long long outPixels = static_cast<long long>(outH) * outW;
+  const long long framePixels = static_cast<long long>(a.height) * a.width;
+  const long long perFrame = framePixels * u * u;
   const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= outPixels * a.batch) return;
-  const int n = static_cast<int>(idx / outPixels);
-  const int rem = static_cast<int>(idx - n * outPixels);
-  const int Y = rem / outW, X = rem - (rem / outW) * outW;
-  const int oy = Y / u, ox = X / u;
-  const FramePhaseArgs ph = a.phases[(Y - oy * u) * u + (X - ox * u)];
+  if (idx >= perFrame * a.batch) return;
+  const int n = static_cast<int>(idx / perFrame);
+  long long rem = idx - n * perFrame;
+  const int phase = static_cast<int>(rem / framePixels);
+  rem -= phase * framePixels;
+  const int oy = static_cast<int>(rem / a.width), ox = static_cast<int>(rem - static_cast<long long>(oy) * a.width);
+  const int Y = oy * u + phase / u, X = ox * u + phase % u;
+  const FramePhaseArgs ph = a.phases[phase];
   const FrameAffine norm = a.affine[n];
   const T* frame = raw + static_cast<long long>(n) * a.height * a.width;
 
   // The phase kernel's taps, normalized; zero outside the frame (the model pads the normalized input with zeros).
-  constexpr int kMaxTaps = 16;
   float taps[kMaxTaps];
   const int tapCount = ph.kh * ph.kw;
 #pragma unroll
@@ -43,7 +48,7 @@ __global__ void frameConvKernel(const FrameConvArgs a, const T* raw) {
     }
   }
   const float* w = a.weights + ph.weightOffset;
-  __half* dst = a.out + static_cast<long long>(idx) * a.outC + a.outOff;
+  __half* dst = a.out + ((static_cast<long long>(n) * a.height * u + Y) * a.width * u + X) * a.outC + a.outOff;
   const bool vectorStore = (a.outC % 8 == 0) && (a.outOff % 8 == 0);
   for (int co0 = 0; co0 < a.cout; co0 += kGroup) {
     float acc[kGroup];
@@ -80,16 +85,28 @@ void launchFrameConv(const FrameConvArgs& a, cudaStream_t stream) {
   if (threads <= 0) return;
   const long long blocks = (threads + 255) / 256;
   if (blocks > 0x7fffffffLL) throw EngineError("E_GPU", "frameConv: launch too large for one grid");
-  switch (a.type) {
-    case PixelType::U8:
-      frameConvKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(a, static_cast<const uint8_t*>(a.raw));
-      break;
-    case PixelType::U16:
-      frameConvKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(a, static_cast<const uint16_t*>(a.raw));
-      break;
-    case PixelType::F32:
-      frameConvKernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(a, static_cast<const float*>(a.raw));
-      break;
+  // Deep-STORM's x8 phases have at most 2x2 taps, a plain 3x3 conv 9: the tap loops unroll to what is needed.
+  const unsigned grid = static_cast<unsigned>(blocks);
+  auto launch = [&](auto tapsTag) {
+    constexpr int kTaps = decltype(tapsTag)::value;
+    switch (a.type) {
+      case PixelType::U8:
+        frameConvKernel<uint8_t, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const uint8_t*>(a.raw));
+        break;
+      case PixelType::U16:
+        frameConvKernel<uint16_t, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const uint16_t*>(a.raw));
+        break;
+      case PixelType::F32:
+        frameConvKernel<float, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const float*>(a.raw));
+        break;
+    }
+  };
+  if (a.maxTaps <= 4) {
+    launch(std::integral_constant<int, 4>{});
+  } else if (a.maxTaps <= 9) {
+    launch(std::integral_constant<int, 9>{});
+  } else {
+    launch(std::integral_constant<int, 16>{});
   }
   checkLaunch("frameConv");
 }

@@ -40,6 +40,7 @@ struct ConvArgs {
   bool relu;
   int phaseCount;
   ConvPhaseArgs phases[kMaxPhasesPerLaunch];
+  int maxKh, maxKw;  // largest phase kernel of the whole conv (tactics that stage a halo tile need <= 3x3)
   // Optional fused 1x1 head with one output (s = 1): instead of storing the activations, each output pixel's
   // cout values (after bias/ReLU) are reduced with headWeights[cout] + headBias and written as one raw FP32 map value
   // to headMaps[(n * outH + Y) * outW + X]. Only tactics whose warp tile spans all of cout can do this.
@@ -76,6 +77,7 @@ struct FrameConvArgs {
   int cout;
   int upsample;
   const FramePhaseArgs* phases;  // device array of upsample*upsample entries, index phaseY*upsample + phaseX
+  int maxTaps;                   // largest kh*kw over the phases (<= 16)
   const float* weights;
   const float* bias;
   bool relu;
