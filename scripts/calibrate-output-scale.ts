@@ -4,17 +4,20 @@
  *
  * Why: training targets put a spike of height 100 (Deep-STORM's convention) on every emitter, but the L1 term of the
  * training loss shrinks the network's outputs, so dividing by the nominal 100 under-counts (0.45-0.75x measured).
- * The fix is one number per model: on a calibration stack simulated at the benchmark's conditions (lib/simulate
- * defaults, its own seed; never the held-out evaluation seed 424242, the example's 2026 or the shared stacks),
- *   ratio = (sum of the image) / (ground-truth emitters in the field of view),  output_scale_new = output_scale_old * ratio,
+ * The fix is one number per model, measured on calibration stacks simulated at the benchmark's conditions
+ * (lib/simulate defaults; seeds 777.., never the held-out evaluation seed 424242, the example's 2026 or the shared
+ * stacks):
+ *   ratio = (sum of the images) / (ground-truth emitters in the field of view),  output_scale_new = output_scale_old * ratio,
  * written into the model's metadata with withMetadata (graph and weights untouched) and recorded in smlm.training's
- * `calibration`. The rewritten model is checked on the calibration stack (ratio 1.00 +- 0.02) before it replaces the
- * file, then validated on a second seed and on the shared ThunderSTORM stacks (figures only; never inputs).
+ * `calibration`. The calibration set is many short stacks, one structure each, because the ratio depends on the
+ * drawn structure (+-8 % between seeds for the U-Net) far more than on the number of frames. The rewritten model is
+ * checked on the calibration stacks (ratio 1.00 +- 0.02) before it replaces the file, then validated on independent
+ * seeds (1777..) and on the shared ThunderSTORM stacks: those figures are reported, never used.
  *
  * Usage (after `npm run build`):
- *   node dist/scripts/calibrate-output-scale.js [--models unet,deepstorm | path.onnx,...] [--seed 777]
- *     [--validation-seed 778] [--frames 200] [--frames-per-model deepstorm=100] [--shared ../shared/data/deepstorm-demo1]
- *     [--dry-run]
+ *   node dist/scripts/calibrate-output-scale.js [--models unet,deepstorm | path.onnx,...] [--seed 777] [--stacks 40]
+ *     [--validation-seed 1777] [--validation-stacks 40] [--frames 10] [--frames-per-model deepstorm=5]
+ *     [--shared ../shared/data/deepstorm-demo1] [--dry-run]
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,10 +35,13 @@ import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 
-/** Calibration and validation seeds: distinct from training (20261125), held-out evaluation (424242), example (2026). */
+/**
+ * Calibration and validation seeds: stacks of seeds 777.. calibrate, stacks of seeds 1777.. validate. Both ranges are
+ * distinct from training (20261125 and the 32-bit seeds it draws), held-out evaluation (424242) and example (2026).
+ */
 export const CALIBRATION_SEED = 777;
-export const VALIDATION_SEED = 778;
-/** Largest accepted |ratio - 1| of the rewritten model on its own calibration stack. */
+export const VALIDATION_SEED = 1777;
+/** Largest accepted |ratio - 1| of the rewritten model on its own calibration stacks. */
 export const AFTER_TOLERANCE = 0.02;
 /** Significant digits kept of the new output_scale (the sampling error of the ratio is far larger than 1e-6). */
 const SCALE_DIGITS = 6;
@@ -47,14 +53,17 @@ export interface CalibrationSample {
   emitters: number;
 }
 
-/** What a model's reconstruction of a sample adds up to. */
+/** What a model's reconstructions of some stacks add up to. */
 export interface SumCheck {
-  sample: string;
+  name: string;
+  stacks: number;
   frames: number;
   emitters: number;
   imageSum: number;
-  /** imageSum / emitters: 1 for a calibrated model. */
+  /** Pooled imageSum / emitters over all stacks: 1 for a calibrated model. */
   ratio: number;
+  /** Each stack's own image sum / emitters. */
+  stackRatios: number[];
 }
 
 /** Ground-truth emitters of frames 1..frames whose position lies on the camera's field (x: columns, nm). */
@@ -70,24 +79,46 @@ export function firstFrames(name: string, stack: Stack, emitters: readonly Emitt
   return { name, stack: sub, emitters: emittersInField(emitters, n, stack.width, stack.height, stack.pixelSizeNm ?? 100) };
 }
 
-/** A stack simulated at the benchmark's conditions (every lib/simulate default) with the given seed. */
-export function simulatedSample(seed: number, frames: number): CalibrationSample {
-  const { stack, emitters } = simulateStack({ seed, frames });
-  return firstFrames(`simulated seed ${seed}`, stack, emitters, frames);
+/**
+ * `count` stacks of `frames` frames simulated at the benchmark's conditions (every lib/simulate default), seeds
+ * firstSeed, firstSeed + 1, ... Many short stacks rather than one long one: the image sum per emitter depends on the
+ * drawn structure (how tightly its filaments pack emitters) far more than on the frame count, so one structure would
+ * calibrate the model to that structure alone.
+ */
+export function simulatedSamples(firstSeed: number, count: number, frames: number): CalibrationSample[] {
+  return Array.from({ length: count }, (_, k) => {
+    const { stack, emitters } = simulateStack({ seed: firstSeed + k, frames });
+    return firstFrames(`seed ${firstSeed + k}`, stack, emitters, frames);
+  });
 }
 
-/** Reconstructs a sample on the CPU backend with the model's own metadata and sums the image. */
-export async function measureImageSum(modelPath: string, sample: CalibrationSample): Promise<SumCheck> {
-  if (sample.emitters === 0) throw new SmlmError('E_BAD_OPTIONS', `${sample.name}: no ground-truth emitters in the field; cannot calibrate against it`);
+/** Reconstructs each sample on the CPU backend with the model's own metadata and sums the images. */
+export async function measureImageSum(modelPath: string, samples: readonly CalibrationSample[], name = samples[0]?.name ?? 'none'): Promise<SumCheck> {
+  const emitters = samples.reduce((n, s) => n + s.emitters, 0);
+  if (samples.length === 0 || emitters === 0) throw new SmlmError('E_BAD_OPTIONS', `${name}: no ground-truth emitters in the field; cannot calibrate against it`);
   const rec = await Reconstructor.create({ model: modelPath, backend: 'cpu' });
   try {
-    const { image } = await rec.reconstruct(sample.stack);
     let imageSum = 0;
-    for (let i = 0; i < image.length; i++) imageSum += image[i];
-    return { sample: sample.name, frames: sample.stack.frames, emitters: sample.emitters, imageSum, ratio: imageSum / sample.emitters };
+    const stackRatios: number[] = [];
+    for (const sample of samples) {
+      const { image } = await rec.reconstruct(sample.stack);
+      let sum = 0;
+      for (let i = 0; i < image.length; i++) sum += image[i];
+      imageSum += sum;
+      stackRatios.push(sum / sample.emitters);
+    }
+    const frames = samples.reduce((n, s) => n + s.stack.frames, 0);
+    return { name, stacks: samples.length, frames, emitters, imageSum, ratio: imageSum / emitters, stackRatios };
   } finally {
     await rec.close();
   }
+}
+
+/** Sample standard deviation (0 for fewer than two values). */
+export function standardDeviation(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  return Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1));
 }
 
 /** The outcome of calibrating one model's bytes (nothing written yet). */
@@ -96,15 +127,19 @@ export interface Calibration {
   bytes: Uint8Array;
   oldScale: number;
   newScale: number;
-  /** The model as it was, on the calibration sample. */
+  /** The model as it was, on the calibration stacks. */
   before: SumCheck;
 }
 
 /**
- * Measures a model on its calibration sample and returns it with output_scale multiplied by the measured ratio and
- * smlm.training.calibration recording how. `seed` is the calibration stack's seed (for the record).
+ * Measures a model on its calibration stacks and returns it with output_scale multiplied by the pooled ratio and
+ * smlm.training.calibration recording how. `seeds` names the calibration stacks' seeds (for the record).
  */
-export async function calibrateModel(bytes: Uint8Array, sample: CalibrationSample, record: { seed: number; date?: string; source?: string }): Promise<Calibration> {
+export async function calibrateModel(
+  bytes: Uint8Array,
+  samples: readonly CalibrationSample[],
+  record: { seeds: string; date?: string; source?: string },
+): Promise<Calibration> {
   const source = record.source ?? 'model';
   const props = metadataProps(decodeOnnx(bytes, source));
   const meta = parseModelMetadata(props, source);
@@ -112,26 +147,30 @@ export async function calibrateModel(bytes: Uint8Array, sample: CalibrationSampl
   writeFileSync(measuredPath, bytes);
   let before: SumCheck;
   try {
-    before = await measureImageSum(measuredPath, sample);
+    before = await measureImageSum(measuredPath, samples, 'calibration');
   } finally {
     rmSync(measuredPath, { force: true });
   }
   if (!(before.imageSum > 0)) {
-    throw new SmlmError('E_MODEL_INVALID', `${source}: the reconstruction of ${sample.name} sums to ${before.imageSum}; no scale can calibrate it`, { source });
+    throw new SmlmError('E_MODEL_INVALID', `${source}: the calibration stacks reconstruct to a sum of ${before.imageSum}; no scale can calibrate that`, { source });
   }
   const rawSumPerEmitter = before.ratio * meta.outputScale;
   const newScale = Number(rawSumPerEmitter.toPrecision(SCALE_DIGITS));
+  const first = samples[0].stack;
   const training = {
     ...meta.training,
     calibration: {
       quantity: 'output_scale = sum over frames of the clamped raw maps / ground-truth emitters in the field of view',
-      stack: 'lib/simulate defaults (benchmark conditions)',
-      seed: record.seed,
-      frames: sample.stack.frames,
-      height: sample.stack.height,
-      width: sample.stack.width,
-      emitters: sample.emitters,
+      conditions: 'lib/simulate defaults (benchmark conditions)',
+      seeds: record.seeds,
+      stacks: samples.length,
+      framesPerStack: first.frames,
+      height: first.height,
+      width: first.width,
+      emitters: before.emitters,
       rawSumPerEmitter,
+      // Spread of the per-stack ratio relative to the pooled one: how far one structure may deviate.
+      stackRelativeSd: standardDeviation(before.stackRatios) / before.ratio,
       previousOutputScale: meta.outputScale,
       backend: 'cpu (onnxruntime-node, fp32)',
       script: 'scripts/calibrate-output-scale.ts',
@@ -174,20 +213,31 @@ async function sharedSamples(dir: string): Promise<CalibrationSample[]> {
   return samples;
 }
 
-const fixed = (v: number, digits: number) => v.toFixed(digits);
+function printRows(rows: string[][]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+}
 
-function printTable(reports: ModelReport[]): void {
-  const rows = [['model', 'frames', 'emitters', 'scale before', 'sum/emitters before', 'scale after', 'sum/emitters after']];
+/** Per-stack spread of a check: relative sd and range of the stacks' ratios (blank for a single stack). */
+function spread(check: SumCheck): [string, string] {
+  if (check.stacks < 2) return ['', ''];
+  const sd = standardDeviation(check.stackRatios);
+  return [`${((100 * sd) / check.ratio).toFixed(1)} %`, `${Math.min(...check.stackRatios).toFixed(3)}-${Math.max(...check.stackRatios).toFixed(3)}`];
+}
+
+function printTables(reports: ModelReport[]): void {
+  const rows = [['model', 'stacks x frames', 'emitters', 'scale before', 'sum/emitters before', 'per-stack sd', 'scale after', 'sum/emitters after']];
   for (const r of reports) {
     const { before, oldScale, newScale } = r.calibration;
-    rows.push([r.name, String(before.frames), String(before.emitters), String(oldScale), fixed(before.ratio, 4), String(newScale), fixed(r.after.ratio, 4)]);
+    rows.push([r.name, `${before.stacks} x ${before.frames / before.stacks}`, String(before.emitters), String(oldScale), before.ratio.toFixed(4), spread(before)[0], String(newScale), r.after.ratio.toFixed(4)]);
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
-  console.log('\nvalidation (calibrated models; sum of the image / ground-truth emitters in the field):');
+  printRows(rows);
+  console.log('\nvalidation of the calibrated models (never inputs to the calibration): sum of the image / ground-truth emitters');
+  const vrows = [['model', 'stacks', 'stacks x frames', 'emitters', 'sum/emitters', 'per-stack sd', 'per-stack range']];
   for (const r of reports) {
-    for (const v of r.validation) console.log(`  ${r.name.padEnd(10)} ${v.sample.padEnd(28)} ${String(v.frames).padStart(4)} frames ${String(v.emitters).padStart(6)} emitters  ratio ${fixed(v.ratio, 4)}`);
+    for (const v of r.validation) vrows.push([r.name, v.name, `${v.stacks} x ${v.frames / v.stacks}`, String(v.emitters), v.ratio.toFixed(4), ...spread(v)]);
   }
+  printRows(vrows);
 }
 
 async function main(): Promise<void> {
@@ -195,51 +245,55 @@ async function main(): Promise<void> {
     options: {
       models: { type: 'string' },
       seed: { type: 'string', default: String(CALIBRATION_SEED) },
+      stacks: { type: 'string', default: '40' },
       'validation-seed': { type: 'string', default: String(VALIDATION_SEED) },
-      frames: { type: 'string', default: '200' },
-      // Deep-STORM costs ~0.36 s per 64x64 frame on a 2-core CPU; 100 frames (~22,000 emitters) are plenty.
-      'frames-per-model': { type: 'string', default: 'deepstorm=100' },
+      'validation-stacks': { type: 'string', default: '40' },
+      frames: { type: 'string', default: '10' },
+      // Deep-STORM costs ~0.36 s per 64x64 frame on a 2-core CPU: 40 x 5 frames (~45,000 emitters) keep it to minutes.
+      'frames-per-model': { type: 'string', default: 'deepstorm=5' },
       shared: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data', 'deepstorm-demo1') },
       'dry-run': { type: 'boolean', default: false },
     },
   });
-  const seed = Number(values.seed);
-  const validationSeed = Number(values['validation-seed']);
-  const defaultFrames = Number(values.frames);
-  if (![seed, validationSeed].every(Number.isInteger) || !(Number.isInteger(defaultFrames) && defaultFrames >= 1)) {
-    throw new SmlmError('E_BAD_OPTIONS', '--seed, --validation-seed and --frames must be integers (frames >= 1)');
+  const [seed, stacks, validationSeed, validationStacks, defaultFrames] = [values.seed, values.stacks, values['validation-seed'], values['validation-stacks'], values.frames].map(Number);
+  if (![seed, validationSeed].every(Number.isInteger) || ![stacks, validationStacks, defaultFrames].every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new SmlmError('E_BAD_OPTIONS', '--seed and --validation-seed must be integers; --stacks, --validation-stacks and --frames integers >= 1');
   }
+  const overlap = Math.max(seed, validationSeed) < Math.min(seed + stacks, validationSeed + validationStacks);
+  if (overlap) throw new SmlmError('E_BAD_OPTIONS', 'the calibration and validation seed ranges overlap; validation must be independent');
   const framesPerModel = parseFramesPerModel(values['frames-per-model']!);
   const models = (values.models?.split(',').filter(Boolean) ?? bundledModelNames()).map((m) =>
     m.endsWith('.onnx') ? { name: basename(m, '.onnx'), path: resolve(m) } : { name: m, path: join(modelsDir(), `${m}.onnx`) },
   );
   if (models.length === 0) throw new SmlmError('E_MODEL_NOT_FOUND', `no models to calibrate in ${modelsDir()}`);
   const maxFrames = Math.max(...models.map((m) => framesPerModel.get(m.name) ?? defaultFrames));
-  // One stack per seed; a model calibrated on fewer frames takes the first ones (same structure, same emitters).
-  const calibrationStack = simulateStack({ seed, frames: maxFrames });
-  const validationStack = simulateStack({ seed: validationSeed, frames: maxFrames });
+  // Simulated once; a model calibrated on fewer frames per stack takes each stack's first ones (same structure).
+  const simulateSet = (first: number, count: number) => Array.from({ length: count }, (_, k) => ({ seed: first + k, ...simulateStack({ seed: first + k, frames: maxFrames }) }));
+  const truncate = (set: ReturnType<typeof simulateSet>, frames: number) => set.map((sim) => firstFrames(`seed ${sim.seed}`, sim.stack, sim.emitters, frames));
+  const calibrationSet = simulateSet(seed, stacks);
+  const validationSet = simulateSet(validationSeed, validationStacks);
   const shared = await sharedSamples(values.shared!);
-  if (shared.length === 0) console.log(`(shared stacks not found in ${values.shared}; validating on seed ${validationSeed} only)`);
+  if (shared.length === 0) console.log(`(shared stacks not found in ${values.shared}; validating on simulated stacks only)`);
 
   const reports: ModelReport[] = [];
   let failed = false;
   for (const model of models) {
     const frames = framesPerModel.get(model.name) ?? defaultFrames;
-    const sample = firstFrames(`simulated seed ${seed}`, calibrationStack.stack, calibrationStack.emitters, frames);
+    const calibrationSamples = truncate(calibrationSet, frames);
     const started = performance.now();
-    const calibration = await calibrateModel(readFileSync(model.path), sample, { seed, source: model.path });
+    const calibration = await calibrateModel(readFileSync(model.path), calibrationSamples, { seeds: `${seed}-${seed + stacks - 1}`, source: model.path });
     // Check the rewritten bytes from a file, through the same loading path users take, before replacing anything.
     const checkPath = join(tmpdir(), `smlm-rt-calibrated-${process.pid}-${model.name}.onnx`);
     writeFileSync(checkPath, calibration.bytes);
     try {
-      const after = await measureImageSum(checkPath, sample);
+      const after = await measureImageSum(checkPath, calibrationSamples, 'calibration');
       if (!(Math.abs(after.ratio - 1) <= AFTER_TOLERANCE)) {
         console.error(`${model.name}: after rewriting, sum/emitters is ${after.ratio.toFixed(4)}, outside 1 +- ${AFTER_TOLERANCE}; ${model.path} left unchanged`);
         failed = true;
         continue;
       }
-      const validation = [await measureImageSum(checkPath, firstFrames(`simulated seed ${validationSeed}`, validationStack.stack, validationStack.emitters, frames))];
-      for (const s of shared) validation.push(await measureImageSum(checkPath, s));
+      const validation = [await measureImageSum(checkPath, truncate(validationSet, frames), `seeds ${validationSeed}-${validationSeed + validationStacks - 1}`)];
+      for (const s of shared) validation.push(await measureImageSum(checkPath, [s]));
       if (!values['dry-run']) writeFileSync(model.path, calibration.bytes);
       reports.push({ name: model.name, calibration, after, validation });
       console.log(`${model.name}: ${values['dry-run'] ? 'measured (dry run, not written)' : `written to ${model.path}`} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
@@ -247,8 +301,8 @@ async function main(): Promise<void> {
       rmSync(checkPath, { force: true });
     }
   }
-  console.log(`\ncalibration stack: lib/simulate defaults (benchmark conditions), seed ${seed}, 64x64 px; CPU backend\n`);
-  printTable(reports);
+  console.log(`\ncalibration: seeds ${seed}-${seed + stacks - 1}, lib/simulate defaults (benchmark conditions, 64x64 px); CPU backend\n`);
+  printTables(reports);
   if (failed) process.exitCode = 1;
 }
 

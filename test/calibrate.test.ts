@@ -8,15 +8,17 @@ import { METADATA_KEYS, parseModelMetadata } from '../lib/model/metadata.js';
 import { decodeOnnx, metadataProps } from '../lib/model/onnx.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Emitter } from '../lib/simulate/csv.js';
-import { calibrateModel, emittersInField, firstFrames, measureImageSum, simulatedSample } from '../scripts/calibrate-output-scale.js';
+import { calibrateModel, emittersInField, firstFrames, measureImageSum, simulatedSamples, standardDeviation, type CalibrationSample } from '../scripts/calibrate-output-scale.js';
 import { writeTempModel } from './helpers/known-model.js';
 import { makeUNetModel } from './helpers/models.js';
 
-async function imageSum(modelPath: string, stack: Parameters<Reconstructor['reconstruct']>[0]): Promise<number> {
+/** Image sum / emitters over the samples, computed here independently of the script's own measurement. */
+async function sumPerEmitter(modelPath: string, samples: readonly CalibrationSample[]): Promise<number> {
   const rec = await Reconstructor.create({ model: modelPath, backend: 'cpu' });
   try {
-    const { image } = await rec.reconstruct(stack);
-    return image.reduce((s, v) => s + v, 0);
+    let sum = 0;
+    for (const s of samples) sum += (await rec.reconstruct(s.stack)).image.reduce((acc, v) => acc + v, 0);
+    return sum / samples.reduce((n, s) => n + s.emitters, 0);
   } finally {
     await rec.close();
   }
@@ -27,43 +29,50 @@ function emitter(frame: number, xNm: number, yNm: number): Emitter {
 }
 
 describe('output_scale calibration', () => {
-  it('makes image sum / emitters = 1 on the calibration stack for a random-weight U-Net', async () => {
+  it('makes image sum / emitters = 1 on the calibration stacks for a random-weight U-Net', async () => {
     const bytes = makeUNetModel({ base: 4, seed: 12 });
-    const sample = simulatedSample(31, 6);
-    expect(sample.emitters).toBeGreaterThan(500);
-    const uncalibrated = (await imageSum(writeTempModel(bytes), sample.stack)) / sample.emitters;
+    const samples = simulatedSamples(31, 3, 2);
+    expect(samples.map((s) => s.name)).toEqual(['seed 31', 'seed 32', 'seed 33']);
+    expect(samples.reduce((n, s) => n + s.emitters, 0)).toBeGreaterThan(1000);
+    const uncalibrated = await sumPerEmitter(writeTempModel(bytes), samples);
     // Random weights with the nominal scale 100 are far from 1, or the test would prove nothing.
     expect(Math.abs(uncalibrated - 1)).toBeGreaterThan(0.1);
 
-    const result = await calibrateModel(bytes, sample, { seed: 31, date: '2026-01-02' });
+    const result = await calibrateModel(bytes, samples, { seeds: '31-33', date: '2026-01-02' });
     expect(result.before.ratio).toBeCloseTo(uncalibrated, 6);
-    const calibratedPath = writeTempModel(result.bytes);
-    const calibrated = (await imageSum(calibratedPath, sample.stack)) / sample.emitters;
+    expect(result.before.stackRatios).toHaveLength(3);
+    const calibrated = await sumPerEmitter(writeTempModel(result.bytes), samples);
     expect(calibrated).toBeCloseTo(1, 4);
 
     const meta = parseModelMetadata(metadataProps(decodeOnnx(result.bytes, 'calibrated')), 'calibrated');
     expect(meta.outputScale).toBe(result.newScale);
     expect(meta.outputScale / 100).toBeCloseTo(uncalibrated, 5);
     const record = meta.training.calibration as Record<string, unknown>;
-    expect(record).toMatchObject({ seed: 31, frames: 6, height: 64, width: 64, emitters: sample.emitters, previousOutputScale: 100, date: '2026-01-02' });
+    expect(record).toMatchObject({ seeds: '31-33', stacks: 3, framesPerStack: 2, height: 64, width: 64, emitters: result.before.emitters, previousOutputScale: 100, date: '2026-01-02' });
+    expect(record.stackRelativeSd as number).toBeCloseTo(standardDeviation(result.before.stackRatios) / result.before.ratio, 10);
     expect(record.rawSumPerEmitter as number).toBeCloseTo(uncalibrated * 100, 3);
     // The training provenance that was there stays.
     expect(meta.training.note).toBe('random weights for tests');
 
     // Calibrating the calibrated model again changes nothing but the record's previous scale.
-    const again = await calibrateModel(result.bytes, sample, { seed: 31, date: '2026-01-02' });
+    const again = await calibrateModel(result.bytes, samples, { seeds: '31-33', date: '2026-01-02' });
     expect(again.before.ratio).toBeCloseTo(1, 4);
     expect(again.newScale / result.newScale).toBeCloseTo(1, 4);
   });
 
   it('the image scales with the model only through output_scale: the same maps, divided by the new scale', async () => {
     const bytes = makeUNetModel({ base: 4, seed: 13 });
-    const sample = simulatedSample(32, 3);
-    const { bytes: calibrated, oldScale, newScale } = await calibrateModel(bytes, sample, { seed: 32 });
-    const before = await measureImageSum(writeTempModel(bytes), sample);
-    const after = await measureImageSum(writeTempModel(calibrated), sample);
+    const samples = simulatedSamples(40, 1, 3);
+    const { bytes: calibrated, oldScale, newScale } = await calibrateModel(bytes, samples, { seeds: '40' });
+    const before = await measureImageSum(writeTempModel(bytes), samples);
+    const after = await measureImageSum(writeTempModel(calibrated), samples);
     expect(after.imageSum / before.imageSum).toBeCloseTo(oldScale / newScale, 5);
     expect(metadataProps(decodeOnnx(calibrated, 'c'))[METADATA_KEYS.outputScale]).toBe(String(newScale));
+  });
+
+  it('standardDeviation is the sample sd', () => {
+    expect(standardDeviation([2, 4, 4, 4, 5, 5, 7, 9])).toBeCloseTo(Math.sqrt(32 / 7), 12);
+    expect(standardDeviation([3])).toBe(0);
   });
 
   it('counts only the emitters on the used frames and inside the field', () => {
@@ -78,7 +87,9 @@ describe('output_scale calibration', () => {
   it('refuses a stack without emitters (E_BAD_OPTIONS)', async () => {
     const path = writeTempModel(makeUNetModel({ base: 2 }));
     const empty = { name: 'empty', stack: { data: new Uint16Array(64 * 64).fill(100), frames: 1, height: 64, width: 64 }, emitters: 0 };
-    const err = await measureImageSum(path, empty).catch((e: unknown) => e);
-    expect(isSmlmError(err, 'E_BAD_OPTIONS')).toBe(true);
+    for (const samples of [[empty], []]) {
+      const err = await measureImageSum(path, samples).catch((e: unknown) => e);
+      expect(isSmlmError(err, 'E_BAD_OPTIONS')).toBe(true);
+    }
   });
 });
