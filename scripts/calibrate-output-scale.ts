@@ -17,7 +17,8 @@
  * Usage (after `npm run build`):
  *   node dist/scripts/calibrate-output-scale.js [--models unet,deepstorm | path.onnx,...] [--seed 777] [--stacks 40]
  *     [--validation-seed 1777] [--validation-stacks 40] [--frames 10] [--frames-per-model deepstorm=5]
- *     [--shared ../shared/data/deepstorm-demo1] [--dry-run]
+ *     [--shared ../shared/data/deepstorm-demo1] [--dry-run] [--sensitivity]
+ * --sensitivity adds how the calibrated sum drifts under other imaging conditions (SENSITIVITY_VARIANTS).
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +33,7 @@ import { bundledModelNames, modelsDir, packageRoot } from '../lib/model/registry
 import { withMetadata } from '../lib/model/rewrite-metadata.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
-import { simulateStack } from '../lib/simulate/simulate.js';
+import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 
 /**
@@ -45,6 +46,25 @@ export const VALIDATION_SEED = 1777;
 export const AFTER_TOLERANCE = 0.02;
 /** Significant digits kept of the new output_scale (the sampling error of the ratio is far larger than 1e-6). */
 const SCALE_DIGITS = 6;
+
+/** First seed of the stacks of the optional --sensitivity report (distinct from calibration and validation). */
+export const SENSITIVITY_SEED = 5000;
+/**
+ * Imaging conditions away from the benchmark's, for the optional --sensitivity report: the calibration holds at the
+ * conditions it was measured at, and these show how far the image sum drifts elsewhere (brightness, density, camera).
+ */
+export const SENSITIVITY_VARIANTS: readonly { name: string; options: SimulationOptions }[] = [
+  { name: 'benchmark conditions', options: {} },
+  { name: 'photons 500-1000', options: { photons: { kind: 'uniform', min: 500, max: 1000 } } },
+  { name: 'photons 2000-2500', options: { photons: { kind: 'uniform', min: 2000, max: 2500 } } },
+  { name: 'photons 1000-3000', options: { photons: { kind: 'uniform', min: 1000, max: 3000 } } },
+  { name: 'density 2.75 /um^2', options: { densityPerUm2: 2.75 } },
+  { name: 'density 11 /um^2', options: { densityPerUm2: 11 } },
+  {
+    name: 'Artificialdataset-like (1000-3000 ph, bg 10, no EM gain or baseline, 1 ADU/ph)',
+    options: { photons: { kind: 'uniform', min: 1000, max: 3000 }, backgroundPhotons: 10, camera: { emGain: 0, electronsPerAdu: 1, baselineAdu: 0, readNoiseAdu: 0 } },
+  },
+];
 
 /** A stack with the number of ground-truth emitters inside its field of view. */
 export interface CalibrationSample {
@@ -81,13 +101,13 @@ export function firstFrames(name: string, stack: Stack, emitters: readonly Emitt
 
 /**
  * `count` stacks of `frames` frames simulated at the benchmark's conditions (every lib/simulate default), seeds
- * firstSeed, firstSeed + 1, ... Many short stacks rather than one long one: the image sum per emitter depends on the
+ * firstSeed, firstSeed + 1, ... (other conditions through `options`). Many short stacks rather than one long one: the image sum per emitter depends on the
  * drawn structure (how tightly its filaments pack emitters) far more than on the frame count, so one structure would
  * calibrate the model to that structure alone.
  */
-export function simulatedSamples(firstSeed: number, count: number, frames: number): CalibrationSample[] {
+export function simulatedSamples(firstSeed: number, count: number, frames: number, options: SimulationOptions = {}): CalibrationSample[] {
   return Array.from({ length: count }, (_, k) => {
-    const { stack, emitters } = simulateStack({ seed: firstSeed + k, frames });
+    const { stack, emitters } = simulateStack({ ...options, seed: firstSeed + k, frames });
     return firstFrames(`seed ${firstSeed + k}`, stack, emitters, frames);
   });
 }
@@ -186,6 +206,8 @@ interface ModelReport {
   calibration: Calibration;
   after: SumCheck;
   validation: SumCheck[];
+  /** --sensitivity only. */
+  sensitivity: SumCheck[];
 }
 
 function parseFramesPerModel(spec: string): Map<string, number> {
@@ -238,6 +260,12 @@ function printTables(reports: ModelReport[]): void {
     for (const v of r.validation) vrows.push([r.name, v.name, `${v.stacks} x ${v.frames / v.stacks}`, String(v.emitters), v.ratio.toFixed(4), ...spread(v)]);
   }
   printRows(vrows);
+  if (reports.some((r) => r.sensitivity.length > 0)) {
+    console.log(`\nsensitivity to imaging conditions (calibrated models; seeds ${SENSITIVITY_SEED}.., other conditions as the benchmark's): sum of the image / emitters`);
+    const srows = [['model', 'conditions', 'stacks x frames', 'emitters', 'sum/emitters', 'per-stack sd']];
+    for (const r of reports) for (const v of r.sensitivity) srows.push([r.name, v.name, `${v.stacks} x ${v.frames / v.stacks}`, String(v.emitters), v.ratio.toFixed(4), spread(v)[0]]);
+    printRows(srows);
+  }
 }
 
 async function main(): Promise<void> {
@@ -253,6 +281,7 @@ async function main(): Promise<void> {
       'frames-per-model': { type: 'string', default: 'deepstorm=5' },
       shared: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data', 'deepstorm-demo1') },
       'dry-run': { type: 'boolean', default: false },
+      sensitivity: { type: 'boolean', default: false },
     },
   });
   const [seed, stacks, validationSeed, validationStacks, defaultFrames] = [values.seed, values.stacks, values['validation-seed'], values['validation-stacks'], values.frames].map(Number);
@@ -294,8 +323,14 @@ async function main(): Promise<void> {
       }
       const validation = [await measureImageSum(checkPath, truncate(validationSet, frames), `seeds ${validationSeed}-${validationSeed + validationStacks - 1}`)];
       for (const s of shared) validation.push(await measureImageSum(checkPath, [s]));
+      const sensitivity: SumCheck[] = [];
+      if (values.sensitivity) {
+        // Fewer, shorter stacks than the calibration: these are trends, not calibration-grade figures.
+        const perVariantFrames = Math.max(1, Math.round(frames / 2));
+        for (const v of SENSITIVITY_VARIANTS) sensitivity.push(await measureImageSum(checkPath, simulatedSamples(SENSITIVITY_SEED, 20, perVariantFrames, v.options), v.name));
+      }
       if (!values['dry-run']) writeFileSync(model.path, calibration.bytes);
-      reports.push({ name: model.name, calibration, after, validation });
+      reports.push({ name: model.name, calibration, after, validation, sensitivity });
       console.log(`${model.name}: ${values['dry-run'] ? 'measured (dry run, not written)' : `written to ${model.path}`} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     } finally {
       rmSync(checkPath, { force: true });

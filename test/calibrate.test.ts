@@ -70,6 +70,13 @@ describe('output_scale calibration', () => {
     expect(metadataProps(decodeOnnx(calibrated, 'c'))[METADATA_KEYS.outputScale]).toBe(String(newScale));
   });
 
+  it('simulatedSamples: one stack per seed, other conditions passed through', () => {
+    const dense = simulatedSamples(50, 2, 2);
+    const sparse = simulatedSamples(50, 2, 2, { densityPerUm2: 1 });
+    expect(sparse.map((s) => s.name)).toEqual(dense.map((s) => s.name));
+    for (let k = 0; k < 2; k++) expect(sparse[k].emitters).toBeLessThan(dense[k].emitters / 2);
+  });
+
   it('standardDeviation is the sample sd', () => {
     expect(standardDeviation([2, 4, 4, 4, 5, 5, 7, 9])).toBeCloseTo(Math.sqrt(32 / 7), 12);
     expect(standardDeviation([3])).toBe(0);
