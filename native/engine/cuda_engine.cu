@@ -523,8 +523,9 @@ class CudaEngine final : public Engine {
   }
 
   // The whole network for one batch, on `stream` (eager or under graph capture).
+  // includeHead = false: everything but the accumulation into the image (a warm-up pass that gives tuning real data).
   void enqueueNetwork(int batch, int slot, PixelType type, int h, int w, bool withMaps, const std::vector<int>& tactics,
-                      cudaStream_t stream) {
+                      cudaStream_t stream, bool includeHead = true) {
     if (poison_) checkCuda(cudaMemsetAsync(arena_, 0xff, arenaBytes_, stream), "poison activations");
     launchFrameAffine(rawDevice_[slot], type, batch, h, w, plan_.normMean, plan_.normStd, affine_, stream);
     for (size_t i = 0; i < layers_.size(); ++i) {
@@ -535,6 +536,7 @@ class CudaEngine final : public Engine {
         launchConv(pc, batch, tactics[i], stream);
       }
     }
+    if (!includeHead) return;
     if (fusedHead_) {
       // The last conv left raw FP32 maps in maps_: clamp, sum over the batch, and keep the clamped maps if asked.
       const HeadOp& head = plan_.head;
@@ -668,11 +670,17 @@ class CudaEngine final : public Engine {
     }
     bool needsTuning = false;
     std::vector<int> tactics = tacticsFor(batch, h, w, &needsTuning);
+    if (needsTuning) {
+      // Tune on this batch's real activations *before* computing it, so that every batch of a shape, the first one
+      // included, runs the same kernels: results then do not depend on whether the tactic cache was warm (tactics
+      // differ in summation order, hence in FP32 rounding).
+      enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_, /*includeHead=*/false);
+      tune(batch, h, w, &tactics);
+    }
     checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
     enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
     checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
     downloadMaps();
-    if (needsTuning) tune(batch, h, w, &tactics);
     lastTactics_.clear();
     for (size_t i = 0; i < layers_.size(); ++i)
       lastTactics_.push_back(layers_[i].fromFrame ? "frame_direct" : tactics[i] >= 0 ? convTcTacticName(tactics[i]) : "generic");

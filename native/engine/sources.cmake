@@ -18,6 +18,8 @@ set(SMLMRT_ENGINE_SOURCES
   ${SMLMRT_ENGINE_DIR}/../kernels/frame_conv.cu
   ${SMLMRT_ENGINE_DIR}/../kernels/head.cu
 )
+# The tensor-core kernels need sm_80 (cp.async, mma.m16n8k16): on Turing (sm_75) the engine runs its generic
+# FP32-accumulating kernels instead (correct, slow), decided at run time from the device's compute capability.
 # Machine code for Turing..Hopper plus compute_90 PTX for newer GPUs ("90" in CMake emits both SASS and PTX;
 # the explicit -real entries emit SASS only).
 set(SMLMRT_CUDA_ARCHITECTURES 75-real 80-real 86-real 89-real 90)

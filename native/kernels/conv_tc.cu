@@ -176,6 +176,10 @@ template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool POOL>
 __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads)
     convTcKernel(const ConvArgs args) {
   using Cfg = TcConfig<BM, BN, BK, WM, WN, STAGES>;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();  // cp.async and mma.m16n8k16 need sm_80; the host never selects this path there (convTcSupports)
+#else
+
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t sBase = smemAddress(smem);
   const uint32_t sA = sBase, sB = sBase + STAGES * Cfg::kStageBytesA;
@@ -374,6 +378,7 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
 
   storeEpilogue<Cfg::kTilesM, Cfg::kTilesN, WM, WN, Cfg::kTileW>(args, ph, acc, frame, tileY0, tileX0, warpM, warpN,
                                                                   nBase, lane);
+#endif
 }
 
 
@@ -399,6 +404,10 @@ struct HaloConfig {
 template <int TH, int TW, int BN, int WM, int WN, bool POOL>
 __global__ void __launch_bounds__(HaloConfig<TH, TW, BN, WM, WN>::kThreads) convHaloKernel(const ConvArgs args) {
   using Cfg = HaloConfig<TH, TW, BN, WM, WN>;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();  // cp.async and mma.m16n8k16 need sm_80; the host never selects this path there (convTcSupports)
+#else
+
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t sBase = smemAddress(smem);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -507,6 +516,7 @@ __global__ void __launch_bounds__(HaloConfig<TH, TW, BN, WM, WN>::kThreads) conv
   }
   cpAsyncWait<0>();
   storeEpilogue<Cfg::kTilesM, Cfg::kTilesN, WM, WN, TW>(args, ph, acc, frame, tileY0, tileX0, warpM, warpN, nBase, lane);
+#endif
 }
 
 // ---- Tactic table ----
@@ -577,6 +587,13 @@ const char* convTcTacticName(int tactic) {
 }
 
 bool convTcSupports(const ConvArgs& a) {
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (major < 8) return false;  // Turing: no cp.async / m16n8k16; the generic kernels run instead
   return aligned8(a.cin) && aligned8(a.cout) && aligned8(a.inC) && aligned8(a.inOff) && aligned8(a.outC) &&
          aligned8(a.outOff) && a.phaseCount >= 1 && a.phaseCount <= kMaxPhasesPerLaunch;
 }
