@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the engine's standalone self-test / micro-benchmark with nvcc (no Node, no CMake).
-#   native/tests/build.sh [out-dir] [arch...]     default: build/selftest, sm_90 only (iteration)
+#   native/tests/build.sh [out-dir]               default: build/selftest, sm_90 only (iteration)
 #   ARCHS="75 80 86 89 90" native/tests/build.sh   all release targets (+ compute_90 PTX)
 # PTXAS_VERBOSE=1 prints registers/spills per kernel.
 set -euo pipefail
@@ -31,4 +31,7 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 nvcc "${flags[@]}" -c "$here/selftest.cu" -o "$out/selftest.o"
 nvcc "${flags[@]}" "${objs[@]}" "$out/selftest.o" -o "$out/selftest" -lpthread
-echo "built $out/selftest ($archs)"
+# Host-only planning checks (memory sharing, tactic cache): no GPU and no nvcc needed.
+"${CXX:-g++}" -std=c++17 -O2 -Wall -Wextra "$here/host_test.cpp" "$here/../engine/memory_plan.cpp" \
+  "$here/../engine/tactic_cache.cpp" -o "$out/host_test"
+echo "built $out/selftest ($archs) and $out/host_test"
