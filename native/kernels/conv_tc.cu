@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
+#include <tuple>
 #include <string>
 
 #include "../engine/cuda_check.h"
@@ -630,12 +633,19 @@ void launchConvTc(int tactic, const ConvArgs& a, cudaStream_t stream) {
   if (t.maxKernel && (a.maxKh > t.maxKernel || a.maxKw > t.maxKernel))
     throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " handles kernels up to 3x3 only");
   if (!kernel) throw EngineError("E_GPU", std::string("convTc: tactic ") + t.name + " has no max-pool variant");
-  static bool attributesSet[2][kTacticCount] = {};
-  bool& done = attributesSet[a.pool ? 1 : 0][tactic];
-  if (!done) {
-    checkCuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, t.smemBytes),
-              "convTc: shared memory attribute");
-    done = true;
+  // The dynamic shared-memory opt-in is a per-device function attribute: set it once per (device, kernel). Engines
+  // always run a shape eagerly before capturing it, so this never happens inside a graph capture.
+  {
+    static std::mutex mutex;
+    static std::set<std::tuple<int, bool, int>> done;
+    int device = 0;
+    checkCuda(cudaGetDevice(&device), "cudaGetDevice");
+    std::lock_guard<std::mutex> lock(mutex);
+    if (done.insert(std::make_tuple(device, a.pool, tactic)).second) {
+      const cudaError_t status = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, t.smemBytes);
+      if (status != cudaSuccess) done.erase(std::make_tuple(device, a.pool, tactic));
+      checkCuda(status, "convTc: shared memory attribute");
+    }
   }
   const long long patches = static_cast<long long>(a.batch) * ((a.gridH + t.tileH - 1) / t.tileH) *
                             ((a.gridW + t.tileW - 1) / t.tileW);
