@@ -7,8 +7,8 @@
 # 4. runs bench:gpu (deepstorm + the default model, 64x64 and 256x256, batch 1..256);
 # 5. runs the PyTorch reference (deepstorm_torch_bench.py) on the same GPU: 64x64 with torch.compile, 256x256 eager;
 # 6. prints smlm-rt and PyTorch side by side.
-# Logs go to $OUT (at most 8 files come back): status.txt tests.log bench.log bench.json torch64.log torch256.log
-# summary.txt. Each phase has its own time limit so that one slow phase cannot eat the whole call (600 s).
+# Logs go to $OUT (at most 8 files come back): status.txt selftest.log tests.log bench.log bench.json torch64.log
+# torch256.log summary.txt. Each phase has its own time limit so that one slow phase cannot eat the whole call (600 s).
 #
 # Knobs (environment): SKIP_TESTS=1, SKIP_BENCH=1, SKIP_TORCH=1, TEST_TIMEOUT (s, 120), BENCH_TIMEOUT (200),
 # TORCH64_TIMEOUT (300), TORCH256_TIMEOUT (60), BENCH_ARGS (extra bench:gpu arguments, e.g. "--batches 1,16,64,256"),
@@ -50,6 +50,17 @@ say "node $(node --version), unpacked"
     console.log(JSON.stringify({ status: cudaStatus(), features: loaded.ok ? loaded.addon.features : loaded.reason }, null, 2));
   " 2>&1
 } | tee "$OUT/status.txt"
+
+# ---- 2b. the engine's self-test (every tile configuration vs a CPU fp32 reference, determinism, memory) ----
+if [ -z "${SKIP_SELFTEST:-}" ] && [ -f "$G/selftest.xz" ]; then
+  say "engine self-test"
+  xz -dc "$G/selftest.xz" > /tmp/smlm-selftest && chmod +x /tmp/smlm-selftest
+  timeout "${SELFTEST_TIMEOUT:-150}" /tmp/smlm-selftest > "$OUT/selftest.log" 2>&1
+  rc=$?
+  grep -E "PASS|FAIL|pass|fail" "$OUT/selftest.log" | tail -40
+  say "engine self-test exit $rc"
+  [ "$rc" = 0 ] || status=1
+fi
 
 # ---- 3. GPU tests ----
 if [ -z "${SKIP_TESTS:-}" ]; then
@@ -110,6 +121,7 @@ fi
   fi
   echo
   echo "GPU tests: $(grep -E "^ *Tests " "$OUT/tests.log" 2>/dev/null || echo 'not run')"
+  echo "engine self-test: $(tail -n 1 "$OUT/selftest.log" 2>/dev/null || echo 'not run')"
 } 2>&1 | tee "$OUT/summary.txt"
 say "done (exit $status)"
 exit $status
