@@ -1,4 +1,5 @@
 import { SmlmError } from '../../errors.js';
+import type { ConvPhase } from '../plan.js';
 
 /**
  * The compiler's intermediate graph: ONNX nodes turned into a few layer kinds whose weights are already decoded,
@@ -6,14 +7,8 @@ import { SmlmError } from '../../errors.js';
  * lower.ts turns what is left into a Plan. Tensors are referred to by their ONNX names.
  */
 
-/** One phase of a (possibly phased) convolution; weights OHWI [cout][kh][kw][cin], see ConvPhase in plan.ts. */
-export interface IrPhase {
-  phaseY: number;
-  phaseX: number;
-  kh: number;
-  kw: number;
-  padTop: number;
-  padLeft: number;
+/** One phase of a (possibly phased) convolution, as in plan.ts but holding its own OHWI weights ([cout][kh][kw][cin]). */
+export interface IrPhase extends Omit<ConvPhase, 'weightOffset'> {
   weights: Float32Array;
 }
 
