@@ -49,7 +49,10 @@ export interface Timings {
 }
 
 export interface ReconstructionResult {
-  /** The super-resolution image, height x width, row-major, in expected localizations per output pixel. */
+  /**
+   * The super-resolution image, height x width, row-major, in expected localizations per output pixel (the model's
+   * output scale is calibrated at its training conditions; brighter emitters read proportionally higher).
+   */
   image: Float32Array;
   width: number;
   height: number;
