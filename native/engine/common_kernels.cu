@@ -91,17 +91,9 @@ void launchNormalize(const void* raw, PixelType type, int n, int h, int w, float
                      cudaStream_t stream) {
   if (n <= 0) return;
   const int pixels = h * w;
-  switch (type) {
-    case PixelType::U8:
-      normalizeKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const uint8_t*>(raw), pixels, mean, std, out);
-      break;
-    case PixelType::U16:
-      normalizeKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const uint16_t*>(raw), pixels, mean, std, out);
-      break;
-    case PixelType::F32:
-      normalizeKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const float*>(raw), pixels, mean, std, out);
-      break;
-  }
+  withTypedPixels(raw, type, [&](auto pixelsIn) {
+    normalizeKernel<<<n, kStatThreads, 0, stream>>>(pixelsIn, pixels, mean, std, out);
+  });
   checkLaunch("normalizeFrames");
 }
 
@@ -111,17 +103,9 @@ void launchFrameAffine(const void* raw, PixelType type, int n, int h, int w, flo
                        cudaStream_t stream) {
   if (n <= 0) return;
   const int pixels = h * w;
-  switch (type) {
-    case PixelType::U8:
-      frameAffineKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const uint8_t*>(raw), pixels, mean, std, stats);
-      break;
-    case PixelType::U16:
-      frameAffineKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const uint16_t*>(raw), pixels, mean, std, stats);
-      break;
-    case PixelType::F32:
-      frameAffineKernel<<<n, kStatThreads, 0, stream>>>(static_cast<const float*>(raw), pixels, mean, std, stats);
-      break;
-  }
+  withTypedPixels(raw, type, [&](auto pixelsIn) {
+    frameAffineKernel<<<n, kStatThreads, 0, stream>>>(pixelsIn, pixels, mean, std, stats);
+  });
   checkLaunch("frameAffine");
 }
 

@@ -2,6 +2,8 @@
 // the raw camera pixels, and the clamp + sum over frames into the FP32 image accumulator.
 #pragma once
 
+#include <cstdint>
+
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -34,6 +36,23 @@ void launchNormalizeFramesHalf(const void* raw, PixelType type, int n, int h, in
 void launchClampSumMaps(const float* maps, int n, int pixels, float* accum, float* mapsOutOrNull, cudaStream_t stream);
 void launchClampSumMapsHalf(const __half* maps, int n, int pixels, float* accum, float* mapsOutOrNull,
                             cudaStream_t stream);
+
+// Calls f with the raw frame pointer cast to its pixel type (const uint8_t*, const uint16_t* or const float*), so that
+// each kernel launch over raw frames is written once for all pixel types.
+template <typename F>
+void withTypedPixels(const void* raw, PixelType type, F&& f) {
+  switch (type) {
+    case PixelType::U8:
+      f(static_cast<const uint8_t*>(raw));
+      break;
+    case PixelType::U16:
+      f(static_cast<const uint16_t*>(raw));
+      break;
+    case PixelType::F32:
+      f(static_cast<const float*>(raw));
+      break;
+  }
+}
 
 // Size in bytes of one raw pixel.
 inline size_t pixelBytes(PixelType type) { return type == PixelType::U8 ? 1 : type == PixelType::U16 ? 2 : 4; }

@@ -352,6 +352,13 @@ class CudaEngine final : public Engine {
     (void)type;
   }
 
+  // Frees a device pointer and forgets it, so that release paths can run more than once.
+  template <typename T>
+  static void freeDevice(T*& p) {
+    cudaFree(p);
+    p = nullptr;
+  }
+
   void deviceAlloc(void** p, size_t bytes, const char* where) {
     checkCuda(cudaMalloc(p, std::max<size_t>(bytes, 16)), where);
     allocatedBytes_ += bytes;
@@ -360,20 +367,15 @@ class CudaEngine final : public Engine {
   void freeActivations() {
     for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
     graphs_.clear();
-    cudaFree(arena_);
-    arena_ = nullptr;
+    freeDevice(arena_);
     for (int s = 0; s < 2; ++s) {
-      cudaFree(rawDevice_[s]);
+      freeDevice(rawDevice_[s]);
       cudaFreeHost(pinned_[s]);
-      rawDevice_[s] = nullptr;
       pinned_[s] = nullptr;
     }
-    cudaFree(affine_);
-    cudaFree(accum_);
-    cudaFree(maps_);
-    affine_ = nullptr;
-    accum_ = nullptr;
-    maps_ = nullptr;
+    freeDevice(affine_);
+    freeDevice(accum_);
+    freeDevice(maps_);
     mapsCapacity_ = 0;
     capBatch_ = capH_ = capW_ = 0;
     allocatedBytes_ = 0;
@@ -384,12 +386,9 @@ class CudaEngine final : public Engine {
     if (compute_) cudaStreamSynchronize(compute_);
     if (upload_) cudaStreamSynchronize(upload_);
     freeActivations();
-    cudaFree(weightsF32_);
-    cudaFree(weightsF16_);
-    cudaFree(framePhases_);
-    weightsF32_ = nullptr;
-    weightsF16_ = nullptr;
-    framePhases_ = nullptr;
+    freeDevice(weightsF32_);
+    freeDevice(weightsF16_);
+    freeDevice(framePhases_);
     for (int s = 0; s < 2; ++s) {
       if (uploaded_[s]) cudaEventDestroy(uploaded_[s]);
       if (start_[s]) cudaEventDestroy(start_[s]);

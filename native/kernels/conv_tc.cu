@@ -77,6 +77,34 @@ __device__ __forceinline__ uint4 max4(uint4 a, uint4 b, uint4 c, uint4 d) {
 
 __device__ __forceinline__ uint4 ldgNc(const __half* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
+// The output tile a block computes. Blocks enumerate (M tile, phase, N tile), N fastest, so that the blocks reading
+// the same input patch run together; an M tile is a TH x TW patch of one frame's output grid for that phase.
+struct BlockTile {
+  int phaseIndex;
+  int frame;
+  int tileY0, tileX0;
+  int nBase;
+};
+
+template <int TH, int TW, int BN>
+__device__ __forceinline__ BlockTile blockTile(const ConvArgs& args) {
+  const int nTiles = (args.cout + BN - 1) / BN;
+  int linear = blockIdx.x;
+  const int nTile = linear % nTiles;
+  linear /= nTiles;
+  BlockTile t;
+  t.phaseIndex = linear % args.phaseCount;
+  const int mTile = linear / args.phaseCount;
+  const int tilesX = (args.gridW + TW - 1) / TW;
+  const int tilesPerFrame = tilesX * ((args.gridH + TH - 1) / TH);
+  t.frame = mTile / tilesPerFrame;
+  const int tileInFrame = mTile - t.frame * tilesPerFrame;
+  t.tileY0 = (tileInFrame / tilesX) * TH;
+  t.tileX0 = (tileInFrame % tilesX) * TW;
+  t.nBase = nTile * BN;
+  return t;
+}
+
 template <int BM, int BN, int BK, int WM, int WN, int STAGES>
 struct TcConfig {
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
@@ -190,24 +218,13 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warpM = warp / Cfg::kWarpsN, warpN = warp % Cfg::kWarpsN;
 
-  // Block -> (M tile, phase, N tile); N fastest so that the blocks sharing an input tile run together.
-  const int nTiles = (args.cout + BN - 1) / BN;
-  int linear = blockIdx.x;
-  const int nTile = linear % nTiles;
-  linear /= nTiles;
-  const int phaseIndex = linear % args.phaseCount;
-  const int mTile = linear / args.phaseCount;  // (frame, patch row, patch column)
-  const ConvPhaseArgs ph = args.phases[phaseIndex];
+  const BlockTile tile = blockTile<Cfg::kTileH, Cfg::kTileW, BN>(args);
+  const int frame = tile.frame, tileY0 = tile.tileY0, tileX0 = tile.tileX0, nBase = tile.nBase;
+  const ConvPhaseArgs ph = args.phases[tile.phaseIndex];
 
   const int cin = args.cin;
   const int K = ph.kh * ph.kw * cin;
   const int kTiles = (K + BK - 1) / BK;
-  const int tilesX = (args.gridW + Cfg::kTileW - 1) / Cfg::kTileW;
-  const int tilesPerFrame = tilesX * ((args.gridH + Cfg::kTileH - 1) / Cfg::kTileH);
-  const int frame = mTile / tilesPerFrame;
-  const int tileInFrame = mTile - frame * tilesPerFrame;
-  const int tileY0 = (tileInFrame / tilesX) * Cfg::kTileH, tileX0 = (tileInFrame % tilesX) * Cfg::kTileW;
-  const int nBase = nTile * BN;
 
   // ---- A rows this thread loads: fixed across the k loop; so is its chunk column (threads % chunks-per-row == 0). ----
   const int aChunk = tid % Cfg::kChunksPerRow;
@@ -400,7 +417,6 @@ struct HaloConfig {
   static constexpr int kTapBytes = BN * 64;
   static constexpr int kStageBytes = kHaloBytes + kKMax * kKMax * kTapBytes;
   static constexpr int kSmemBytes = 2 * kStageBytes;
-  static constexpr int kTileW = TW, kTileH = TH;
   static_assert(TW % 8 == 0 && WM % 16 == 0 && WN % 16 == 0, "ldmatrix row groups of 8 stay in one patch row");
 };
 
@@ -416,19 +432,9 @@ __global__ void __launch_bounds__(HaloConfig<TH, TW, BN, WM, WN>::kThreads) conv
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warpM = warp / Cfg::kWarpsN, warpN = warp % Cfg::kWarpsN;
 
-  const int nTiles = (args.cout + BN - 1) / BN;
-  int linear = blockIdx.x;
-  const int nTile = linear % nTiles;
-  linear /= nTiles;
-  const int phaseIndex = linear % args.phaseCount;
-  const int mTile = linear / args.phaseCount;
-  const ConvPhaseArgs ph = args.phases[phaseIndex];
-  const int tilesX = (args.gridW + TW - 1) / TW;
-  const int tilesPerFrame = tilesX * ((args.gridH + TH - 1) / TH);
-  const int frame = mTile / tilesPerFrame;
-  const int tileInFrame = mTile - frame * tilesPerFrame;
-  const int tileY0 = (tileInFrame / tilesX) * TH, tileX0 = (tileInFrame % tilesX) * TW;
-  const int nBase = nTile * BN;
+  const BlockTile tile = blockTile<TH, TW, BN>(args);
+  const int frame = tile.frame, tileY0 = tile.tileY0, tileX0 = tile.tileX0, nBase = tile.nBase;
+  const ConvPhaseArgs ph = args.phases[tile.phaseIndex];
 
   const int cin = args.cin, taps = ph.kh * ph.kw, K = taps * cin;
   const int haloW = TW + ph.kw - 1, haloPixels = (TH + ph.kh - 1) * haloW;

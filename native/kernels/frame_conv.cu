@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../engine/common_kernels.h"
 #include "../engine/cuda_check.h"
 #include "kernels.h"
 
@@ -87,17 +88,10 @@ void launchFrameConv(const FrameConvArgs& a, cudaStream_t stream) {
   const unsigned grid = static_cast<unsigned>(blocks);
   auto launch = [&](auto tapsTag) {
     constexpr int kTaps = decltype(tapsTag)::value;
-    switch (a.type) {
-      case PixelType::U8:
-        frameConvKernel<uint8_t, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const uint8_t*>(a.raw));
-        break;
-      case PixelType::U16:
-        frameConvKernel<uint16_t, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const uint16_t*>(a.raw));
-        break;
-      case PixelType::F32:
-        frameConvKernel<float, kTaps><<<grid, 256, 0, stream>>>(a, static_cast<const float*>(a.raw));
-        break;
-    }
+    withTypedPixels(a.raw, a.type, [&](auto pixelsIn) {
+      using Pixel = std::remove_cv_t<std::remove_pointer_t<decltype(pixelsIn)>>;
+      frameConvKernel<Pixel, kTaps><<<grid, 256, 0, stream>>>(a, pixelsIn);
+    });
   };
   if (a.maxTaps <= 4) {
     launch(std::integral_constant<int, 4>{});
