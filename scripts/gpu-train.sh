@@ -3,11 +3,17 @@
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
 #   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full|unet-variants [training seconds per model]   (writes to $OUT, else ./gpu-out)
+# Usage there: scripts/gpu-train.sh smoke|full|unet-variants|heads [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
 #          unet-wide (64-128-256) with 1e-3 + plateau; the unet with the lowest validation loss ships as unet.onnx
+#   heads: five unet candidates: the per-pixel renderer before the head (--head-hidden 128) at two widths, each with
+#          1e-3 + plateau and with cosine + EMA of the weights, and unet-wide again with another seed (run-to-run
+#          spread); select_unet.py scores them on the validation stacks
+#   sr:    unet candidates with super-resolving decoder stages (--sr-stages 1 / 2) and unet-wide with seed 1 again;
+#          select_unet.py scores them on the validation stacks; $OUT gets unet.onnx (the pick), unet-wide-s1.onnx
+#          (kept as a fallback) and results.tgz (every candidate's JSON and log)
 set -uo pipefail
 MODE=${1:-smoke}
 BUDGET=${2:-400}
@@ -16,7 +22,7 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 nvidia-smi -L | tee "$OUT/gpu.txt"
 python3 -c 'import torch, onnx, onnxruntime; print("torch", torch.__version__, "onnx", onnx.__version__, "ort", onnxruntime.__version__)' | tee -a "$OUT/gpu.txt"
-EVAL=".gpu/eval/heldout .gpu/eval/demo-artificial .gpu/eval/demo1"
+EVAL="$(ls .gpu/eval/validation-*.json 2>/dev/null | sed 's/\.json$//' | tr '\n' ' ').gpu/eval/heldout .gpu/eval/demo-artificial .gpu/eval/demo1"
 DATA=.gpu/train/train.bin
 start=$(date +%s)
 if [ "$MODE" = smoke ]; then
@@ -29,6 +35,24 @@ elif [ "$MODE" = unet-variants ]; then
   python3 scripts/train.py --arch unet --name unet-head128 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-head128.log 2>&1 &
   python3 scripts/train.py --arch unet --name unet-wide-head128 --widths 64 128 256 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-head128.log 2>&1 &
   python3 scripts/train.py --arch unet --name unet-wide-s1 --widths 64 128 256 --seed 1 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-s1.log 2>&1 &
+elif [ "$MODE" = heads ]; then
+  LOGS=/tmp/train-logs; mkdir -p $LOGS
+  HEADS="unet-mlp unet-wide-mlp unet-mlp-cos-ema unet-wide-mlp-cos-ema unet-wide-s1"
+  T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
+  python3 scripts/train.py $T --name unet-mlp --head-hidden 128 > $LOGS/unet-mlp.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-mlp --widths 64 128 256 --head-hidden 128 > $LOGS/unet-wide-mlp.log 2>&1 &
+  python3 scripts/train.py $T --name unet-mlp-cos-ema --head-hidden 128 --schedule cosine --ema 0.999 > $LOGS/unet-mlp-cos-ema.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-mlp-cos-ema --widths 64 128 256 --head-hidden 128 --schedule cosine --ema 0.999 > $LOGS/unet-wide-mlp-cos-ema.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
+elif [ "$MODE" = sr ]; then
+  LOGS=/tmp/train-logs; mkdir -p $LOGS
+  SR="unet-wide-sr1 unet-wide-sr2 unet-sr2 unet-wide-sr2-s1 unet-wide-s1"
+  T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
+  python3 scripts/train.py $T --name unet-wide-sr1 --widths 64 128 256 --sr-stages 1 > $LOGS/unet-wide-sr1.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-sr2 --widths 64 128 256 --sr-stages 2 > $LOGS/unet-wide-sr2.log 2>&1 &
+  python3 scripts/train.py $T --name unet-sr2 --sr-stages 2 > $LOGS/unet-sr2.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-sr2-s1 --widths 64 128 256 --sr-stages 2 --seed 1 > $LOGS/unet-wide-sr2-s1.log 2>&1 &
+  python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
 else
   LOGS=/tmp/train-logs; mkdir -p $LOGS
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/deepstorm.log 2>&1 &
@@ -40,6 +64,15 @@ status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
 if [ "$MODE" = unet-variants ]; then
   python3 scripts/select_unet.py "$OUT" unet-base-s1 unet-head128 unet-wide-head128 unet-wide-s1 | tee -a "$OUT/gpu.txt" || status=1
+  cat $LOGS/*.log > "$OUT/train-logs.txt"
+elif [ "$MODE" = sr ]; then
+  cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
+  python3 scripts/select_unet.py "$OUT" $SR | tee -a "$OUT/gpu.txt" || status=1
+  [ -f "$OUT/unet-wide-s1.onnx" ] || cp /tmp/unet-wide-s1.onnx "$OUT/" 2>/dev/null
+  cat $LOGS/*.log > "$OUT/train-logs.txt"
+  (cd "$OUT" && tar czf results.tgz *.json train-logs.txt && rm -f *.json train-logs.txt)
+elif [ "$MODE" = heads ]; then
+  python3 scripts/select_unet.py "$OUT" $HEADS | tee -a "$OUT/gpu.txt" || status=1
   cat $LOGS/*.log > "$OUT/train-logs.txt"
 elif [ "$MODE" != smoke ]; then
   python3 scripts/select_unet.py "$OUT" unet-base unet-base-lr1e-4 unet-wide | tee -a "$OUT/gpu.txt" || status=1

@@ -1,8 +1,9 @@
 /**
- * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): the
- * held-out simulated stack at the benchmark's conditions (lib/simulate defaults, its own seed, never used for
- * training) and, when ../shared/data is present, the two ThunderSTORM stacks, as NAME.u16 (frames x H x W uint16
- * little-endian), NAME.json ({frames, height, width}) and NAME.csv (ThunderSTORM ground truth).
+ * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): two
+ * simulated validation stacks at the benchmark's conditions (validation-SEED; scripts/select_unet.py picks the shipped
+ * U-Net on these), the held-out simulated stack (its own seed; reported, never used to choose anything) and, when
+ * ../shared/data is present, the two ThunderSTORM stacks, as NAME.u16 (frames x H x W uint16 little-endian),
+ * NAME.json ({frames, height, width}) and NAME.csv (ThunderSTORM ground truth). None of them is trained on.
  *
  * Usage (after `npm run build`): node dist/scripts/make-eval-stacks.js [--out .gpu/eval] [--seed 424242] [--frames 361]
  */
@@ -15,6 +16,8 @@ import { simulateStack } from '../lib/simulate/simulate.js';
 
 /** The held-out simulated stack's seed: distinct from the training data's (20261125) and its derived seeds. */
 export const HELDOUT_SEED = 424242;
+/** Seeds of the validation stacks that model selection uses, distinct from the training and held-out seeds. */
+export const VALIDATION_SEEDS = [515151, 626262];
 
 function writeRaw(prefix: string, data: Uint16Array, frames: number, height: number, width: number): void {
   writeFileSync(`${prefix}.u16`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -32,6 +35,12 @@ async function main(): Promise<void> {
   });
   const out = values.out!;
   mkdirSync(out, { recursive: true });
+  for (const seed of VALIDATION_SEEDS) {
+    const val = simulateStack({ seed, frames: Number(values.frames) });
+    writeRaw(join(out, `validation-${seed}`), val.stack.data, val.stack.frames, val.stack.height, val.stack.width);
+    writeThunderstormCsv(join(out, `validation-${seed}.csv`), val.emitters);
+    console.log(`validation-${seed}: ${val.stack.frames} frames, ${val.emitters.length} emitters`);
+  }
   const sim = simulateStack({ seed: Number(values.seed), frames: Number(values.frames) });
   writeRaw(join(out, 'heldout'), sim.stack.data, sim.stack.frames, sim.stack.height, sim.stack.width);
   writeThunderstormCsv(join(out, 'heldout.csv'), sim.emitters);

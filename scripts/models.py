@@ -45,15 +45,28 @@ class UNet(nn.Module):
     connections (ConvTranspose k2/s2 up, Concat with the encoder's features), then a head of one 1x1 conv to
     64 = 8*8 channels and PixelShuffle(8) that writes each camera pixel's 8x8 block of the fine map. No convolution
     runs on an upsampled input, so the compute per frame is a few percent of Deep-STORM's. H and W must be multiples
-    of 4 (two poolings)."""
+    of 4 (two poolings).
+
+    head_hidden > 0 puts a per-pixel nonlinear renderer before the head (1x1 conv to head_hidden channels + ReLU).
+    Why: the head is linear, so the last ReLU layer alone has to turn a continuous sub-pixel position into a sharp
+    spike on one of 64 fine pixels; one more ReLU layer at camera resolution is cheap (64*64*2*64*head_hidden MAC
+    per 64x64 frame) and gives the rendering its own nonlinearity.
+
+    sr_stages > 0 adds super-resolving decoder stages after the last camera-resolution block: each doubles the
+    resolution (ConvTranspose k2/s2, channels halved) and runs conv3x3-BN-ReLU twice there, and the head's pixel
+    shuffle shrinks to 8 / 2**sr_stages. Why: a shuffle head renders each camera pixel's 8x8 block linearly from one
+    feature vector; the finer stages place emitters with convolutions on a 50 / 25 nm grid (translation-equivariant
+    there, as Deep-STORM's full-resolution decoder is) at a fraction of Deep-STORM's cost."""
 
     size_multiple = 4
     min_size = 4
 
-    def __init__(self, widths=(48, 96, 192), head_width=64):
+    def __init__(self, widths=(48, 96, 192), head_width=64, head_hidden=0, sr_stages=0):
         super().__init__()
         self.widths = tuple(widths)
         self.head_width = head_width
+        self.head_hidden = head_hidden
+        self.sr_stages = sr_stages
         w1, w2, w3 = widths
         self.enc1 = DoubleConv(1, w1)
         self.enc2 = DoubleConv(w1, w2)
@@ -63,8 +76,16 @@ class UNet(nn.Module):
         self.dec2 = DoubleConv(2 * w2, w2)
         self.up1 = nn.ConvTranspose2d(w2, w1, 2, stride=2)
         self.dec1 = DoubleConv(2 * w1, head_width)
-        self.head = nn.Conv2d(head_width, UPSAMPLING * UPSAMPLING, 1)
-        self.shuffle = nn.PixelShuffle(UPSAMPLING)
+        stages, c = [], head_width
+        for _ in range(sr_stages):
+            stages += [nn.ConvTranspose2d(c, c // 2, 2, stride=2), DoubleConv(c // 2, c // 2)]
+            c //= 2
+        self.super_resolve = nn.Sequential(*stages)
+        self.render = (nn.Sequential(nn.Conv2d(c, head_hidden, 1), nn.ReLU(inplace=True))
+                       if head_hidden else nn.Identity())
+        shuffle = UPSAMPLING >> sr_stages
+        self.head = nn.Conv2d(head_hidden or c, shuffle * shuffle, 1)
+        self.shuffle = nn.PixelShuffle(shuffle)
 
     def forward(self, x):
         e1 = self.enc1(x)
@@ -72,7 +93,7 @@ class UNet(nn.Module):
         b = self.bottom(self.pool(e2))
         d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
         d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return self.shuffle(self.head(d1))
+        return self.shuffle(self.head(self.render(self.super_resolve(d1))))
 
 
 ARCHITECTURES = {"deepstorm": DeepSTORM, "unet": UNet}

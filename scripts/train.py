@@ -70,13 +70,19 @@ def main():
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--schedule", choices=["plateau", "constant"], default="plateau",
-                    help="plateau: Deep-STORM's ReduceLROnPlateau(factor 0.1, patience 5, min 5e-5)")
+    ap.add_argument("--schedule", choices=["plateau", "constant", "cosine"], default="plateau",
+                    help="plateau: Deep-STORM's ReduceLROnPlateau(factor 0.1, patience 5, min 5e-5); "
+                         "cosine: per iteration from lr to 0 over --epochs")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="decay of an exponential moving average of the weights (0: off); validation, the checkpoint "
+                         "and the export then use the averaged weights")
     ap.add_argument("--time-budget", type=float, default=1e9, help="seconds of training, then stop at an epoch end")
     ap.add_argument("--max-iters", type=int, default=0, help="smoke test: stop each epoch after this many iterations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=int, nargs=3, help="unet: channels of its three levels (default 48 96 192)")
     ap.add_argument("--head-width", type=int, help="unet: channels of the last decoder block before the head (default 64)")
+    ap.add_argument("--head-hidden", type=int, help="unet: channels of the per-pixel renderer before the head (default 0: none)")
+    ap.add_argument("--sr-stages", type=int, help="unet: super-resolving decoder stages beyond camera resolution (default 0)")
     ap.add_argument("--eval", nargs="*", default=[], help="evaluation stacks (evaluation.py format) to score after export")
     a = ap.parse_args()
     name = a.name or a.arch
@@ -113,13 +119,33 @@ def main():
         kwargs["widths"] = tuple(a.widths)
     if a.arch == "unet" and a.head_width:
         kwargs["head_width"] = a.head_width
+    if a.arch == "unet" and a.head_hidden:
+        kwargs["head_hidden"] = a.head_hidden
+    if a.arch == "unet" and a.sr_stages:
+        kwargs["sr_stages"] = a.sr_stages
     model = ARCHITECTURES[a.arch](**kwargs).to(dev).to(memory_format=torch.channels_last)
     gmac = gmac_per_frame(model, 64)
     mult = model.size_multiple
     crop = (p // mult) * mult  # unet trains on random 24x24 crops of the 26x26 patches (also an augmentation)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    sched = (torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=5, min_lr=5e-5)
-             if a.schedule == "plateau" else None)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, fused=True)
+    iters_per_epoch = min(n_train // a.batch, a.max_iters or n_train)
+    sched = step_sched = None
+    if a.schedule == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.1, patience=5, min_lr=5e-5)
+    elif a.schedule == "cosine":
+        total = a.epochs * iters_per_epoch
+        step_sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
+    # The averaged copy is what gets validated and exported; BatchNorm's running statistics are copied, not averaged.
+    ema = copy.deepcopy(model) if a.ema else None
+    if ema is not None:
+        ema.eval()
+        ema_params, live_params = list(ema.parameters()), list(model.parameters())
+
+    def update_ema():
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, live_params, 1.0 - a.ema)
+            for eb, mb in zip(ema.buffers(), model.buffers()):
+                eb.copy_(mb)
     kernel = gaussian_kernel(device=dev)
 
     def blur(t):
@@ -152,6 +178,7 @@ def main():
         return x.contiguous(memory_format=torch.channels_last), y
 
     def validate():
+        net = ema if ema is not None else model
         model.eval()
         tot_loss = tot_err = tot_ref = 0.0
         with torch.no_grad():
@@ -159,7 +186,7 @@ def main():
                 idx = torch.arange(s, min(s + 250, n), device=dev)
                 x, y = batch(idx, False)
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    out = model(x)
+                    out = net(x)
                 mse, l1, err, ref = loss_terms(out, y)
                 tot_loss += float(mse + l1) * len(idx)
                 tot_err += float((err ** 2).sum())
@@ -174,9 +201,7 @@ def main():
     for epoch in range(a.epochs):
         t0 = time.time()
         perm = torch.randperm(n_train, generator=gen).to(dev)
-        iters = n_train // a.batch
-        if a.max_iters:
-            iters = min(iters, a.max_iters)
+        iters = iters_per_epoch
         run_loss = torch.zeros((), device=dev)
         for it in range(iters):
             x, y = batch(perm[it * a.batch:(it + 1) * a.batch], True)
@@ -187,6 +212,10 @@ def main():
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if step_sched is not None:
+                step_sched.step()
+            if ema is not None:
+                update_ema()
             run_loss += loss.detach()
         val_loss, val_nmse = validate()
         if sched is not None:
@@ -198,7 +227,7 @@ def main():
         print(f"[{name}] epoch {epoch + 1} train {history[-1]['train_loss']:.4f} val {val_loss:.4f} "
               f"val-nmse {val_nmse:.4f} lr {opt.param_groups[0]['lr']:.1e} {dt:.1f}s", flush=True)
         if val_loss < best[0]:
-            best = (val_loss, copy.deepcopy(model.state_dict()), epoch + 1)
+            best = (val_loss, copy.deepcopy((ema if ema is not None else model).state_dict()), epoch + 1)
         elapsed = time.time() - t_start
         if elapsed + max(epoch_times[-3:]) > a.time_budget:
             print(f"[{name}] time budget {a.time_budget:.0f}s reached after {epoch + 1} epochs", flush=True)
@@ -213,7 +242,10 @@ def main():
         "data_format": header["format"], "patches": {"train": n_train, "validation": n - n_train, "size": p},
         "conditions": header["conditions"], "epochs_done": len(history), "epochs_requested": a.epochs,
         "best_epoch": best[2], "batch": a.batch, "optimizer": "Adam", "lr": a.lr,
-        "lr_schedule": "ReduceLROnPlateau(0.1, patience 5, min 5e-5)" if a.schedule == "plateau" else "constant",
+        "lr_schedule": {"plateau": "ReduceLROnPlateau(0.1, patience 5, min 5e-5)", "constant": "constant",
+                        "cosine": f"cosine to 0 over {a.epochs} epochs, per iteration"}[a.schedule],
+        "weight_average": f"EMA decay {a.ema}" if a.ema else "none", "head_hidden": getattr(model, "head_hidden", None),
+        "sr_stages": getattr(model, "sr_stages", None),
         "final_lr": opt.param_groups[0]["lr"], "loss": "mse(g*x', g*x) + mean|x'|, g 7x7 Gaussian sigma 1 fine px",
         "validation_loss": best_hist["val_loss"], "validation_nmse_blurred": best_hist["val_nmse_blurred"],
         "amp": "bf16 autocast, channels_last", "gpu": gpu, "torch": torch.__version__,

@@ -75,6 +75,8 @@ const cases: { name: string; bytes: () => Uint8Array; clampsInside?: boolean }[]
   { name: 'unet, BN folded by the exporter', bytes: () => makeUNetModel({ seed: 22, withBatchNorm: false }) },
   { name: 'unet, DepthToSpace DCR + final Relu', bytes: () => makeUNetModel({ seed: 23, depthToSpaceMode: 'DCR', finalRelu: true }), clampsInside: true },
   { name: 'unet, torch-style Reshape/Transpose/Reshape pixel shuffle', bytes: () => makeUNetModel({ seed: 24, pixelShuffleAsTranspose: true }) },
+  { name: 'unet with one super-resolving stage (shuffle 4)', bytes: () => makeUNetModel({ seed: 25, base: 8, srStages: 1 }) },
+  { name: 'unet with two super-resolving stages (shuffle 2), BN folded', bytes: () => makeUNetModel({ seed: 26, base: 8, srStages: 2, withBatchNorm: false }) },
 ];
 
 describe('compiled plan (reference executor) equals onnxruntime on the original ONNX', () => {

@@ -73,7 +73,7 @@ class RandomNetWriter {
     });
   }
 
-  convTranspose2x2(x: string, cin: number, cout: number): string {
+  convTranspose2x2(x: string, cin: number, cout: number, relu = true): string {
     const bound = Math.sqrt(6 / cin);
     let y = this.b.convTranspose(x, {
       weight: uniform(this.rand, cin * cout * 4, -bound, bound),
@@ -82,7 +82,7 @@ class RandomNetWriter {
       strides: [2, 2],
     });
     if (this.withBatchNorm) y = this.batchNorm(y, cout);
-    return this.b.relu(y);
+    return relu ? this.b.relu(y) : y;
   }
 }
 
@@ -176,6 +176,11 @@ export interface UNetModelOptions {
   /** End with Relu after the head (some exports clamp inside the network). */
   finalRelu?: boolean;
   upsampling?: number;
+  /**
+   * Super-resolving stages after d1, as scripts/models.py writes them: ConvTranspose 2x2/s2 (no ReLU, channels
+   * halved) then two conv-BN-ReLU at the doubled resolution; the head's shuffle shrinks to upsampling / 2^stages.
+   */
+  srStages?: number;
 }
 
 /**
@@ -189,7 +194,7 @@ export interface UNetModelOptions {
  * Frame sides must be multiples of 4 (two poolings).
  */
 export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
-  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8 } = options;
+  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8, srStages = 0 } = options;
   const b = new OnnxModelBuilder();
   const net = new RandomNetWriter(b, seededRandom(seed), withBatchNorm);
   const input = b.addInput('frames', ['N', 1, 'H', 'W']);
@@ -199,22 +204,29 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
   const up2 = net.convTranspose2x2(m, 4 * base, 2 * base);
   const d2 = net.convBnRelu(b.concat([up2, e2]), 4 * base, 2 * base);
   const up1 = net.convBnRelu(b.resizeNearest(d2, 2), 2 * base, base);
-  const d1 = net.convBnRelu(b.concat([up1, e1]), 2 * base, base);
-  const u = upsampling;
-  let out = net.conv1x1(d1, base, u * u);
+  let features = net.convBnRelu(b.concat([up1, e1]), 2 * base, base);
+  let channels = base;
+  for (let s = 0; s < srStages; s++) {
+    const half = Math.max(1, channels >> 1);
+    features = net.convTranspose2x2(features, channels, half, false);
+    features = net.convBnRelu(net.convBnRelu(features, half, half), half, half);
+    channels = half;
+  }
+  const u = upsampling >> srStages;
+  let out = net.conv1x1(features, channels, u * u);
   out = pixelShuffleAsTranspose ? torchStylePixelShuffle(b, out, u) : b.depthToSpace(out, u, depthToSpaceMode);
   if (finalRelu) out = b.relu(out);
   b.addOutput('maps', ['N', 1, 'OH', 'OW'], out);
   const metadata: ModelMetadata = {
     architecture: 'unet',
-    upsampling: u,
+    upsampling,
     cameraPixelNm: 100,
-    outputPixelNm: 100 / u,
+    outputPixelNm: 100 / upsampling,
     normalization: { ...DEEPSTORM_NORMALIZATION },
     outputScale: 100,
     sizeMultiple: 4,
     minSize: 8,
-    training: { note: 'random weights for tests', seed, base, withBatchNorm },
+    training: { note: 'random weights for tests', seed, base, withBatchNorm, srStages },
   };
   return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'unet_random' });
 }
