@@ -2,18 +2,20 @@
 # Trains the shipped models on the GPU host (the device tool; no Node there) and evaluates them.
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
-#   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full|unet-variants|heads [training seconds per model]   (writes to $OUT, else ./gpu-out)
+#   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{validation-515151,validation-626262,heldout,demo-artificial,demo1}.*
+# Usage there: scripts/gpu-train.sh smoke|full|heads|sr [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
-#          unet-wide (64-128-256) with 1e-3 + plateau; the unet with the lowest validation loss ships as unet.onnx
+#          unet-wide (64-128-256) with 1e-3 + plateau (round 1 of models/README.md; it ran before the validation
+#          stacks existed, so select_unet.py fell back to the validation loss)
 #   heads: five unet candidates: the per-pixel renderer before the head (--head-hidden 128) at two widths, each with
 #          1e-3 + plateau and with cosine + EMA of the weights, and unet-wide again with another seed (run-to-run
-#          spread); select_unet.py scores them on the validation stacks
+#          spread)
 #   sr:    unet candidates with super-resolving decoder stages (--sr-stages 1 / 2) and unet-wide with seed 1 again;
-#          select_unet.py scores them on the validation stacks; $OUT gets unet.onnx (the pick), unet-wide-s1.onnx
-#          (kept as a fallback) and results.tgz (every candidate's JSON and log)
+#          unet-wide-s1.onnx is kept beside the pick as a fallback
+# Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
+# results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
 MODE=${1:-smoke}
 BUDGET=${2:-400}
@@ -28,16 +30,9 @@ start=$(date +%s)
 if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
   python3 scripts/train.py --arch unet --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/unet.log" 2>&1 &
-elif [ "$MODE" = unet-variants ]; then
-  # Follow-up (not run yet): four more unet candidates; deepstorm.onnx is kept from the full run.
-  LOGS=/tmp/train-logs; mkdir -p $LOGS
-  python3 scripts/train.py --arch unet --name unet-base-s1 --seed 1 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base-s1.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-head128 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-head128.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-wide-head128 --widths 64 128 256 --head-width 128 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-head128.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-wide-s1 --widths 64 128 256 --seed 1 --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide-s1.log 2>&1 &
 elif [ "$MODE" = heads ]; then
   LOGS=/tmp/train-logs; mkdir -p $LOGS
-  HEADS="unet-mlp unet-wide-mlp unet-mlp-cos-ema unet-wide-mlp-cos-ema unet-wide-s1"
+  CANDIDATES="unet-mlp unet-wide-mlp unet-mlp-cos-ema unet-wide-mlp-cos-ema unet-wide-s1"
   T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
   python3 scripts/train.py $T --name unet-mlp --head-hidden 128 > $LOGS/unet-mlp.log 2>&1 &
   python3 scripts/train.py $T --name unet-wide-mlp --widths 64 128 256 --head-hidden 128 > $LOGS/unet-wide-mlp.log 2>&1 &
@@ -46,7 +41,7 @@ elif [ "$MODE" = heads ]; then
   python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
 elif [ "$MODE" = sr ]; then
   LOGS=/tmp/train-logs; mkdir -p $LOGS
-  SR="unet-wide-sr1 unet-wide-sr2 unet-sr2 unet-wide-sr2-s1 unet-wide-s1"
+  CANDIDATES="unet-wide-sr1 unet-wide-sr2 unet-sr2 unet-wide-sr2-s1 unet-wide-s1"
   T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
   python3 scripts/train.py $T --name unet-wide-sr1 --widths 64 128 256 --sr-stages 1 > $LOGS/unet-wide-sr1.log 2>&1 &
   python3 scripts/train.py $T --name unet-wide-sr2 --widths 64 128 256 --sr-stages 2 > $LOGS/unet-wide-sr2.log 2>&1 &
@@ -55,6 +50,7 @@ elif [ "$MODE" = sr ]; then
   python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
 else
   LOGS=/tmp/train-logs; mkdir -p $LOGS
+  CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/deepstorm.log 2>&1 &
   python3 scripts/train.py --arch unet --name unet-base --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base.log 2>&1 &
   python3 scripts/train.py --arch unet --name unet-base-lr1e-4 --data $DATA --out "$OUT" --lr 1e-4 --schedule constant --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base-lr1e-4.log 2>&1 &
@@ -62,21 +58,13 @@ else
 fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
-if [ "$MODE" = unet-variants ]; then
-  python3 scripts/select_unet.py "$OUT" unet-base-s1 unet-head128 unet-wide-head128 unet-wide-s1 | tee -a "$OUT/gpu.txt" || status=1
-  cat $LOGS/*.log > "$OUT/train-logs.txt"
-elif [ "$MODE" = sr ]; then
-  cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
-  python3 scripts/select_unet.py "$OUT" $SR | tee -a "$OUT/gpu.txt" || status=1
-  [ -f "$OUT/unet-wide-s1.onnx" ] || cp /tmp/unet-wide-s1.onnx "$OUT/" 2>/dev/null
+if [ "$MODE" != smoke ]; then
+  # At most 8 files come back from the GPU host: the pick, the fallback and one archive of every JSON and log.
+  [ "$MODE" = sr ] && cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
+  python3 scripts/select_unet.py "$OUT" $CANDIDATES | tee -a "$OUT/gpu.txt" || status=1
+  [ "$MODE" = sr ] && { [ -f "$OUT/unet-wide-s1.onnx" ] || cp /tmp/unet-wide-s1.onnx "$OUT/" 2>/dev/null; }
   cat $LOGS/*.log > "$OUT/train-logs.txt"
   (cd "$OUT" && tar czf results.tgz *.json train-logs.txt && rm -f *.json train-logs.txt)
-elif [ "$MODE" = heads ]; then
-  python3 scripts/select_unet.py "$OUT" $HEADS | tee -a "$OUT/gpu.txt" || status=1
-  cat $LOGS/*.log > "$OUT/train-logs.txt"
-elif [ "$MODE" != smoke ]; then
-  python3 scripts/select_unet.py "$OUT" unet-base unet-base-lr1e-4 unet-wide | tee -a "$OUT/gpu.txt" || status=1
-  cat $LOGS/*.log > "$OUT/train-logs.txt"
 fi
 echo "all done in $(( $(date +%s) - start )) s, status $status" | tee -a "$OUT/gpu.txt"
 grep -h -E "time budget|epoch (1|10|50|100) " /tmp/train-logs/*.log "$OUT"/*.log 2>/dev/null | tail -n 40
