@@ -67,6 +67,41 @@ export async function collectInfo(version: string): Promise<InfoReport> {
   };
 }
 
+const PROVENANCE_PREVIEW_CHARS = 160;
+
+/**
+ * One readable line from a model's free-form training provenance: the keys scripts/train.py writes, when present;
+ * otherwise the JSON itself, shortened. The whole record stays available through `smlm-rt info --json`.
+ */
+export function summarizeTraining(training: Record<string, unknown>): string {
+  const num = (key: string): number | undefined => (typeof training[key] === 'number' ? (training[key] as number) : undefined);
+  const str = (key: string): string | undefined => (typeof training[key] === 'string' ? (training[key] as string) : undefined);
+  const parts: string[] = [];
+  const name = str('model_name') ?? str('architecture');
+  if (name) parts.push(name);
+  const widths = training.widths;
+  if (Array.isArray(widths) && widths.length > 0) parts.push(`widths ${widths.join('-')}`);
+  const gmac = num('gmac_per_64x64_frame');
+  if (gmac !== undefined) parts.push(`${gmac.toFixed(2)} GMAC per 64x64 frame`);
+  const epochs = num('epochs_done');
+  const best = num('best_epoch');
+  if (epochs !== undefined) parts.push(best !== undefined ? `${epochs} epochs (best ${best})` : `${epochs} epochs`);
+  const loss = num('validation_loss');
+  if (loss !== undefined) parts.push(`validation loss ${loss.toFixed(4)}`);
+  const gpu = str('gpu');
+  const seconds = num('train_seconds');
+  if (gpu) parts.push(seconds !== undefined ? `${Math.round(seconds)} s on ${gpu}` : `on ${gpu}`);
+  const seed = training.data_seed;
+  if (typeof seed === 'number' || typeof seed === 'string') parts.push(`data seed ${seed}`);
+  const calibration = training.calibration;
+  if (calibration && typeof calibration === 'object' && typeof (calibration as Record<string, unknown>).date === 'string') {
+    parts.push(`output scale calibrated ${(calibration as Record<string, unknown>).date as string}`);
+  }
+  if (parts.length > 0) return `${parts.join(', ')} (all of it: smlm-rt info --json)`;
+  const json = JSON.stringify(training);
+  return json.length <= PROVENANCE_PREVIEW_CHARS ? json : `${json.slice(0, PROVENANCE_PREVIEW_CHARS)}... (all of it: smlm-rt info --json)`;
+}
+
 function formatModel(m: ModelInfo): string[] {
   const head = `  ${m.name}${m.isDefault ? ' (default)' : ''}  ${m.path}`;
   if (!m.metadata) return [head, `    unusable: ${m.error ?? 'unknown error'}`];
@@ -76,7 +111,7 @@ function formatModel(m: ModelInfo): string[] {
     head,
     `    ${md.architecture}, ${md.upsampling}x upsampling: ${md.cameraPixelNm} nm camera pixels -> ${md.outputPixelNm} nm output pixels; frames: ${sizes}`,
     `    normalization: per-frame min-max, then (v - ${md.normalization.mean}) / ${md.normalization.std}; output scale ${md.outputScale}`,
-    `    training: ${JSON.stringify(md.training)}`,
+    `    training: ${summarizeTraining(md.training)}`,
     `    sha256: ${m.hash}`,
   ];
 }
