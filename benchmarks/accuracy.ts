@@ -11,8 +11,7 @@
  * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm] [--json out.json]
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } from '../lib/localize.js';
@@ -22,8 +21,8 @@ import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
+import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS } from './evaluation-data.js';
 
-const HELDOUT_SEED = 424242;
 const MATCH_RADIUS_NM = 50;
 const UPSAMPLING = 8;
 
@@ -101,17 +100,13 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' } } });
   const models = values.models ? values.models.split(',') : bundledModelNames();
   if (models.length === 0) throw new Error('no bundled models in models/');
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shared = join(root, '..', 'shared', 'data', 'deepstorm-demo1');
+  const shared = defaultSharedDir();
   const all: Row[] = [];
   const sim = simulateStack({ seed: HELDOUT_SEED, frames: Number(values.frames) });
   const stacks: [string, () => Promise<[Stack, Emitter[]]>][] = [
     [`held-out simulated (seed ${HELDOUT_SEED}, ${sim.stack.frames} frames, benchmark conditions)`, async () => [sim.stack, sim.emitters]],
   ];
-  for (const [tif, csv] of [
-    ['Artificialdataset.tif', 'positions.csv'],
-    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv'],
-  ]) {
+  for (const { tif, csv } of SHARED_STACKS) {
     if (!existsSync(join(shared, tif))) {
       console.log(`note: ${join(shared, tif)} absent; skipped`);
       continue;

@@ -15,14 +15,14 @@
  *   (seeds 9001.., CPU backend; about 2 minutes with both bundled models on 2 cores)
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
+import { defaultSharedDir, SHARED_STACKS } from './evaluation-data.js';
 
 const FIRST_SEED = 9001;
 const UPSAMPLING = 8;
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '6' },
       frames: { type: 'string', default: '20' },
       models: { type: 'string' },
-      shared: { type: 'string', default: join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data', 'deepstorm-demo1') },
+      shared: { type: 'string', default: defaultSharedDir() },
     },
   });
   const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => FIRST_SEED + i);
@@ -111,10 +111,7 @@ async function main(): Promise<void> {
 
   console.log(`\nemitter layout (crowding within ${CROWDING_RADIUS_NM} nm in the same frame; first seed of each regime)`);
   console.log(`${'stack'.padEnd(96)} ${'emitters'.padStart(8)} ${'neighbours'.padStart(9)} ${'NN nm'.padStart(8)} ${'shared px'.padStart(10)} ${'cells'.padStart(9)}`);
-  for (const [tif, csv] of [
-    ['Artificialdataset.tif', 'positions.csv'],
-    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv'],
-  ]) {
+  for (const { tif, csv } of SHARED_STACKS) {
     const path = join(values.shared!, csv);
     if (existsSync(path)) console.log(crowdingLine(`${tif} (../shared/data)`, crowding(readThunderstormCsv(path), 64, 64)));
     else console.log(`${tif}: ${path} is absent, skipped`);

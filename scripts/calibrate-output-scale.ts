@@ -29,12 +29,13 @@ import { SmlmError } from '../lib/errors.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { METADATA_KEYS, parseModelMetadata } from '../lib/model/metadata.js';
 import { decodeOnnx, metadataProps } from '../lib/model/onnx.js';
-import { bundledModelNames, modelsDir, packageRoot } from '../lib/model/registry.js';
+import { bundledModelNames, modelsDir } from '../lib/model/registry.js';
 import { withMetadata } from '../lib/model/rewrite-metadata.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
+import { defaultSharedDir, SHARED_STACKS } from '../benchmarks/evaluation-data.js';
 
 /**
  * Calibration and validation seeds: stacks of seeds 777.. calibrate, stacks of seeds 1777.. validate. Both ranges are
@@ -224,10 +225,7 @@ function parseFramesPerModel(spec: string): Map<string, number> {
 /** The two ThunderSTORM stacks of ../shared/data with their ground truth, or none when the folder is absent. */
 async function sharedSamples(dir: string): Promise<CalibrationSample[]> {
   const samples: CalibrationSample[] = [];
-  for (const [tif, csv] of [
-    ['Artificialdataset.tif', 'positions.csv'],
-    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv'],
-  ]) {
+  for (const { tif, csv } of SHARED_STACKS) {
     if (!existsSync(join(dir, tif))) continue;
     const stack = await readTiffStack(join(dir, tif));
     samples.push(firstFrames(tif, { ...stack, pixelSizeNm: stack.pixelSizeNm ?? 100 }, readThunderstormCsv(join(dir, csv)), stack.frames));
@@ -279,7 +277,7 @@ async function main(): Promise<void> {
       frames: { type: 'string', default: '10' },
       // Deep-STORM costs ~0.36 s per 64x64 frame on a 2-core CPU: 40 x 5 frames (~45,000 emitters) keep it to minutes.
       'frames-per-model': { type: 'string', default: 'deepstorm=5' },
-      shared: { type: 'string', default: join(packageRoot(), '..', 'shared', 'data', 'deepstorm-demo1') },
+      shared: { type: 'string', default: defaultSharedDir() },
       'dry-run': { type: 'boolean', default: false },
       sensitivity: { type: 'boolean', default: false },
     },

@@ -13,11 +13,8 @@ import { parseArgs } from 'node:util';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { writeThunderstormCsv } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
+import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS, VALIDATION_SEEDS } from '../benchmarks/evaluation-data.js';
 
-/** The held-out simulated stack's seed: distinct from the training data's (20261125) and its derived seeds. */
-export const HELDOUT_SEED = 424242;
-/** Seeds of the validation stacks that model selection uses, distinct from the training and held-out seeds. */
-export const VALIDATION_SEEDS = [515151, 626262];
 
 function writeRaw(prefix: string, data: Uint16Array, frames: number, height: number, width: number): void {
   writeFileSync(`${prefix}.u16`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -30,7 +27,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: '.gpu/eval' },
       seed: { type: 'string', default: String(HELDOUT_SEED) },
       frames: { type: 'string', default: '361' },
-      shared: { type: 'string', default: '../shared/data/deepstorm-demo1' },
+      shared: { type: 'string', default: defaultSharedDir() },
     },
   });
   const out = values.out!;
@@ -45,10 +42,7 @@ async function main(): Promise<void> {
   writeRaw(join(out, 'heldout'), sim.stack.data, sim.stack.frames, sim.stack.height, sim.stack.width);
   writeThunderstormCsv(join(out, 'heldout.csv'), sim.emitters);
   console.log(`heldout: ${sim.stack.frames} frames, ${sim.emitters.length} emitters, seed ${values.seed}`);
-  for (const [tif, csv, name] of [
-    ['Artificialdataset.tif', 'positions.csv', 'demo-artificial'],
-    ['ArtificialDataset_demo1.tif', 'positions_demo1.csv', 'demo1'],
-  ]) {
+  for (const { tif, csv, name } of SHARED_STACKS) {
     const tifPath = join(values.shared!, tif);
     if (!existsSync(tifPath)) {
       console.log(`skipping ${tifPath}: absent`);
