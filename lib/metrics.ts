@@ -35,6 +35,26 @@ export function groundTruthImage(positions: Iterable<Position>, width: number, h
   return image;
 }
 
+/**
+ * One pass of a separable filter with an odd-length kernel, along x (`horizontal`) or y, zeros outside the image.
+ * Taps are summed in kernel order, skipping those that fall outside.
+ */
+function filterPass(src: Float64Array, width: number, height: number, kernel: Float64Array, horizontal: boolean): Float64Array {
+  const radius = (kernel.length - 1) / 2;
+  const [extent, step] = horizontal ? [width, 1] : [height, width];
+  const out = new Float64Array(width * height);
+  for (let r = 0; r < height; r++) {
+    for (let c = 0; c < width; c++) {
+      const i = r * width + c;
+      const at = horizontal ? c : r;
+      let acc = 0;
+      for (let k = Math.max(-radius, -at); k <= Math.min(radius, extent - 1 - at); k++) acc += kernel[k + radius] * src[i + k * step];
+      out[i] = acc;
+    }
+  }
+  return out;
+}
+
 /** Separable Gaussian blur (radius round(4 sigma), normalized kernel, zeros outside). sigma <= 0 returns a copy. */
 export function gaussianBlur(image: ArrayLike<number>, width: number, height: number, sigma: number): Float64Array {
   const src = Float64Array.from(image);
@@ -44,29 +64,7 @@ export function gaussianBlur(image: ArrayLike<number>, width: number, height: nu
   let sum = 0;
   for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
   for (let i = 0; i < kernel.length; i++) kernel[i] /= sum;
-  const tmp = new Float64Array(width * height);
-  for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      let acc = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const cc = c + k;
-        if (cc >= 0 && cc < width) acc += kernel[k + radius] * src[r * width + cc];
-      }
-      tmp[r * width + c] = acc;
-    }
-  }
-  const out = new Float64Array(width * height);
-  for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      let acc = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const rr = r + k;
-        if (rr >= 0 && rr < height) acc += kernel[k + radius] * tmp[rr * width + c];
-      }
-      out[r * width + c] = acc;
-    }
-  }
-  return out;
+  return filterPass(filterPass(src, width, height, kernel, true), width, height, kernel, false);
 }
 
 export interface ErrorFigures {
