@@ -1,7 +1,7 @@
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { SmlmError } from '../../errors.js';
 import type { OnnxModelProto } from '../../model/onnx.js';
-import { unsupported, type IrGraph, type IrLayer, type IrOrigin, type SymDim } from './ir.js';
+import { unsupported, type IrGraph, type IrLayer, type IrOrigin, type IrPhase, type SymDim } from './ir.js';
 import {
   attributesOf,
   constantNodeValue,
@@ -294,19 +294,7 @@ class Parser {
       for (let ci = 0; ci < cin; ci++)
         for (let y = 0; y < kh; y++)
           for (let xk = 0; xk < kw; xk++) weights[((co * kh + y) * kw + xk) * cin + ci] = w.values[((co * cin + ci) * kh + y) * kw + xk];
-    this.layers.push({
-      ...origin,
-      kind: 'conv',
-      input: x,
-      output: out,
-      cin,
-      cout,
-      upsample: 1,
-      phases: [{ phaseY: 0, phaseX: 0, kh, kw, padTop, padLeft, weights }],
-      bias: b ? Float32Array.from(b.values) : new Float32Array(cout),
-      relu: false,
-      inputTransform: 'direct',
-    });
+    this.pushConv(origin, x, out, cin, cout, 1, [{ phaseY: 0, phaseX: 0, kh, kw, padTop, padLeft, weights }], b?.values);
     this.setActivation(out, [shape[0], symConst(cout), shape[2], shape[3]]);
   }
 
@@ -330,7 +318,7 @@ class Parser {
     const inputChannels = this.channels(shape, origin);
     if (inputChannels !== cin) throw unsupported(origin, `weight expects ${cin} input channels, the input has ${inputChannels}`, this.source);
     const s = kh;
-    const phases = [];
+    const phases: IrPhase[] = [];
     for (let py = 0; py < s; py++) {
       for (let px = 0; px < s; px++) {
         const weights = new Float32Array(cout * cin);
@@ -338,20 +326,25 @@ class Parser {
         phases.push({ phaseY: py, phaseX: px, kh: 1, kw: 1, padTop: 0, padLeft: 0, weights });
       }
     }
+    this.pushConv(origin, x, out, cin, cout, s, phases, b?.values);
+    this.setActivation(out, [shape[0], symConst(cout), symScale(shape[2], s), symScale(shape[3], s)]);
+  }
+
+  /** A conv layer as both Conv and ConvTranspose parse into: no ReLU or pooling fused yet (later passes add them), zero bias when absent. */
+  private pushConv(origin: IrOrigin, input: string, output: string, cin: number, cout: number, upsample: number, phases: IrPhase[], bias: ArrayLike<number> | undefined): void {
     this.layers.push({
       ...origin,
       kind: 'conv',
-      input: x,
-      output: out,
+      input,
+      output,
       cin,
       cout,
-      upsample: s,
+      upsample,
       phases,
-      bias: b ? Float32Array.from(b.values) : new Float32Array(cout),
+      bias: bias ? Float32Array.from(bias) : new Float32Array(cout),
       relu: false,
       inputTransform: 'direct',
     });
-    this.setActivation(out, [shape[0], symConst(cout), symScale(shape[2], s), symScale(shape[3], s)]);
   }
 
   private parseBatchNorm(origin: IrOrigin, x: string, inputs: string[], out: string, attrs: AttributeMap, shape: SymDim[]): void {
