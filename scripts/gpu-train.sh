@@ -27,34 +27,35 @@ python3 -c 'import torch, onnx, onnxruntime; print("torch", torch.__version__, "
 EVAL="$(ls .gpu/eval/validation-*.json 2>/dev/null | sed 's/\.json$//' | tr '\n' ' ').gpu/eval/heldout .gpu/eval/demo-artificial .gpu/eval/demo1"
 DATA=.gpu/train/train.bin
 start=$(date +%s)
+LOGS=/tmp/train-logs; mkdir -p $LOGS
+# One candidate in the background: train NAME [train.py arguments]; its log goes to $LOGS/NAME.log.
+train() {
+  local name=$1; shift
+  python3 scripts/train.py --name "$name" --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL "$@" > "$LOGS/$name.log" 2>&1 &
+}
 if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
   python3 scripts/train.py --arch unet --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/unet.log" 2>&1 &
 elif [ "$MODE" = heads ]; then
-  LOGS=/tmp/train-logs; mkdir -p $LOGS
   CANDIDATES="unet-mlp unet-wide-mlp unet-mlp-cos-ema unet-wide-mlp-cos-ema unet-wide-s1"
-  T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
-  python3 scripts/train.py $T --name unet-mlp --head-hidden 128 > $LOGS/unet-mlp.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-mlp --widths 64 128 256 --head-hidden 128 > $LOGS/unet-wide-mlp.log 2>&1 &
-  python3 scripts/train.py $T --name unet-mlp-cos-ema --head-hidden 128 --schedule cosine --ema 0.999 > $LOGS/unet-mlp-cos-ema.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-mlp-cos-ema --widths 64 128 256 --head-hidden 128 --schedule cosine --ema 0.999 > $LOGS/unet-wide-mlp-cos-ema.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
+  train unet-mlp --arch unet --head-hidden 128
+  train unet-wide-mlp --arch unet --widths 64 128 256 --head-hidden 128
+  train unet-mlp-cos-ema --arch unet --head-hidden 128 --schedule cosine --ema 0.999
+  train unet-wide-mlp-cos-ema --arch unet --widths 64 128 256 --head-hidden 128 --schedule cosine --ema 0.999
+  train unet-wide-s1 --arch unet --widths 64 128 256 --seed 1
 elif [ "$MODE" = sr ]; then
-  LOGS=/tmp/train-logs; mkdir -p $LOGS
   CANDIDATES="unet-wide-sr1 unet-wide-sr2 unet-sr2 unet-wide-sr2-s1 unet-wide-s1"
-  T="--arch unet --data $DATA --out $OUT --time-budget $BUDGET --eval $EVAL"
-  python3 scripts/train.py $T --name unet-wide-sr1 --widths 64 128 256 --sr-stages 1 > $LOGS/unet-wide-sr1.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-sr2 --widths 64 128 256 --sr-stages 2 > $LOGS/unet-wide-sr2.log 2>&1 &
-  python3 scripts/train.py $T --name unet-sr2 --sr-stages 2 > $LOGS/unet-sr2.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-sr2-s1 --widths 64 128 256 --sr-stages 2 --seed 1 > $LOGS/unet-wide-sr2-s1.log 2>&1 &
-  python3 scripts/train.py $T --name unet-wide-s1 --widths 64 128 256 --seed 1 > $LOGS/unet-wide-s1.log 2>&1 &
+  train unet-wide-sr1 --arch unet --widths 64 128 256 --sr-stages 1
+  train unet-wide-sr2 --arch unet --widths 64 128 256 --sr-stages 2
+  train unet-sr2 --arch unet --sr-stages 2
+  train unet-wide-sr2-s1 --arch unet --widths 64 128 256 --sr-stages 2 --seed 1
+  train unet-wide-s1 --arch unet --widths 64 128 256 --seed 1
 else
-  LOGS=/tmp/train-logs; mkdir -p $LOGS
   CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
-  python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/deepstorm.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-base --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-base-lr1e-4 --data $DATA --out "$OUT" --lr 1e-4 --schedule constant --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-base-lr1e-4.log 2>&1 &
-  python3 scripts/train.py --arch unet --name unet-wide --widths 64 128 256 --data $DATA --out "$OUT" --lr 1e-3 --schedule plateau --time-budget "$BUDGET" --eval $EVAL > $LOGS/unet-wide.log 2>&1 &
+  train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau
+  train unet-base --arch unet --lr 1e-3 --schedule plateau
+  train unet-base-lr1e-4 --arch unet --lr 1e-4 --schedule constant
+  train unet-wide --arch unet --widths 64 128 256 --lr 1e-3 --schedule plateau
 fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
