@@ -123,19 +123,16 @@ export function makeDeepStormModel(options: DeepStormModelOptions = {}): Uint8Ar
   x = net.convBnRelu(b.resizeNearest(x, 2, resize), c2, c1);
   x = net.conv1x1(x, c1, 1);
   b.addOutput('maps', ['N', 1, 'OH', 'OW'], x);
-  const metadata: ModelMetadata = {
+  const metadata = testMetadata({
     architecture: 'deepstorm',
     upsampling,
-    cameraPixelNm: 100,
     outputPixelNm: 100 / upsampling,
-    normalization: { ...DEEPSTORM_NORMALIZATION },
-    outputScale: 100,
     sizeMultiple: 1,
     // The three poolings act on the 8x upsampled frame, so any size works; below 8 px a frame holds no PSF.
     minSize: 8,
     training: { note: 'random weights for tests', seed, width, withBatchNorm },
-  };
-  return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'deepstorm_random' });
+  });
+  return b.build({ metadata, graphName: 'deepstorm_random' });
 }
 
 /**
@@ -217,18 +214,15 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
   out = pixelShuffleAsTranspose ? torchStylePixelShuffle(b, out, u) : b.depthToSpace(out, u, depthToSpaceMode);
   if (finalRelu) out = b.relu(out);
   b.addOutput('maps', ['N', 1, 'OH', 'OW'], out);
-  const metadata: ModelMetadata = {
+  const metadata = testMetadata({
     architecture: 'unet',
     upsampling,
-    cameraPixelNm: 100,
     outputPixelNm: 100 / upsampling,
-    normalization: { ...DEEPSTORM_NORMALIZATION },
-    outputScale: 100,
     sizeMultiple: 4,
     minSize: 8,
     training: { note: 'random weights for tests', seed, base, withBatchNorm, srStages },
-  };
-  return b.build({ metadata: serializeModelMetadata(metadata), graphName: 'unet_random' });
+  });
+  return b.build({ metadata, graphName: 'unet_random' });
 }
 
 /** A LoadedModel (as lib/model/onnx.ts's loadOnnxModel returns) from bytes in memory. */
