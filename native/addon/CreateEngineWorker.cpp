@@ -1,8 +1,6 @@
 #include "CreateEngineWorker.h"
 
 #include <cmath>
-#include <exception>
-#include <new>
 
 #include "EngineWrap.h"
 #include "JsErrors.h"
@@ -22,18 +20,8 @@ Napi::Promise CreateEngineWorker::Start(Napi::Env env, const char* name, Factory
 void CreateEngineWorker::Execute() {
   try {
     engine_ = factory_();
-  } catch (const EngineError& error) {
-    errorCode_ = error.code();
-    errorMessage_ = error.what();
-  } catch (const std::bad_alloc&) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = "out of host memory while building the engine";
-  } catch (const std::exception& error) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = error.what();
   } catch (...) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = "unknown native error while building the engine";
+    describeCurrentException(errorCode_, errorMessage_, " while building the engine");
   }
   factory_ = nullptr;  // drops the plan copy held by the factory as early as possible
 }

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <new>
 #include <vector>
 
 #include "JsErrors.h"
@@ -142,18 +140,8 @@ void RunWorker::Execute() {
     if (!zero) {
       for (size_t i = 0; i < imageLength_; ++i) request_.image[i] += scratch[i];
     }
-  } catch (const EngineError& error) {
-    errorCode_ = error.code();
-    errorMessage_ = error.what();
-  } catch (const std::bad_alloc&) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = "out of host memory";
-  } catch (const std::exception& error) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = error.what();
   } catch (...) {
-    errorCode_ = "E_GPU";
-    errorMessage_ = "unknown native error";
+    describeCurrentException(errorCode_, errorMessage_, "");
   }
   if (hasProgressTsfn_) progressTsfn_.Release();
 }
