@@ -21,15 +21,17 @@ inline void checkCuda(cudaError_t status, const char* where) {
   throw EngineError("E_GPU", message);
 }
 
-// Device memory. Move-only; freed in the destructor (errors there are ignored: nothing useful can be done).
-class DeviceBuffer {
+// An owning CUDA allocation made and freed by the given runtime calls. Move-only; freed in the destructor (errors
+// there are ignored: nothing useful can be done).
+template <cudaError_t (*Allocate)(void**, size_t), cudaError_t (*Free)(void*)>
+class CudaAllocation {
  public:
-  DeviceBuffer() = default;
+  CudaAllocation() = default;
   // Returns cudaErrorMemoryAllocation instead of throwing so that callers can retry with a smaller batch.
   cudaError_t allocate(size_t bytes) {
     release();
     if (bytes == 0) return cudaSuccess;
-    cudaError_t status = cudaMalloc(&pointer_, bytes);
+    cudaError_t status = Allocate(&pointer_, bytes);
     if (status != cudaSuccess) {
       pointer_ = nullptr;
       (void)cudaGetLastError();  // reset the last-error state: this failure is handled here
@@ -39,15 +41,16 @@ class DeviceBuffer {
     return cudaSuccess;
   }
   void release() {
-    if (pointer_ != nullptr) cudaFree(pointer_);
+    if (pointer_ != nullptr) Free(pointer_);
     pointer_ = nullptr;
     bytes_ = 0;
   }
-  ~DeviceBuffer() { release(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& other) noexcept : pointer_(std::exchange(other.pointer_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+  ~CudaAllocation() { release(); }
+  CudaAllocation(const CudaAllocation&) = delete;
+  CudaAllocation& operator=(const CudaAllocation&) = delete;
+  CudaAllocation(CudaAllocation&& other) noexcept
+      : pointer_(std::exchange(other.pointer_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+  CudaAllocation& operator=(CudaAllocation&& other) noexcept {
     if (this != &other) {
       release();
       pointer_ = std::exchange(other.pointer_, nullptr);
@@ -66,38 +69,10 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// Device memory.
+using DeviceBuffer = CudaAllocation<cudaMalloc, cudaFree>;
 // Page-locked host memory, so that uploads are real asynchronous DMA and the CPU can stage the next batch meanwhile.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  cudaError_t allocate(size_t bytes) {
-    release();
-    if (bytes == 0) return cudaSuccess;
-    cudaError_t status = cudaMallocHost(&pointer_, bytes);
-    if (status != cudaSuccess) {
-      pointer_ = nullptr;
-      (void)cudaGetLastError();
-      return status;
-    }
-    bytes_ = bytes;
-    return cudaSuccess;
-  }
-  void release() {
-    if (pointer_ != nullptr) cudaFreeHost(pointer_);
-    pointer_ = nullptr;
-    bytes_ = 0;
-  }
-  ~PinnedBuffer() { release(); }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  void* get() const { return pointer_; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* pointer_ = nullptr;
-  size_t bytes_ = 0;
-};
+using PinnedBuffer = CudaAllocation<cudaMallocHost, cudaFreeHost>;
 
 class CudaStream {
  public:
