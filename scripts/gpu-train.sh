@@ -2,8 +2,8 @@
 # Trains the shipped models on the GPU host (the device tool; no Node there) and evaluates them.
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
-#   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{validation-515151,validation-626262,heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full|heads|sr [training seconds per model]   (writes to $OUT, else ./gpu-out)
+#   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{validation-*,heldout,demo-artificial,demo1}.*
+# Usage there: scripts/gpu-train.sh smoke|full|heads|sr|mix [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
@@ -14,6 +14,10 @@
 #          spread)
 #   sr:    unet candidates with super-resolving decoder stages (--sr-stages 1 / 2) and unet-wide with seed 1 again;
 #          unet-wide-s1.onnx is kept beside the pick as a fallback
+#   mix:   round 4, after the training mix went to half uniform emitters, half reaching the frame's edge: deepstorm
+#          again (same data and schedule as the unets, so the comparison stays fair) and five unet candidates (unet-wide
+#          with three seeds, with a cosine schedule, with one super-resolving stage); meant for two GPUs (deepstorm
+#          and one unet on the first, four unets on the second), so that deepstorm gets its 100 epochs in one call
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -28,10 +32,12 @@ EVAL="$(ls .gpu/eval/validation-*.json 2>/dev/null | sed 's/\.json$//' | tr '\n'
 DATA=.gpu/train/train.bin
 start=$(date +%s)
 LOGS=/tmp/train-logs; mkdir -p $LOGS
-# One candidate in the background: train NAME [train.py arguments]; its log goes to $LOGS/NAME.log.
+GPUS=$(nvidia-smi -L | wc -l)
+# One candidate in the background: [GPU=n] train NAME [train.py arguments]; its log goes to $LOGS/NAME.log. GPU n
+# wraps around on hosts with fewer GPUs.
 train() {
   local name=$1; shift
-  python3 scripts/train.py --name "$name" --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL "$@" > "$LOGS/$name.log" 2>&1 &
+  CUDA_VISIBLE_DEVICES=$(( ${GPU:-0} % GPUS )) python3 scripts/train.py --name "$name" --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL "$@" > "$LOGS/$name.log" 2>&1 &
 }
 if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
@@ -50,6 +56,14 @@ elif [ "$MODE" = sr ]; then
   train unet-sr2 --arch unet --sr-stages 2
   train unet-wide-sr2-s1 --arch unet --widths 64 128 256 --sr-stages 2 --seed 1
   train unet-wide-s1 --arch unet --widths 64 128 256 --seed 1
+elif [ "$MODE" = mix ]; then
+  CANDIDATES="unet-wide unet-wide-s1 unet-wide-s2 unet-wide-cos-s1 unet-wide-sr1-s1"
+  GPU=0 train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau
+  GPU=0 train unet-wide --arch unet --widths 64 128 256 --lr 1e-3 --schedule plateau
+  GPU=1 train unet-wide-s1 --arch unet --widths 64 128 256 --seed 1
+  GPU=1 train unet-wide-s2 --arch unet --widths 64 128 256 --seed 2
+  GPU=1 train unet-wide-cos-s1 --arch unet --widths 64 128 256 --schedule cosine --seed 1
+  GPU=1 train unet-wide-sr1-s1 --arch unet --widths 64 128 256 --sr-stages 1 --seed 1
 else
   CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
   train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau

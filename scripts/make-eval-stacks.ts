@@ -1,11 +1,12 @@
 /**
- * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): two
- * simulated validation stacks at the benchmark's conditions (validation-SEED; scripts/select_unet.py picks the shipped
+ * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): the
+ * simulated validation stacks of benchmarks/evaluation-data.ts (validation-*; scripts/select_unet.py picks the shipped
  * U-Net on these), the held-out simulated stack (its own seed; reported, never used to choose anything) and, when
  * ../shared/data is present, the two ThunderSTORM stacks, as NAME.u16 (frames x H x W uint16 little-endian),
  * NAME.json ({frames, height, width}) and NAME.csv (ThunderSTORM ground truth). None of them is trained on.
  *
  * Usage (after `npm run build`): node dist/scripts/make-eval-stacks.js [--out .gpu/eval] [--seed 424242] [--frames 361]
+ *   (--seed and --frames are the held-out stack's)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { writeThunderstormCsv } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
-import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS, VALIDATION_SEEDS } from '../benchmarks/evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS, VALIDATION_STACKS } from '../benchmarks/evaluation-data.js';
 
 
 function writeRaw(prefix: string, data: Uint16Array, frames: number, height: number, width: number): void {
@@ -32,11 +33,11 @@ async function main(): Promise<void> {
   });
   const out = values.out!;
   mkdirSync(out, { recursive: true });
-  for (const seed of VALIDATION_SEEDS) {
-    const val = simulateStack({ seed, frames: Number(values.frames) });
-    writeRaw(join(out, `validation-${seed}`), val.stack.data, val.stack.frames, val.stack.height, val.stack.width);
-    writeThunderstormCsv(join(out, `validation-${seed}.csv`), val.emitters);
-    console.log(`validation-${seed}: ${val.stack.frames} frames, ${val.emitters.length} emitters`);
+  for (const { name, options } of VALIDATION_STACKS) {
+    const val = simulateStack(options);
+    writeRaw(join(out, name), val.stack.data, val.stack.frames, val.stack.height, val.stack.width);
+    writeThunderstormCsv(join(out, `${name}.csv`), val.emitters);
+    console.log(`${name}: ${val.stack.frames} frames, ${val.emitters.length} emitters`);
   }
   const sim = simulateStack({ seed: Number(values.seed), frames: Number(values.frames) });
   writeRaw(join(out, 'heldout'), sim.stack.data, sim.stack.frames, sim.stack.height, sim.stack.width);

@@ -47,6 +47,15 @@ describe('training set (scripts/make-training-data)', () => {
     expect(onEmitter / n).toBeGreaterThan(1.5 * (overall / 60));
   });
 
+  it('mixes both emitter layouts and both edge treatments about equally, and records the mix', () => {
+    const means = makeTrainingSet({ seed: 11, patches: 400, train: 200 }).header.conditionMeans as Record<string, number>;
+    // 200 frames: a fair coin lands within 0.35-0.65 with probability > 0.9999.
+    for (const key of ['uniformFraction', 'toEdgeFraction']) {
+      expect(means[key]).toBeGreaterThan(0.35);
+      expect(means[key]).toBeLessThan(0.65);
+    }
+  });
+
   it('refuses splits that would share frames', () => {
     try {
       makeTrainingSet({ seed: 1, patches: 10, train: 5, patchesPerFrame: 2 });

@@ -44,7 +44,11 @@ export interface TrainingSet {
   positions: Uint8Array;
 }
 
-/** Draws one frame's imaging conditions: a broad mix centred on the benchmark's. */
+/**
+ * Draws one frame's imaging conditions: a broad mix centred on the benchmark's. Half the frames put their emitters on
+ * filament bundles (labels that blink again and again, like the benchmark's tubes), half scatter them uniformly; half
+ * let them reach the frame's edge (ThunderSTORM's uniform stacks do), half keep a margin.
+ */
 function drawConditions(rng: Random, seed: number): SimulationOptions {
   const sigmaCentre = rng.range(90, 135);
   const lo = rng.range(500, 2500);
@@ -61,10 +65,10 @@ function drawConditions(rng: Random, seed: number): SimulationOptions {
     pixelSizeNm: PIXEL_NM,
     densityPerUm2: rng.range(0.5, 10),
     structure:
-      rng.uniform() < 0.75
+      rng.uniform() < 0.5
         ? { kind: 'filaments', bundles: [2, 7], filamentsPerBundle: [1, 4], spacingNm: [20, 100], persistenceNm: rng.range(1500, 8000) }
         : { kind: 'uniform' },
-    marginNm: rng.range(0, 600),
+    marginNm: rng.uniform() < 0.5 ? 0 : rng.range(0, 600),
     labelJitterNm: rng.range(4, 15),
     sigmaNm: [sigmaCentre - 5, sigmaCentre + 5],
     photons,
@@ -89,7 +93,7 @@ export function makeTrainingSet(options: TrainingSetOptions): TrainingSet {
   const frameMinMax = new Uint16Array(total * 2);
   const counts = new Uint32Array(total);
   const positions: number[] = [];
-  const log: Record<'density' | 'background' | 'sigma' | 'emOn', number[]> = { density: [], background: [], sigma: [], emOn: [] };
+  const log: Record<'density' | 'background' | 'sigma' | 'emOn' | 'uniform' | 'toEdge', number[]> = { density: [], background: [], sigma: [], emOn: [], uniform: [], toEdge: [] };
   for (let p = 0; p < total; ) {
     const conditions = drawConditions(rng, rng.nextUint32());
     const { stack, emitters } = simulateStack(conditions);
@@ -97,6 +101,8 @@ export function makeTrainingSet(options: TrainingSetOptions): TrainingSet {
     log.background.push(conditions.backgroundPhotons!);
     log.sigma.push((conditions.sigmaNm![0] + conditions.sigmaNm![1]) / 2);
     log.emOn.push((conditions.camera!.emGain ?? 0) > 1 ? 1 : 0);
+    log.uniform.push(conditions.structure!.kind === 'uniform' ? 1 : 0);
+    log.toEdge.push(conditions.marginNm === 0 ? 1 : 0);
     let min = 65535;
     let max = 0;
     for (let i = 0; i < stack.data.length; i++) {
@@ -138,10 +144,18 @@ export function makeTrainingSet(options: TrainingSetOptions): TrainingSet {
     patchesPerFrame: perFrame,
     emitters: positions.length / 2,
     conditions:
-      'per frame: density U(0.5,10)/um^2; 75% filament bundles (2-7 bundles, 1-4 filaments, 20-100 nm apart), 25% uniform; ' +
+      'per frame: density U(0.5,10)/um^2; 50% filament bundles (2-7 bundles, 1-4 filaments, 20-100 nm apart), 50% uniform; ' +
+      'margin 0 (50%) or U(0,600) nm; ' +
       'PSF sigma centre U(90,135) nm +-5; photons U(lo, lo+U(300,2000)) with lo U(500,2500) or 20% lognormal; ' +
       'background U(5,40) photons/px; 60% EM gain 100; 1-4 ADU/photon; baseline 0 / 100 / U(0,500) ADU; read noise 0-3 ADU',
-    conditionMeans: { density: mean(log.density), background: mean(log.background), sigma: mean(log.sigma), emOnFraction: mean(log.emOn) },
+    conditionMeans: {
+      density: mean(log.density),
+      background: mean(log.background),
+      sigma: mean(log.sigma),
+      emOnFraction: mean(log.emOn),
+      uniformFraction: mean(log.uniform),
+      toEdgeFraction: mean(log.toEdge),
+    },
   };
   return { header, patches, frameMinMax, counts, positions: Uint8Array.from(positions) };
 }
