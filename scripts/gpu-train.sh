@@ -3,7 +3,7 @@
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
 #   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{validation-*,heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full|heads|sr|mix [training seconds per model]   (writes to $OUT, else ./gpu-out)
+# Usage there: scripts/gpu-train.sh smoke|full|heads|sr|mix|sharp [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
@@ -18,6 +18,10 @@
 #          again (same data and schedule as the unets, so the comparison stays fair) and five unet candidates (unet-wide
 #          with three seeds, with a cosine schedule, with one super-resolving stage); meant for two GPUs (deepstorm
 #          and one unet on the first, four unets on the second), so that deepstorm gets its 100 epochs in one call
+#   sharp: round 5 on the same data: a second deepstorm seed (deepstorm-s1.onnx comes back beside the unet pick, so
+#          that both architectures are chosen among seeds by the same criterion) and unet candidates aimed at the
+#          U-Net's broader response at one fine pixel (two super-resolving stages, the per-pixel renderer head) plus
+#          more seeds of unet-wide
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -64,6 +68,14 @@ elif [ "$MODE" = mix ]; then
   GPU=1 train unet-wide-s2 --arch unet --widths 64 128 256 --seed 2
   GPU=1 train unet-wide-cos-s1 --arch unet --widths 64 128 256 --schedule cosine --seed 1
   GPU=1 train unet-wide-sr1-s1 --arch unet --widths 64 128 256 --sr-stages 1 --seed 1
+elif [ "$MODE" = sharp ]; then
+  CANDIDATES="unet-wide-sr2-s2 unet-wide-mlp-s2 unet-wide-s3 unet-wide-s4 unet-wide-s2b"
+  GPU=0 train deepstorm-s1 --arch deepstorm --lr 1e-3 --schedule plateau --seed 1
+  GPU=0 train unet-wide-sr2-s2 --arch unet --widths 64 128 256 --sr-stages 2 --seed 2
+  GPU=1 train unet-wide-mlp-s2 --arch unet --widths 64 128 256 --head-hidden 128 --seed 2
+  GPU=1 train unet-wide-s3 --arch unet --widths 64 128 256 --seed 3
+  GPU=1 train unet-wide-s4 --arch unet --widths 64 128 256 --seed 4
+  GPU=1 train unet-wide-s2b --arch unet --widths 64 128 256 --seed 2
 else
   CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
   train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau
