@@ -74,6 +74,7 @@ export function testModels(): TestModel[] {
     // Seed 14: about a quarter of the output pixels are positive, so the clamp matters (seed 12 gives all-negative maps).
     { label: 'deepstorm random w8 (tensor cores)', load: () => loadBytes('deepstorm-w8', makeDeepStormModel({ width: 8, seed: 14 })) },
     { label: 'unet random b8', load: () => loadBytes('unet-b8', makeUNetModel({ base: 8, seed: 13 })) },
+    { label: 'unet random b64, three super-resolving stages (full-resolution end, shuffle 1)', load: () => loadBytes('unet-b64-sr3', makeUNetModel({ base: 64, seed: 16, srStages: 3 })) },
     { label: 'unet random b32, two super-resolving stages', load: () => loadBytes('unet-b32-sr2', makeUNetModel({ base: 32, seed: 15, srStages: 2 })) },
   ];
   for (const name of bundledModelNames()) models.push({ label: `shipped ${name}`, load: () => resolveModel(name) });
