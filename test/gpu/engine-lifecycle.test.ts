@@ -76,13 +76,16 @@ describe.skipIf(!gpu.usable)('cuda backend lifecycle', () => {
   });
 
   it('stops between batches when the signal aborts, and stays usable', async () => {
-    const long = makeStack(64, 64, 64, 9);
+    // The abort travels from the first progress report (a thread-safe call onto this thread) back to the worker, which
+    // checks it between batches. The run must outlast that round trip, or it may rightly finish first: 64 frames in
+    // 16 batches of this small model once did, on an H100. 2048 single-frame batches take tens of milliseconds.
+    const long = makeStack(2048, 64, 64, 9);
     const image = new Float32Array(outPixels(deepstorm, long));
     const controller = new AbortController();
     const reports: number[] = [];
     const error = await rejection(
       backend.run(long, image, {
-        batchSize: 4,
+        batchSize: 1,
         signal: controller.signal,
         onProgress: ({ framesDone }) => {
           reports.push(framesDone);
