@@ -10,18 +10,16 @@
  *
  * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm] [--json out.json]
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readTiffStack } from '../lib/io/tiff-read.js';
 import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } from '../lib/localize.js';
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
-import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
+import type { Emitter } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS } from './evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, readSharedStacks } from './evaluation-data.js';
 
 const MATCH_RADIUS_NM = 50;
 const UPSAMPLING = 8;
@@ -106,12 +104,8 @@ async function main(): Promise<void> {
   const stacks: [string, () => Promise<[Stack, Emitter[]]>][] = [
     [`held-out simulated (seed ${HELDOUT_SEED}, ${sim.stack.frames} frames, benchmark conditions)`, async () => [sim.stack, sim.emitters]],
   ];
-  for (const { tif, csv } of SHARED_STACKS) {
-    if (!existsSync(join(shared, tif))) {
-      console.log(`note: ${join(shared, tif)} absent; skipped`);
-      continue;
-    }
-    stacks.push([`${tif} (../shared/data)`, async () => [await readTiffStack(join(shared, tif)), readThunderstormCsv(join(shared, csv))]]);
+  for (const { tif, stack, emitters } of await readSharedStacks(shared, (path) => console.log(`note: ${path} absent; skipped`))) {
+    stacks.push([`${tif} (../shared/data)`, async () => [stack, emitters]]);
   }
   console.log(`models: ${models.join(', ')} (CPU backend); localization matching radius ${MATCH_RADIUS_NM} nm; NMSE/PSNR with least-squares scaling`);
   for (const [name, load] of stacks) {

@@ -3,12 +3,19 @@
  * read it: the seeds of the simulated stacks and the ThunderSTORM stacks of ../shared/data (never shipped, never
  * trained on).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTiffStack } from '../lib/io/tiff-read.js';
 import { packageRoot } from '../lib/model/registry.js';
+import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import type { SimulationOptions } from '../lib/simulate/simulate.js';
+import type { Stack } from '../lib/types.js';
 
 /** The held-out simulated stack's seed: distinct from the training data's (20261125) and its derived seeds. */
 export const HELDOUT_SEED = 424242;
+
+/** Emitters scattered uniformly up to the frame's edge, as in the ThunderSTORM stacks (their x and y span 0-6400 nm). */
+export const UNIFORM_TO_EDGE: SimulationOptions = { structure: { kind: 'uniform' }, marginNm: 0 };
 
 /**
  * The simulated validation stacks that model selection uses (scripts/select_unet.py), in both emitter layouts a user
@@ -19,8 +26,8 @@ export const HELDOUT_SEED = 424242;
 export const VALIDATION_STACKS: readonly { name: string; options: SimulationOptions }[] = [
   { name: 'validation-515151', options: { seed: 515151, frames: 361 } },
   { name: 'validation-626262', options: { seed: 626262, frames: 361 } },
-  { name: 'validation-uniform-737373', options: { seed: 737373, frames: 100, structure: { kind: 'uniform' }, marginNm: 0 } },
-  { name: 'validation-uniform-848484', options: { seed: 848484, frames: 100, structure: { kind: 'uniform' }, marginNm: 0 } },
+  { name: 'validation-uniform-737373', options: { ...UNIFORM_TO_EDGE, seed: 737373, frames: 100 } },
+  { name: 'validation-uniform-848484', options: { ...UNIFORM_TO_EDGE, seed: 848484, frames: 100 } },
 ];
 
 /** The two ThunderSTORM stacks of ../shared/data/deepstorm-demo1 with their ground truth; `name` is their short name. */
@@ -32,4 +39,21 @@ export const SHARED_STACKS: readonly { tif: string; csv: string; name: string }[
 /** Where those stacks are by default: ../shared beside the repository. */
 export function defaultSharedDir(): string {
   return join(packageRoot(), '..', 'shared', 'data', 'deepstorm-demo1');
+}
+
+/**
+ * Reads those of the shared stacks that are in `dir`, each with its ground truth, in SHARED_STACKS order; for each
+ * absent one, calls `onAbsent` with the TIFF's path.
+ */
+export async function readSharedStacks(dir: string, onAbsent: (tifPath: string) => void = () => {}): Promise<{ tif: string; name: string; stack: Stack; emitters: Emitter[] }[]> {
+  const found = [];
+  for (const { tif, csv, name } of SHARED_STACKS) {
+    const tifPath = join(dir, tif);
+    if (!existsSync(tifPath)) {
+      onAbsent(tifPath);
+      continue;
+    }
+    found.push({ tif, name, stack: await readTiffStack(tifPath), emitters: readThunderstormCsv(join(dir, csv)) });
+  }
+  return found;
 }

@@ -22,7 +22,7 @@ import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
-import { defaultSharedDir, SHARED_STACKS } from './evaluation-data.js';
+import { defaultSharedDir, SHARED_STACKS, UNIFORM_TO_EDGE } from './evaluation-data.js';
 
 const FIRST_SEED = 9001;
 const UPSAMPLING = 8;
@@ -33,18 +33,18 @@ const NO_EM_GAIN_1_ADU = { emGain: 0, electronsPerAdu: 1, baselineAdu: 0, readNo
 
 /**
  * The regimes: lib/simulate's benchmark defaults, then uniform emitters, then replicas of the two shared stacks. The
- * uniform ones reach the frame's edge (marginNm 0), as the shared stacks' emitters do (x and y span 0-6400 nm).
+ * uniform ones reach the frame's edge, as the shared stacks' emitters do.
  */
 const REGIMES: readonly { name: string; options: SimulationOptions }[] = [
   { name: 'benchmark defaults (filament labels that blink repeatedly)', options: {} },
-  { name: 'uniform emitters, benchmark conditions', options: { structure: { kind: 'uniform' }, marginNm: 0 } },
+  { name: 'uniform emitters, benchmark conditions', options: UNIFORM_TO_EDGE },
   {
     name: 'demo1 replica (uniform, 6.05/um², 2000-2500 ph, bg 20, EM gain, 2 ADU/ph, baseline 100)',
-    options: { structure: { kind: 'uniform' }, marginNm: 0, densityPerUm2: 6.05, photons: { kind: 'uniform', min: 2000, max: 2500 }, backgroundPhotons: 20, sigmaNm: [106, 115] },
+    options: { ...UNIFORM_TO_EDGE, densityPerUm2: 6.05, photons: { kind: 'uniform', min: 2000, max: 2500 }, backgroundPhotons: 20, sigmaNm: [106, 115] },
   },
   {
     name: 'Artificialdataset replica (uniform, 5.5/um², 1000-3000 ph, bg 10, no EM gain, 1 ADU/ph)',
-    options: { structure: { kind: 'uniform' }, marginNm: 0, densityPerUm2: 5.5, photons: { kind: 'uniform', min: 1000, max: 3000 }, backgroundPhotons: 10, sigmaNm: [106, 115], camera: NO_EM_GAIN_1_ADU },
+    options: { ...UNIFORM_TO_EDGE, densityPerUm2: 5.5, photons: { kind: 'uniform', min: 1000, max: 3000 }, backgroundPhotons: 10, sigmaNm: [106, 115], camera: NO_EM_GAIN_1_ADU },
   },
 ];
 

@@ -14,16 +14,12 @@
  * Usage: npm run build && node dist/benchmarks/response.js [--models unet,deepstorm] [--shared DIR]
  *   (CPU backend; about 40 s with both bundled models on 2 cores)
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readTiffStack } from '../lib/io/tiff-read.js';
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
-import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
-import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, SHARED_STACKS } from './evaluation-data.js';
+import type { Emitter } from '../lib/simulate/csv.js';
+import { defaultSharedDir, readSharedStacks } from './evaluation-data.js';
 
 const UPSAMPLING = 8;
 const FINE_NM = 100 / UPSAMPLING;
@@ -51,21 +47,13 @@ export function meanResponse(image: ArrayLike<number>, width: number, height: nu
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { models: { type: 'string' }, shared: { type: 'string', default: defaultSharedDir() } } });
   const models = values.models ? values.models.split(',') : bundledModelNames();
-  const stacks: { name: string; stack: Stack; emitters: Emitter[] }[] = [];
-  for (const { tif, csv } of SHARED_STACKS) {
-    const path = join(values.shared!, tif);
-    if (!existsSync(path)) {
-      console.log(`${path} is absent, skipped`);
-      continue;
-    }
-    stacks.push({ name: tif, stack: await readTiffStack(path), emitters: readThunderstormCsv(join(values.shared!, csv)) });
-  }
+  const stacks = await readSharedStacks(values.shared!, (path) => console.log(`${path} is absent, skipped`));
   console.log(`models: ${models.join(', ')} (CPU backend); image scaled by its least-squares factor against the ground truth, then averaged around every true emitter's 12.5 nm pixel`);
   console.log(`${'stack'.padEnd(30)} ${'model'.padEnd(10)} ${'NMSE σ0'.padStart(8)} ${'centre'.padStart(7)} ${'edges'.padStart(7)} ${'corners'.padStart(7)} ${'centre/edges'.padStart(12)}`);
   for (const model of models) {
     const reconstructor = await Reconstructor.create({ model, backend: 'cpu' });
     try {
-      for (const { name, stack, emitters } of stacks) {
+      for (const { tif: name, stack, emitters } of stacks) {
         const w = stack.width * UPSAMPLING;
         const h = stack.height * UPSAMPLING;
         const { image } = await reconstructor.reconstruct(stack);

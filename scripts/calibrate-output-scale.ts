@@ -20,22 +20,21 @@
  *     [--shared ../shared/data/deepstorm-demo1] [--dry-run] [--sensitivity]
  * --sensitivity adds how the calibrated sum drifts under other imaging conditions (SENSITIVITY_VARIANTS).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { SmlmError } from '../lib/errors.js';
-import { readTiffStack } from '../lib/io/tiff-read.js';
 import { METADATA_KEYS, parseModelMetadata } from '../lib/model/metadata.js';
 import { decodeOnnx, metadataProps } from '../lib/model/onnx.js';
 import { bundledModelNames, modelsDir } from '../lib/model/registry.js';
 import { withMetadata } from '../lib/model/rewrite-metadata.js';
 import { Reconstructor } from '../lib/reconstructor.js';
-import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
+import type { Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, SHARED_STACKS } from '../benchmarks/evaluation-data.js';
+import { defaultSharedDir, readSharedStacks } from '../benchmarks/evaluation-data.js';
 
 /**
  * Calibration and validation seeds: stacks of seeds 777.. calibrate, stacks of seeds 1777.. validate. Both ranges are
@@ -224,13 +223,7 @@ function parseFramesPerModel(spec: string): Map<string, number> {
 
 /** The two ThunderSTORM stacks of ../shared/data with their ground truth, or none when the folder is absent. */
 async function sharedSamples(dir: string): Promise<CalibrationSample[]> {
-  const samples: CalibrationSample[] = [];
-  for (const { tif, csv } of SHARED_STACKS) {
-    if (!existsSync(join(dir, tif))) continue;
-    const stack = await readTiffStack(join(dir, tif));
-    samples.push(firstFrames(tif, { ...stack, pixelSizeNm: stack.pixelSizeNm ?? 100 }, readThunderstormCsv(join(dir, csv)), stack.frames));
-  }
-  return samples;
+  return (await readSharedStacks(dir)).map(({ tif, stack, emitters }) => firstFrames(tif, { ...stack, pixelSizeNm: stack.pixelSizeNm ?? 100 }, emitters, stack.frames));
 }
 
 function printRows(rows: string[][]): void {
