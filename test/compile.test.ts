@@ -78,6 +78,7 @@ const cases: { name: string; bytes: () => Uint8Array; clampsInside?: boolean }[]
   { name: 'unet with one super-resolving stage (shuffle 4)', bytes: () => makeUNetModel({ seed: 25, base: 8, srStages: 1 }) },
   { name: 'unet with two super-resolving stages (shuffle 2), BN folded', bytes: () => makeUNetModel({ seed: 26, base: 8, srStages: 2, withBatchNorm: false }) },
   { name: 'unet with three super-resolving stages (full resolution, shuffle 1)', bytes: () => makeUNetModel({ seed: 27, base: 16, srStages: 3 }) },
+  { name: 'unet with a per-pixel renderer (1x1 conv + ReLU) before the head, BN folded', bytes: () => makeUNetModel({ seed: 28, base: 8, headHidden: 32, withBatchNorm: false }) },
 ];
 
 describe('compiled plan (reference executor) equals onnxruntime on the original ONNX', () => {

@@ -76,6 +76,7 @@ export function testModels(): TestModel[] {
     { label: 'unet random b8', load: () => loadBytes('unet-b8', makeUNetModel({ base: 8, seed: 13 })) },
     { label: 'unet random b64, three super-resolving stages (full-resolution end, shuffle 1)', load: () => loadBytes('unet-b64-sr3', makeUNetModel({ base: 64, seed: 16, srStages: 3 })) },
     { label: 'unet random b32, two super-resolving stages', load: () => loadBytes('unet-b32-sr2', makeUNetModel({ base: 32, seed: 15, srStages: 2 })) },
+    { label: 'unet random b64, per-pixel renderer of 256 channels before the head', load: () => loadBytes('unet-b64-render256', makeUNetModel({ base: 64, seed: 17, headHidden: 256, withBatchNorm: false })) },
   ];
   for (const name of bundledModelNames()) models.push({ label: `shipped ${name}`, load: () => resolveModel(name) });
   return models;

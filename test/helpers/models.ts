@@ -73,6 +73,18 @@ class RandomNetWriter {
     });
   }
 
+  /** 1x1 conv with bias + ReLU: scripts/models.py's per-pixel renderer before the head (no BatchNorm there). */
+  renderer(x: string, cin: number, cout: number): string {
+    const bound = Math.sqrt(6 / cin);
+    const y = this.b.conv(x, {
+      weight: uniform(this.rand, cout * cin, -bound, bound),
+      weightDims: [cout, cin, 1, 1],
+      bias: uniform(this.rand, cout, -0.1, 0.2),
+      pads: [0, 0, 0, 0],
+    });
+    return this.b.relu(y);
+  }
+
   convTranspose2x2(x: string, cin: number, cout: number, relu = true): string {
     const bound = Math.sqrt(6 / cin);
     let y = this.b.convTranspose(x, {
@@ -178,6 +190,8 @@ export interface UNetModelOptions {
    * halved) then two conv-BN-ReLU at the doubled resolution; the head's shuffle shrinks to upsampling / 2^stages.
    */
   srStages?: number;
+  /** Channels of a per-pixel renderer (1x1 conv + bias + ReLU) before the head, as scripts/models.py's head_hidden. Default 0: none. */
+  headHidden?: number;
 }
 
 /**
@@ -191,7 +205,7 @@ export interface UNetModelOptions {
  * Frame sides must be multiples of 4 (two poolings).
  */
 export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
-  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8, srStages = 0 } = options;
+  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8, srStages = 0, headHidden = 0 } = options;
   const b = new OnnxModelBuilder();
   const net = new RandomNetWriter(b, seededRandom(seed), withBatchNorm);
   const input = b.addInput('frames', ['N', 1, 'H', 'W']);
@@ -209,6 +223,10 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
     features = net.convBnRelu(net.convBnRelu(features, half, half), half, half);
     channels = half;
   }
+  if (headHidden > 0) {
+    features = net.renderer(features, channels, headHidden);
+    channels = headHidden;
+  }
   const u = upsampling >> srStages;
   let out = net.conv1x1(features, channels, u * u);
   out = pixelShuffleAsTranspose ? torchStylePixelShuffle(b, out, u) : b.depthToSpace(out, u, depthToSpaceMode);
@@ -220,7 +238,7 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
     outputPixelNm: 100 / upsampling,
     sizeMultiple: 4,
     minSize: 8,
-    training: { note: 'random weights for tests', seed, base, withBatchNorm, srStages },
+    training: { note: 'random weights for tests', seed, base, withBatchNorm, srStages, ...(headHidden ? { headHidden } : {}) },
   });
   return b.build({ metadata, graphName: 'unet_random' });
 }
