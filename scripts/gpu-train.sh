@@ -3,7 +3,7 @@
 # Needs, made here beforehand (npm run build first):
 #   node dist/scripts/make-training-data.js   -> .gpu/train/train.bin
 #   node dist/scripts/make-eval-stacks.js     -> .gpu/eval/{validation-*,heldout,demo-artificial,demo1}.*
-# Usage there: scripts/gpu-train.sh smoke|full|heads|sr|mix|sharp [training seconds per model]   (writes to $OUT, else ./gpu-out)
+# Usage there: scripts/gpu-train.sh smoke|full|heads|sr|mix|sharp|render [training seconds per model]   (writes to $OUT, else ./gpu-out)
 #   smoke: both architectures for 2 short epochs, export, onnxruntime check, evaluation
 #   full:  concurrently on the one GPU, each stopped at the time budget: deepstorm (Adam 1e-3 + ReduceLROnPlateau,
 #          Deep-STORM's), unet-base with the same, unet-base with the paper's constant 1e-4 (the lr comparison) and
@@ -22,6 +22,9 @@
 #          that both architectures are chosen among seeds by the same criterion) and unet candidates aimed at the
 #          U-Net's broader response at one fine pixel (two super-resolving stages, the per-pixel renderer head) plus
 #          more seeds of unet-wide
+#   render: round 6 on the same data, one GPU: more seeds of the candidates that render sharper maps (the per-pixel
+#          renderer head with 128 and 256 channels, a wider last decoder block, three super-resolving stages that end at
+#          full resolution) beside more seeds of the plain unet-wide; under MPS (below) ten trainings, else five
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -42,6 +45,31 @@ GPUS=$(nvidia-smi -L | wc -l)
 train() {
   local name=$1; shift
   CUDA_VISIBLE_DEVICES=$(( ${GPU:-0} % GPUS )) python3 scripts/train.py --name "$name" --data $DATA --out "$OUT" --time-budget "$BUDGET" --eval $EVAL "$@" > "$LOGS/$name.log" 2>&1 &
+}
+# A U-Net training alone is launch-bound (small kernels on 16 patches of 24x24), so trainings that take turns on the
+# GPU leave most of its multiprocessors idle; under MPS their kernels run side by side. Modes that can use more slots
+# ask for it; where MPS cannot start, they train fewer candidates rather than cutting every one short of its epochs.
+MPS=0
+start_mps() {
+  command -v nvidia-cuda-mps-control >/dev/null || { echo "MPS: nvidia-cuda-mps-control not found"; return 1; }
+  export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  nvidia-cuda-mps-control -d || { echo "MPS: the control daemon did not start"; return 1; }
+  if ! python3 -c 'import torch; assert float(torch.ones(8, device="cuda").sum()) == 8' >/dev/null 2>&1; then
+    echo "MPS: a CUDA client failed under it; going on without"
+    echo quit | nvidia-cuda-mps-control
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    return 1
+  fi
+  MPS=1
+}
+stop_mps() { [ "$MPS" = 1 ] && echo quit | nvidia-cuda-mps-control; }
+# candidate SLOTS NAME [train.py arguments]: trains NAME only while fewer than SLOTS candidates are running.
+candidate() {
+  local slots=$1; shift
+  [ "$(wc -w <<<"$CANDIDATES")" -lt "$slots" ] || return 0
+  CANDIDATES="$CANDIDATES $1"
+  train "$@"
 }
 if [ "$MODE" = smoke ]; then
   python3 scripts/train.py --arch deepstorm --data $DATA --out "$OUT" --epochs 2 --max-iters 150 --eval $EVAL > "$OUT/deepstorm.log" 2>&1 &
@@ -76,6 +104,21 @@ elif [ "$MODE" = sharp ]; then
   GPU=1 train unet-wide-s3 --arch unet --widths 64 128 256 --seed 3
   GPU=1 train unet-wide-s4 --arch unet --widths 64 128 256 --seed 4
   GPU=1 train unet-wide-s2b --arch unet --widths 64 128 256 --seed 2
+elif [ "$MODE" = render ]; then
+  start_mps && SLOTS=10 || SLOTS=5
+  echo "MPS $MPS: training $SLOTS candidates" | tee -a "$OUT/gpu.txt"
+  CANDIDATES=""
+  W="--arch unet --widths 64 128 256"
+  candidate $SLOTS unet-wide-mlp-s3 $W --head-hidden 128 --seed 3
+  candidate $SLOTS unet-wide-mlp256-s2 $W --head-hidden 256 --seed 2
+  candidate $SLOTS unet-wide-s5 $W --seed 5
+  candidate $SLOTS unet-wide-mlp-s4 $W --head-hidden 128 --seed 4
+  candidate $SLOTS unet-wide-sr3-s2 $W --sr-stages 3 --seed 2
+  candidate $SLOTS unet-wide-mlp256-s3 $W --head-hidden 256 --seed 3
+  candidate $SLOTS unet-wide-hw128-s2 $W --head-width 128 --seed 2
+  candidate $SLOTS unet-wide-s6 $W --seed 6
+  candidate $SLOTS unet-wide-mlp-s5 $W --head-hidden 128 --seed 5
+  candidate $SLOTS unet-wide-mlp256-s4 $W --head-hidden 256 --seed 4
 else
   CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
   train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau
@@ -85,6 +128,7 @@ else
 fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
+stop_mps
 if [ "$MODE" != smoke ]; then
   # At most 8 files come back from the GPU host: the pick, the fallback and one archive of every JSON and log.
   [ "$MODE" = sr ] && cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
