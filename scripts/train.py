@@ -2,9 +2,9 @@
 """Trains one smlm-rt model on the patches of scripts/make-training-data.ts, exports it to ONNX with the metadata
 contract of lib/model/metadata.ts, and (optionally) evaluates it on stacks with ground truth.
 
-Loss (the paper's eq. 1, as in Deep-STORM): ||g*x' - g*x||^2 + ||x'||_1, both terms means over pixels, g a 7x7
-Gaussian of sigma 1 fine pixel (sum 1), x the target: emitter counts on the 12.5 nm grid times OUTPUT_SCALE (100,
-Deep-STORM's spike height; exported as smlm.output_scale). Adam, batch 16, best-validation checkpoint, bf16
+Loss (the paper's eq. 1, as in Deep-STORM): ||g*x' - g*x||^2 + ||x'||_1, both terms means over pixels, g a Gaussian
+of sigma 1 fine pixel (7x7, sum 1; --loss-sigma changes sigma), x the target: emitter counts on the 12.5 nm grid times
+OUTPUT_SCALE (100, Deep-STORM's spike height; exported as smlm.output_scale). Adam, batch 16, best-validation checkpoint, bf16
 autocast + channels_last. Training stops after --epochs or when the next epoch would overrun --time-budget seconds.
 
 Input normalization (smlm.normalization = minmax-zscore): each patch is min-max scaled with the min and max of the
@@ -54,7 +54,8 @@ def load_training_file(path):
     return header, patches, minmax, counts, positions
 
 
-def gaussian_kernel(sigma=1.0, size=7, device="cuda"):
+def gaussian_kernel(sigma=1.0, device="cuda"):
+    size = max(7, 2 * math.ceil(3 * sigma) + 1)  # 7x7 up to sigma 1, as Deep-STORM's; wider beyond, so the tails fit
     r = torch.arange(size, dtype=torch.float32, device=device) - size // 2
     g = torch.exp(-r ** 2 / (2 * sigma ** 2))
     k = g[:, None] * g[None, :]
@@ -83,6 +84,10 @@ def main():
     ap.add_argument("--head-width", type=int, help="unet: channels of the last decoder block before the head (default 64)")
     ap.add_argument("--head-hidden", type=int, help="unet: channels of the per-pixel renderer before the head (default 0: none)")
     ap.add_argument("--sr-stages", type=int, help="unet: super-resolving decoder stages beyond camera resolution (default 0)")
+    ap.add_argument("--loss-sigma", type=float, default=1.0,
+                    help="sigma of the loss's Gaussian g, fine pixels (Deep-STORM's: 1). Why smaller: under a blur of 1 fine "
+                         "pixel the loss hardly sees how much of an emitter's mass lands on its own pixel, which NMSE "
+                         "without blur scores")
     ap.add_argument("--eval", nargs="*", default=[], help="evaluation stacks (evaluation.py format) to score after export")
     a = ap.parse_args()
     name = a.name or a.arch
@@ -146,7 +151,9 @@ def main():
             torch._foreach_lerp_(ema_params, live_params, 1.0 - a.ema)
             for eb, mb in zip(ema.buffers(), model.buffers()):
                 eb.copy_(mb)
-    kernel = gaussian_kernel(device=dev)
+    if not 0.2 <= a.loss_sigma <= 3.0:
+        raise SystemExit(f"--loss-sigma {a.loss_sigma}: expected 0.2 to 3 fine pixels")
+    kernel = gaussian_kernel(a.loss_sigma, device=dev)
 
     def blur(t):
         return F.conv2d(t, kernel, padding=kernel.shape[-1] // 2)
@@ -246,7 +253,7 @@ def main():
                         "cosine": f"cosine to 0 over {a.epochs} epochs, per iteration"}[a.schedule],
         "weight_average": f"EMA decay {a.ema}" if a.ema else "none", "head_hidden": getattr(model, "head_hidden", None),
         "sr_stages": getattr(model, "sr_stages", None),
-        "final_lr": opt.param_groups[0]["lr"], "loss": "mse(g*x', g*x) + mean|x'|, g 7x7 Gaussian sigma 1 fine px",
+        "final_lr": opt.param_groups[0]["lr"], "loss": f"mse(g*x', g*x) + mean|x'|, g {kernel.shape[-1]}x{kernel.shape[-1]} Gaussian sigma {a.loss_sigma:g} fine px",
         "validation_loss": best_hist["val_loss"], "validation_nmse_blurred": best_hist["val_nmse_blurred"],
         "amp": "bf16 autocast, channels_last", "gpu": gpu, "torch": torch.__version__,
         "train_seconds": round(train_seconds, 1), "gmac_per_64x64_frame": round(gmac, 4), "torch_seed": a.seed,
