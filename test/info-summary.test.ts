@@ -23,6 +23,11 @@ describe('smlm-rt info: training provenance in one line', () => {
     );
   });
 
+  it('names a head refit (scripts/refit-head.ts) by its date', () => {
+    const line = summarizeTraining({ model_name: 'unet-wide-s2', head_refit: { date: '2026-12-01', fitData: 'long' }, calibration: { date: '2026-12-02' } });
+    expect(line).toBe('unet-wide-s2, head refit 2026-12-01, output scale calibrated 2026-12-02 (all of it: smlm-rt info --json)');
+  });
+
   it('prints unknown provenance as JSON, shortened when long', () => {
     expect(summarizeTraining({ note: 'random weights for tests', seed: 3 })).toBe('{"note":"random weights for tests","seed":3}');
     expect(summarizeTraining({})).toBe('{}');

@@ -93,10 +93,14 @@ export function summarizeTraining(training: Record<string, unknown>): string {
   if (gpu) parts.push(seconds !== undefined ? `${Math.round(seconds)} s on ${gpu}` : `on ${gpu}`);
   const seed = training.data_seed;
   if (typeof seed === 'number' || typeof seed === 'string') parts.push(`data seed ${seed}`);
-  const calibration = training.calibration;
-  if (calibration && typeof calibration === 'object' && typeof (calibration as Record<string, unknown>).date === 'string') {
-    parts.push(`output scale calibrated ${(calibration as Record<string, unknown>).date as string}`);
-  }
+  const dated = (key: string): string | undefined => {
+    const record = training[key];
+    return record && typeof record === 'object' && typeof (record as Record<string, unknown>).date === 'string' ? ((record as Record<string, unknown>).date as string) : undefined;
+  };
+  const refitDate = dated('head_refit');
+  if (refitDate) parts.push(`head refit ${refitDate}`);
+  const calibrationDate = dated('calibration');
+  if (calibrationDate) parts.push(`output scale calibrated ${calibrationDate}`);
   if (parts.length > 0) return `${parts.join(', ')} (all of it: smlm-rt info --json)`;
   const json = JSON.stringify(training);
   return json.length <= PROVENANCE_PREVIEW_CHARS ? json : `${json.slice(0, PROVENANCE_PREVIEW_CHARS)}... (all of it: smlm-rt info --json)`;

@@ -12,4 +12,4 @@ export {
   THUNDERSTORM_COLUMNS,
   type Emitter,
 } from './csv.js';
-export { makeTrainingSet, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';
+export { makeTrainingSet, drawTrainingConditions, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';

@@ -47,9 +47,11 @@ export interface TrainingSet {
 /**
  * Draws one frame's imaging conditions: a broad mix centred on the benchmark's. Half the frames put their emitters on
  * filament bundles (labels that blink again and again, like the benchmark's tubes), half scatter them uniformly; half
- * let them reach the frame's edge (ThunderSTORM's uniform stacks do), half keep a margin.
+ * let them reach the frame's edge (ThunderSTORM's uniform stacks do), half keep a margin. `seed` becomes the
+ * simulation's seed; the draw itself comes from `rng`. (Exported so that the head refit of scripts/refit-head.ts can
+ * simulate whole stacks from the training distribution.)
  */
-function drawConditions(rng: Random, seed: number): SimulationOptions {
+export function drawTrainingConditions(rng: Random, seed: number): SimulationOptions {
   const sigmaCentre = rng.range(90, 135);
   const lo = rng.range(500, 2500);
   const photons: PhotonDistribution = rng.uniform() < 0.8 ? { kind: 'uniform', min: lo, max: lo + rng.range(300, 2000) } : { kind: 'lognormal', mean: lo + 500, std: rng.range(0.2, 0.5) * (lo + 500) };
@@ -95,7 +97,7 @@ export function makeTrainingSet(options: TrainingSetOptions): TrainingSet {
   const positions: number[] = [];
   const log: Record<'density' | 'background' | 'sigma' | 'emOn' | 'uniform' | 'toEdge', number[]> = { density: [], background: [], sigma: [], emOn: [], uniform: [], toEdge: [] };
   for (let p = 0; p < total; ) {
-    const conditions = drawConditions(rng, rng.nextUint32());
+    const conditions = drawTrainingConditions(rng, rng.nextUint32());
     const { stack, emitters } = simulateStack(conditions);
     log.density.push(conditions.densityPerUm2!);
     log.background.push(conditions.backgroundPhotons!);
