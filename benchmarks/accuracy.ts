@@ -8,9 +8,10 @@
  * Localization figures: recall, precision, Jaccard, RMSE at a 50 nm matching radius; reference = per-frame local
  * maximum + centroid on the camera frames (lib/localize.ts localizeCamera).
  *
- * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm] [--json out.json]
+ * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm,other.onnx] [--json out.json]
  */
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } from '../lib/localize.js';
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
@@ -71,7 +72,7 @@ async function evaluateStack(name: string, stack: Stack, truth: Emitter[], model
       const r = await rec.reconstruct(stack, { keepFrameMaps: true });
       const seconds = (performance.now() - t0) / 1000;
       const locs = localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm });
-      rows.push({ stack: name, method: model, ...imageFigures(r.image, gt, W, H), loc: matchLocalizations(locs, truth, MATCH_RADIUS_NM), seconds });
+      rows.push({ stack: name, method: modelLabel(model), ...imageFigures(r.image, gt, W, H), loc: matchLocalizations(locs, truth, MATCH_RADIUS_NM), seconds });
     } finally {
       await rec.close();
     }
@@ -82,6 +83,11 @@ async function evaluateStack(name: string, stack: Stack, truth: Emitter[], model
   const cimg = groundTruthImage(classical, W, H, finePx);
   rows.push({ stack: name, method: 'local max + centroid (ref)', ...imageFigures(cimg, gt, W, H), loc: cloc });
   return rows;
+}
+
+/** A bundled model's name, or an .onnx path's file name without the extension (the table's method column). */
+function modelLabel(model: string): string {
+  return model.endsWith('.onnx') ? basename(model, '.onnx') : model;
 }
 
 function printRows(rows: Row[]): void {

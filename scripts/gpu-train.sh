@@ -27,7 +27,8 @@
 #          per-pixel renderer head (128 and 256 channels), a 128-channel last decoder block, three super-resolving
 #          stages that end at full resolution, and a new seed of the plain unet-wide; ten U-Nets on the first GPU under
 #          MPS (below), five without it; with a second GPU also deepstorm-ls05 (Deep-STORM with the loss at 0.5), which
-#          comes back beside the unet pick
+#          comes back beside the three best U-Nets; then, where Node is, refit each one's head
+#          (node dist/scripts/refit-head.js --models PATH --out PATH-refit.onnx) and ship the best refit validation score
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -108,6 +109,9 @@ elif [ "$MODE" = sharp ]; then
   GPU=1 train unet-wide-s4 --arch unet --widths 64 128 256 --seed 4
   GPU=1 train unet-wide-s2b --arch unet --widths 64 128 256 --seed 2
 elif [ "$MODE" = sigma0 ]; then
+  # The three best come back (unet.onnx, unet-2.onnx, unet-3.onnx): the shipped U-Net's head is refit afterwards
+  # (scripts/refit-head.ts, in Node), so the pick is made among the refit candidates.
+  KEEP=3
   start_mps && SLOTS=10 || SLOTS=5
   echo "MPS $MPS: training $SLOTS unet candidates" | tee -a "$OUT/gpu.txt"
   CANDIDATES=""
@@ -138,7 +142,7 @@ stop_mps
 if [ "$MODE" != smoke ]; then
   # At most 8 files come back from the GPU host: the pick, the fallback and one archive of every JSON and log.
   [ "$MODE" = sr ] && cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
-  python3 scripts/select_unet.py "$OUT" $CANDIDATES | tee -a "$OUT/gpu.txt" || status=1
+  python3 scripts/select_unet.py "$OUT" --keep "${KEEP:-1}" $CANDIDATES | tee -a "$OUT/gpu.txt" || status=1
   [ "$MODE" = sr ] && { [ -f "$OUT/unet-wide-s1.onnx" ] || cp /tmp/unet-wide-s1.onnx "$OUT/" 2>/dev/null; }
   cat $LOGS/*.log > "$OUT/train-logs.txt"
   (cd "$OUT" && tar czf results.tgz *.json train-logs.txt && rm -f *.json train-logs.txt)

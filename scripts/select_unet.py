@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Picks the shipped unet among trained candidates and renames it to unet.onnx. Usage: select_unet.py OUTDIR NAME...
+"""Picks the shipped unet among trained candidates. Usage: select_unet.py OUTDIR [--keep K] NAME...
+
+The best candidate becomes unet.onnx; with --keep K (default 1) the next best K-1 stay too, as unet-2.onnx ...
+unet-K.onnx, so that scripts/refit-head.ts (run where Node is, after the call) can refit each and the pick can be
+made among the refit models; every other candidate's ONNX is deleted (at most 8 files come back from the GPU host).
 
 Criterion: the mean over the simulated validation stacks (validation-*, benchmark conditions with filament labels
 and with uniformly scattered emitters, listed in benchmarks/evaluation-data.ts, made by scripts/make-eval-stacks.ts,
@@ -20,20 +24,40 @@ def score(result):
     return ("validation stacks mean NMSE(sigma0) + NMSE(sigma1)", total)
 
 
-out, names = sys.argv[1], sys.argv[2:]
-scores = {}
-for n in names:
-    path = os.path.join(out, n + ".json")
-    if os.path.exists(path):
-        scores[n] = score(json.load(open(path)))
-if len({kind for kind, _ in scores.values()}) > 1:
-    raise SystemExit(f"candidates were scored differently: {scores}")
-best = min(scores, key=lambda n: scores[n][1])
-print("score per unet candidate:", json.dumps(scores), "-> shipping", best)
-for n in scores:
-    onnx_path = os.path.join(out, n + ".onnx")
-    if n == best:
-        if n != "unet":
-            os.replace(onnx_path, os.path.join(out, "unet.onnx"))
-    elif os.path.exists(onnx_path):
-        os.remove(onnx_path)
+def main(argv):
+    out, rest = argv[0], argv[1:]
+    keep = 1
+    if rest[:1] == ["--keep"]:
+        keep, rest = int(rest[1]), rest[2:]
+        if keep < 1:
+            raise SystemExit("--keep must be >= 1")
+    scores = {}
+    for n in rest:
+        path = os.path.join(out, n + ".json")
+        if os.path.exists(path):
+            scores[n] = score(json.load(open(path)))
+    if not scores:
+        raise SystemExit(f"no candidate of {rest} left a JSON in {out}")
+    if len({kind for kind, _ in scores.values()}) > 1:
+        raise SystemExit(f"candidates were scored differently: {scores}")
+    ranked = sorted(scores, key=lambda n: scores[n][1])
+    kept = {n: ("unet" if i == 0 else f"unet-{i + 1}") for i, n in enumerate(ranked[:keep])}
+    print("score per unet candidate:", json.dumps(scores), "-> shipping", ranked[0],
+          *(f"(kept as {kept[n]}.onnx: {n})" for n in ranked[1:keep]))
+    # Move the kept files aside first, so that a candidate already named like a target is not overwritten.
+    staged = {}
+    for n in ranked:
+        onnx_path = os.path.join(out, n + ".onnx")
+        if not os.path.exists(onnx_path):
+            continue
+        if n in kept:
+            staged[n] = onnx_path + ".keep"
+            os.replace(onnx_path, staged[n])
+        else:
+            os.remove(onnx_path)
+    for n, path in staged.items():
+        os.replace(path, os.path.join(out, kept[n] + ".onnx"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
