@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,14 @@ function expectOneLineError(stderr: string, code: string): void {
   expect(lines, stderr).toHaveLength(1);
   expect(lines[0]).toMatch(new RegExp(`^smlm-rt: error ${code}: \\S`));
   expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+/** stderr without the `smlm-rt: note:` lines (e.g. an uncalibrated stack's pixel size note). */
+function withoutNotes(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !l.startsWith('smlm-rt: note:'))
+    .join('\n');
 }
 
 beforeAll(() => {
@@ -71,6 +79,27 @@ describe('smlm-rt reconstruct (spawned)', () => {
     expect(statSync(out).size).toBeGreaterThan(100);
   });
 
+  it.skipIf(process.platform === 'win32')('a write that fails (file size limit) leaves an existing output untouched with --force, and no partial file without', () => {
+    const folder = join(dir, 'write-fails');
+    mkdirSync(folder);
+    const bigStack = join(dir, 'big-frame.tif');
+    writeFileSync(bigStack, buildTestTiff(pagesOf(1, 64, 64, pixel), { kind: 'uint16' })); // 128 x 128 float output: 64 KiB
+    const existing = join(folder, 'existing.tif');
+    writeFileSync(existing, 'precious');
+    const fresh = join(folder, 'fresh.tif');
+    // RLIMIT_FSIZE of 16 KiB (sh counts 512-byte blocks): writing the 64 KiB result fails with EFBIG.
+    const limited = (args: string[]) =>
+      spawnSync('sh', ['-c', 'ulimit -f 32 && exec "$0" "$@"', process.execPath, CLI, ...args], { encoding: 'utf8', env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels }, timeout: 60_000 });
+    const forced = limited(['reconstruct', bigStack, '-o', existing, '--model', modelPath, '-b', 'cpu', '--force', '--quiet']);
+    expect(forced.status, forced.stderr).toBe(1);
+    expectOneLineError(withoutNotes(forced.stderr), 'E_FILE_NOT_FOUND');
+    expect(forced.stderr).toContain('EFBIG');
+    expect(readFileSync(existing, 'utf8')).toBe('precious');
+    const unforced = limited(['reconstruct', bigStack, '-o', fresh, '--model', modelPath, '-b', 'cpu', '--quiet']);
+    expect(unforced.status, unforced.stderr).toBe(1);
+    expect(readdirSync(folder)).toEqual(['existing.tif']); // neither a partial result nor a temporary file is left
+  });
+
   it('input and model errors: one line with the code, exit 1', () => {
     const notTiff = join(dir, 'notes.txt');
     writeFileSync(notTiff, 'not an image');
@@ -87,7 +116,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
     for (const [args, code] of cases) {
       const run = smlm(args);
       expect(run.code, `${args.join(' ')}\n${run.stderr}`).toBe(1);
-      expectOneLineError(run.stderr.split('\n').filter((l) => !l.startsWith('smlm-rt: note:')).join('\n'), code);
+      expectOneLineError(withoutNotes(run.stderr), code);
     }
   });
 
