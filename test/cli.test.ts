@@ -100,6 +100,20 @@ describe('smlm-rt reconstruct (spawned)', () => {
     expect(readdirSync(folder)).toEqual(['existing.tif']); // neither a partial result nor a temporary file is left
   });
 
+  it('an output that names a folder or nothing is E_BAD_OPTIONS before any work (even with --force)', () => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    // The model does not exist: an output checked up front fails before the model is looked for.
+    const missingModel = join(dir, 'missing-model.onnx');
+    for (const output of [folder, `${folder}/`, join(dir, 'not-yet-a-folder') + '/', '']) {
+      for (const force of [[], ['--force']]) {
+        const run = smlm(['reconstruct', stackPath, '-o', output, '--model', missingModel, '-b', 'cpu', ...force]);
+        expect(run.code, `-o "${output}" ${force.join('')}\n${run.stderr}`).toBe(1);
+        expectOneLineError(run.stderr, 'E_BAD_OPTIONS');
+      }
+    }
+  });
+
   it('input and model errors: one line with the code, exit 1', () => {
     const notTiff = join(dir, 'notes.txt');
     writeFileSync(notTiff, 'not an image');

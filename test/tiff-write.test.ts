@@ -135,6 +135,17 @@ describe('writeFloatTiff refuses to overwrite', () => {
     expect(readdirSync(folder).sort()).toEqual(['link.tif', 'target.tif']);
   });
 
+  it('E_BAD_OPTIONS for an output path that is empty or names a folder, with or without force; the folder is untouched', async () => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    for (const path of ['', folder, `${folder}/`]) {
+      for (const force of [false, true]) {
+        await expect(writeFloatTiff(path, new Float32Array(4), 2, 2, { pixelSizeNm: 10, force })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });
+      }
+    }
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
   it('E_FILE_NOT_FOUND when the folder does not exist', async () => {
     await expect(writeFloatTiff(join(dir, 'no', 'such', 'folder.tif'), new Float32Array(4), 2, 2, { pixelSizeNm: 10 })).rejects.toMatchObject({ code: 'E_FILE_NOT_FOUND' });
   });

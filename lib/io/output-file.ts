@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, link, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, sep } from 'node:path';
 import { SmlmError } from '../errors.js';
 
 function outputExists(path: string): SmlmError {
@@ -12,8 +12,19 @@ function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/** Throws E_OUTPUT_EXISTS when `path` exists and `force` is not set; lets callers fail before hours of work. */
+/** E_BAD_OPTIONS unless `path` can name an output file: not empty, not ending in a separator, not an existing folder. */
+async function checkOutputPath(path: string): Promise<void> {
+  if (typeof path !== 'string' || path.trim() === '') throw new SmlmError('E_BAD_OPTIONS', 'the output path is empty; give a file name', { path });
+  const isFolder = path.endsWith('/') || path.endsWith(sep) || (await stat(path).then((s) => s.isDirectory(), () => false));
+  if (isFolder) throw new SmlmError('E_BAD_OPTIONS', `${path} names a folder; give the output a file name`, { path });
+}
+
+/**
+ * Throws E_BAD_OPTIONS when `path` cannot name a file (empty, a folder), E_OUTPUT_EXISTS when it exists and `force`
+ * is not set, E_FILE_NOT_FOUND when its folder is missing or not writable; lets callers fail before hours of work.
+ */
 export async function checkOutputWritable(path: string, force: boolean): Promise<void> {
+  await checkOutputPath(path);
   if (!force) {
     const exists = await access(path, constants.F_OK).then(
       () => true,
@@ -85,8 +96,10 @@ async function writeAndClose(handle: FileHandle, bytes: Uint8Array): Promise<voi
  * Writes bytes to `path`, refusing to replace an existing file unless `force`. The bytes go to a temporary file in
  * the same folder first, which is then renamed onto `path`: a write that fails (disk full, quota, I/O error) removes
  * the temporary file and leaves an existing `path` untouched, and no half-written output is ever left behind.
+ * Throws E_BAD_OPTIONS (not a file name), E_OUTPUT_EXISTS or E_FILE_NOT_FOUND (cannot be written).
  */
 export async function writeOutputFile(path: string, bytes: Uint8Array, force: boolean): Promise<void> {
+  await checkOutputPath(path);
   const target = force ? await resolvedTarget(path) : path;
   const temporary = temporaryPathFor(target);
   let handle: FileHandle;
