@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,43 @@ describe('smlm-rt reconstruct (spawned)', () => {
         expectOneLineError(run.stderr, 'E_BAD_OPTIONS');
       }
     }
+  });
+
+  it('refuses an output that is the input stack or the model, under any name, even with --force; both stay intact', () => {
+    const folder = join(dir, 'same-file');
+    mkdirSync(folder);
+    const input = join(folder, 'in.tif');
+    copyFileSync(stackPath, input);
+    const model = join(folder, 'model.onnx');
+    copyFileSync(modelPath, model);
+    symlinkSync('in.tif', join(folder, 'symlink.tif'));
+    linkSync(input, join(folder, 'hardlink.tif'));
+    const before = { input: readFileSync(input), model: readFileSync(model) };
+    const sameAsInput = [input, join(folder, '..', 'same-file', 'in.tif'), join(folder, 'symlink.tif'), join(folder, 'hardlink.tif')];
+    for (const args of [
+      ...sameAsInput.map((output) => ['reconstruct', input, '-o', output]),
+      ['reconstruct', input, '-o', join(folder, 'sr.tif'), '--png', input],
+      ['reconstruct', input, '-o', model],
+      ['localize', input, '-o', input],
+      ['localize', input, '-o', model],
+    ]) {
+      const run = smlm([...args, '--model', model, '-b', 'cpu', '--force']);
+      expect(run.code, `${args.join(' ')}\n${run.stderr}`).toBe(1);
+      expectOneLineError(run.stderr, 'E_BAD_OPTIONS');
+    }
+    expect(readFileSync(input)).toEqual(before.input);
+    expect(readFileSync(model)).toEqual(before.model);
+  });
+
+  it('--png naming the same file as -o is a usage error before any work; an existing file there is untouched', () => {
+    const out = join(dir, 'both.tif');
+    writeFileSync(out, 'precious');
+    for (const png of [out, join(dir, '.', 'both.tif')]) {
+      const run = smlm(['reconstruct', stackPath, '-o', out, '--png', png, '--model', join(dir, 'missing-model.onnx'), '-b', 'cpu', '--force']);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/^smlm-rt: error: --png and --output name the same file/);
+    }
+    expect(readFileSync(out, 'utf8')).toBe('precious');
   });
 
   it('input and model errors: one line with the code, exit 1', () => {

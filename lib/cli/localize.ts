@@ -1,7 +1,8 @@
 /** `smlm-rt localize <stack.tif> -o locs.csv`: per-frame maps -> emitter list in ThunderSTORM-compatible CSV. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localization } from '../localize.js';
-import { checkOutputWritable, writeOutputFile } from '../io/output-file.js';
+import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
+import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice } from '../types.js';
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
+      await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
       await checkOutputWritable(opts.output, opts.force ?? false);
       const r = await localizeFile(stackPath, opts);
       await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, link, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { SmlmError } from '../errors.js';
 
 function outputExists(path: string): SmlmError {
@@ -38,6 +38,38 @@ export async function checkOutputWritable(path: string, force: boolean): Promise
     () => false,
   );
   if (!folderOk) throw new SmlmError('E_FILE_NOT_FOUND', `cannot write ${path}: folder ${folder} does not exist or is not writable`, { path });
+}
+
+/**
+ * What file a path names, comparable between paths: device and inode when it exists (so links and differently
+ * spelled paths to one file compare equal), else the absolute path with its folder's symlinks resolved.
+ */
+async function fileIdentity(path: string): Promise<string> {
+  try {
+    const { dev, ino } = await stat(path, { bigint: true });
+    return `inode ${dev}:${ino}`;
+  } catch {
+    const absolute = resolve(path);
+    const folder = await realpath(dirname(absolute)).catch(() => dirname(absolute));
+    return `path ${join(folder, basename(absolute))}`;
+  }
+}
+
+/** Whether two paths name the same file (existing or not). */
+export async function sameFile(a: string, b: string): Promise<boolean> {
+  return (await fileIdentity(a)) === (await fileIdentity(b));
+}
+
+/**
+ * E_BAD_OPTIONS when the output `path` is one of the `inputs` (the same file under any name): writing the result
+ * there would destroy the input, so this is refused even with --force, before any work.
+ */
+export async function checkOutputIsNotInput(path: string, inputs: ReadonlyArray<string | undefined>): Promise<void> {
+  for (const input of inputs) {
+    if (input !== undefined && (await sameFile(path, input))) {
+      throw new SmlmError('E_BAD_OPTIONS', `the output ${path} is the input ${input}; writing there would destroy it (give the output another name)`, { path, input });
+    }
+  }
 }
 
 /** Where bytes for `target` are staged: a hidden, unique name in the target's own folder, so rename() is atomic. */
