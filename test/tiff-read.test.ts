@@ -102,6 +102,14 @@ describe('reading stacks smlm-rt did not write', () => {
     }
   });
 
+  it('BigTIFF, either byte order', async () => {
+    for (const bigEndian of [false, true]) {
+      const stack = await readTiffStack(tiffFile(pagesOf(3, 4, 5, value), { kind: 'uint16', bigTiff: true, bigEndian }));
+      expect({ frames: stack.frames, height: stack.height, width: stack.width }).toEqual({ frames: 3, height: 4, width: 5 });
+      expect(Array.from(stack.data)).toEqual(pagesOf(3, 4, 5, value).flatMap((p) => Array.from(p.values)));
+    }
+  });
+
   it("ImageJ's one-IFD contiguous layout (images=N), either byte order", async () => {
     for (const bigEndian of [false, true]) {
       const description = 'ImageJ=1.54f\nimages=5\nslices=5\nunit=micron\n';
@@ -172,6 +180,31 @@ describe('TIFF reading errors', () => {
     }
     writeFileSync(path, copy);
     expect(await errorCode(readTiffStack(path))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('E_TIFF_CORRUPT, promptly, for an IFD chain that loops back (classic TIFF and BigTIFF, either byte order)', async () => {
+    for (const bigTiff of [false, true]) {
+      for (const bigEndian of [false, true]) {
+        const loopToFirst = tiffFile(pagesOf(3, 4, 4, () => 1), { kind: 'uint16', bigTiff, bigEndian, loopTo: 0 });
+        const ontoItself = tiffFile(pagesOf(1, 4, 4, () => 1), { kind: 'uint16', bigTiff, bigEndian, loopTo: 0 });
+        for (const path of [loopToFirst, ontoItself]) {
+          expect(await errorCode(openTiffStack(path))).toBe('E_TIFF_CORRUPT');
+        }
+      }
+    }
+  });
+
+  it('E_TIFF_CORRUPT for an IFD or a next-IFD offset past the end of the file', async () => {
+    const bytes = Buffer.from(buildTestTiff(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' }));
+    const secondIfd = bytes.length - (2 + 10 * 12 + 4); // the builder writes the IFDs last, 10 entries each
+    expect(bytes.readUInt16LE(secondIfd)).toBe(10);
+    const nextPastEnd = Buffer.from(bytes);
+    nextPastEnd.writeUInt32LE(bytes.length + 100, bytes.length - 4);
+    const cutInsideIfd = bytes.subarray(0, bytes.length - 20);
+    for (const [name, file] of [['next-past-end.tif', nextPastEnd], ['cut-inside-ifd.tif', cutInsideIfd]] as const) {
+      writeFileSync(join(dir, name), file);
+      expect(await errorCode(openTiffStack(join(dir, name)))).toBe('E_TIFF_CORRUPT');
+    }
   });
 
   it('E_UNSUPPORTED_SAMPLE_FORMAT for int16, uint32, float64 and RGB pages', async () => {

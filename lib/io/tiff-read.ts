@@ -3,6 +3,7 @@ import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { SmlmError } from '../errors.js';
 import type { PixelArray, Stack } from '../types.js';
 import type { FrameSource } from './frame-source.js';
+import { countIfds } from './tiff-ifd-chain.js';
 import { parseImageJDescription, pixelSizeNmFromTiff, rationalValue } from './tiff-metadata.js';
 
 export type TiffSampleType = 'uint8' | 'uint16' | 'float32';
@@ -133,10 +134,13 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
   let tiff: GeoTIFF;
   let pageCount: number;
   try {
+    // geotiff would loop forever on an IFD chain that loops back: walk (and check) it first.
+    await countIfds(handle, size, littleEndian, path);
     tiff = await fromFile(path);
     pageCount = await tiff.getImageCount();
   } catch (err) {
     await handle.close();
+    if (err instanceof SmlmError) throw err;
     throw corrupt(path, `the header cannot be parsed: ${errorMessage(err)}`, err);
   }
   const closeAll = async () => {

@@ -22,6 +22,10 @@ export interface TestTiffOptions {
   resolution?: { x: [number, number]; unit: number };
   /** Write only the first page's IFD; all pages' pixels follow it back to back (ImageJ's >4 GB layout). */
   contiguous?: boolean;
+  /** BigTIFF (version 43: 8-byte offsets and counts, 20-byte IFD entries). Not with `resolution`. */
+  bigTiff?: boolean;
+  /** A broken file: the last IFD's next-IFD offset points back at page `loopTo`'s IFD instead of ending the chain. */
+  loopTo?: number;
 }
 
 const KIND: Record<SampleKind, { bits: number; format: number; bytes: number }> = {
@@ -45,11 +49,14 @@ function writeSample(view: DataView, at: number, kind: SampleKind, v: number, le
 }
 
 export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint8Array {
-  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false } = options;
+  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo } = options;
+  if (bigTiff && resolution) throw new Error('buildTestTiff: resolution is not supported with bigTiff');
   const le = !bigEndian;
   const info = KIND[kind];
+  // Classic TIFF: 2-byte entry count, 12-byte entries with 4-byte values, 4-byte offsets; BigTIFF: 8, 20, 8, 8.
+  const layout = bigTiff ? { header: 16, count: 8, entry: 20, value: 8 } : { header: 8, count: 2, entry: 12, value: 4 };
   const chunks: Uint8Array[] = [];
-  let size = 8;
+  let size = layout.header;
   const alloc = (n: number) => {
     const at = size;
     const bytes = new Uint8Array(n + (n & 1));
@@ -86,29 +93,41 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
     entries.push([273, 4, 1, dataOffsets[index]], [277, 3, 1, samplesPerPixel], [278, 4, 1, p.height], [279, 4, 1, p.width * p.height * samplesPerPixel * info.bytes]);
     if (resAt && resolution) entries.push([282, 5, 1, resAt.at], [283, 5, 1, resAt.at], [296, 3, 1, resolution.unit]);
     entries.push([339, 3, 1, info.format]);
-    const ifd = alloc(2 + entries.length * 12 + 4);
+    const ifd = alloc(layout.count + entries.length * layout.entry + layout.value);
     ifdOffsets.push(ifd.at);
     return { ifd, entries };
   });
+  const setOffset = (v: DataView, at: number, value: number) => (bigTiff ? v.setBigUint64(at, BigInt(value), le) : v.setUint32(at, value, le));
   ifds.forEach(({ ifd, entries }, k) => {
     const v = ifd.view;
-    v.setUint16(0, entries.length, le);
+    if (bigTiff) v.setBigUint64(0, BigInt(entries.length), le);
+    else v.setUint16(0, entries.length, le);
     entries.forEach(([tag, type, count, value], i) => {
-      const at = 2 + i * 12;
+      const at = layout.count + i * layout.entry;
       v.setUint16(at, tag, le);
       v.setUint16(at + 2, type, le);
-      v.setUint32(at + 4, count, le);
-      if (type === 3 && count === 1) v.setUint16(at + 8, value, le);
-      else v.setUint32(at + 8, value, le);
+      setOffset(v, at + 4, count);
+      // Values are left-justified in the value field, in either byte order.
+      const valueAt = at + 4 + layout.value;
+      if (type === 3 && count === 1) v.setUint16(valueAt, value, le);
+      else v.setUint32(valueAt, value, le);
     });
-    v.setUint32(2 + entries.length * 12, ifdOffsets[k + 1] ?? 0, le);
+    const last = k === ifds.length - 1;
+    const next = last ? (loopTo === undefined ? 0 : ifdOffsets[loopTo]) : ifdOffsets[k + 1];
+    setOffset(v, layout.count + entries.length * layout.entry, next);
   });
   const out = new Uint8Array(size);
   const header = new DataView(out.buffer);
   out.set(bigEndian ? [0x4d, 0x4d] : [0x49, 0x49], 0);
-  header.setUint16(2, 42, le);
-  header.setUint32(4, ifdOffsets[0], le);
-  let at = 8;
+  if (bigTiff) {
+    header.setUint16(2, 43, le);
+    header.setUint16(4, 8, le); // offset size
+    header.setBigUint64(8, BigInt(ifdOffsets[0]), le);
+  } else {
+    header.setUint16(2, 42, le);
+    header.setUint32(4, ifdOffsets[0], le);
+  }
+  let at = layout.header;
   for (const c of chunks) {
     out.set(c, at);
     at += c.length;
