@@ -38,6 +38,18 @@ function firstPageByHand(bytes: Buffer): number[] {
   return Array.from({ length: tags.get(256)! * tags.get(257)! }, (_, i) => u16(offset + 2 * i));
 }
 
+/** A copy of a little-endian classic TIFF with `tag`'s (4-byte) value set to `value` in every IFD. */
+function withTag(bytes: Uint8Array, tag: number, value: number): Buffer {
+  const copy = Buffer.from(bytes);
+  for (let ifd = copy.readUInt32LE(4); ifd !== 0; ifd = copy.readUInt32LE(ifd + 2 + 12 * copy.readUInt16LE(ifd))) {
+    for (let i = 0; i < copy.readUInt16LE(ifd); i++) {
+      const at = ifd + 2 + 12 * i;
+      if (copy.readUInt16LE(at) === tag) copy.writeUInt32LE(value, at + 8);
+    }
+  }
+  return copy;
+}
+
 describe.runIf(SHARED_DATA)('the ImageJ stacks in ../shared/data', () => {
   for (const name of ['Artificialdataset.tif', 'ArtificialDataset_demo1.tif']) {
     it(`${name}: 20 frames of 64x64 uint16 at 100 nm, pixels as in the file`, async () => {
@@ -108,6 +120,12 @@ describe('reading stacks smlm-rt did not write', () => {
       expect({ frames: stack.frames, height: stack.height, width: stack.width }).toEqual({ frames: 3, height: 4, width: 5 });
       expect(Array.from(stack.data)).toEqual(pagesOf(3, 4, 5, value).flatMap((p) => Array.from(p.values)));
     }
+  });
+
+  it('tiled pages', async () => {
+    const stack = await readTiffStack(tiffFile(pagesOf(2, 16, 16, value), { kind: 'uint16', tiled: true }));
+    expect(stack.frames).toBe(2);
+    expect(Array.from(stack.data)).toEqual(pagesOf(2, 16, 16, value).flatMap((p) => Array.from(p.values)));
   });
 
   it("ImageJ's one-IFD contiguous layout (images=N), either byte order", async () => {
@@ -204,6 +222,22 @@ describe('TIFF reading errors', () => {
     for (const [name, file] of [['next-past-end.tif', nextPastEnd], ['cut-inside-ifd.tif', cutInsideIfd]] as const) {
       writeFileSync(join(dir, name), file);
       expect(await errorCode(openTiffStack(join(dir, name)))).toBe('E_TIFF_CORRUPT');
+    }
+  });
+
+  it('E_TIFF_CORRUPT, at open, for an uncompressed page whose strips or tiles cannot hold the pixels it declares', async () => {
+    const strips = buildTestTiff(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' });
+    const tiles = buildTestTiff(pagesOf(2, 16, 16, () => 1), { kind: 'uint16', tiled: true });
+    const huge = withTag(withTag(withTag(strips, 256, 100_000), 257, 100_000), 278, 100_000); // 20 GB over a 32-byte strip
+    const cases = {
+      'huge.tif': huge,
+      'short-strip.tif': withTag(strips, 279, 10),
+      'short-tile.tif': withTag(tiles, 325, 10),
+      'missing-strips.tif': withTag(strips, 278, 1), // one row per strip: 4 strips needed, 1 present
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      writeFileSync(join(dir, name), bytes);
+      expect(await errorCode(openTiffStack(join(dir, name))), name).toBe('E_TIFF_CORRUPT');
     }
   });
 

@@ -69,8 +69,12 @@ function allocate(type: TiffSampleType, length: number): PixelArray {
   return type === 'uint8' ? new Uint8Array(length) : type === 'uint16' ? new Uint16Array(length) : new Float32Array(length);
 }
 
-/** Checks that every strip/tile of a page lies inside the file: geotiff would silently read zeros past the end. */
-async function checkDataInFile(image: GeoTIFFImage, fileSize: number, path: string, page: number): Promise<void> {
+/**
+ * Checks that every strip/tile of a page lies inside the file (geotiff would silently read zeros past the end) and
+ * that an uncompressed page's strips/tiles hold all the pixels it declares: a page claiming 100000 x 100000 pixels
+ * over a 64-byte strip is damaged, not a frame to allocate gigabytes for.
+ */
+async function checkDataInFile(image: GeoTIFFImage, sampleType: TiffSampleType, fileSize: number, path: string, page: number): Promise<void> {
   const dir = image.getFileDirectory();
   const tiled = dir.hasTag('TileOffsets');
   const offsets = (await dir.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')) as ArrayLike<number> | undefined;
@@ -78,6 +82,34 @@ async function checkDataInFile(image: GeoTIFFImage, fileSize: number, path: stri
   if (!offsets || !counts || offsets.length !== counts.length) throw corrupt(path, `page ${page} has no valid strip table`);
   for (let i = 0; i < offsets.length; i++) {
     if (Number(offsets[i]) + Number(counts[i]) > fileSize) throw corrupt(path, `page ${page}'s pixel data ends past the end of the file`);
+  }
+  const uncompressed = (dir.getValue('Compression') ?? 1) === 1;
+  if (uncompressed) checkBlocksHoldPixels(image, counts, BYTES[sampleType], path, page);
+}
+
+/**
+ * E_TIFF_CORRUPT unless an uncompressed page has a strip/tile for every block of its declared size, each with the
+ * bytes of its pixels. A 0-byte block is a sparse one (as GDAL writes them), which geotiff fills with zeros.
+ */
+function checkBlocksHoldPixels(image: GeoTIFFImage, counts: ArrayLike<number>, bytesPerSample: number, path: string, page: number): void {
+  const blocks = image.isTiled ? 'tiles' : 'strips';
+  const [width, height] = [image.getWidth(), image.getHeight()];
+  const [blockWidth, blockHeight] = [image.getTileWidth(), image.getTileHeight()];
+  if (!(blockWidth > 0 && blockHeight > 0)) throw corrupt(path, `page ${page} has ${blocks} of ${blockWidth} x ${blockHeight} px`);
+  const across = Math.ceil(width / blockWidth);
+  const down = Math.ceil(height / blockHeight);
+  if (counts.length < across * down) {
+    throw corrupt(path, `page ${page} declares ${width} x ${height} px, which takes ${across * down} ${blocks}, but it has ${counts.length}`);
+  }
+  for (let y = 0; y < down; y++) {
+    // Strips hold their rows; tiles are always whole tiles, padded at the image's edges.
+    const needed = image.getBlockHeight(y) * blockWidth * bytesPerSample;
+    for (let x = 0; x < across; x++) {
+      const held = Number(counts[y * across + x]);
+      if (held !== 0 && held < needed) {
+        throw corrupt(path, `page ${page} declares ${width} x ${height} px, but ${blocks.slice(0, -1)} ${y * across + x} holds ${held} bytes of the ${needed} its pixels need`);
+      }
+    }
   }
 }
 
@@ -106,7 +138,7 @@ async function pageLayout(tiff: GeoTIFF, index: number, fileSize: number, path: 
     if (err instanceof SmlmError) throw err;
     throw corrupt(path, `page ${index} has no readable sample format: ${errorMessage(err)}`, err);
   }
-  await checkDataInFile(image, fileSize, path, index);
+  await checkDataInFile(image, sampleType, fileSize, path, index);
   return { width, height, sampleType };
 }
 

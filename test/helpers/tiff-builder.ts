@@ -26,6 +26,8 @@ export interface TestTiffOptions {
   bigTiff?: boolean;
   /** A broken file: the last IFD's next-IFD offset points back at page `loopTo`'s IFD instead of ending the chain. */
   loopTo?: number;
+  /** Store each page as one tile of the page's size (TileWidth/TileLength/TileOffsets/TileByteCounts), not a strip. */
+  tiled?: boolean;
 }
 
 const KIND: Record<SampleKind, { bits: number; format: number; bytes: number }> = {
@@ -49,7 +51,7 @@ function writeSample(view: DataView, at: number, kind: SampleKind, v: number, le
 }
 
 export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint8Array {
-  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo } = options;
+  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo, tiled = false } = options;
   if (bigTiff && resolution) throw new Error('buildTestTiff: resolution is not supported with bigTiff');
   const le = !bigEndian;
   const info = KIND[kind];
@@ -90,9 +92,13 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
       [262, 3, 1, samplesPerPixel === 3 ? 2 : 1],
     ];
     if (index === 0 && descAt) entries.push([270, 2, descBytes!.length, descAt.at]);
-    entries.push([273, 4, 1, dataOffsets[index]], [277, 3, 1, samplesPerPixel], [278, 4, 1, p.height], [279, 4, 1, p.width * p.height * samplesPerPixel * info.bytes]);
+    const dataBytes = p.width * p.height * samplesPerPixel * info.bytes;
+    entries.push([277, 3, 1, samplesPerPixel]);
+    if (tiled) entries.push([322, 4, 1, p.width], [323, 4, 1, p.height], [324, 4, 1, dataOffsets[index]], [325, 4, 1, dataBytes]);
+    else entries.push([273, 4, 1, dataOffsets[index]], [278, 4, 1, p.height], [279, 4, 1, dataBytes]);
     if (resAt && resolution) entries.push([282, 5, 1, resAt.at], [283, 5, 1, resAt.at], [296, 3, 1, resolution.unit]);
     entries.push([339, 3, 1, info.format]);
+    entries.sort((a, b) => a[0] - b[0]); // TIFF wants entries in tag order
     const ifd = alloc(layout.count + entries.length * layout.entry + layout.value);
     ifdOffsets.push(ifd.at);
     return { ifd, entries };
