@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SmlmError } from '../lib/errors.js';
 import { openTiffStack, readTiffStack } from '../lib/io/tiff-read.js';
 import { SHARED_DATA, sharedDataMissingReason, tempDir } from './helpers/paths.js';
-import { buildTestTiff, pagesOf, type TestTiffOptions } from './helpers/tiff-builder.js';
+import { buildTestTiff, pagesOf, withTag, type TestTiffOptions } from './helpers/tiff-builder.js';
 
 const dir = tempDir();
 let fileCount = 0;
@@ -36,18 +36,6 @@ function firstPageByHand(bytes: Buffer): number[] {
   }
   const offset = tags.get(273)!;
   return Array.from({ length: tags.get(256)! * tags.get(257)! }, (_, i) => u16(offset + 2 * i));
-}
-
-/** A copy of a little-endian classic TIFF with `tag`'s (4-byte) value set to `value` in every IFD. */
-function withTag(bytes: Uint8Array, tag: number, value: number): Buffer {
-  const copy = Buffer.from(bytes);
-  for (let ifd = copy.readUInt32LE(4); ifd !== 0; ifd = copy.readUInt32LE(ifd + 2 + 12 * copy.readUInt16LE(ifd))) {
-    for (let i = 0; i < copy.readUInt16LE(ifd); i++) {
-      const at = ifd + 2 + 12 * i;
-      if (copy.readUInt16LE(at) === tag) copy.writeUInt32LE(value, at + 8);
-    }
-  }
-  return copy;
 }
 
 describe.runIf(SHARED_DATA)('the ImageJ stacks in ../shared/data', () => {
@@ -238,6 +226,19 @@ describe('TIFF reading errors', () => {
     for (const [name, bytes] of Object.entries(cases)) {
       writeFileSync(join(dir, name), bytes);
       expect(await errorCode(openTiffStack(join(dir, name))), name).toBe('E_TIFF_CORRUPT');
+    }
+  });
+
+  it('readTiffStack: E_BAD_OPTIONS stating the bytes when the whole stack cannot be held (a compressed page declaring 10^12 px)', async () => {
+    const small = buildTestTiff(pagesOf(1, 2, 2, () => 1), { kind: 'uint8' });
+    const path = join(dir, 'huge-compressed.tif');
+    writeFileSync(path, withTag(withTag(withTag(withTag(small, 259, 8), 256, 1_000_000), 257, 1_000_000), 278, 1_000_000));
+    try {
+      await readTiffStack(path);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as SmlmError).code).toBe('E_BAD_OPTIONS');
+      expect((err as SmlmError).details.bytes).toBe(1e12);
     }
   });
 

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { allocateArray } from '../allocation.js';
 import { SmlmError } from '../errors.js';
 import type { PixelArray, Stack } from '../types.js';
 import type { FrameSource } from './frame-source.js';
@@ -65,8 +66,10 @@ function sampleTypeOf(image: GeoTIFFImage, path: string, page: number): TiffSamp
   throw new SmlmError('E_UNSUPPORTED_SAMPLE_FORMAT', `${path}: page ${page} holds ${describe()} pixels; smlm-rt reads uint8, uint16 and float32`, { path, page, bits, format });
 }
 
-function allocate(type: TiffSampleType, length: number): PixelArray {
-  return type === 'uint8' ? new Uint8Array(length) : type === 'uint16' ? new Uint16Array(length) : new Float32Array(length);
+/** A zeroed array of the sample type; E_BAD_OPTIONS (naming `what` and the bytes needed) when it cannot exist. */
+function allocate(type: TiffSampleType, length: number, what: string, hint: string): PixelArray {
+  const Type = type === 'uint8' ? Uint8Array : type === 'uint16' ? Uint16Array : Float32Array;
+  return allocateArray<PixelArray>(Type, length, 'E_BAD_OPTIONS', what, hint);
 }
 
 /**
@@ -264,7 +267,7 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
       async *chunks(framesPerChunk: number) {
         for (let firstFrame = 0; firstFrame < frames; firstFrame += framesPerChunk) {
           const count = Math.min(framesPerChunk, frames - firstFrame);
-          const data = allocate(sampleType, count * pixels);
+          const data = allocate(sampleType, count * pixels, `a chunk of ${count} frames of ${width} x ${height} px of ${path}`, 'read fewer frames per chunk');
           for (let k = 0; k < count; k++) await readPage(firstFrame + k, data, k * pixels);
           const chunk: Stack = { data, frames: count, height, width, pixelSizeNm };
           yield chunk;
@@ -301,12 +304,16 @@ function decodeRaw(buf: Buffer, type: TiffSampleType, littleEndian: boolean, int
   else for (let i = 0; i < n; i++) into[at + i] = view.getFloat32(4 * i, littleEndian);
 }
 
-/** Reads a whole TIFF stack into memory. For stacks larger than memory use `openTiffStack(...).chunks(n)`. */
+/**
+ * Reads a whole TIFF stack into memory. For stacks larger than memory use `openTiffStack(...).chunks(n)`: a stack
+ * needing more than half of this machine's memory is refused with E_BAD_OPTIONS (saying the bytes) before reading.
+ */
 export async function readTiffStack(path: string): Promise<Stack> {
   const source = await openTiffStack(path);
   try {
     const pixels = source.width * source.height;
-    const data = allocate(source.sampleType, source.frames * pixels);
+    const what = `all ${source.frames} frames of ${source.width} x ${source.height} px of ${path}`;
+    const data = allocate(source.sampleType, source.frames * pixels, what, 'read it a chunk at a time with openTiffStack(path).chunks(n), or reconstruct it with reconstructSource');
     let at = 0;
     for await (const chunk of source.chunks(64)) {
       data.set(chunk.data, at);

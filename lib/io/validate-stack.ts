@@ -1,9 +1,32 @@
 import { SmlmError } from '../errors.js';
 import type { ModelMetadata } from '../model/metadata.js';
 import type { Stack } from '../types.js';
+import type { FrameSource } from './frame-source.js';
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/** The frame count, frame size and pixel size of a stack or a frame source. */
+type Shape = Pick<Stack, 'frames' | 'height' | 'width' | 'pixelSizeNm'>;
+
+function checkShape({ frames, height, width, pixelSizeNm }: Shape, what: string): void {
+  if (frames === 0) throw new SmlmError('E_EMPTY_STACK', `${what} has no frames`);
+  if (!isPositiveInteger(frames)) throw new SmlmError('E_BAD_OPTIONS', `${what}.frames must be a positive integer, got ${String(frames)}`);
+  if (!isPositiveInteger(height) || !isPositiveInteger(width)) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.height and .width must be positive integers, got ${String(height)} x ${String(width)}`);
+  }
+  if (pixelSizeNm !== undefined && !(typeof pixelSizeNm === 'number' && Number.isFinite(pixelSizeNm) && pixelSizeNm > 0)) {
+    throw new SmlmError('E_BAD_OPTIONS', `${what}.pixelSizeNm must be a positive number, got ${String(pixelSizeNm)}`);
+  }
+}
+
+/** Checks what a frame source announces (its chunks are validated as they arrive). Throws E_EMPTY_STACK or E_BAD_OPTIONS. */
+export function validateFrameSource(source: FrameSource, what = 'source'): void {
+  if (source === null || typeof source !== 'object' || typeof source.chunks !== 'function') {
+    throw new SmlmError('E_BAD_OPTIONS', `${what} must be an object { frames, height, width, chunks() }`);
+  }
+  checkShape(source, what);
 }
 
 /**
@@ -16,20 +39,13 @@ export function validateStack(stack: Stack, what = 'stack'): void {
   if (!(data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Float32Array)) {
     throw new SmlmError('E_BAD_OPTIONS', `${what}.data must be a Uint8Array, Uint16Array or Float32Array`);
   }
-  if (frames === 0) throw new SmlmError('E_EMPTY_STACK', `${what} has no frames`);
-  if (!isPositiveInteger(frames)) throw new SmlmError('E_BAD_OPTIONS', `${what}.frames must be a positive integer, got ${String(frames)}`);
-  if (!isPositiveInteger(height) || !isPositiveInteger(width)) {
-    throw new SmlmError('E_BAD_OPTIONS', `${what}.height and .width must be positive integers, got ${String(height)} x ${String(width)}`);
-  }
+  checkShape(stack, what);
   const expected = frames * height * width;
   if (data.length !== expected) {
     throw new SmlmError('E_BAD_OPTIONS', `${what}.data has ${data.length} values; ${frames} frames of ${height} x ${width} need ${expected}`, {
       expected,
       actual: data.length,
     });
-  }
-  if (stack.pixelSizeNm !== undefined && !(typeof stack.pixelSizeNm === 'number' && Number.isFinite(stack.pixelSizeNm) && stack.pixelSizeNm > 0)) {
-    throw new SmlmError('E_BAD_OPTIONS', `${what}.pixelSizeNm must be a positive number, got ${String(stack.pixelSizeNm)}`);
   }
   if (data instanceof Float32Array) {
     // Integer data cannot hold NaN/Inf; float data is scanned once, which is cheap next to inference.

@@ -149,3 +149,18 @@ export function pagesOf(frames: number, height: number, width: number, value: (f
     values: Array.from({ length: height * width }, (_, i) => value(f, Math.floor(i / width), i % width)),
   }));
 }
+
+/**
+ * A copy of a little-endian classic TIFF (as buildTestTiff writes by default) with `tag`'s value set to `value` in
+ * every IFD, for damaged or unusual files. The value is written as 4 bytes, which a SHORT tag reads the same.
+ */
+export function withTag(bytes: Uint8Array, tag: number, value: number): Buffer {
+  const copy = Buffer.from(bytes);
+  for (let ifd = copy.readUInt32LE(4); ifd !== 0; ifd = copy.readUInt32LE(ifd + 2 + 12 * copy.readUInt16LE(ifd))) {
+    for (let i = 0; i < copy.readUInt16LE(ifd); i++) {
+      const at = ifd + 2 + 12 * i;
+      if (copy.readUInt16LE(at) === tag) copy.writeUInt32LE(value, at + 8);
+    }
+  }
+  return copy;
+}
