@@ -133,7 +133,7 @@ export class Reconstructor {
     const chunkFrames = streamChunkFrames(height * width, this.batchSize);
     for await (const chunk of source.chunks(chunkFrames)) {
       if (signal?.aborted) throw aborted();
-      validateStack(chunk, `frames ${framesDone}..${framesDone + chunk.frames - 1}`);
+      validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
       if (chunk.height !== height || chunk.width !== width) {
         throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
       }

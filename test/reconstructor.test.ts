@@ -146,6 +146,21 @@ async function errorOf(promise: Promise<unknown>): Promise<SmlmError> {
   throw new Error('expected an SmlmError');
 }
 
+describe('non-finite pixels in a streamed stack', () => {
+  it('E_NON_FINITE_PIXELS names the frame counted in the whole stack, past the first read chunk', async () => {
+    const path = join(tempDir(), 'nan-at-280.tif');
+    writeFileSync(path, buildTestTiff(pagesOf(300, 2, 2, (f, y, x) => (f === 280 && y === 1 && x === 0 ? Number.NaN : 1 + x + y)), { kind: 'float32' }));
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const source = await openTiffStack(path);
+    const err = await errorOf(rec.reconstructSource(source));
+    await source.close();
+    await rec.close();
+    expect(err.code).toBe('E_NON_FINITE_PIXELS');
+    expect(err.details).toEqual({ frame: 280, x: 0, y: 1 });
+    expect(err.message).toBe('the stack (frames 256..299) has a non-finite pixel (NaN) in frame 280 at (x=0, y=1)');
+  });
+});
+
 describe('buffers that cannot be allocated', () => {
   it('E_FRAME_SIZE_UNSUPPORTED, before reading a frame, when the output image of huge frames cannot exist', async () => {
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });

@@ -4,6 +4,7 @@ import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localizat
 import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
+import { validateStack } from '../io/validate-stack.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice } from '../types.js';
 import { integerOption } from './options.js';
@@ -43,6 +44,8 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     const locs: Localization[] = [];
     let first = 1;
     for await (const chunk of source.chunks(CHUNK_FRAMES)) {
+      // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
+      validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
       const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
       locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
       first += chunk.frames;
