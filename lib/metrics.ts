@@ -10,6 +10,7 @@
  * normalized, zero padding outside the image), which forgives sub-pixel misplacement.
  */
 import { SmlmError } from './errors.js';
+import { indexOfNonFinite } from './io/validate-stack.js';
 
 /** A position to put on the ground-truth grid (nm, x = column). */
 export interface Position {
@@ -98,14 +99,25 @@ function figures(p: Float64Array, g: Float64Array, a: number): ErrorFigures {
   return { nmse: err2 / g2, psnr: 10 * Math.log10((gMax * gMax) / (err2 / g.length)) };
 }
 
+/** E_NON_FINITE_PIXELS when an image holds NaN or +-Infinity: every figure computed from it would be NaN. */
+function checkFinite(image: ArrayLike<number>, width: number, name: string): void {
+  const i = indexOfNonFinite(image);
+  if (i < 0) return;
+  const [x, y] = [i % width, Math.floor(i / width)];
+  throw new SmlmError('E_NON_FINITE_PIXELS', `the ${name} has a non-finite pixel (${image[i]}) at (x=${x}, y=${y})`, { x, y });
+}
+
 /**
  * Compares a prediction with a ground-truth image of the same size (row-major), after blurring both with
- * `sigma` output pixels (0 = no blur). Throws E_BAD_OPTIONS on size mismatch or an all-zero ground truth.
+ * `sigma` output pixels (0 = no blur). Throws E_BAD_OPTIONS on size mismatch or an all-zero ground truth,
+ * E_NON_FINITE_PIXELS when either image holds NaN or infinite values.
  */
 export function compareImages(prediction: ArrayLike<number>, groundTruth: ArrayLike<number>, width: number, height: number, sigma = 0): ImageComparison {
   if (prediction.length !== width * height || groundTruth.length !== width * height) {
     throw new SmlmError('E_BAD_OPTIONS', `image sizes differ: prediction ${prediction.length} px, ground truth ${groundTruth.length} px, expected ${width}x${height}`);
   }
+  checkFinite(prediction, width, 'prediction');
+  checkFinite(groundTruth, width, 'ground truth');
   const p = gaussianBlur(prediction, width, height, sigma);
   const g = gaussianBlur(groundTruth, width, height, sigma);
   let pg = 0;

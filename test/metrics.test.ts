@@ -72,4 +72,21 @@ describe('compareImages', () => {
       }
     }
   });
+
+  it('E_NON_FINITE_PIXELS for NaN or infinite values in either image, with the position', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const [p, g] of [
+        [[1, 0, 0, bad], [1, 0, 0, 0]],
+        [[1, 0, 0, 0], [1, 0, 0, bad]],
+      ]) {
+        try {
+          compareImages(p, g, 2, 2, 1);
+          expect.unreachable();
+        } catch (err) {
+          expect(isSmlmError(err, 'E_NON_FINITE_PIXELS')).toBe(true);
+          expect((err as { details: unknown }).details).toEqual({ x: 1, y: 1 });
+        }
+      }
+    }
+  });
 });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { SmlmError } from '../errors.js';
 import { readTiffStack } from '../io/tiff-read.js';
+import { validateStack } from '../io/validate-stack.js';
 import { compareImages, groundTruthImage, type ImageComparison } from '../metrics.js';
 import { readThunderstormCsv } from '../simulate/csv.js';
 
@@ -34,6 +35,7 @@ export async function evaluateFiles(imagePath: string, csvPath: string, opts: Ev
   if (image.frames !== 1) {
     throw new SmlmError('E_BAD_OPTIONS', `${imagePath} has ${image.frames} pages; evaluate expects one super-resolution image`, { path: imagePath });
   }
+  validateStack(image, imagePath); // E_NON_FINITE_PIXELS, naming the file and pixel, rather than NaN figures
   const pixelNm = opts.pixelNm ?? image.pixelSizeNm ?? DEFAULT_OUTPUT_PIXEL_NM;
   if (opts.pixelNm === undefined && image.pixelSizeNm === undefined) {
     process.stderr.write(`smlm-rt: note: ${imagePath} does not state its pixel size; assuming ${DEFAULT_OUTPUT_PIXEL_NM} nm (use --pixel-nm)\n`);

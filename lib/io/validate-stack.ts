@@ -56,18 +56,21 @@ export function validateStack(stack: Stack, what = 'the stack', firstFrame = 0):
       actual: data.length,
     });
   }
-  if (data instanceof Float32Array) {
-    // Integer data cannot hold NaN/Inf; float data is scanned once, which is cheap next to inference.
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) {
-        const pixelsPerFrame = height * width;
-        const frame = firstFrame + Math.floor(i / pixelsPerFrame);
-        const y = Math.floor((i % pixelsPerFrame) / width);
-        const x = i % width;
-        throw new SmlmError('E_NON_FINITE_PIXELS', `${what} has a non-finite pixel (${data[i]}) in frame ${frame} at (x=${x}, y=${y})`, { frame, x, y });
-      }
-    }
+  // Integer data cannot hold NaN/Inf; float data is scanned once, which is cheap next to inference.
+  const i = data instanceof Float32Array ? indexOfNonFinite(data) : -1;
+  if (i >= 0) {
+    const pixelsPerFrame = height * width;
+    const frame = firstFrame + Math.floor(i / pixelsPerFrame);
+    const y = Math.floor((i % pixelsPerFrame) / width);
+    const x = i % width;
+    throw new SmlmError('E_NON_FINITE_PIXELS', `${what} has a non-finite pixel (${data[i]}) in frame ${frame} at (x=${x}, y=${y})`, { frame, x, y });
   }
+}
+
+/** The index of the first NaN or +-Infinity in `values`, or -1. */
+export function indexOfNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** Throws E_FRAME_SIZE_UNSUPPORTED unless the model can take frames of height x width. */
