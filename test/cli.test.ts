@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTiffStack } from '../lib/io/tiff-read.js';
+import { writeFloatTiff } from '../lib/io/tiff-write.js';
+import { formatThunderstormCsv } from '../lib/simulate/csv.js';
 import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
@@ -227,6 +229,23 @@ describe('smlm-rt reconstruct (spawned)', () => {
     const help = smlm(['reconstruct', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--force');
+  });
+});
+
+describe('smlm-rt evaluate (spawned)', () => {
+  it('--sigma: empty items, values above the bound or not numbers are usage errors (exit 2); a good list is scored', async () => {
+    const image = join(dir, 'eval.tif');
+    await writeFloatTiff(image, Float32Array.from([1, 0, 0, 0]), 2, 2, { pixelSizeNm: 12.5, force: true });
+    const positions = join(dir, 'eval.csv');
+    writeFileSync(positions, formatThunderstormCsv([{ id: 1, frame: 1, xNm: 5, yNm: 5, sigmaNm: 0, photons: 0, offsetPhotons: 0, bkgStdPhotons: 0 }]));
+    for (const sigma of ['1e9', '101', '', '1,,2', '1,', ' ', 'wide', '-1']) {
+      const run = smlm(['evaluate', image, positions, '--sigma', sigma]);
+      expect(run.code, `--sigma "${sigma}": ${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(/^smlm-rt: error: .*blur sigmas from 0 to 100/);
+    }
+    const ok = smlm(['evaluate', image, positions, '--sigma', '0, 2.5,100', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).results.map((r: { sigma: number }) => r.sigma)).toEqual([0, 2.5, 100]);
   });
 });
 
