@@ -136,6 +136,13 @@ describe('reading stacks smlm-rt did not write', () => {
     expect(await errorCode(readTiffStack(paged))).toBe('E_TIFF_CORRUPT');
   });
 
+  it('E_TIFF_CORRUPT (not a TypeError) when ImageJ announces more frames than pages and the one page is tiled', async () => {
+    for (const contiguous of [true, false]) {
+      const path = tiffFile(pagesOf(contiguous ? 3 : 1, 16, 16, value), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=3\nslices=3\n', contiguous, tiled: true });
+      expect(await errorCode(openTiffStack(path))).toBe('E_TIFF_CORRUPT');
+    }
+  });
+
   it('pixel size from OME-XML, from ImageJ unit=nm, and from cm resolution tags; not from 72 dpi', async () => {
     const ome = (attrs: string) => `<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint16" SizeX="4" SizeY="4" SizeZ="1" SizeC="1" SizeT="2" ${attrs}/></Image></OME>`;
     const cases: Array<[TestTiffOptions, number | undefined]> = [

@@ -153,6 +153,8 @@ async function imageJContiguousOffset(tiff: GeoTIFF, path: string): Promise<numb
   const dir = (await tiff.getImage(0)).getFileDirectory();
   const compression = dir.getValue('Compression') ?? 1;
   if (compression !== 1) throw corrupt(path, 'ImageJ description announces more frames than the file has pages');
+  // ImageJ writes that layout with uncompressed strips (it does not write tiles): a tiled page is not one of its stacks.
+  if (dir.hasTag('TileOffsets')) throw corrupt(path, 'ImageJ description announces more frames than the file has pages, and its one page is tiled');
   const offsets = (await dir.loadValue('StripOffsets')) as ArrayLike<number>;
   return Number(offsets[0]);
 }
