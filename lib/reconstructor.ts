@@ -40,6 +40,21 @@ function checkOptions(options: ReconstructorOptions): void {
   }
 }
 
+/** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */
+function checkCallOptions(options: ReconstructCallOptions): void {
+  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `reconstruct options must be an object, got ${String(options)}`);
+  const { signal, onProgress, keepFrameMaps } = options;
+  // As Node's own APIs accept signals: anything with `aborted` and event listeners (backends listen for 'abort').
+  const isSignal = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as AbortSignal).aborted === 'boolean' && typeof (v as AbortSignal).addEventListener === 'function';
+  if (signal !== undefined && !isSignal(signal)) throw new SmlmError('E_BAD_OPTIONS', 'signal must be an AbortSignal (e.g. new AbortController().signal)');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onProgress must be a function, got ${typeof onProgress}`);
+  if (keepFrameMaps !== undefined && typeof keepFrameMaps !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `keepFrameMaps must be true or false, got ${String(keepFrameMaps)}`);
+}
+
+function closedError(): SmlmError {
+  return new SmlmError('E_CLOSED', 'this Reconstructor was closed');
+}
+
 function aborted(): SmlmError {
   return new SmlmError('E_ABORTED', 'reconstruction aborted by the caller');
 }
@@ -84,11 +99,15 @@ export class Reconstructor {
 
   /**
    * Reconstructs one in-memory stack: frames -> per-frame maps (clamped at 0) -> their sum / outputScale.
-   * The stack is validated before any backend work. Throws E_EMPTY_STACK, E_BAD_OPTIONS, E_NON_FINITE_PIXELS,
-   * E_FRAME_SIZE_UNSUPPORTED, E_ABORTED (between batches), E_CLOSED, or a backend error.
+   * The call's options and the stack are validated before any backend work (on a closed Reconstructor, E_CLOSED
+   * comes first). Throws E_EMPTY_STACK, E_BAD_OPTIONS, E_NON_FINITE_PIXELS, E_FRAME_SIZE_UNSUPPORTED, E_ABORTED
+   * (between batches), E_CLOSED, or a backend error.
    */
   reconstruct(stack: Stack, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
     try {
+      // A closed Reconstructor says so first, whatever else is wrong with the call.
+      if (this.closed) throw closedError();
+      checkCallOptions(options);
       validateStack(stack);
       checkFrameSizeForModel(stack.height, stack.width, this.loaded.metadata, this.loaded.name);
     } catch (err) {
@@ -104,7 +123,12 @@ export class Reconstructor {
    * frame maps too large E_BAD_OPTIONS (both say the bytes needed).
    */
   reconstructSource(source: FrameSource, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
-    if (this.closed) return Promise.reject(new SmlmError('E_CLOSED', 'this Reconstructor was closed'));
+    try {
+      if (this.closed) throw closedError();
+      checkCallOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const run = () => this.runSource(source, options);
     const result = this.queue.then(run, run);
     // The queue only orders calls; one call's failure must not fail the next.
@@ -179,8 +203,10 @@ export class Reconstructor {
 
 /** One-shot: create a Reconstructor, reconstruct one stack, close it. */
 export async function reconstruct(stack: Stack, options: ReconstructorOptions & ReconstructCallOptions = {}): Promise<ReconstructionResult> {
+  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `options must be an object, got ${String(options)}`);
   const { signal, onProgress, keepFrameMaps, ...createOptions } = options;
-  // Validate the stack before paying for model loading.
+  // Validate the call and the stack before paying for model loading.
+  checkCallOptions({ signal, onProgress, keepFrameMaps });
   validateStack(stack);
   const rec = await Reconstructor.create(createOptions);
   try {

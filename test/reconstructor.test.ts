@@ -7,9 +7,9 @@ import { SmlmError } from '../lib/errors.js';
 import { serializeModelMetadata } from '../lib/model/metadata.js';
 import { defaultModelName, listModels, resolveModel } from '../lib/model/registry.js';
 import { Reconstructor, reconstruct } from '../lib/reconstructor.js';
-import type { FrameSource } from '../lib/io/frame-source.js';
+import { stackAsSource, type FrameSource } from '../lib/io/frame-source.js';
 import { openTiffStack } from '../lib/io/tiff-read.js';
-import type { Progress, Stack } from '../lib/types.js';
+import type { Progress, ReconstructCallOptions, Stack } from '../lib/types.js';
 import { expectedKnownImage, KNOWN_METADATA, makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
 import { buildTestTiff, pagesOf, withTag } from './helpers/tiff-builder.js';
@@ -99,6 +99,28 @@ describe('Reconstructor API contract', () => {
     expect((await pending).frames).toBe(3);
     expect(await codeOf(rec.reconstruct(stackOf(1)))).toBe('E_CLOSED');
     await rec.close(); // idempotent
+  });
+
+  it('E_BAD_OPTIONS for call options of the wrong type (not a TypeError, not ignored)', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const bad = [null, 5, { onProgress: 5 }, { signal: {} }, { signal: 'abort' }, { keepFrameMaps: 'yes' }] as unknown as ReconstructCallOptions[];
+    for (const options of bad) {
+      expect(await codeOf(rec.reconstruct(stackOf(1), options)), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+      expect(await codeOf(rec.reconstructSource(stackAsSource(stackOf(1)), options)), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+    }
+    await rec.close();
+    // The one-shot form too, before loading the model.
+    for (const options of [{ onProgress: 5 }, { signal: {} }] as unknown as ReconstructCallOptions[]) {
+      expect(await codeOf(reconstruct(stackOf(1), { model: knownPath, backend: 'cpu', ...options })), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+    }
+    expect(await codeOf(reconstruct(stackOf(1), null as never))).toBe('E_BAD_OPTIONS');
+  });
+
+  it('a closed Reconstructor reports E_CLOSED before looking at the stack or the options', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    await rec.close();
+    expect(await codeOf(rec.reconstruct({ data: new Uint16Array(5), frames: 9, height: 4, width: 4 }))).toBe('E_CLOSED');
+    expect(await codeOf(rec.reconstruct(stackOf(1), null as never))).toBe('E_CLOSED');
   });
 
   it('validates the stack before any backend work', async () => {
