@@ -149,7 +149,7 @@ export class Reconstructor {
     const outW = width * u;
     const image = allocateArray(Float32Array, outH * outW, 'E_FRAME_SIZE_UNSUPPORTED', `the ${outW} x ${outH} px output image of ${width} x ${height} px frames at ${u}x upsampling`);
     const frameMaps = keepFrameMaps
-      ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call (smlm-rt localize does 64 at a time)')
+      ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
       : undefined;
     let framesDone = 0;
     let inferenceMs = 0;
