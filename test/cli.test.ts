@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { writeFloatTiff } from '../lib/io/tiff-write.js';
 import { formatThunderstormCsv } from '../lib/simulate/csv.js';
@@ -10,6 +10,7 @@ import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/kn
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
 
+// The CLI runs from dist/, which test/global-setup.ts compiles from the current sources before any test file runs.
 const CLI = join(REPO_ROOT, 'dist', 'lib', 'cli', 'main.js');
 const dir = tempDir('smlm-rt-cli-');
 const modelPath = writeTempModel(makeKnownModel());
@@ -39,12 +40,6 @@ function withoutNotes(stderr: string): string {
     .filter((l) => !l.startsWith('smlm-rt: note:'))
     .join('\n');
 }
-
-beforeAll(() => {
-  // The CLI runs from dist/: compile the current sources first.
-  const build = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
-}, 120_000);
 
 describe('smlm-rt reconstruct (spawned)', () => {
   it('writes the float TIFF with its scale and a PNG preview; progress as plain lines when piped', async () => {
