@@ -10,6 +10,7 @@
  * normalized, zero padding outside the image), which forgives sub-pixel misplacement.
  */
 import { SmlmError } from './errors.js';
+import { indexOfNonFinite } from './io/validate-stack.js';
 
 /** A position to put on the ground-truth grid (nm, x = column). */
 export interface Position {
@@ -55,8 +56,20 @@ function filterPass(src: Float64Array, width: number, height: number, kernel: Fl
   return out;
 }
 
-/** Separable Gaussian blur (radius round(4 sigma), normalized kernel, zeros outside). sigma <= 0 returns a copy. */
+/**
+ * The largest blur sigma accepted, in output pixels (1.25 um at 12.5 nm pixels): far beyond any blur that forgives
+ * misplacement, and it bounds the kernel (radius 400, 801 taps) and so the run time of one blur.
+ */
+export const MAX_BLUR_SIGMA = 100;
+
+/**
+ * Separable Gaussian blur (radius round(4 sigma), normalized kernel, zeros outside). sigma <= 0 returns a copy;
+ * a sigma that is not a number or above MAX_BLUR_SIGMA is E_BAD_OPTIONS.
+ */
 export function gaussianBlur(image: ArrayLike<number>, width: number, height: number, sigma: number): Float64Array {
+  if (!(typeof sigma === 'number' && sigma <= MAX_BLUR_SIGMA)) {
+    throw new SmlmError('E_BAD_OPTIONS', `blur sigma must be a number of output pixels up to ${MAX_BLUR_SIGMA}, got ${String(sigma)}`, { sigma });
+  }
   const src = Float64Array.from(image);
   if (!(sigma > 0)) return src;
   const radius = Math.round(4 * sigma);
@@ -98,14 +111,25 @@ function figures(p: Float64Array, g: Float64Array, a: number): ErrorFigures {
   return { nmse: err2 / g2, psnr: 10 * Math.log10((gMax * gMax) / (err2 / g.length)) };
 }
 
+/** E_NON_FINITE_PIXELS when an image holds NaN or +-Infinity: every figure computed from it would be NaN. */
+function checkFinite(image: ArrayLike<number>, width: number, name: string): void {
+  const i = indexOfNonFinite(image);
+  if (i < 0) return;
+  const [x, y] = [i % width, Math.floor(i / width)];
+  throw new SmlmError('E_NON_FINITE_PIXELS', `the ${name} has a non-finite pixel (${image[i]}) at (x=${x}, y=${y})`, { x, y });
+}
+
 /**
  * Compares a prediction with a ground-truth image of the same size (row-major), after blurring both with
- * `sigma` output pixels (0 = no blur). Throws E_BAD_OPTIONS on size mismatch or an all-zero ground truth.
+ * `sigma` output pixels (0 = no blur). Throws E_BAD_OPTIONS on size mismatch or an all-zero ground truth,
+ * E_NON_FINITE_PIXELS when either image holds NaN or infinite values.
  */
 export function compareImages(prediction: ArrayLike<number>, groundTruth: ArrayLike<number>, width: number, height: number, sigma = 0): ImageComparison {
   if (prediction.length !== width * height || groundTruth.length !== width * height) {
     throw new SmlmError('E_BAD_OPTIONS', `image sizes differ: prediction ${prediction.length} px, ground truth ${groundTruth.length} px, expected ${width}x${height}`);
   }
+  checkFinite(prediction, width, 'prediction');
+  checkFinite(groundTruth, width, 'ground truth');
   const p = gaussianBlur(prediction, width, height, sigma);
   const g = gaussianBlur(groundTruth, width, height, sigma);
   let pg = 0;

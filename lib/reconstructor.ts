@@ -3,18 +3,27 @@
  * images. Calls are queued on a promise chain, so concurrent `reconstruct` calls run one after the other and never
  * interleave their batches on the backend.
  */
+import { allocateArray } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
 import { checkBackendChoice, selectBackend } from './backends/select.js';
 import { SmlmError } from './errors.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
-import { checkFrameSizeForModel, validateStack } from './io/validate-stack.js';
+import { checkFrameSizeForModel, validateFrameSource, validateStack } from './io/validate-stack.js';
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
 import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
-/** Frames read from a streamed source at a time (independent of the backend's batch size). */
+/** Frames read from a streamed source at a time (independent of the backend's batch size)... */
 const STREAM_CHUNK_FRAMES = 256;
+/** ...unless that many frames would take more than this (at 4 bytes per pixel): big frames are read fewer at a time. */
+const STREAM_CHUNK_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Frames per chunk read from a source: 256, or a whole batch if larger, cut to STREAM_CHUNK_MAX_BYTES; at least 1. */
+function streamChunkFrames(pixelsPerFrame: number, batchSize: number): number {
+  const fitting = Math.floor(STREAM_CHUNK_MAX_BYTES / (4 * pixelsPerFrame));
+  return Math.max(1, Math.min(Math.max(STREAM_CHUNK_FRAMES, batchSize), fitting));
+}
 
 function checkOptions(options: ReconstructorOptions): void {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', 'options must be an object');
@@ -29,6 +38,21 @@ function checkOptions(options: ReconstructorOptions): void {
   if (device !== undefined && !(Number.isInteger(device) && device >= 0)) {
     throw new SmlmError('E_BAD_OPTIONS', `device must be a non-negative integer, got ${String(device)}`);
   }
+}
+
+/** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */
+function checkCallOptions(options: ReconstructCallOptions): void {
+  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `reconstruct options must be an object, got ${String(options)}`);
+  const { signal, onProgress, keepFrameMaps } = options;
+  // As Node's own APIs accept signals: anything with `aborted` and event listeners (backends listen for 'abort').
+  const isSignal = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as AbortSignal).aborted === 'boolean' && typeof (v as AbortSignal).addEventListener === 'function';
+  if (signal !== undefined && !isSignal(signal)) throw new SmlmError('E_BAD_OPTIONS', 'signal must be an AbortSignal (e.g. new AbortController().signal)');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onProgress must be a function, got ${typeof onProgress}`);
+  if (keepFrameMaps !== undefined && typeof keepFrameMaps !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `keepFrameMaps must be true or false, got ${String(keepFrameMaps)}`);
+}
+
+function closedError(): SmlmError {
+  return new SmlmError('E_CLOSED', 'this Reconstructor was closed');
 }
 
 function aborted(): SmlmError {
@@ -75,11 +99,15 @@ export class Reconstructor {
 
   /**
    * Reconstructs one in-memory stack: frames -> per-frame maps (clamped at 0) -> their sum / outputScale.
-   * The stack is validated before any backend work. Throws E_EMPTY_STACK, E_BAD_OPTIONS, E_NON_FINITE_PIXELS,
-   * E_FRAME_SIZE_UNSUPPORTED, E_ABORTED (between batches), E_CLOSED, or a backend error.
+   * The call's options and the stack are validated before any backend work (on a closed Reconstructor, E_CLOSED
+   * comes first). Throws E_EMPTY_STACK, E_BAD_OPTIONS, E_NON_FINITE_PIXELS, E_FRAME_SIZE_UNSUPPORTED, E_ABORTED
+   * (between batches), E_CLOSED, or a backend error.
    */
   reconstruct(stack: Stack, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
     try {
+      // A closed Reconstructor says so first, whatever else is wrong with the call.
+      if (this.closed) throw closedError();
+      checkCallOptions(options);
       validateStack(stack);
       checkFrameSizeForModel(stack.height, stack.width, this.loaded.metadata, this.loaded.name);
     } catch (err) {
@@ -90,10 +118,17 @@ export class Reconstructor {
 
   /**
    * Reconstructs a stack read chunk by chunk (e.g. `openTiffStack(path)`), so that stacks larger than memory work.
-   * Each chunk is validated as it arrives; the frame size is checked before the first chunk is read.
+   * Each chunk is validated as it arrives; the announced shape and frame size are checked, and the result buffers
+   * allocated, before the first chunk is read: an output image too large to allocate is E_FRAME_SIZE_UNSUPPORTED,
+   * frame maps too large E_BAD_OPTIONS (both say the bytes needed).
    */
   reconstructSource(source: FrameSource, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
-    if (this.closed) return Promise.reject(new SmlmError('E_CLOSED', 'this Reconstructor was closed'));
+    try {
+      if (this.closed) throw closedError();
+      checkCallOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const run = () => this.runSource(source, options);
     const result = this.queue.then(run, run);
     // The queue only orders calls; one call's failure must not fail the next.
@@ -106,21 +141,23 @@ export class Reconstructor {
     const { signal, onProgress, keepFrameMaps } = options;
     if (signal?.aborted) throw aborted();
     const meta = this.loaded.metadata;
+    validateFrameSource(source);
     const { frames, height, width } = source;
-    if (frames === 0) throw new SmlmError('E_EMPTY_STACK', 'the stack has no frames');
     checkFrameSizeForModel(height, width, meta, this.loaded.name);
     const u = meta.upsampling;
     const outH = height * u;
     const outW = width * u;
-    const image = new Float32Array(outH * outW);
-    const frameMaps = keepFrameMaps ? new Float32Array(frames * outH * outW) : undefined;
+    const image = allocateArray(Float32Array, outH * outW, 'E_FRAME_SIZE_UNSUPPORTED', `the ${outW} x ${outH} px output image of ${width} x ${height} px frames at ${u}x upsampling`);
+    const frameMaps = keepFrameMaps
+      ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
+      : undefined;
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
-    const chunkFrames = Math.max(STREAM_CHUNK_FRAMES, this.batchSize);
+    const chunkFrames = streamChunkFrames(height * width, this.batchSize);
     for await (const chunk of source.chunks(chunkFrames)) {
       if (signal?.aborted) throw aborted();
-      validateStack(chunk, `frames ${framesDone}..${framesDone + chunk.frames - 1}`);
+      validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
       if (chunk.height !== height || chunk.width !== width) {
         throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
       }
@@ -166,8 +203,10 @@ export class Reconstructor {
 
 /** One-shot: create a Reconstructor, reconstruct one stack, close it. */
 export async function reconstruct(stack: Stack, options: ReconstructorOptions & ReconstructCallOptions = {}): Promise<ReconstructionResult> {
+  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `options must be an object, got ${String(options)}`);
   const { signal, onProgress, keepFrameMaps, ...createOptions } = options;
-  // Validate the stack before paying for model loading.
+  // Validate the call and the stack before paying for model loading.
+  checkCallOptions({ signal, onProgress, keepFrameMaps });
   validateStack(stack);
   const rec = await Reconstructor.create(createOptions);
   try {

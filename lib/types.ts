@@ -35,7 +35,11 @@ export interface Progress {
 export interface ReconstructCallOptions {
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
-  /** Also return every frame's map (frames x outHeight x outWidth). Costs memory; needed for localization. */
+  /**
+   * Also return every frame's map (frames x outHeight x outWidth). Costs 4 bytes per map pixel; needed for
+   * localization. Maps needing more than half of this machine's memory (or more than one Float32Array can hold) are
+   * refused with E_BAD_OPTIONS before any work: reconstruct fewer frames per call then.
+   */
   keepFrameMaps?: boolean;
 }
 

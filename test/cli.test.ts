@@ -1,13 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readTiffStack } from '../lib/io/tiff-read.js';
+import { writeFloatTiff } from '../lib/io/tiff-write.js';
+import { formatThunderstormCsv } from '../lib/simulate/csv.js';
 import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
 
+// The CLI runs from dist/, which test/global-setup.ts compiles from the current sources before any test file runs.
 const CLI = join(REPO_ROOT, 'dist', 'lib', 'cli', 'main.js');
 const dir = tempDir('smlm-rt-cli-');
 const modelPath = writeTempModel(makeKnownModel());
@@ -30,11 +33,13 @@ function expectOneLineError(stderr: string, code: string): void {
   expect(stderr).not.toMatch(/\n\s+at /);
 }
 
-beforeAll(() => {
-  // The CLI runs from dist/: compile the current sources first.
-  const build = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
-}, 120_000);
+/** stderr without the `smlm-rt: note:` lines (e.g. an uncalibrated stack's pixel size note). */
+function withoutNotes(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !l.startsWith('smlm-rt: note:'))
+    .join('\n');
+}
 
 describe('smlm-rt reconstruct (spawned)', () => {
   it('writes the float TIFF with its scale and a PNG preview; progress as plain lines when piped', async () => {
@@ -71,6 +76,78 @@ describe('smlm-rt reconstruct (spawned)', () => {
     expect(statSync(out).size).toBeGreaterThan(100);
   });
 
+  it.skipIf(process.platform === 'win32')('a write that fails (file size limit) leaves an existing output untouched with --force, and no partial file without', () => {
+    const folder = join(dir, 'write-fails');
+    mkdirSync(folder);
+    const bigStack = join(dir, 'big-frame.tif');
+    writeFileSync(bigStack, buildTestTiff(pagesOf(1, 64, 64, pixel), { kind: 'uint16' })); // 128 x 128 float output: 64 KiB
+    const existing = join(folder, 'existing.tif');
+    writeFileSync(existing, 'precious');
+    const fresh = join(folder, 'fresh.tif');
+    // RLIMIT_FSIZE of 16 KiB (sh counts 512-byte blocks): writing the 64 KiB result fails with EFBIG.
+    const limited = (args: string[]) =>
+      spawnSync('sh', ['-c', 'ulimit -f 32 && exec "$0" "$@"', process.execPath, CLI, ...args], { encoding: 'utf8', env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels }, timeout: 60_000 });
+    const forced = limited(['reconstruct', bigStack, '-o', existing, '--model', modelPath, '-b', 'cpu', '--force', '--quiet']);
+    expect(forced.status, forced.stderr).toBe(1);
+    expectOneLineError(withoutNotes(forced.stderr), 'E_FILE_NOT_FOUND');
+    expect(forced.stderr).toContain('EFBIG');
+    expect(readFileSync(existing, 'utf8')).toBe('precious');
+    const unforced = limited(['reconstruct', bigStack, '-o', fresh, '--model', modelPath, '-b', 'cpu', '--quiet']);
+    expect(unforced.status, unforced.stderr).toBe(1);
+    expect(readdirSync(folder)).toEqual(['existing.tif']); // neither a partial result nor a temporary file is left
+  });
+
+  it('an output that names a folder or nothing is E_BAD_OPTIONS before any work (even with --force)', () => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    // The model does not exist: an output checked up front fails before the model is looked for.
+    const missingModel = join(dir, 'missing-model.onnx');
+    for (const output of [folder, `${folder}/`, join(dir, 'not-yet-a-folder') + '/', '']) {
+      for (const force of [[], ['--force']]) {
+        const run = smlm(['reconstruct', stackPath, '-o', output, '--model', missingModel, '-b', 'cpu', ...force]);
+        expect(run.code, `-o "${output}" ${force.join('')}\n${run.stderr}`).toBe(1);
+        expectOneLineError(run.stderr, 'E_BAD_OPTIONS');
+      }
+    }
+  });
+
+  it('refuses an output that is the input stack or the model, under any name, even with --force; both stay intact', () => {
+    const folder = join(dir, 'same-file');
+    mkdirSync(folder);
+    const input = join(folder, 'in.tif');
+    copyFileSync(stackPath, input);
+    const model = join(folder, 'model.onnx');
+    copyFileSync(modelPath, model);
+    symlinkSync('in.tif', join(folder, 'symlink.tif'));
+    linkSync(input, join(folder, 'hardlink.tif'));
+    const before = { input: readFileSync(input), model: readFileSync(model) };
+    const sameAsInput = [input, join(folder, '..', 'same-file', 'in.tif'), join(folder, 'symlink.tif'), join(folder, 'hardlink.tif')];
+    for (const args of [
+      ...sameAsInput.map((output) => ['reconstruct', input, '-o', output]),
+      ['reconstruct', input, '-o', join(folder, 'sr.tif'), '--png', input],
+      ['reconstruct', input, '-o', model],
+      ['localize', input, '-o', input],
+      ['localize', input, '-o', model],
+    ]) {
+      const run = smlm([...args, '--model', model, '-b', 'cpu', '--force']);
+      expect(run.code, `${args.join(' ')}\n${run.stderr}`).toBe(1);
+      expectOneLineError(run.stderr, 'E_BAD_OPTIONS');
+    }
+    expect(readFileSync(input)).toEqual(before.input);
+    expect(readFileSync(model)).toEqual(before.model);
+  });
+
+  it('--png naming the same file as -o is a usage error before any work; an existing file there is untouched', () => {
+    const out = join(dir, 'both.tif');
+    writeFileSync(out, 'precious');
+    for (const png of [out, join(dir, '.', 'both.tif')]) {
+      const run = smlm(['reconstruct', stackPath, '-o', out, '--png', png, '--model', join(dir, 'missing-model.onnx'), '-b', 'cpu', '--force']);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/^smlm-rt: error: --png and --output name the same file/);
+    }
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+  });
+
   it('input and model errors: one line with the code, exit 1', () => {
     const notTiff = join(dir, 'notes.txt');
     writeFileSync(notTiff, 'not an image');
@@ -87,7 +164,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
     for (const [args, code] of cases) {
       const run = smlm(args);
       expect(run.code, `${args.join(' ')}\n${run.stderr}`).toBe(1);
-      expectOneLineError(run.stderr.split('\n').filter((l) => !l.startsWith('smlm-rt: note:')).join('\n'), code);
+      expectOneLineError(withoutNotes(run.stderr), code);
     }
   });
 
@@ -147,6 +224,23 @@ describe('smlm-rt reconstruct (spawned)', () => {
     const help = smlm(['reconstruct', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--force');
+  });
+});
+
+describe('smlm-rt evaluate (spawned)', () => {
+  it('--sigma: empty items, values above the bound or not numbers are usage errors (exit 2); a good list is scored', async () => {
+    const image = join(dir, 'eval.tif');
+    await writeFloatTiff(image, Float32Array.from([1, 0, 0, 0]), 2, 2, { pixelSizeNm: 12.5, force: true });
+    const positions = join(dir, 'eval.csv');
+    writeFileSync(positions, formatThunderstormCsv([{ id: 1, frame: 1, xNm: 5, yNm: 5, sigmaNm: 0, photons: 0, offsetPhotons: 0, bkgStdPhotons: 0 }]));
+    for (const sigma of ['1e9', '101', '', '1,,2', '1,', ' ', 'wide', '-1']) {
+      const run = smlm(['evaluate', image, positions, '--sigma', sigma]);
+      expect(run.code, `--sigma "${sigma}": ${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(/^smlm-rt: error: .*blur sigmas from 0 to 100/);
+    }
+    const ok = smlm(['evaluate', image, positions, '--sigma', '0, 2.5,100', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).results.map((r: { sigma: number }) => r.sigma)).toEqual([0, 2.5, 100]);
   });
 });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateFiles } from '../lib/cli/evaluate.js';
 import { writeFloatTiff } from '../lib/io/tiff-write.js';
+import { SmlmError } from '../lib/errors.js';
 import { writeThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smlm-eval-'));
@@ -26,5 +27,20 @@ describe('smlm-rt evaluate (evaluateFiles)', () => {
     expect(r.results[0].scale).toBeCloseTo(1 / 3, 6);
     expect(r.results[0].scaled.nmse).toBeCloseTo(1 / 3, 6);
     expect(r.results[0].scaled.psnr).toBeCloseTo(10 * Math.log10(12), 5);
+  });
+
+  it('E_NON_FINITE_PIXELS, naming the file and pixel, for an image with NaN or infinite values (not NaN figures)', async () => {
+    writeThunderstormCsv(join(dir, 'one.csv'), [emitter(5, 5)]);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const path = join(dir, 'non-finite.tif');
+      await writeFloatTiff(path, Float32Array.from([1, bad, 0, 0]), 2, 2, { pixelSizeNm: 12.5, force: true });
+      try {
+        await evaluateFiles(path, join(dir, 'one.csv'), { sigma: [0, 1] });
+        expect.unreachable();
+      } catch (err) {
+        expect((err as SmlmError).code).toBe('E_NON_FINITE_PIXELS');
+        expect((err as SmlmError).message).toBe(`${path} has a non-finite pixel (${bad}) in frame 0 at (x=1, y=0)`);
+      }
+    }
   });
 });

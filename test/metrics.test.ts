@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isSmlmError } from '../lib/errors.js';
-import { compareImages, gaussianBlur, groundTruthImage } from '../lib/metrics.js';
+import { compareImages, gaussianBlur, groundTruthImage, MAX_BLUR_SIGMA } from '../lib/metrics.js';
 
 describe('groundTruthImage', () => {
   it('bins positions on the grid with no half-pixel shift and drops outside ones', () => {
@@ -32,6 +32,23 @@ describe('gaussianBlur', () => {
     expect(out[5 * 11 + 6]).toBeCloseTo(Math.exp(-0.5) / (s * s), 12);
     expect(out[5 * 11 + 10]).toBe(0); // 5 px away: outside the kernel
     expect(out.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+  });
+});
+
+describe('gaussianBlur sigma bounds', () => {
+  it('E_BAD_OPTIONS for a sigma above MAX_BLUR_SIGMA or not a number, instead of allocating a kernel of 8e9 taps', () => {
+    const img = new Float64Array(16).fill(1);
+    for (const sigma of [1e9, MAX_BLUR_SIGMA + 0.5, Number.POSITIVE_INFINITY, Number.NaN]) {
+      try {
+        gaussianBlur(img, 4, 4, sigma);
+        expect.unreachable();
+      } catch (err) {
+        expect(isSmlmError(err, 'E_BAD_OPTIONS'), String(sigma)).toBe(true);
+      }
+    }
+    // The bound itself is accepted; the blurred image keeps what stays inside it (zero padding outside).
+    const blurred = gaussianBlur(img, 4, 4, MAX_BLUR_SIGMA);
+    expect(blurred.every((v) => v > 0 && v < 1)).toBe(true);
   });
 });
 
@@ -69,6 +86,23 @@ describe('compareImages', () => {
         expect.unreachable();
       } catch (err) {
         expect(isSmlmError(err, 'E_BAD_OPTIONS')).toBe(true);
+      }
+    }
+  });
+
+  it('E_NON_FINITE_PIXELS for NaN or infinite values in either image, with the position', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      for (const [p, g] of [
+        [[1, 0, 0, bad], [1, 0, 0, 0]],
+        [[1, 0, 0, 0], [1, 0, 0, bad]],
+      ]) {
+        try {
+          compareImages(p, g, 2, 2, 1);
+          expect.unreachable();
+        } catch (err) {
+          expect(isSmlmError(err, 'E_NON_FINITE_PIXELS')).toBe(true);
+          expect((err as { details: unknown }).details).toEqual({ x: 1, y: 1 });
+        }
       }
     }
   });

@@ -7,9 +7,12 @@ import { SmlmError } from '../lib/errors.js';
 import { serializeModelMetadata } from '../lib/model/metadata.js';
 import { defaultModelName, listModels, resolveModel } from '../lib/model/registry.js';
 import { Reconstructor, reconstruct } from '../lib/reconstructor.js';
-import type { Progress, Stack } from '../lib/types.js';
+import { stackAsSource, type FrameSource } from '../lib/io/frame-source.js';
+import { openTiffStack } from '../lib/io/tiff-read.js';
+import type { Progress, ReconstructCallOptions, Stack } from '../lib/types.js';
 import { expectedKnownImage, KNOWN_METADATA, makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
+import { buildTestTiff, pagesOf, withTag } from './helpers/tiff-builder.js';
 
 const knownPath = writeTempModel(makeKnownModel());
 
@@ -98,6 +101,28 @@ describe('Reconstructor API contract', () => {
     await rec.close(); // idempotent
   });
 
+  it('E_BAD_OPTIONS for call options of the wrong type (not a TypeError, not ignored)', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const bad = [null, 5, { onProgress: 5 }, { signal: {} }, { signal: 'abort' }, { keepFrameMaps: 'yes' }] as unknown as ReconstructCallOptions[];
+    for (const options of bad) {
+      expect(await codeOf(rec.reconstruct(stackOf(1), options)), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+      expect(await codeOf(rec.reconstructSource(stackAsSource(stackOf(1)), options)), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+    }
+    await rec.close();
+    // The one-shot form too, before loading the model.
+    for (const options of [{ onProgress: 5 }, { signal: {} }] as unknown as ReconstructCallOptions[]) {
+      expect(await codeOf(reconstruct(stackOf(1), { model: knownPath, backend: 'cpu', ...options })), JSON.stringify(options)).toBe('E_BAD_OPTIONS');
+    }
+    expect(await codeOf(reconstruct(stackOf(1), null as never))).toBe('E_BAD_OPTIONS');
+  });
+
+  it('a closed Reconstructor reports E_CLOSED before looking at the stack or the options', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    await rec.close();
+    expect(await codeOf(rec.reconstruct({ data: new Uint16Array(5), frames: 9, height: 4, width: 4 }))).toBe('E_CLOSED');
+    expect(await codeOf(rec.reconstruct(stackOf(1), null as never))).toBe('E_CLOSED');
+  });
+
   it('validates the stack before any backend work', async () => {
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
     expect(await codeOf(rec.reconstruct({ data: new Uint16Array(0), frames: 0, height: 4, width: 4 }))).toBe('E_EMPTY_STACK');
@@ -117,6 +142,93 @@ describe('Reconstructor API contract', () => {
     const b = await reconstruct(stack, { model: knownPath, backend: 'cpu', keepFrameMaps: true });
     expect(Array.from(b.image)).toEqual(Array.from(a.image));
     expect(b.frameMaps?.length).toBe(3 * 64);
+  });
+});
+
+/** A source that announces a shape and fails the test if a chunk is read; records the chunk size asked for. */
+function announcingSource(frames: number, height: number, width: number): FrameSource & { framesPerChunk?: number } {
+  return {
+    frames,
+    height,
+    width,
+    async *chunks(framesPerChunk: number) {
+      this.framesPerChunk = framesPerChunk;
+      throw new SmlmError('E_ABORTED', 'test source: no chunk is read');
+    },
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<SmlmError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof SmlmError) return err;
+    throw err;
+  }
+  throw new Error('expected an SmlmError');
+}
+
+describe('non-finite pixels in a streamed stack', () => {
+  it('E_NON_FINITE_PIXELS names the frame counted in the whole stack, past the first read chunk', async () => {
+    const path = join(tempDir(), 'nan-at-280.tif');
+    writeFileSync(path, buildTestTiff(pagesOf(300, 2, 2, (f, y, x) => (f === 280 && y === 1 && x === 0 ? Number.NaN : 1 + x + y)), { kind: 'float32' }));
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const source = await openTiffStack(path);
+    const err = await errorOf(rec.reconstructSource(source));
+    await source.close();
+    await rec.close();
+    expect(err.code).toBe('E_NON_FINITE_PIXELS');
+    expect(err.details).toEqual({ frame: 280, x: 0, y: 1 });
+    expect(err.message).toBe('the stack (frames 256..299) has a non-finite pixel (NaN) in frame 280 at (x=0, y=1)');
+  });
+});
+
+describe('buffers that cannot be allocated', () => {
+  it('E_FRAME_SIZE_UNSUPPORTED, before reading a frame, when the output image of huge frames cannot exist', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const err = await errorOf(rec.reconstructSource(announcingSource(1, 1_000_000, 1_000_000)));
+    expect(err.code).toBe('E_FRAME_SIZE_UNSUPPORTED');
+    expect(err.details.bytes).toBe(2_000_000 * 2_000_000 * 4);
+    expect(err.message).toMatch(/2000000 x 2000000 px output image .* 14\.6 TiB/);
+    // The same from a TIFF whose (compressed, so unchecked) page declares that size over a tiny strip.
+    const path = join(tempDir(), 'huge-compressed.tif');
+    const small = buildTestTiff(pagesOf(1, 2, 2, () => 1), { kind: 'uint8' });
+    writeFileSync(path, withTag(withTag(withTag(withTag(small, 259, 8), 256, 1_000_000), 257, 1_000_000), 278, 1_000_000));
+    const source = await openTiffStack(path);
+    expect(await codeOf(rec.reconstructSource(source))).toBe('E_FRAME_SIZE_UNSUPPORTED');
+    await source.close();
+    await rec.close();
+  });
+
+  it('E_BAD_OPTIONS stating the bytes needed when keepFrameMaps cannot be held', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    const frames = 2 ** 40; // maps of 8 x 8 px: 256 TiB
+    const err = await errorOf(rec.reconstructSource(announcingSource(frames, 4, 4), { keepFrameMaps: true }));
+    expect(err.code).toBe('E_BAD_OPTIONS');
+    expect(err.details.bytes).toBe(frames * 64 * 4);
+    expect(err.message).toMatch(/frame maps .* 256 TiB/);
+    await rec.close();
+  });
+
+  it('big frames are read fewer at a time, so that a chunk stays allocatable', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu', batchSize: 64 });
+    const big = announcingSource(1000, 4096, 4096); // 256 frames of 4096 x 4096 float32 would take 16 GiB
+    expect(await codeOf(rec.reconstructSource(big))).toBe('E_ABORTED');
+    expect(big.framesPerChunk! * 4096 * 4096 * 4).toBeLessThanOrEqual(256 * 1024 * 1024);
+    const small = announcingSource(1000, 4, 4);
+    await codeOf(rec.reconstructSource(small));
+    expect(small.framesPerChunk).toBe(256);
+    await rec.close();
+  });
+
+  it('E_BAD_OPTIONS or E_EMPTY_STACK for a source announcing a bad shape, before reading it', async () => {
+    const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
+    for (const [frames, height, width] of [[Number.NaN, 4, 4], [-1, 4, 4], [1.5, 4, 4], [2, 0, 4], [2, 4, Number.POSITIVE_INFINITY]]) {
+      expect(await codeOf(rec.reconstructSource(announcingSource(frames, height, width), { keepFrameMaps: true }))).toBe('E_BAD_OPTIONS');
+    }
+    expect(await codeOf(rec.reconstructSource(announcingSource(0, 4, 4)))).toBe('E_EMPTY_STACK');
+    expect(await codeOf(rec.reconstructSource(null as unknown as FrameSource))).toBe('E_BAD_OPTIONS');
+    await rec.close();
   });
 });
 
@@ -202,8 +314,7 @@ describe('lazy loading', () => {
       const rec = await lib.Reconstructor.create({ model: ${JSON.stringify(knownPath)}, backend: 'cpu' });
       console.log(JSON.stringify({ before, after: loaded() }));
       await rec.close();`;
-    const build = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(build.status, build.stdout + build.stderr).toBe(0);
+    // dist/ is compiled from the current sources by test/global-setup.ts.
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout.trim())).toEqual({ before: false, after: true });

@@ -139,4 +139,30 @@ describe('ThunderSTORM CSV', () => {
     expect(back[7].frame).toBe(emitters[7].frame);
     expect(() => parseThunderstormCsv('"a","b"\n1,2\n')).toThrow(/frame/);
   });
+
+  it('reads quoted numeric cells', () => {
+    const [e] = parseThunderstormCsv('"frame","x [nm]","y [nm]"\n"3", "12.5" ,"7"\n');
+    expect([e.frame, e.xNm, e.yNm]).toEqual([3, 12.5, 7]);
+  });
+
+  it('E_BAD_OPTIONS naming the line and column for a blank, missing or non-numeric cell (not a silent 0)', () => {
+    const header = '"id","frame","x [nm]","y [nm]"';
+    const cases: Array<[string, number, number, RegExp]> = [
+      [`${header}\n1,1,10,20\n2,2,,20\n`, 3, 3, /line 3, column 3 \("x \[nm\]"\): empty/],
+      [`${header}\n\n1,1,10,""\n`, 3, 4, /line 3, column 4 \("y \[nm\]"\): empty/], // blank lines still count
+      [`${header}\n1,1,10\n`, 2, 4, /line 2, column 4 .*missing/],
+      [`${header}\n1, ,10,20\n`, 2, 2, /column 2 \("frame"\): empty/],
+      [`${header}\n1,1,ten,20\n`, 2, 3, /"ten" is not a number/],
+    ];
+    for (const [text, line, column, message] of cases) {
+      try {
+        parseThunderstormCsv(text, 'gt.csv');
+        expect.unreachable();
+      } catch (err) {
+        expect(isSmlmError(err, 'E_BAD_OPTIONS')).toBe(true);
+        expect((err as Error).message).toMatch(message);
+        expect((err as { details: unknown }).details).toEqual({ source: 'gt.csv', line, column });
+      }
+    }
+  });
 });

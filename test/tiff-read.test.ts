@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SmlmError } from '../lib/errors.js';
 import { openTiffStack, readTiffStack } from '../lib/io/tiff-read.js';
 import { SHARED_DATA, sharedDataMissingReason, tempDir } from './helpers/paths.js';
-import { buildTestTiff, pagesOf, type TestTiffOptions } from './helpers/tiff-builder.js';
+import { buildTestTiff, pagesOf, withTag, type TestTiffOptions } from './helpers/tiff-builder.js';
 
 const dir = tempDir();
 let fileCount = 0;
@@ -102,6 +102,20 @@ describe('reading stacks smlm-rt did not write', () => {
     }
   });
 
+  it('BigTIFF, either byte order', async () => {
+    for (const bigEndian of [false, true]) {
+      const stack = await readTiffStack(tiffFile(pagesOf(3, 4, 5, value), { kind: 'uint16', bigTiff: true, bigEndian }));
+      expect({ frames: stack.frames, height: stack.height, width: stack.width }).toEqual({ frames: 3, height: 4, width: 5 });
+      expect(Array.from(stack.data)).toEqual(pagesOf(3, 4, 5, value).flatMap((p) => Array.from(p.values)));
+    }
+  });
+
+  it('tiled pages', async () => {
+    const stack = await readTiffStack(tiffFile(pagesOf(2, 16, 16, value), { kind: 'uint16', tiled: true }));
+    expect(stack.frames).toBe(2);
+    expect(Array.from(stack.data)).toEqual(pagesOf(2, 16, 16, value).flatMap((p) => Array.from(p.values)));
+  });
+
   it("ImageJ's one-IFD contiguous layout (images=N), either byte order", async () => {
     for (const bigEndian of [false, true]) {
       const description = 'ImageJ=1.54f\nimages=5\nslices=5\nunit=micron\n';
@@ -120,6 +134,13 @@ describe('reading stacks smlm-rt did not write', () => {
     // Several IFDs but fewer than announced: pages were lost.
     const paged = tiffFile(pagesOf(5, 4, 4, value), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=9\n' });
     expect(await errorCode(readTiffStack(paged))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('E_TIFF_CORRUPT (not a TypeError) when ImageJ announces more frames than pages and the one page is tiled', async () => {
+    for (const contiguous of [true, false]) {
+      const path = tiffFile(pagesOf(contiguous ? 3 : 1, 16, 16, value), { kind: 'uint16', description: 'ImageJ=1.54f\nimages=3\nslices=3\n', contiguous, tiled: true });
+      expect(await errorCode(openTiffStack(path))).toBe('E_TIFF_CORRUPT');
+    }
   });
 
   it('pixel size from OME-XML, from ImageJ unit=nm, and from cm resolution tags; not from 72 dpi', async () => {
@@ -172,6 +193,60 @@ describe('TIFF reading errors', () => {
     }
     writeFileSync(path, copy);
     expect(await errorCode(readTiffStack(path))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('E_TIFF_CORRUPT, promptly, for an IFD chain that loops back (classic TIFF and BigTIFF, either byte order)', async () => {
+    for (const bigTiff of [false, true]) {
+      for (const bigEndian of [false, true]) {
+        const loopToFirst = tiffFile(pagesOf(3, 4, 4, () => 1), { kind: 'uint16', bigTiff, bigEndian, loopTo: 0 });
+        const ontoItself = tiffFile(pagesOf(1, 4, 4, () => 1), { kind: 'uint16', bigTiff, bigEndian, loopTo: 0 });
+        for (const path of [loopToFirst, ontoItself]) {
+          expect(await errorCode(openTiffStack(path))).toBe('E_TIFF_CORRUPT');
+        }
+      }
+    }
+  });
+
+  it('E_TIFF_CORRUPT for an IFD or a next-IFD offset past the end of the file', async () => {
+    const bytes = Buffer.from(buildTestTiff(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' }));
+    const secondIfd = bytes.length - (2 + 10 * 12 + 4); // the builder writes the IFDs last, 10 entries each
+    expect(bytes.readUInt16LE(secondIfd)).toBe(10);
+    const nextPastEnd = Buffer.from(bytes);
+    nextPastEnd.writeUInt32LE(bytes.length + 100, bytes.length - 4);
+    const cutInsideIfd = bytes.subarray(0, bytes.length - 20);
+    for (const [name, file] of [['next-past-end.tif', nextPastEnd], ['cut-inside-ifd.tif', cutInsideIfd]] as const) {
+      writeFileSync(join(dir, name), file);
+      expect(await errorCode(openTiffStack(join(dir, name)))).toBe('E_TIFF_CORRUPT');
+    }
+  });
+
+  it('E_TIFF_CORRUPT, at open, for an uncompressed page whose strips or tiles cannot hold the pixels it declares', async () => {
+    const strips = buildTestTiff(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' });
+    const tiles = buildTestTiff(pagesOf(2, 16, 16, () => 1), { kind: 'uint16', tiled: true });
+    const huge = withTag(withTag(withTag(strips, 256, 100_000), 257, 100_000), 278, 100_000); // 20 GB over a 32-byte strip
+    const cases = {
+      'huge.tif': huge,
+      'short-strip.tif': withTag(strips, 279, 10),
+      'short-tile.tif': withTag(tiles, 325, 10),
+      'missing-strips.tif': withTag(strips, 278, 1), // one row per strip: 4 strips needed, 1 present
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      writeFileSync(join(dir, name), bytes);
+      expect(await errorCode(openTiffStack(join(dir, name))), name).toBe('E_TIFF_CORRUPT');
+    }
+  });
+
+  it('readTiffStack: E_BAD_OPTIONS stating the bytes when the whole stack cannot be held (a compressed page declaring 10^12 px)', async () => {
+    const small = buildTestTiff(pagesOf(1, 2, 2, () => 1), { kind: 'uint8' });
+    const path = join(dir, 'huge-compressed.tif');
+    writeFileSync(path, withTag(withTag(withTag(withTag(small, 259, 8), 256, 1_000_000), 257, 1_000_000), 278, 1_000_000));
+    try {
+      await readTiffStack(path);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as SmlmError).code).toBe('E_BAD_OPTIONS');
+      expect((err as SmlmError).details.bytes).toBe(1e12);
+    }
   });
 
   it('E_UNSUPPORTED_SAMPLE_FORMAT for int16, uint32, float64 and RGB pages', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromArrayBuffer } from 'geotiff';
 import { describe, expect, it } from 'vitest';
@@ -120,8 +120,30 @@ describe('writeFloatTiff refuses to overwrite', () => {
     writeFileSync(path, 'precious');
     await expect(writeFloatTiff(path, new Float32Array(4), 2, 2, { pixelSizeNm: 10 })).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' });
     expect(readFileSync(path, 'utf8')).toBe('precious');
+    expect(readdirSync(dir).filter((name) => name.includes('smlm-rt-partial'))).toEqual([]); // the staged bytes are removed
     await writeFloatTiff(path, new Float32Array(4), 2, 2, { pixelSizeNm: 10, force: true });
     expect(readFileSync(path).subarray(0, 2).toString()).toBe('II');
+  });
+
+  it('with force, replaces through a temporary file: nothing else is left in the folder, a symlinked output is written where it points', async () => {
+    const folder = join(dir, 'replace');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'target.tif'), 'old');
+    symlinkSync('target.tif', join(folder, 'link.tif'));
+    await writeFloatTiff(join(folder, 'link.tif'), new Float32Array(4), 2, 2, { pixelSizeNm: 10, force: true });
+    expect(readFileSync(join(folder, 'target.tif')).subarray(0, 2).toString()).toBe('II');
+    expect(readdirSync(folder).sort()).toEqual(['link.tif', 'target.tif']);
+  });
+
+  it('E_BAD_OPTIONS for an output path that is empty or names a folder, with or without force; the folder is untouched', async () => {
+    const folder = join(dir, 'a-folder');
+    mkdirSync(folder);
+    for (const path of ['', folder, `${folder}/`]) {
+      for (const force of [false, true]) {
+        await expect(writeFloatTiff(path, new Float32Array(4), 2, 2, { pixelSizeNm: 10, force })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });
+      }
+    }
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('E_FILE_NOT_FOUND when the folder does not exist', async () => {

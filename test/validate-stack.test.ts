@@ -51,6 +51,30 @@ describe('validateStack', () => {
   });
 });
 
+describe('validateStack of a chunk of a longer stack', () => {
+  it('names the frame counted from firstFrame, in a message that reads as a sentence', () => {
+    const data = new Float32Array(3 * 12);
+    data[2 * 12 + 1 * 4 + 2] = Number.NaN; // the chunk's frame 2, y 1, x 2
+    try {
+      validateStack({ ...good, data, frames: 3 }, 'the stack (frames 256..258)', 256);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as SmlmError).code).toBe('E_NON_FINITE_PIXELS');
+      expect((err as SmlmError).details).toEqual({ frame: 258, x: 2, y: 1 });
+      expect((err as SmlmError).message).toBe('the stack (frames 256..258) has a non-finite pixel (NaN) in frame 258 at (x=2, y=1)');
+    }
+  });
+
+  it('shape messages name the part of the stack without gluing a property onto it', () => {
+    try {
+      validateStack({ ...good, data: new Uint16Array(5), frames: 1 }, 'the stack (frames 0..0)');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as SmlmError).message).toBe('the data of the stack (frames 0..0) has 5 values; expected 12 for 1 frame of 4 x 3 px');
+    }
+  });
+});
+
 describe('checkFrameSizeForModel', () => {
   const meta = { sizeMultiple: 4, minSize: 8 } as ModelMetadata;
   it('accepts sizes that are multiples of sizeMultiple and at least minSize', () => {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { SmlmError } from '../errors.js';
 import { readTiffStack } from '../io/tiff-read.js';
-import { compareImages, groundTruthImage, type ImageComparison } from '../metrics.js';
+import { validateStack } from '../io/validate-stack.js';
+import { compareImages, groundTruthImage, MAX_BLUR_SIGMA, type ImageComparison } from '../metrics.js';
 import { readThunderstormCsv } from '../simulate/csv.js';
 
 export interface EvaluateCliOptions {
@@ -15,11 +16,13 @@ export interface EvaluateCliOptions {
 const DEFAULT_OUTPUT_PIXEL_NM = 12.5;
 
 function sigmaList(value: string): number[] {
-  const list = value.split(',').map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((v) => !Number.isFinite(v) || v < 0)) {
-    throw new InvalidArgumentError(`expected comma-separated blur sigmas >= 0 (fine pixels), got "${value}"`);
+  const items = value.split(',').map((s) => s.trim());
+  // Number('') is 0: an empty item ("", "1,,2", "1,") must not become a sigma of 0.
+  const valid = (item: string) => item !== '' && Number(item) >= 0 && Number(item) <= MAX_BLUR_SIGMA;
+  if (!items.every(valid)) {
+    throw new InvalidArgumentError(`expected comma-separated blur sigmas from 0 to ${MAX_BLUR_SIGMA} (output pixels), got "${value}"`);
   }
-  return list;
+  return items.map(Number);
 }
 
 function positiveNumber(value: string): number {
@@ -34,6 +37,7 @@ export async function evaluateFiles(imagePath: string, csvPath: string, opts: Ev
   if (image.frames !== 1) {
     throw new SmlmError('E_BAD_OPTIONS', `${imagePath} has ${image.frames} pages; evaluate expects one super-resolution image`, { path: imagePath });
   }
+  validateStack(image, imagePath); // E_NON_FINITE_PIXELS, naming the file and pixel, rather than NaN figures
   const pixelNm = opts.pixelNm ?? image.pixelSizeNm ?? DEFAULT_OUTPUT_PIXEL_NM;
   if (opts.pixelNm === undefined && image.pixelSizeNm === undefined) {
     process.stderr.write(`smlm-rt: note: ${imagePath} does not state its pixel size; assuming ${DEFAULT_OUTPUT_PIXEL_NM} nm (use --pixel-nm)\n`);
@@ -52,7 +56,7 @@ export function register(program: Command): void {
     .argument('<image>', 'super-resolution image: single-page TIFF (e.g. written by `smlm-rt reconstruct`)')
     .argument('<positions>', 'ground truth: CSV with ThunderSTORM columns "frame","x [nm]","y [nm]"')
     .option('--pixel-nm <nm>', 'output pixel size, nm (default: from the TIFF, else 12.5)', positiveNumber)
-    .option('--sigma <list>', 'Gaussian blur of both images, in output pixels, comma-separated', sigmaList, [0, 1])
+    .option('--sigma <list>', `Gaussian blur of both images, in output pixels (0 to ${MAX_BLUR_SIGMA}), comma-separated`, sigmaList, [0, 1])
     .option('--json', 'print JSON instead of a table')
     .action(async (imagePath: string, csvPath: string, opts: EvaluateCliOptions) => {
       const r = await evaluateFiles(imagePath, csvPath, opts);

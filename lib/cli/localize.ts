@@ -1,8 +1,10 @@
 /** `smlm-rt localize <stack.tif> -o locs.csv`: per-frame maps -> emitter list in ThunderSTORM-compatible CSV. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localization } from '../localize.js';
-import { checkOutputWritable, writeOutputFile } from '../io/output-file.js';
+import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
+import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
+import { validateStack } from '../io/validate-stack.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice } from '../types.js';
 import { integerOption } from './options.js';
@@ -17,8 +19,16 @@ export interface LocalizeCliOptions {
   force?: boolean;
 }
 
-/** Frames reconstructed at a time: bounds the memory of the per-frame maps (64 frames of 512x512 = 64 MiB). */
+/** Frames reconstructed at a time, at most... */
 const CHUNK_FRAMES = 64;
+/** ...and few enough that their kept maps take at most this (64 frames of 512x512 float32 = 64 MiB). */
+const CHUNK_MAP_BYTES = 64 * 512 * 512 * 4;
+
+/** Frames per reconstruction for frames of width x height at `upsampling`: big frames go fewer at a time, at least 1. */
+export function localizeChunkFrames(width: number, height: number, upsampling: number): number {
+  const mapBytes = width * upsampling * height * upsampling * 4;
+  return Math.max(1, Math.min(CHUNK_FRAMES, Math.floor(CHUNK_MAP_BYTES / mapBytes)));
+}
 
 function nonNegative(value: string): number {
   const n = Number(value);
@@ -41,7 +51,10 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch });
     const locs: Localization[] = [];
     let first = 1;
-    for await (const chunk of source.chunks(CHUNK_FRAMES)) {
+    const chunkFrames = localizeChunkFrames(source.width, source.height, rec.model.metadata.upsampling);
+    for await (const chunk of source.chunks(chunkFrames)) {
+      // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
+      validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
       const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
       locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
       first += chunk.frames;
@@ -66,6 +79,7 @@ export function register(program: Command): void {
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
+      await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
       await checkOutputWritable(opts.output, opts.force ?? false);
       const r = await localizeFile(stackPath, opts);
       await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);

@@ -1,7 +1,8 @@
 /** `smlm-rt reconstruct <stack.tif> -o <sr.tif>`: TIFF stack in, float TIFF (+ PNG preview) out. */
 import { Option, type Command } from 'commander';
 import { openTiffStack } from '../io/tiff-read.js';
-import { checkOutputWritable } from '../io/output-file.js';
+import { checkOutputIsNotInput, checkOutputWritable, sameFile } from '../io/output-file.js';
+import { modelFilePath } from '../model/registry.js';
 import { writeFloatTiff } from '../io/tiff-write.js';
 import { writePngPreview } from '../io/png.js';
 import { Reconstructor } from '../reconstructor.js';
@@ -25,9 +26,13 @@ const note = (text: string) => process.stderr.write(`smlm-rt: note: ${text}\n`);
 
 export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
   const force = opts.force ?? false;
-  // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS.
-  await checkOutputWritable(opts.output, force);
-  if (opts.png) await checkOutputWritable(opts.png, force);
+  // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS, and no --force may
+  // replace the stack or the model being read.
+  const inputs = [stackPath, modelFilePath(opts.model)];
+  for (const output of opts.png ? [opts.output, opts.png] : [opts.output]) {
+    await checkOutputIsNotInput(output, inputs);
+    await checkOutputWritable(output, force);
+  }
   const source = await openTiffStack(stackPath);
   let rec: Reconstructor | undefined;
   const controller = new AbortController();
@@ -73,5 +78,10 @@ export function register(program: Command): void {
     .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
     .option('-f, --force', 'overwrite existing output files')
     .option('-q, --quiet', 'no progress output')
-    .action(async (stack: string, opts: ReconstructCliOptions) => runReconstruct(stack, opts));
+    .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
+      if (opts.png !== undefined && (await sameFile(opts.png, opts.output))) {
+        command.error(`error: --png and --output name the same file (${opts.png}); the preview would replace the result`, { exitCode: 2, code: 'smlm-rt.sameOutput' });
+      }
+      await runReconstruct(stack, opts);
+    });
 }

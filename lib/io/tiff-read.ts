@@ -1,8 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { allocateArray } from '../allocation.js';
 import { SmlmError } from '../errors.js';
 import type { PixelArray, Stack } from '../types.js';
 import type { FrameSource } from './frame-source.js';
+import { countIfds } from './tiff-ifd-chain.js';
 import { parseImageJDescription, pixelSizeNmFromTiff, rationalValue } from './tiff-metadata.js';
 
 export type TiffSampleType = 'uint8' | 'uint16' | 'float32';
@@ -64,12 +66,18 @@ function sampleTypeOf(image: GeoTIFFImage, path: string, page: number): TiffSamp
   throw new SmlmError('E_UNSUPPORTED_SAMPLE_FORMAT', `${path}: page ${page} holds ${describe()} pixels; smlm-rt reads uint8, uint16 and float32`, { path, page, bits, format });
 }
 
-function allocate(type: TiffSampleType, length: number): PixelArray {
-  return type === 'uint8' ? new Uint8Array(length) : type === 'uint16' ? new Uint16Array(length) : new Float32Array(length);
+/** A zeroed array of the sample type; E_BAD_OPTIONS (naming `what` and the bytes needed) when it cannot exist. */
+function allocate(type: TiffSampleType, length: number, what: string, hint: string): PixelArray {
+  const Type = type === 'uint8' ? Uint8Array : type === 'uint16' ? Uint16Array : Float32Array;
+  return allocateArray<PixelArray>(Type, length, 'E_BAD_OPTIONS', what, hint);
 }
 
-/** Checks that every strip/tile of a page lies inside the file: geotiff would silently read zeros past the end. */
-async function checkDataInFile(image: GeoTIFFImage, fileSize: number, path: string, page: number): Promise<void> {
+/**
+ * Checks that every strip/tile of a page lies inside the file (geotiff would silently read zeros past the end) and
+ * that an uncompressed page's strips/tiles hold all the pixels it declares: a page claiming 100000 x 100000 pixels
+ * over a 64-byte strip is damaged, not a frame to allocate gigabytes for.
+ */
+async function checkDataInFile(image: GeoTIFFImage, sampleType: TiffSampleType, fileSize: number, path: string, page: number): Promise<void> {
   const dir = image.getFileDirectory();
   const tiled = dir.hasTag('TileOffsets');
   const offsets = (await dir.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')) as ArrayLike<number> | undefined;
@@ -77,6 +85,34 @@ async function checkDataInFile(image: GeoTIFFImage, fileSize: number, path: stri
   if (!offsets || !counts || offsets.length !== counts.length) throw corrupt(path, `page ${page} has no valid strip table`);
   for (let i = 0; i < offsets.length; i++) {
     if (Number(offsets[i]) + Number(counts[i]) > fileSize) throw corrupt(path, `page ${page}'s pixel data ends past the end of the file`);
+  }
+  const uncompressed = (dir.getValue('Compression') ?? 1) === 1;
+  if (uncompressed) checkBlocksHoldPixels(image, counts, BYTES[sampleType], path, page);
+}
+
+/**
+ * E_TIFF_CORRUPT unless an uncompressed page has a strip/tile for every block of its declared size, each with the
+ * bytes of its pixels. A 0-byte block is a sparse one (as GDAL writes them), which geotiff fills with zeros.
+ */
+function checkBlocksHoldPixels(image: GeoTIFFImage, counts: ArrayLike<number>, bytesPerSample: number, path: string, page: number): void {
+  const blocks = image.isTiled ? 'tiles' : 'strips';
+  const [width, height] = [image.getWidth(), image.getHeight()];
+  const [blockWidth, blockHeight] = [image.getTileWidth(), image.getTileHeight()];
+  if (!(blockWidth > 0 && blockHeight > 0)) throw corrupt(path, `page ${page} has ${blocks} of ${blockWidth} x ${blockHeight} px`);
+  const across = Math.ceil(width / blockWidth);
+  const down = Math.ceil(height / blockHeight);
+  if (counts.length < across * down) {
+    throw corrupt(path, `page ${page} declares ${width} x ${height} px, which takes ${across * down} ${blocks}, but it has ${counts.length}`);
+  }
+  for (let y = 0; y < down; y++) {
+    // Strips hold their rows; tiles are always whole tiles, padded at the image's edges.
+    const needed = image.getBlockHeight(y) * blockWidth * bytesPerSample;
+    for (let x = 0; x < across; x++) {
+      const held = Number(counts[y * across + x]);
+      if (held !== 0 && held < needed) {
+        throw corrupt(path, `page ${page} declares ${width} x ${height} px, but ${blocks.slice(0, -1)} ${y * across + x} holds ${held} bytes of the ${needed} its pixels need`);
+      }
+    }
   }
 }
 
@@ -105,7 +141,7 @@ async function pageLayout(tiff: GeoTIFF, index: number, fileSize: number, path: 
     if (err instanceof SmlmError) throw err;
     throw corrupt(path, `page ${index} has no readable sample format: ${errorMessage(err)}`, err);
   }
-  await checkDataInFile(image, fileSize, path, index);
+  await checkDataInFile(image, sampleType, fileSize, path, index);
   return { width, height, sampleType };
 }
 
@@ -117,6 +153,8 @@ async function imageJContiguousOffset(tiff: GeoTIFF, path: string): Promise<numb
   const dir = (await tiff.getImage(0)).getFileDirectory();
   const compression = dir.getValue('Compression') ?? 1;
   if (compression !== 1) throw corrupt(path, 'ImageJ description announces more frames than the file has pages');
+  // ImageJ writes that layout with uncompressed strips (it does not write tiles): a tiled page is not one of its stacks.
+  if (dir.hasTag('TileOffsets')) throw corrupt(path, 'ImageJ description announces more frames than the file has pages, and its one page is tiled');
   const offsets = (await dir.loadValue('StripOffsets')) as ArrayLike<number>;
   return Number(offsets[0]);
 }
@@ -133,10 +171,13 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
   let tiff: GeoTIFF;
   let pageCount: number;
   try {
+    // geotiff would loop forever on an IFD chain that loops back: walk (and check) it first.
+    await countIfds(handle, size, littleEndian, path);
     tiff = await fromFile(path);
     pageCount = await tiff.getImageCount();
   } catch (err) {
     await handle.close();
+    if (err instanceof SmlmError) throw err;
     throw corrupt(path, `the header cannot be parsed: ${errorMessage(err)}`, err);
   }
   const closeAll = async () => {
@@ -228,7 +269,7 @@ export async function openTiffStack(path: string): Promise<TiffStackSource> {
       async *chunks(framesPerChunk: number) {
         for (let firstFrame = 0; firstFrame < frames; firstFrame += framesPerChunk) {
           const count = Math.min(framesPerChunk, frames - firstFrame);
-          const data = allocate(sampleType, count * pixels);
+          const data = allocate(sampleType, count * pixels, `a chunk of ${count} frames of ${width} x ${height} px of ${path}`, 'read fewer frames per chunk');
           for (let k = 0; k < count; k++) await readPage(firstFrame + k, data, k * pixels);
           const chunk: Stack = { data, frames: count, height, width, pixelSizeNm };
           yield chunk;
@@ -265,12 +306,16 @@ function decodeRaw(buf: Buffer, type: TiffSampleType, littleEndian: boolean, int
   else for (let i = 0; i < n; i++) into[at + i] = view.getFloat32(4 * i, littleEndian);
 }
 
-/** Reads a whole TIFF stack into memory. For stacks larger than memory use `openTiffStack(...).chunks(n)`. */
+/**
+ * Reads a whole TIFF stack into memory. For stacks larger than memory use `openTiffStack(...).chunks(n)`: a stack
+ * needing more than half of this machine's memory is refused with E_BAD_OPTIONS (saying the bytes) before reading.
+ */
 export async function readTiffStack(path: string): Promise<Stack> {
   const source = await openTiffStack(path);
   try {
     const pixels = source.width * source.height;
-    const data = allocate(source.sampleType, source.frames * pixels);
+    const what = `all ${source.frames} frames of ${source.width} x ${source.height} px of ${path}`;
+    const data = allocate(source.sampleType, source.frames * pixels, what, 'read it a chunk at a time with openTiffStack(path).chunks(n), or reconstruct it with reconstructSource');
     let at = 0;
     for await (const chunk of source.chunks(64)) {
       data.set(chunk.data, at);

@@ -78,6 +78,15 @@ function looksLikePath(spec: string): boolean {
   return spec.includes('/') || spec.includes('\\') || extname(spec).toLowerCase() === '.onnx';
 }
 
+/** The ONNX file a model spec names (bundled name, path, or undefined for the default), without reading it. */
+export function modelFilePath(spec?: string): string | undefined {
+  if (spec === undefined) {
+    const name = defaultModelName();
+    return name === undefined ? undefined : join(modelsDir(), `${name}.onnx`);
+  }
+  return looksLikePath(spec) ? resolve(spec) : join(modelsDir(), `${spec}.onnx`);
+}
+
 /**
  * Loads a model by bundled name or ONNX path (default: the bundled default). Throws E_MODEL_NOT_FOUND for unknown
  * names, missing files or when no model is bundled and none was given; E_MODEL_INVALID for broken files.

@@ -39,14 +39,24 @@ export function formatThunderstormCsv(emitters: readonly Emitter[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** A cell's text without surrounding blanks and one pair of double quotes (ThunderSTORM quotes its header). */
+function unquote(cell: string): string {
+  return cell.trim().replace(/^"(.*)"$/, '$1').trim();
+}
+
 /**
  * Parses ThunderSTORM-style CSV text. `frame`, `x [nm]` and `y [nm]` are required; other known columns are read when
- * present (0 otherwise); unknown columns are ignored. Throws E_BAD_OPTIONS on malformed content.
+ * present (0 otherwise); unknown columns are ignored. Cells may be quoted ("1"). Throws E_BAD_OPTIONS on malformed
+ * content, naming the line and column: a missing or empty cell is an error, not a 0.
  */
 export function parseThunderstormCsv(text: string, source = 'csv'): Emitter[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
+  // Line numbers as an editor shows them; blank lines are skipped but still counted.
+  const lines = text
+    .split(/\r?\n/)
+    .map((content, i) => ({ content, number: i + 1 }))
+    .filter((l) => l.content.trim().length > 0);
   if (lines.length === 0) throw new SmlmError('E_BAD_OPTIONS', `${source}: empty CSV, expected a ThunderSTORM header`, { source });
-  const header = lines[0].split(',').map((h) => h.trim().replace(/^"|"$/g, ''));
+  const header = lines[0].content.split(',').map(unquote);
   const index = new Map<keyof Emitter, number>();
   header.forEach((h, i) => {
     const field = (FIELD as Record<string, keyof Emitter | undefined>)[h];
@@ -59,14 +69,18 @@ export function parseThunderstormCsv(text: string, source = 'csv'): Emitter[] {
   }
   const out: Emitter[] = [];
   for (let row = 1; row < lines.length; row++) {
-    const cells = lines[row].split(',');
+    const line = lines[row].number;
+    const cells = lines[row].content.split(',');
     const get = (field: keyof Emitter): number => {
       const i = index.get(field);
       if (i === undefined) return 0;
-      const v = Number(cells[i]);
-      if (!Number.isFinite(v)) {
-        throw new SmlmError('E_BAD_OPTIONS', `${source}: line ${row + 1}: "${cells[i]}" is not a number (${field})`, { source, line: row + 1 });
-      }
+      const bad = (why: string) => new SmlmError('E_BAD_OPTIONS', `${source}: line ${line}, column ${i + 1} ("${header[i]}"): ${why}`, { source, line, column: i + 1 });
+      if (i >= cells.length) throw bad('missing, the line has fewer cells than the header');
+      const cell = unquote(cells[i]);
+      // Number('') is 0: an empty cell must not read as a position or frame of 0.
+      if (cell === '') throw bad('empty, expected a number');
+      const v = Number(cell);
+      if (!Number.isFinite(v)) throw bad(`"${cell}" is not a number`);
       return v;
     };
     out.push({

@@ -22,6 +22,12 @@ export interface TestTiffOptions {
   resolution?: { x: [number, number]; unit: number };
   /** Write only the first page's IFD; all pages' pixels follow it back to back (ImageJ's >4 GB layout). */
   contiguous?: boolean;
+  /** BigTIFF (version 43: 8-byte offsets and counts, 20-byte IFD entries). Not with `resolution`. */
+  bigTiff?: boolean;
+  /** A broken file: the last IFD's next-IFD offset points back at page `loopTo`'s IFD instead of ending the chain. */
+  loopTo?: number;
+  /** Store each page as one tile of the page's size (TileWidth/TileLength/TileOffsets/TileByteCounts), not a strip. */
+  tiled?: boolean;
 }
 
 const KIND: Record<SampleKind, { bits: number; format: number; bytes: number }> = {
@@ -45,11 +51,14 @@ function writeSample(view: DataView, at: number, kind: SampleKind, v: number, le
 }
 
 export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint8Array {
-  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false } = options;
+  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo, tiled = false } = options;
+  if (bigTiff && resolution) throw new Error('buildTestTiff: resolution is not supported with bigTiff');
   const le = !bigEndian;
   const info = KIND[kind];
+  // Classic TIFF: 2-byte entry count, 12-byte entries with 4-byte values, 4-byte offsets; BigTIFF: 8, 20, 8, 8.
+  const layout = bigTiff ? { header: 16, count: 8, entry: 20, value: 8 } : { header: 8, count: 2, entry: 12, value: 4 };
   const chunks: Uint8Array[] = [];
-  let size = 8;
+  let size = layout.header;
   const alloc = (n: number) => {
     const at = size;
     const bytes = new Uint8Array(n + (n & 1));
@@ -83,32 +92,48 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
       [262, 3, 1, samplesPerPixel === 3 ? 2 : 1],
     ];
     if (index === 0 && descAt) entries.push([270, 2, descBytes!.length, descAt.at]);
-    entries.push([273, 4, 1, dataOffsets[index]], [277, 3, 1, samplesPerPixel], [278, 4, 1, p.height], [279, 4, 1, p.width * p.height * samplesPerPixel * info.bytes]);
+    const dataBytes = p.width * p.height * samplesPerPixel * info.bytes;
+    entries.push([277, 3, 1, samplesPerPixel]);
+    if (tiled) entries.push([322, 4, 1, p.width], [323, 4, 1, p.height], [324, 4, 1, dataOffsets[index]], [325, 4, 1, dataBytes]);
+    else entries.push([273, 4, 1, dataOffsets[index]], [278, 4, 1, p.height], [279, 4, 1, dataBytes]);
     if (resAt && resolution) entries.push([282, 5, 1, resAt.at], [283, 5, 1, resAt.at], [296, 3, 1, resolution.unit]);
     entries.push([339, 3, 1, info.format]);
-    const ifd = alloc(2 + entries.length * 12 + 4);
+    entries.sort((a, b) => a[0] - b[0]); // TIFF wants entries in tag order
+    const ifd = alloc(layout.count + entries.length * layout.entry + layout.value);
     ifdOffsets.push(ifd.at);
     return { ifd, entries };
   });
+  const setOffset = (v: DataView, at: number, value: number) => (bigTiff ? v.setBigUint64(at, BigInt(value), le) : v.setUint32(at, value, le));
   ifds.forEach(({ ifd, entries }, k) => {
     const v = ifd.view;
-    v.setUint16(0, entries.length, le);
+    if (bigTiff) v.setBigUint64(0, BigInt(entries.length), le);
+    else v.setUint16(0, entries.length, le);
     entries.forEach(([tag, type, count, value], i) => {
-      const at = 2 + i * 12;
+      const at = layout.count + i * layout.entry;
       v.setUint16(at, tag, le);
       v.setUint16(at + 2, type, le);
-      v.setUint32(at + 4, count, le);
-      if (type === 3 && count === 1) v.setUint16(at + 8, value, le);
-      else v.setUint32(at + 8, value, le);
+      setOffset(v, at + 4, count);
+      // Values are left-justified in the value field, in either byte order.
+      const valueAt = at + 4 + layout.value;
+      if (type === 3 && count === 1) v.setUint16(valueAt, value, le);
+      else v.setUint32(valueAt, value, le);
     });
-    v.setUint32(2 + entries.length * 12, ifdOffsets[k + 1] ?? 0, le);
+    const last = k === ifds.length - 1;
+    const next = last ? (loopTo === undefined ? 0 : ifdOffsets[loopTo]) : ifdOffsets[k + 1];
+    setOffset(v, layout.count + entries.length * layout.entry, next);
   });
   const out = new Uint8Array(size);
   const header = new DataView(out.buffer);
   out.set(bigEndian ? [0x4d, 0x4d] : [0x49, 0x49], 0);
-  header.setUint16(2, 42, le);
-  header.setUint32(4, ifdOffsets[0], le);
-  let at = 8;
+  if (bigTiff) {
+    header.setUint16(2, 43, le);
+    header.setUint16(4, 8, le); // offset size
+    header.setBigUint64(8, BigInt(ifdOffsets[0]), le);
+  } else {
+    header.setUint16(2, 42, le);
+    header.setUint32(4, ifdOffsets[0], le);
+  }
+  let at = layout.header;
   for (const c of chunks) {
     out.set(c, at);
     at += c.length;
@@ -123,4 +148,19 @@ export function pagesOf(frames: number, height: number, width: number, value: (f
     height,
     values: Array.from({ length: height * width }, (_, i) => value(f, Math.floor(i / width), i % width)),
   }));
+}
+
+/**
+ * A copy of a little-endian classic TIFF (as buildTestTiff writes by default) with `tag`'s value set to `value` in
+ * every IFD, for damaged or unusual files. The value is written as 4 bytes, which a SHORT tag reads the same.
+ */
+export function withTag(bytes: Uint8Array, tag: number, value: number): Buffer {
+  const copy = Buffer.from(bytes);
+  for (let ifd = copy.readUInt32LE(4); ifd !== 0; ifd = copy.readUInt32LE(ifd + 2 + 12 * copy.readUInt16LE(ifd))) {
+    for (let i = 0; i < copy.readUInt16LE(ifd); i++) {
+      const at = ifd + 2 + 12 * i;
+      if (copy.readUInt16LE(at) === tag) copy.writeUInt32LE(value, at + 8);
+    }
+  }
+  return copy;
 }

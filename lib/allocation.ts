@@ -1,0 +1,46 @@
+/**
+ * Large buffers (the output image, kept frame maps, whole stacks) are allocated here, so that one that cannot exist
+ * fails with a typed error saying how many bytes it needed instead of a raw RangeError. Typed arrays are committed
+ * lazily: an array far beyond physical memory may be created, and the process then swaps or is killed while filling
+ * it. So besides what the platform refuses, any array over half of this machine's memory (os.totalmem()) is refused.
+ */
+import { totalmem } from 'node:os';
+import { SmlmError, type SmlmErrorCode } from './errors.js';
+
+/** The share of this machine's memory that one array may take at most ("half" in the messages below). */
+const MAX_SHARE_OF_MEMORY = 0.5;
+
+interface TypedArrayType<T> {
+  new (length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** Bytes for people: 512 B, 64.0 KiB, 19.5 GiB, 2.33 TiB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toPrecision(3)} ${units[unit]}`;
+}
+
+/**
+ * A zeroed typed array of `length` elements, or SmlmError(`code`) naming `what` (a noun phrase, e.g. "the 512 x 512
+ * px output image"), the bytes needed, and `hint` when given; details carry `bytes`.
+ */
+export function allocateArray<T>(Type: TypedArrayType<T>, length: number, code: SmlmErrorCode, what: string, hint?: string): T {
+  const bytes = length * Type.BYTES_PER_ELEMENT;
+  const fail = (why: string, cause?: unknown) =>
+    new SmlmError(code, `cannot allocate ${what}: ${formatBytes(bytes)} is more than ${why}${hint ? `; ${hint}` : ''}`, { bytes }, { cause });
+  const limit = totalmem() * MAX_SHARE_OF_MEMORY;
+  if (!(bytes <= limit)) throw fail(`half of this machine's memory (${formatBytes(totalmem())})`);
+  try {
+    return new Type(length);
+  } catch (err) {
+    if (err instanceof RangeError) throw fail(`one array can hold here (${err.message})`, err);
+    throw err;
+  }
+}
