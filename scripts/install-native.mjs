@@ -4,22 +4,24 @@
 //   2. a CUDA compiler on this machine                                                 -> build from source (build-native.mjs);
 //   3. neither                                                                          -> skip: the CPU backend still works.
 // A failed source build never fails `npm install`: the addon is optional, and `smlm-rt info` says why it is missing.
-// SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists.
+// SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists
+// (0, false, no, off or an empty value mean off: scripts/native-env.cjs).
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNative, findNvcc } from './build-native.mjs';
+import nativeEnv from './native-env.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg) => console.log(`smlm-rt: ${msg}`);
 
-if (process.env.SMLM_RT_SKIP_NATIVE) {
+if (nativeEnv.envFlag('SMLM_RT_SKIP_NATIVE')) {
   log('SMLM_RT_SKIP_NATIVE is set: not building the CUDA addon (CPU backend only).');
   process.exit(0);
 }
 
 const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-if (existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('.node')) && !process.env.SMLM_RT_BUILD_FROM_SOURCE) {
+if (existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('.node')) && !nativeEnv.envFlag('SMLM_RT_BUILD_FROM_SOURCE')) {
   log(`using the prebuilt CUDA addon in ${prebuildDir} (needs only the NVIDIA driver).`);
   process.exit(0);
 }

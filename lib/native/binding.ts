@@ -6,6 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+// scripts/native-env.cjs: the helpers the install scripts use too (so that a switch reads the same there); compiled
+// into dist/ alongside this file (allowJs), so that the loader needs nothing outside dist/.
+import nativeEnv from '../../scripts/native-env.cjs';
 import type { Plan } from '../engine/plan.js';
 import { packageRoot } from '../model/registry.js';
 import type { PixelArray } from '../types.js';
@@ -135,11 +138,12 @@ function explainLoadFailure(err: unknown, root: string): string {
 
 /**
  * Loads the addon once and remembers the outcome. SMLM_RT_ADDON=<path to a .node file> overrides the search
- * (useful on hosts that receive a binary built elsewhere); SMLM_RT_DISABLE_NATIVE=1 pretends it is absent.
+ * (useful on hosts that receive a binary built elsewhere); SMLM_RT_DISABLE_NATIVE=1 pretends it is absent
+ * (0, false, no, off or empty: not disabled).
  */
 export function loadAddon(): AddonLoadResult {
   if (cached) return cached;
-  if (process.env.SMLM_RT_DISABLE_NATIVE) {
+  if (nativeEnv.envFlag('SMLM_RT_DISABLE_NATIVE')) {
     cached = { ok: false, reason: 'the CUDA addon is disabled by SMLM_RT_DISABLE_NATIVE.' };
     return cached;
   }
