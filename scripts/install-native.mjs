@@ -26,7 +26,14 @@ if (existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('
   process.exit(0);
 }
 
-if (!findNvcc()) {
+let nvcc;
+try {
+  nvcc = findNvcc();
+} catch (err) {
+  log(`skipping the CUDA addon (the CPU backend works without it): ${err.message}.`);
+  process.exit(0);
+}
+if (!nvcc) {
   log('no CUDA compiler (nvcc) found: skipping the CUDA addon; the CPU backend works without it.');
   process.exit(0);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadAddon, resetAddonCacheForTests } from '../lib/native/binding.js';
+import { cachedCudaCompiler, findNvcc, findOnPath } from '../scripts/build-native.mjs';
 
 const require = createRequire(import.meta.url);
 const nativeEnv = require('../scripts/native-env.cjs') as {
@@ -60,5 +61,54 @@ describe('explainLoadFailure and loadAddon', () => {
     process.env.SMLM_RT_DISABLE_NATIVE = 'yes';
     resetAddonCacheForTests();
     expect(loadAddon()).toEqual({ ok: false, reason: 'the CUDA addon is disabled by SMLM_RT_DISABLE_NATIVE.' });
+  });
+});
+
+describe('findNvcc', () => {
+  // A fake file system: only these paths are executable files.
+  const fake = (...paths: string[]) => (path: string) => paths.includes(path);
+  const PATH = '/opt/bin:/usr/bin';
+
+  it('takes CUDACXX first', () => {
+    const executable = fake('/cuda/12/bin/nvcc', '/opt/bin/nvcc', '/usr/local/cuda/bin/nvcc');
+    expect(findNvcc({ env: { CUDACXX: '/cuda/12/bin/nvcc', PATH }, executable })).toEqual({ path: '/cuda/12/bin/nvcc', source: 'CUDACXX' });
+  });
+
+  it('looks a CUDACXX without a folder up on PATH', () => {
+    expect(findNvcc({ env: { CUDACXX: 'nvcc', PATH }, executable: fake('/usr/bin/nvcc') })).toEqual({ path: '/usr/bin/nvcc', source: 'CUDACXX' });
+  });
+
+  it('fails clearly when CUDACXX names nothing, instead of trying elsewhere', () => {
+    expect(() => findNvcc({ env: { CUDACXX: '/nowhere/nvcc', PATH }, executable: fake('/opt/bin/nvcc') })).toThrow(
+      /CUDACXX is set to "\/nowhere\/nvcc", which is not an executable file/,
+    );
+  });
+
+  it('then nvcc on PATH, before CUDA_PATH and /usr/local/cuda', () => {
+    const executable = fake('/usr/bin/nvcc', '/cuda/bin/nvcc', '/usr/local/cuda/bin/nvcc');
+    expect(findNvcc({ env: { PATH, CUDA_PATH: '/cuda' }, executable })).toEqual({ path: '/usr/bin/nvcc', source: 'PATH' });
+  });
+
+  it('then CUDA_PATH/bin (an error when it holds no nvcc), then CUDA_HOME/bin, then /usr/local/cuda/bin', () => {
+    const executable = fake('/cuda/bin/nvcc', '/home/cuda/bin/nvcc', '/usr/local/cuda/bin/nvcc');
+    expect(findNvcc({ env: { PATH, CUDA_PATH: '/cuda', CUDA_HOME: '/home/cuda' }, executable })).toEqual({ path: '/cuda/bin/nvcc', source: 'CUDA_PATH' });
+    expect(findNvcc({ env: { PATH, CUDA_HOME: '/home/cuda' }, executable })).toEqual({ path: '/home/cuda/bin/nvcc', source: 'CUDA_HOME' });
+    expect(() => findNvcc({ env: { PATH, CUDA_PATH: '/stale' }, executable })).toThrow(/CUDA_PATH is set to "\/stale", but \/stale\/bin\/nvcc is not/);
+    expect(findNvcc({ env: { PATH }, executable })).toEqual({ path: '/usr/local/cuda/bin/nvcc', source: 'the default toolkit location' });
+  });
+
+  it('returns null where there is no nvcc at all, and treats empty variables as unset', () => {
+    expect(findNvcc({ env: { PATH, CUDACXX: '', CUDA_PATH: '' }, executable: fake() })).toBeNull();
+  });
+
+  it('finds executables on PATH in order', () => {
+    expect(findOnPath('cmake', { PATH: '/a::/b:/c' }, fake('/b/cmake', '/c/cmake'))).toBe('/b/cmake');
+    expect(findOnPath('cmake', {}, fake('/b/cmake'))).toBeNull();
+  });
+
+  it('reads the CUDA compiler an existing build folder was configured with', () => {
+    const dir = tree('cmake-cache', { 'CMakeCache.txt': 'FOO:BOOL=ON\nCMAKE_CUDA_COMPILER:FILEPATH=/usr/local/cuda/bin/nvcc\n' });
+    expect(cachedCudaCompiler(dir)).toBe('/usr/local/cuda/bin/nvcc');
+    expect(cachedCudaCompiler(join(scratch, 'no-such-build'))).toBeNull();
   });
 });
