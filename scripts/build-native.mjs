@@ -11,6 +11,7 @@
 // its libraries at load time, so binaries for other machines, i.e. prebuilds, are built without it).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -73,6 +74,31 @@ export function findNvcc({ env = process.env, executable = isExecutable, default
   return null;
 }
 
+/** The cmake-js CLI as Node resolves it from the package at `dir` (hoisted or not), or null when it is not installed. */
+export function resolveCmakeJs(dir = root) {
+  try {
+    const pkg = createRequire(join(dir, 'package.json')).resolve('cmake-js/package.json');
+    const cli = join(dirname(pkg), 'bin', 'cmake-js');
+    return existsSync(cli) ? cli : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a source build needs, found: { nvcc, nvccSource, cmakeJs, cmake }. Throws with the reason when something is
+ * missing (the first missing thing, in the order a user would install them). `executable` and `defaultNvcc`: see findNvcc.
+ */
+export function buildPrerequisites({ env = process.env, dir = root, executable = isExecutable, defaultNvcc } = {}) {
+  const nvcc = findNvcc({ env, executable, defaultNvcc });
+  if (!nvcc) throw new Error('no CUDA compiler (nvcc) found (looked at CUDACXX, PATH, CUDA_PATH, CUDA_HOME and /usr/local/cuda/bin)');
+  const cmakeJs = resolveCmakeJs(dir);
+  if (!cmakeJs) throw new Error(`cmake-js (one of smlm-rt's dependencies) cannot be resolved from ${dir}: reinstall smlm-rt`);
+  const cmake = findOnPath(exe('cmake'), env, executable);
+  if (!cmake) throw new Error(`CMake (>= 3.20) is not on PATH; nvcc was found (${nvcc.path}): install CMake to build the CUDA addon`);
+  return { nvcc: nvcc.path, nvccSource: nvcc.source, cmakeJs, cmake };
+}
+
 /** The CUDA compiler an existing CMake build folder was configured with (CMakeCache.txt), or null. */
 export function cachedCudaCompiler(outDir) {
   try {
@@ -85,11 +111,7 @@ export function cachedCudaCompiler(outDir) {
 
 /** Runs the build; returns the path of the built addon or throws with the reason. */
 export function buildNative({ out = 'build', archs, debug = false, tensorrt = true, stdio = 'inherit' } = {}) {
-  const found = findNvcc();
-  if (!found) throw new Error('no CUDA compiler (nvcc) found (looked at CUDACXX, PATH, CUDA_PATH, CUDA_HOME and /usr/local/cuda/bin)');
-  const { path: nvcc, source: nvccSource } = found;
-  const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-  if (!existsSync(cmakeJs)) throw new Error('cmake-js is not installed (a production install without dev dependencies)');
+  const { nvcc, nvccSource, cmakeJs } = buildPrerequisites();
   const config = debug ? 'Debug' : 'Release';
   const outDir = resolve(root, out);
   // CMake is told the same nvcc twice over: CUDACXX for a first configure, CMAKE_CUDA_COMPILER (below) because an

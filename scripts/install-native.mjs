@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// npm's install step for the CUDA addon. Order of preference:
+// npm's install step for the CUDA addon (also what `npm rebuild smlm-rt` runs). Order of preference:
 //   1. a prebuilt binary for this platform in prebuilds/ (shipped in the npm package)  -> nothing to do;
-//   2. a CUDA compiler on this machine                                                 -> build from source (build-native.mjs);
-//   3. neither                                                                          -> skip: the CPU backend still works.
+//   2. what a source build needs (nvcc, CMake, cmake-js) on this machine               -> build from source (build-native.mjs);
+//   3. neither                                                                          -> skip, saying why: the CPU backend still works.
 // A failed source build never fails `npm install`: the addon is optional, and `smlm-rt info` says why it is missing.
 // SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists
 // (0, false, no, off or an empty value mean off: scripts/native-env.cjs).
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildNative, findNvcc } from './build-native.mjs';
+import { buildNative, buildPrerequisites } from './build-native.mjs';
 import nativeEnv from './native-env.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,19 +26,12 @@ if (existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('
   process.exit(0);
 }
 
-let nvcc;
 try {
-  nvcc = findNvcc();
+  buildPrerequisites();
 } catch (err) {
-  log(`skipping the CUDA addon (the CPU backend works without it): ${err.message}.`);
-  process.exit(0);
-}
-if (!nvcc) {
-  log('no CUDA compiler (nvcc) found: skipping the CUDA addon; the CPU backend works without it.');
-  process.exit(0);
-}
-if (!existsSync(join(root, 'node_modules', 'cmake-js'))) {
-  log('cmake-js is not installed (production install without dev dependencies): skipping the source build of the CUDA addon.');
+  const built = join(root, 'build', 'Release', 'smlm_rt.node');
+  const what = existsSync(built) ? `not rebuilding the CUDA addon (the one built before, ${built}, stays)` : 'skipping the CUDA addon (the CPU backend works without it)';
+  log(`${what}: ${err.message}.`);
   process.exit(0);
 }
 try {

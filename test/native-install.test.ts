@@ -6,8 +6,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { packageRoot } from '../lib/model/registry.js';
 import { loadAddon, resetAddonCacheForTests } from '../lib/native/binding.js';
-import { cachedCudaCompiler, findNvcc, findOnPath } from '../scripts/build-native.mjs';
+import { buildPrerequisites, cachedCudaCompiler, findNvcc, findOnPath, resolveCmakeJs } from '../scripts/build-native.mjs';
 
 const require = createRequire(import.meta.url);
 const nativeEnv = require('../scripts/native-env.cjs') as {
@@ -106,9 +107,36 @@ describe('findNvcc', () => {
     expect(findOnPath('cmake', {}, fake('/b/cmake'))).toBeNull();
   });
 
+  it('says truthfully which prerequisite of a source build is missing', () => {
+    const dir = join(scratch, 'prerequisites', 'node_modules', 'smlm-rt');
+    const env = { PATH: '/usr/bin' };
+    expect(() => buildPrerequisites({ env, dir, executable: fake() })).toThrow(/^no CUDA compiler \(nvcc\) found \(looked at CUDACXX, PATH/);
+    expect(() => buildPrerequisites({ env, dir, executable: fake('/usr/bin/nvcc') })).toThrow(/^cmake-js .* cannot be resolved from /);
+    // This checkout has cmake-js installed: then CMake is what is missing.
+    const here = packageRoot();
+    expect(() => buildPrerequisites({ env, dir: here, executable: fake('/usr/bin/nvcc') })).toThrow(/^CMake \(>= 3\.20\) is not on PATH; nvcc was found \(\/usr\/bin\/nvcc\)/);
+    expect(buildPrerequisites({ env, dir: here, executable: fake('/usr/bin/nvcc', '/usr/bin/cmake') })).toMatchObject({ nvcc: '/usr/bin/nvcc', nvccSource: 'PATH', cmake: '/usr/bin/cmake' });
+  });
+
   it('reads the CUDA compiler an existing build folder was configured with', () => {
     const dir = tree('cmake-cache', { 'CMakeCache.txt': 'FOO:BOOL=ON\nCMAKE_CUDA_COMPILER:FILEPATH=/usr/local/cuda/bin/nvcc\n' });
     expect(cachedCudaCompiler(dir)).toBe('/usr/local/cuda/bin/nvcc');
     expect(cachedCudaCompiler(join(scratch, 'no-such-build'))).toBeNull();
+  });
+});
+
+describe('resolveCmakeJs', () => {
+  it('finds cmake-js hoisted into the project that installed smlm-rt (not only under smlm-rt/node_modules)', () => {
+    const project = tree('consumer', {
+      'package.json': '{"name":"app"}',
+      'node_modules/smlm-rt/package.json': '{"name":"smlm-rt"}',
+      'node_modules/cmake-js/package.json': '{"name":"cmake-js","bin":{"cmake-js":"./bin/cmake-js"}}',
+      'node_modules/cmake-js/bin/cmake-js': '',
+    });
+    expect(resolveCmakeJs(join(project, 'node_modules', 'smlm-rt'))).toBe(join(project, 'node_modules', 'cmake-js', 'bin', 'cmake-js'));
+  });
+
+  it('returns null where cmake-js is not installed', () => {
+    expect(resolveCmakeJs(tree('lonely', { 'package.json': '{"name":"smlm-rt"}' }))).toBeNull();
   });
 });
