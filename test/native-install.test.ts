@@ -7,12 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/model/registry.js';
-import { loadAddon, resetAddonCacheForTests } from '../lib/native/binding.js';
+import { explainLoadFailure, loadAddon, resetAddonCacheForTests } from '../lib/native/binding.js';
 import { buildPrerequisites, cachedCudaCompiler, findNvcc, findOnPath, resolveCmakeJs } from '../scripts/build-native.mjs';
 
 const require = createRequire(import.meta.url);
 const nativeEnv = require('../scripts/native-env.cjs') as {
   envFlag(name: string, env?: Record<string, string | undefined>): boolean;
+  isInstalledPackage(root: string): boolean;
+  hasPrebuild(root: string, platform?: string, arch?: string): boolean;
+  buildCommand(root: string, options?: { installed?: boolean; prebuild?: boolean }): string;
+  howToBuild(root: string, options?: { installed?: boolean; prebuild?: boolean }): string;
 };
 
 const scratch = mkdtempSync(join(tmpdir(), 'smlm-rt-install-test-'));
@@ -40,11 +44,45 @@ describe('envFlag (SMLM_RT_SKIP_NATIVE, SMLM_RT_BUILD_FROM_SOURCE, SMLM_RT_DISAB
   });
 });
 
+describe('the build hint', () => {
+  it('is `npm run build:native` in a clone', () => {
+    expect(nativeEnv.isInstalledPackage('/home/me/smlm-rt')).toBe(false);
+    expect(nativeEnv.buildCommand('/home/me/smlm-rt')).toBe('npm run build:native');
+    expect(nativeEnv.howToBuild('/home/me/smlm-rt')).toMatch(/`npm run build:native` \(needs the CUDA toolkit's nvcc/);
+  });
+
+  it('is `npm rebuild smlm-rt` in an installed package, forcing a source build where it has a prebuild', () => {
+    const installed = '/home/me/app/node_modules/smlm-rt';
+    expect(nativeEnv.isInstalledPackage(installed)).toBe(true);
+    expect(nativeEnv.buildCommand(installed, { prebuild: false })).toBe('npm rebuild smlm-rt');
+    expect(nativeEnv.buildCommand(installed, { prebuild: true })).toBe('SMLM_RT_BUILD_FROM_SOURCE=1 npm rebuild smlm-rt');
+    expect(nativeEnv.howToBuild(installed, { prebuild: false })).toMatch(/`npm rebuild smlm-rt` in your project/);
+  });
+
+  it('sees a prebuild for this platform on disk', () => {
+    const pkg = tree('hint/node_modules/smlm-rt', { [`prebuilds/${process.platform}-${process.arch}/smlm-rt.napi.glibc.node`]: '' });
+    expect(nativeEnv.hasPrebuild(pkg)).toBe(true);
+    expect(nativeEnv.hasPrebuild(pkg, 'win32', 'arm64')).toBe(false);
+    expect(nativeEnv.buildCommand(pkg)).toBe('SMLM_RT_BUILD_FROM_SOURCE=1 npm rebuild smlm-rt');
+  });
+});
+
 describe('explainLoadFailure and loadAddon', () => {
   afterEach(() => {
     delete process.env.SMLM_RT_ADDON;
     delete process.env.SMLM_RT_DISABLE_NATIVE;
     resetAddonCacheForTests();
+  });
+
+  const clone = '/home/me/smlm-rt';
+  const installed = '/home/me/app/node_modules/smlm-rt';
+
+  it('gives the command that works where the package is: a clone or an installed package', () => {
+    const missing = new Error('No native build was found for platform=linux arch=x64 runtime=node abi=115 uv=1 libc=glibc node=20.20.2');
+    expect(explainLoadFailure(missing, clone)).toMatch(/is not built .*Build it from source with `npm run build:native`/);
+    expect(explainLoadFailure(missing, installed)).toMatch(/Build it from source with `npm rebuild smlm-rt` in your project/);
+    expect(explainLoadFailure(new Error('x.node: undefined symbol: foo'), installed)).toMatch(/Rebuild it with `npm rebuild smlm-rt` in your project\./);
+    expect(explainLoadFailure(new Error('x.node: invalid ELF header'), clone)).toMatch(/another platform .*Rebuild it with `npm run build:native`\./);
   });
 
   it('falls back (ok: false, with the reason) when the addon cannot be loaded; SMLM_RT_DISABLE_NATIVE=0 does not disable it', () => {
