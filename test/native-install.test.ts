@@ -77,6 +77,22 @@ describe('explainLoadFailure and loadAddon', () => {
   const clone = '/home/me/smlm-rt';
   const installed = '/home/me/app/node_modules/smlm-rt';
 
+  // What node's process.dlopen reports for a prebuild made on a newer system (captured from the real loader).
+  const glibcError = new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.36' not found (required by /x/prebuilds/linux-x64/smlm-rt.napi.glibc.node)");
+
+  it('says that the addon needs a newer glibc, which one, and what this system has', () => {
+    const reason = explainLoadFailure(glibcError, clone, { glibc: '2.35' });
+    expect(reason).toMatch(/^the CUDA addon needs a newer glibc than this system has: it needs GLIBC_2\.36, this system has glibc 2\.35 \(/);
+    expect(reason).toMatch(/`npm run build:native`/);
+    expect(reason).toMatch(/The CPU backend works without it\.$/);
+    expect(explainLoadFailure(glibcError, installed, { glibc: '2.35' })).toMatch(/`npm rebuild smlm-rt` in your project/);
+  });
+
+  it('names a too old libstdc++ the same way', () => {
+    const error = new Error("/lib/x86_64-linux-gnu/libstdc++.so.6: version `GLIBCXX_3.4.32' not found (required by /x/smlm_rt.node)");
+    expect(explainLoadFailure(error, clone)).toMatch(/needs a newer libstdc\+\+ than this system has: it needs GLIBCXX_3\.4\.32 \(/);
+  });
+
   it('gives the command that works where the package is: a clone or an installed package', () => {
     const missing = new Error('No native build was found for platform=linux arch=x64 runtime=node abi=115 uv=1 libc=glibc node=20.20.2');
     expect(explainLoadFailure(missing, clone)).toMatch(/is not built .*Build it from source with `npm run build:native`/);

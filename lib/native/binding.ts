@@ -108,6 +108,16 @@ export type AddonLoadResult = { ok: true; addon: NativeAddon; path: string } | {
 
 let cached: AddonLoadResult | undefined;
 
+/** The glibc version this process runs on (e.g. "2.35"), or undefined where there is none (musl, macOS). */
+function runtimeGlibc(): string | undefined {
+  try {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    return header?.glibcVersionRuntime;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The command that builds the addon from source for this package: `npm run build:native` in a clone,
  * `[SMLM_RT_BUILD_FROM_SOURCE=1] npm rebuild smlm-rt` in an installed package (scripts/native-env.cjs).
@@ -124,8 +134,9 @@ function rebuildHint(root: string): string {
 /**
  * Turns a load failure of the addon of the package at `root` into a sentence that says what is missing and what to
  * do about it; the build commands it suggests are those that work there (a clone, or an installed package).
+ * `glibc` is the system's glibc version (the running one by default), named when the addon needs a newer one.
  */
-export function explainLoadFailure(err: unknown, root: string): string {
+export function explainLoadFailure(err: unknown, root: string, { glibc = runtimeGlibc() }: { glibc?: string } = {}): string {
   const howToBuild = `${nativeEnv.howToBuild(root)} The CPU backend works without it.`;
   const rebuild = rebuildHint(root);
   const message = err instanceof Error ? err.message : String(err);
@@ -133,6 +144,14 @@ export function explainLoadFailure(err: unknown, root: string): string {
     return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${howToBuild}`;
   }
   const firstLine = message.split('\n')[0];
+  // A binary made on a newer system than this one (the prebuild needs glibc >= 2.34: docs/native-build.md), e.g.
+  // "/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.36' not found (required by .../smlm-rt.napi.glibc.node)".
+  const version = /version [`']((GLIBC|GLIBCXX|CXXABI)_[\d.]+)' not found/.exec(firstLine);
+  if (version) {
+    const library = version[2] === 'GLIBC' ? 'glibc' : 'libstdc++';
+    const has = version[2] === 'GLIBC' && glibc ? `, this system has glibc ${glibc}` : '';
+    return `the CUDA addon needs a newer ${library} than this system has: it needs ${version[1]}${has} (${firstLine}). ${howToBuild}`;
+  }
   // An addon built with TensorRT needs TensorRT's libraries at load time.
   if (/nvinfer|nvonnxparser|getInferLibVersion|createInfer|createNvOnnxParser/.test(firstLine)) {
     const script = nativeEnv.isInstalledPackage(root) ? join(root, 'scripts', 'build-native.mjs') : 'scripts/build-native.mjs';
