@@ -37,5 +37,5 @@ set(SMLMRT_DEVICE_FLAGS --expt-relaxed-constexpr -lineinfo)
 #                      static unwinder would call _dl_find_object@GLIBC_2.35.
 # Built on Debian 12 (glibc 2.36) this needs glibc >= 2.34 where it runs: the floor of any binary linked against glibc
 # >= 2.34 that calls pthread_*/dl*/sem_*/shm_* (they moved into libc.so.6 then), which the CUDA runtime does
-# (docs/native-build.md).
+# (docs/native-build.md; scripts/check-prebuild.mjs checks it before publishing).
 set(SMLMRT_LINK_FLAGS "-Wl,--exclude-libs,ALL" "-Wl,-z,now" "-Wl,--gc-sections" -static-libstdc++)

@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/model/registry.js';
 import { explainLoadFailure, loadAddon, resetAddonCacheForTests } from '../lib/native/binding.js';
 import { buildPrerequisites, cachedCudaCompiler, findNvcc, findOnPath, resolveCmakeJs } from '../scripts/build-native.mjs';
+import { checkPrebuild, defaultCudaArchs, glibcRequirement, MAX_GLIBC } from '../scripts/check-prebuild.mjs';
 
 const require = createRequire(import.meta.url);
 const nativeEnv = require('../scripts/native-env.cjs') as {
@@ -192,5 +193,49 @@ describe('resolveCmakeJs', () => {
 
   it('returns null where cmake-js is not installed', () => {
     expect(resolveCmakeJs(tree('lonely', { 'package.json': '{"name":"smlm-rt"}' }))).toBeNull();
+  });
+});
+
+describe('the prepublish guard (check-prebuild.mjs)', () => {
+  const pkg = (name: string, files: Record<string, string> = {}) =>
+    tree(name, { 'package.json': '{"name":"smlm-rt","version":"1.2.3"}', 'native/build-config.cmake': 'set(SMLMRT_DEFAULT_CUDA_ARCHS "75-real;90-real;90-virtual")\n', ...files });
+  const prebuild = 'prebuilds/linux-x64/smlm-rt.napi.glibc.node';
+  const good = { version: '1.2.3', tensorrt: false, cudaArchitectures: '75-real,90-real,90-virtual' };
+
+  it('refuses a package without a linux-x64 prebuild', () => {
+    expect(checkPrebuild(pkg('no-prebuild')).problems).toEqual([expect.stringMatching(/no prebuilt addon in prebuilds\/linux-x64/)]);
+  });
+
+  it('accepts the prebuild of this version, with every architecture, no TensorRT, within the glibc promise', () => {
+    const result = checkPrebuild(pkg('good', { [prebuild]: '' }), { load: () => ({ features: good }), glibc: () => ({ version: MAX_GLIBC, symbols: ['dlopen'] }) });
+    expect(result.problems).toEqual([]);
+    expect(result.summary).toMatch(/smlm-rt 1\.2\.3, architectures 75-real,90-real,90-virtual, needs glibc >= 2\.34/);
+  });
+
+  it('refuses a stale, partial, TensorRT-linked or too-new-glibc prebuild, and one that does not load', () => {
+    const root = pkg('bad', { [prebuild]: '' });
+    const stale = { version: '1.2.2', tensorrt: true, cudaArchitectures: '90' };
+    const { problems } = checkPrebuild(root, { load: () => ({ features: stale }), glibc: () => ({ version: '2.36', symbols: ['arc4random'] }) });
+    expect(problems.join('\n')).toMatch(/built from smlm-rt 1\.2\.2, not 1\.2\.3/);
+    expect(problems.join('\n')).toMatch(/built with TensorRT/);
+    expect(problems.join('\n')).toMatch(/architectures 90, not all of 75-real,90-real,90-virtual/);
+    expect(problems.join('\n')).toMatch(/needs glibc 2\.36 \(arc4random\)/);
+    expect(checkPrebuild(root, { load: () => ({ error: 'invalid ELF header' }) }).problems).toEqual([expect.stringMatching(/does not load here: invalid ELF header/)]);
+  });
+
+  it('reads the architectures a prebuild must carry from native/build-config.cmake', () => {
+    expect(defaultCudaArchs()).toMatch(/^75-real,.*90-virtual$/);
+  });
+
+  it("finds the newest glibc symbol version in objdump -T's output", () => {
+    const objdump = [
+      '0000000000000000      DF *UND*\t0000000000000000 (GLIBC_2.2.5) free',
+      '0000000000000000  w   DF *UND*\t0000000000000000 (GLIBC_2.34) __pthread_key_create',
+      '0000000000000000      DF *UND*\t0000000000000000 (GLIBC_2.34) dlopen',
+      '0000000000000000      DF *UND*\t0000000000000000  GLIBC_2.33  fstat64',
+      '00000000000a1b2c g    DF .text\t0000000000000010  Base        napi_register_module_v1',
+    ].join('\n');
+    expect(glibcRequirement(objdump)).toEqual({ version: '2.34', symbols: ['__pthread_key_create', 'dlopen'] });
+    expect(glibcRequirement('')).toBeNull();
   });
 });
