@@ -29,5 +29,13 @@ set(SMLMRT_DEVICE_FLAGS --expt-relaxed-constexpr -lineinfo)
 #  -z now              resolves every symbol when the addon is loaded: an incomplete build then fails to load with
 #                      "undefined symbol" (reported by lib/native/binding.ts) instead of killing the process at the
 #                      first call (Node-API symbols come from the node executable, so this is safe);
-#  static libstdc++    a prebuilt addon must not need a newer libstdc++ than the user's system has.
-set(SMLMRT_LINK_FLAGS "-Wl,--exclude-libs,ALL" "-Wl,-z,now" -static-libstdc++ -static-libgcc)
+#  --gc-sections       drops the library code nothing calls; among it the static libstdc++'s std::random_device (pulled
+#                      in only by libstdc++'s own copy-on-write string instantiations), whose arc4random@GLIBC_2.36 would
+#                      otherwise make the addon need glibc 2.36;
+#  static libstdc++    a prebuilt addon must not need a newer libstdc++ than the user's system has. libgcc stays shared
+#                      (libgcc_s.so.1, which node itself loads; the addon needs only its GCC_3.0..4.2 symbols): GCC 12's
+#                      static unwinder would call _dl_find_object@GLIBC_2.35.
+# Built on Debian 12 (glibc 2.36) this needs glibc >= 2.34 where it runs: the floor of any binary linked against glibc
+# >= 2.34 that calls pthread_*/dl*/sem_*/shm_* (they moved into libc.so.6 then), which the CUDA runtime does
+# (docs/native-build.md; scripts/check-prebuild.mjs checks it before publishing).
+set(SMLMRT_LINK_FLAGS "-Wl,--exclude-libs,ALL" "-Wl,-z,now" "-Wl,--gc-sections" -static-libstdc++)

@@ -10,43 +10,128 @@
 // --no-tensorrt leaves the TensorRT backend out even where TensorRT is installed (an addon linked to TensorRT needs
 // its libraries at load time, so binaries for other machines, i.e. prebuilds, are built without it).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg) => console.log(`smlm-rt: ${msg}`);
+const exe = (name) => (process.platform === 'win32' ? `${name}.exe` : name);
 
-/** nvcc from CUDACXX, CUDA_PATH, the default toolkit location or PATH; null when there is none. */
-export function findNvcc() {
-  const candidates = [
-    process.env.CUDACXX,
-    process.env.CUDA_PATH && join(process.env.CUDA_PATH, 'bin', 'nvcc'),
-    process.env.CUDA_HOME && join(process.env.CUDA_HOME, 'bin', 'nvcc'),
-    '/usr/local/cuda/bin/nvcc',
-  ];
-  for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate;
-  const which = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });
-  return which.status === 0 ? which.stdout.trim() : null;
+/** An executable file? */
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable `name` in the folders of env.PATH, or null (what `command -v` finds). */
+export function findOnPath(name, env = process.env, executable = isExecutable) {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (executable(candidate)) return candidate;
+  }
+  return null;
+}
+
+/**
+ * The nvcc to build with, in the order a user expects:
+ *   1. CUDACXX, when set (a path, or a name looked up on PATH; it is an error when it names nothing);
+ *   2. nvcc on PATH;
+ *   3. CUDA_PATH/bin/nvcc, then CUDA_HOME/bin/nvcc, when set (an error when set but holding no nvcc);
+ *   4. /usr/local/cuda/bin/nvcc.
+ * Returns { path, source } (source says which rule found it), or null when there is no nvcc at all. The build hands
+ * that same path to CMake (CMAKE_CUDA_COMPILER), so what is reported is what compiles. `env`, `executable` and
+ * `defaultNvcc` are parameters for tests.
+ */
+export function findNvcc({ env = process.env, executable = isExecutable, defaultNvcc = '/usr/local/cuda/bin/nvcc' } = {}) {
+  const cudacxx = env.CUDACXX?.trim();
+  if (cudacxx) {
+    const path = isAbsolute(cudacxx) || cudacxx.includes('/') ? resolve(cudacxx) : findOnPath(cudacxx, env, executable);
+    if (!path || !executable(path)) {
+      throw new Error(`CUDACXX is set to "${env.CUDACXX}", which is not an executable file: point it at nvcc, or unset it`);
+    }
+    return { path, source: 'CUDACXX' };
+  }
+  const onPath = findOnPath(exe('nvcc'), env, executable);
+  if (onPath) return { path: onPath, source: 'PATH' };
+  for (const name of ['CUDA_PATH', 'CUDA_HOME']) {
+    const dir = env[name]?.trim();
+    if (!dir) continue;
+    const path = join(dir, 'bin', exe('nvcc'));
+    if (!executable(path)) {
+      throw new Error(`${name} is set to "${env[name]}", but ${path} is not an executable file: point it at a CUDA toolkit, or unset it`);
+    }
+    return { path, source: name };
+  }
+  if (executable(defaultNvcc)) return { path: defaultNvcc, source: 'the default toolkit location' };
+  return null;
+}
+
+/** The cmake-js CLI as Node resolves it from the package at `dir` (hoisted or not), or null when it is not installed. */
+export function resolveCmakeJs(dir = root) {
+  try {
+    const pkg = createRequire(join(dir, 'package.json')).resolve('cmake-js/package.json');
+    const cli = join(dirname(pkg), 'bin', 'cmake-js');
+    return existsSync(cli) ? cli : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a source build needs, found: { nvcc, nvccSource, cmakeJs, cmake }. Throws with the reason when something is
+ * missing (the first missing thing, in the order a user would install them). `executable` and `defaultNvcc`: see findNvcc.
+ */
+export function buildPrerequisites({ env = process.env, dir = root, executable = isExecutable, defaultNvcc } = {}) {
+  const nvcc = findNvcc({ env, executable, defaultNvcc });
+  if (!nvcc) throw new Error('no CUDA compiler (nvcc) found (looked at CUDACXX, PATH, CUDA_PATH, CUDA_HOME and /usr/local/cuda/bin)');
+  const cmakeJs = resolveCmakeJs(dir);
+  if (!cmakeJs) throw new Error(`cmake-js (one of smlm-rt's dependencies) cannot be resolved from ${dir}: reinstall smlm-rt`);
+  const cmake = findOnPath(exe('cmake'), env, executable);
+  if (!cmake) throw new Error(`CMake (>= 3.20) is not on PATH; nvcc was found (${nvcc.path}): install CMake to build the CUDA addon`);
+  return { nvcc: nvcc.path, nvccSource: nvcc.source, cmakeJs, cmake };
+}
+
+/** The CUDA compiler an existing CMake build folder was configured with (CMakeCache.txt), or null. */
+export function cachedCudaCompiler(outDir) {
+  try {
+    const match = /^CMAKE_CUDA_COMPILER:[A-Z]+=(.*)$/m.exec(readFileSync(join(outDir, 'CMakeCache.txt'), 'utf8'));
+    return match ? match[1].trim() : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Runs the build; returns the path of the built addon or throws with the reason. */
 export function buildNative({ out = 'build', archs, debug = false, tensorrt = true, stdio = 'inherit' } = {}) {
-  const nvcc = findNvcc();
-  if (!nvcc) throw new Error('no CUDA compiler (nvcc) found: install the CUDA toolkit or set CUDACXX');
-  const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-  if (!existsSync(cmakeJs)) throw new Error('cmake-js is not installed (a production install without dev dependencies)');
+  const { nvcc, nvccSource, cmakeJs } = buildPrerequisites();
   const config = debug ? 'Debug' : 'Release';
   const outDir = resolve(root, out);
-  const env = { ...process.env, CUDACXX: nvcc, PATH: `${dirname(nvcc)}:${process.env.PATH ?? ''}` };
+  // CMake is told the same nvcc twice over: CUDACXX for a first configure, CMAKE_CUDA_COMPILER (below) because an
+  // existing build folder's cache would otherwise keep the compiler it found first.
+  const env = { ...process.env, CUDACXX: nvcc, PATH: `${dirname(nvcc)}${delimiter}${process.env.PATH ?? ''}` };
   if (archs) env.SMLMRT_CUDA_ARCHS = archs;
   const common = ['--out', outDir, ...(debug ? ['--debug'] : [])];
-  log(`building the CUDA addon with ${nvcc} (architectures: ${env.SMLMRT_CUDA_ARCHS || 'all supported'})...`);
+  // CMake keeps the compiler of a folder's first configure; asked for another one, it deletes its cache and
+  // reconfigures without the cmake-js variables (napi.h is then not found). Start such a folder afresh instead.
+  const cached = cachedCudaCompiler(outDir);
+  if (cached && resolve(cached) !== resolve(nvcc)) {
+    log(`${outDir} was configured with ${cached}: configuring it afresh for ${nvcc}`);
+    rmSync(join(outDir, 'CMakeCache.txt'), { force: true });
+    rmSync(join(outDir, 'CMakeFiles'), { recursive: true, force: true });
+  }
+  log(`building the CUDA addon with ${nvcc} (from ${nvccSource}; architectures: ${env.SMLMRT_CUDA_ARCHS || 'all supported'})...`);
   // Configure every time (cheap, and the build below stays incremental): `cmake-js compile` skips configuring an
   // existing build folder, which would keep a previous run's architectures or TensorRT choice.
   const steps = [
-    ['configure', ...common, `--CDSMLMRT_TENSORRT=${tensorrt ? 'ON' : 'OFF'}`],
+    ['configure', ...common, `--CDCMAKE_CUDA_COMPILER=${nvcc}`, `--CDSMLMRT_TENSORRT=${tensorrt ? 'ON' : 'OFF'}`],
     ['build', ...common],
   ];
   for (const step of steps) {

@@ -1,35 +1,38 @@
 #!/usr/bin/env node
-// npm's install step for the CUDA addon. Order of preference:
+// npm's install step for the CUDA addon (also what `npm rebuild smlm-rt` runs). Order of preference:
 //   1. a prebuilt binary for this platform in prebuilds/ (shipped in the npm package)  -> nothing to do;
-//   2. a CUDA compiler on this machine                                                 -> build from source (build-native.mjs);
-//   3. neither                                                                          -> skip: the CPU backend still works.
+//   2. what a source build needs (nvcc, CMake, cmake-js) on this machine               -> build from source (build-native.mjs);
+//   3. neither                                                                          -> skip, saying why: the CPU backend still works.
 // A failed source build never fails `npm install`: the addon is optional, and `smlm-rt info` says why it is missing.
-// SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists.
-import { existsSync, readdirSync } from 'node:fs';
+// SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists
+// (0, false, no, off or an empty value mean off: scripts/native-env.cjs).
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildNative, findNvcc } from './build-native.mjs';
+import { buildNative, buildPrerequisites } from './build-native.mjs';
+import nativeEnv from './native-env.cjs';
 
+const { envFlag, hasPrebuild, howToBuild } = nativeEnv;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg) => console.log(`smlm-rt: ${msg}`);
 
-if (process.env.SMLM_RT_SKIP_NATIVE) {
+if (envFlag('SMLM_RT_SKIP_NATIVE')) {
   log('SMLM_RT_SKIP_NATIVE is set: not building the CUDA addon (CPU backend only).');
   process.exit(0);
 }
 
 const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-if (existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('.node')) && !process.env.SMLM_RT_BUILD_FROM_SOURCE) {
-  log(`using the prebuilt CUDA addon in ${prebuildDir} (needs only the NVIDIA driver).`);
+if (hasPrebuild(root) && !envFlag('SMLM_RT_BUILD_FROM_SOURCE')) {
+  log(`using the prebuilt CUDA addon in ${prebuildDir} (needs only the NVIDIA driver; SMLM_RT_BUILD_FROM_SOURCE=1 builds from source instead).`);
   process.exit(0);
 }
 
-if (!findNvcc()) {
-  log('no CUDA compiler (nvcc) found: skipping the CUDA addon; the CPU backend works without it.');
-  process.exit(0);
-}
-if (!existsSync(join(root, 'node_modules', 'cmake-js'))) {
-  log('cmake-js is not installed (production install without dev dependencies): skipping the source build of the CUDA addon.');
+try {
+  buildPrerequisites();
+} catch (err) {
+  const built = join(root, 'build', 'Release', 'smlm_rt.node');
+  const what = existsSync(built) ? `not rebuilding the CUDA addon (the one built before, ${built}, stays)` : 'skipping the CUDA addon (the CPU backend works without it)';
+  log(`${what}: ${err.message}. ${howToBuild(root)}`);
   process.exit(0);
 }
 try {

@@ -5,6 +5,7 @@
  */
 import { SmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
+import { addonBuildCommand } from '../native/binding.js';
 import { compilePlan, onnxToFp16 } from '../native/compiler.js';
 import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from '../native/engine-backend.js';
 import type { InferenceBackend } from './backend.js';
@@ -29,7 +30,7 @@ export async function createTensorRtBackend(model: LoadedModel, options: GpuBack
     throw new SmlmError(
       'E_BACKEND_UNAVAILABLE',
       'tensorrt backend unavailable: the CUDA addon was built without TensorRT. Install TensorRT and rebuild with ' +
-        '`TENSORRT_ROOT=/path/to/TensorRT npm run build:native`; the `cuda` backend needs no TensorRT.',
+        `\`TENSORRT_ROOT=/path/to/TensorRT ${addonBuildCommand()}\`; the \`cuda\` backend needs no TensorRT.`,
       { backend: 'tensorrt' },
     );
   }

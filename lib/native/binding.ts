@@ -6,6 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+// scripts/native-env.cjs: the helpers the install scripts use too (so that a switch or a build hint reads the same
+// there); compiled into dist/ alongside this file (allowJs), so that the loader needs nothing outside dist/.
+import nativeEnv from '../../scripts/native-env.cjs';
 import type { Plan } from '../engine/plan.js';
 import { packageRoot } from '../model/registry.js';
 import type { PixelArray } from '../types.js';
@@ -105,41 +108,75 @@ export type AddonLoadResult = { ok: true; addon: NativeAddon; path: string } | {
 
 let cached: AddonLoadResult | undefined;
 
-const HOW_TO_BUILD =
-  'Build it with `npm run build:native` (needs the CUDA toolkit: nvcc and CMake via cmake-js), ' +
-  'or reinstall where a CUDA compiler is on PATH (`npm install` builds it), or install a package that ships prebuilds/. ' +
-  'The CPU backend works without it.';
+/** The glibc version this process runs on (e.g. "2.35"), or undefined where there is none (musl, macOS). */
+function runtimeGlibc(): string | undefined {
+  try {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    return header?.glibcVersionRuntime;
+  } catch {
+    return undefined;
+  }
+}
 
-/** Turns a load failure into a sentence that says what is missing and what to do about it. */
-function explainLoadFailure(err: unknown, root: string): string {
+/**
+ * The command that builds the addon from source for this package: `npm run build:native` in a clone,
+ * `[SMLM_RT_BUILD_FROM_SOURCE=1] npm rebuild smlm-rt` in an installed package (scripts/native-env.cjs).
+ */
+export function addonBuildCommand(): string {
+  return nativeEnv.buildCommand(packageRoot());
+}
+
+/** "Rebuild it with `<the command that works at root>`." */
+function rebuildHint(root: string): string {
+  return `Rebuild it with \`${nativeEnv.buildCommand(root)}\`${nativeEnv.isInstalledPackage(root) ? ' in your project' : ''}.`;
+}
+
+/**
+ * Turns a load failure of the addon of the package at `root` into a sentence that says what is missing and what to
+ * do about it; the build commands it suggests are those that work there (a clone, or an installed package).
+ * `glibc` is the system's glibc version (the running one by default), named when the addon needs a newer one.
+ */
+export function explainLoadFailure(err: unknown, root: string, { glibc = runtimeGlibc() }: { glibc?: string } = {}): string {
+  const howToBuild = `${nativeEnv.howToBuild(root)} The CPU backend works without it.`;
+  const rebuild = rebuildHint(root);
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('No native build was found')) {
-    return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${HOW_TO_BUILD}`;
+    return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${howToBuild}`;
   }
   const firstLine = message.split('\n')[0];
+  // A binary made on a newer system than this one (the prebuild needs glibc >= 2.34: docs/native-build.md), e.g.
+  // "/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.36' not found (required by .../smlm-rt.napi.glibc.node)".
+  const version = /version [`']((GLIBC|GLIBCXX|CXXABI)_[\d.]+)' not found/.exec(firstLine);
+  if (version) {
+    const library = version[2] === 'GLIBC' ? 'glibc' : 'libstdc++';
+    const has = version[2] === 'GLIBC' && glibc ? `, this system has glibc ${glibc}` : '';
+    return `the CUDA addon needs a newer ${library} than this system has: it needs ${version[1]}${has} (${firstLine}). ${howToBuild}`;
+  }
   // An addon built with TensorRT needs TensorRT's libraries at load time.
   if (/nvinfer|nvonnxparser|getInferLibVersion|createInfer|createNvOnnxParser/.test(firstLine)) {
-    return `the CUDA addon was built with TensorRT, whose libraries cannot be loaded here (${firstLine}). Put TensorRT's lib folder on LD_LIBRARY_PATH, or rebuild without it: \`node scripts/build-native.mjs --no-tensorrt\`.`;
+    const script = nativeEnv.isInstalledPackage(root) ? join(root, 'scripts', 'build-native.mjs') : 'scripts/build-native.mjs';
+    return `the CUDA addon was built with TensorRT, whose libraries cannot be loaded here (${firstLine}). Put TensorRT's lib folder on LD_LIBRARY_PATH, or rebuild without it: \`node ${script} --no-tensorrt\`.`;
   }
   if (/cannot open shared object file|Library not loaded|image not found/.test(message)) {
-    return `the CUDA addon exists but a shared library it needs is missing (${firstLine}). ${HOW_TO_BUILD}`;
+    return `the CUDA addon exists but a shared library it needs is missing (${firstLine}). ${howToBuild}`;
   }
   if (message.includes('undefined symbol')) {
-    return `the CUDA addon is incomplete (${firstLine}): it was built from sources that do not define every function. Rebuild it with \`npm run build:native\`.`;
+    return `the CUDA addon is incomplete (${firstLine}): it was built from sources that do not define every function. ${rebuild}`;
   }
   if (/invalid ELF header|wrong ELF class|not a valid Win32 application/.test(message)) {
-    return `the CUDA addon was built for another platform or architecture (${firstLine}). Rebuild it with \`npm run build:native\`.`;
+    return `the CUDA addon was built for another platform or architecture (${firstLine}). ${rebuild}`;
   }
-  return `the CUDA addon failed to load: ${firstLine}. ${HOW_TO_BUILD}`;
+  return `the CUDA addon failed to load: ${firstLine}. ${howToBuild}`;
 }
 
 /**
  * Loads the addon once and remembers the outcome. SMLM_RT_ADDON=<path to a .node file> overrides the search
- * (useful on hosts that receive a binary built elsewhere); SMLM_RT_DISABLE_NATIVE=1 pretends it is absent.
+ * (useful on hosts that receive a binary built elsewhere); SMLM_RT_DISABLE_NATIVE=1 pretends it is absent
+ * (0, false, no, off or empty: not disabled).
  */
 export function loadAddon(): AddonLoadResult {
   if (cached) return cached;
-  if (process.env.SMLM_RT_DISABLE_NATIVE) {
+  if (nativeEnv.envFlag('SMLM_RT_DISABLE_NATIVE')) {
     cached = { ok: false, reason: 'the CUDA addon is disabled by SMLM_RT_DISABLE_NATIVE.' };
     return cached;
   }
@@ -157,7 +194,7 @@ export function loadAddon(): AddonLoadResult {
     }
     const addon = require(path) as NativeAddon;
     if (typeof addon.listDevices !== 'function' || typeof addon.createCudaEngine !== 'function' || !addon.features) {
-      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/createCudaEngine/features missing). Rebuild it with \`npm run build:native\`.` };
+      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/createCudaEngine/features missing). ${rebuildHint(root)}` };
     } else {
       cached = { ok: true, addon, path };
     }

@@ -30,6 +30,16 @@ __device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
   }
 }
 
+// The tensor-core kernels need sm_80 (cp.async, ldmatrix, mma.m16n8k16): in the sm_75 device pass their bodies are a
+// __trap() stub (the host never selects them there, see convTcSupports), so the helpers and tile constants that only
+// those bodies use are left out of that pass instead of being compiled unreferenced (nvcc warning #177).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define SMLMRT_TC_DEVICE_CODE 1
+#else
+#define SMLMRT_TC_DEVICE_CODE 0
+#endif
+
+#if SMLMRT_TC_DEVICE_CODE
 __device__ __forceinline__ uint32_t smemAddress(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
@@ -76,6 +86,7 @@ __device__ __forceinline__ uint4 max4(uint4 a, uint4 b, uint4 c, uint4 d) {
 }
 
 __device__ __forceinline__ uint4 ldgNc(const __half* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+#endif  // SMLMRT_TC_DEVICE_CODE
 
 // The output tile a block computes. Blocks enumerate (M tile, phase, N tile), N fastest, so that the blocks reading
 // the same input patch run together; an M tile is a TH x TW patch of one frame's output grid for that phase.
@@ -109,12 +120,15 @@ template <int BM, int BN, int BK, int WM, int WN, int STAGES>
 struct TcConfig {
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = kWarpsM * kWarpsN * 32;
-  static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
   static constexpr int kChunksPerRow = BK / 8;
-  static constexpr int kChunksA = BM * kChunksPerRow, kChunksB = BN * kChunksPerRow;
+  static constexpr int kChunksA = BM * kChunksPerRow;
+#if SMLMRT_TC_DEVICE_CODE  // used only by convTcKernel's body
+  static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
+  static constexpr int kChunksB = BN * kChunksPerRow;
   static constexpr int kLoadsA = (kChunksA + kThreads - 1) / kThreads;
   static constexpr int kLoadsB = (kChunksB + kThreads - 1) / kThreads;
   static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
+#endif
   static constexpr int kStageBytesA = BM * BK * 2, kStageBytesB = BN * BK * 2;
   static constexpr int kSmemBytes = STAGES * (kStageBytesA + kStageBytesB);
   // The block's BM output pixels are a kTileH x kTileW patch of one frame (2-D, so that the 3x3 / 2x2 taps of
@@ -207,7 +221,7 @@ template <int BM, int BN, int BK, int WM, int WN, int STAGES, bool POOL>
 __global__ void __launch_bounds__(TcConfig<BM, BN, BK, WM, WN, STAGES>::kThreads)
     convTcKernel(const ConvArgs args) {
   using Cfg = TcConfig<BM, BN, BK, WM, WN, STAGES>;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#if !SMLMRT_TC_DEVICE_CODE
   __trap();  // cp.async and mma.m16n8k16 need sm_80; the host never selects this path there (convTcSupports)
 #else
 
@@ -412,7 +426,9 @@ struct HaloConfig {
   static constexpr int kKMax = 3;
   static constexpr int kWarpsM = BM / WM, kWarpsN = BN / WN;
   static constexpr int kThreads = kWarpsM * kWarpsN * 32;
+#if SMLMRT_TC_DEVICE_CODE  // used only by convHaloKernel's body
   static constexpr int kTilesM = WM / 16, kTilesN = WN / 8;
+#endif
   static constexpr int kHaloBytes = (TH + kKMax - 1) * (TW + kKMax - 1) * 64;  // 32 channels x 2 bytes per pixel
   static constexpr int kTapBytes = BN * 64;
   static constexpr int kStageBytes = kHaloBytes + kKMax * kKMax * kTapBytes;
@@ -423,7 +439,7 @@ struct HaloConfig {
 template <int TH, int TW, int BN, int WM, int WN, bool POOL>
 __global__ void __launch_bounds__(HaloConfig<TH, TW, BN, WM, WN>::kThreads) convHaloKernel(const ConvArgs args) {
   using Cfg = HaloConfig<TH, TW, BN, WM, WN>;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#if !SMLMRT_TC_DEVICE_CODE
   __trap();  // cp.async and mma.m16n8k16 need sm_80; the host never selects this path there (convTcSupports)
 #else
 
