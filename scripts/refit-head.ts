@@ -87,17 +87,17 @@ async function summedFeatures(session: ort.InferenceSession, head: HeadInfo, met
 }
 
 /** Least-squares head for `bytes` on the fit stacks, as new weights (in the model's raw output units). */
-export async function fitHead(bytes: Uint8Array, stacks: readonly ScoredStack[], source: string): Promise<{ head: HeadInfo; weight: Float32Array; bias?: Float32Array; emitters: number }> {
+export async function fitHead(bytes: Uint8Array, stacks: readonly ScoredStack[], source: string): Promise<{ head: HeadInfo; meta: ModelMetadata; weight: Float32Array; bias?: Float32Array; emitters: number }> {
   const proto = decodeOnnx(bytes, source);
   const meta = parseModelMetadata(metadataProps(proto), source);
   const head = findHead(proto, source);
   const session = await ort.InferenceSession.create(withHeadFeaturesOutput(bytes, head, source));
   const lsq = new HeadLeastSquares(head.inChannels, head.shuffle, head.bias !== undefined);
+  const fine = meta.cameraPixelNm / meta.upsampling;
   let emitters = 0;
   try {
     for (const { stack, emitters: truth } of stacks) {
       const { features, height, width } = await summedFeatures(session, head, meta, stack);
-      const fine = meta.cameraPixelNm / meta.upsampling;
       const target = groundTruthImage(truth, stack.width * meta.upsampling, stack.height * meta.upsampling, fine);
       let norm = 0;
       for (let i = 0; i < target.length; i++) norm += target[i] * target[i];
@@ -111,7 +111,7 @@ export async function fitHead(bytes: Uint8Array, stacks: readonly ScoredStack[],
     await session.release();
   }
   const solution = lsq.solve();
-  return { head, weight: Float32Array.from(solution.weight), bias: solution.bias && Float32Array.from(solution.bias), emitters };
+  return { head, meta, weight: Float32Array.from(solution.weight), bias: solution.bias && Float32Array.from(solution.bias), emitters };
 }
 
 export interface StackScore {
@@ -186,10 +186,9 @@ async function main(): Promise<void> {
   for (const model of models) {
     const t0 = performance.now();
     const bytes = readFileSync(model.path);
-    const { head, weight, bias, emitters } = await fitHead(bytes, fit, model.path);
+    const { head, meta, weight, bias, emitters } = await fitHead(bytes, fit, model.path);
     const weights: Record<string, Float32Array> = { [head.weightName]: weight };
     if (head.biasName && bias) weights[head.biasName] = bias;
-    const meta = parseModelMetadata(metadataProps(decodeOnnx(bytes, model.path)), model.path);
     const refitWeights = withInitializerValues(bytes, weights, model.path);
     const before = await scoreBytes(bytes, evaluation, `${model.name}-before`);
     const after = await scoreBytes(refitWeights, evaluation, `${model.name}-after`);

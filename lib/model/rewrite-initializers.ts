@@ -8,7 +8,7 @@
  */
 import { SmlmError } from '../errors.js';
 import { toNumber } from '../engine/passes/onnx-values.js';
-import { onnx } from './onnx.js';
+import { decodeOnnx, onnx } from './onnx.js';
 
 /**
  * Returns a copy of `bytes` in which each named initializer holds the given values (float32, same element count
@@ -21,12 +21,7 @@ import { onnx } from './onnx.js';
 export function withInitializerValues(bytes: Uint8Array, values: Record<string, Float32Array>, source = 'model'): Uint8Array {
   // protobufjs decodes bytes fields as views of the buffer it reads, so raw_data's offset in the file is known.
   const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let proto;
-  try {
-    proto = onnx.ModelProto.decode(view);
-  } catch (err) {
-    throw new SmlmError('E_MODEL_INVALID', `${source}: not a valid ONNX file (${(err as Error).message})`, { source }, { cause: err });
-  }
+  const proto = decodeOnnx(view, source);
   const initializers = new Map((proto.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
   const out = Uint8Array.from(view);
   for (const [name, data] of Object.entries(values)) {
