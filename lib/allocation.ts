@@ -44,3 +44,11 @@ export function allocateArray<T>(Type: TypedArrayType<T>, length: number, code: 
     throw err;
   }
 }
+
+/**
+ * How many frames of `bytesPerFrame` to hold at once: at most `maxFrames` and at most `maxBytes` together, but
+ * always at least one (a single frame larger than `maxBytes` still goes, alone).
+ */
+export function framesWithin(bytesPerFrame: number, maxBytes: number, maxFrames: number): number {
+  return Math.max(1, Math.min(maxFrames, Math.floor(maxBytes / bytesPerFrame)));
+}

@@ -3,7 +3,7 @@
  * images. Calls are queued on a promise chain, so concurrent `reconstruct` calls run one after the other and never
  * interleave their batches on the backend.
  */
-import { allocateArray } from './allocation.js';
+import { allocateArray, framesWithin } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
 import { checkBackendChoice, selectBackend } from './backends/select.js';
 import { SmlmError } from './errors.js';
@@ -21,8 +21,7 @@ const STREAM_CHUNK_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Frames per chunk read from a source: 256, or a whole batch if larger, cut to STREAM_CHUNK_MAX_BYTES; at least 1. */
 function streamChunkFrames(pixelsPerFrame: number, batchSize: number): number {
-  const fitting = Math.floor(STREAM_CHUNK_MAX_BYTES / (4 * pixelsPerFrame));
-  return Math.max(1, Math.min(Math.max(STREAM_CHUNK_FRAMES, batchSize), fitting));
+  return framesWithin(4 * pixelsPerFrame, STREAM_CHUNK_MAX_BYTES, Math.max(STREAM_CHUNK_FRAMES, batchSize));
 }
 
 function checkOptions(options: ReconstructorOptions): void {

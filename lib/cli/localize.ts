@@ -1,5 +1,6 @@
 /** `smlm-rt localize <stack.tif> -o locs.csv`: per-frame maps -> emitter list in ThunderSTORM-compatible CSV. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { framesWithin } from '../allocation.js';
 import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localization } from '../localize.js';
 import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
@@ -26,8 +27,7 @@ const CHUNK_MAP_BYTES = 64 * 512 * 512 * 4;
 
 /** Frames per reconstruction for frames of width x height at `upsampling`: big frames go fewer at a time, at least 1. */
 export function localizeChunkFrames(width: number, height: number, upsampling: number): number {
-  const mapBytes = width * upsampling * height * upsampling * 4;
-  return Math.max(1, Math.min(CHUNK_FRAMES, Math.floor(CHUNK_MAP_BYTES / mapBytes)));
+  return framesWithin(width * upsampling * height * upsampling * 4, CHUNK_MAP_BYTES, CHUNK_FRAMES);
 }
 
 function nonNegative(value: string): number {
