@@ -11,6 +11,7 @@ never trained on) of NMSE at sigma 0 plus NMSE at sigma 1, i.e. the issue's own 
 not the validation loss on patches: between U-Net candidates it differs by ~0.05 % while their image NMSE differs
 by whole points. The held-out stack and the ../shared stacks play no part.
 Falls back to the validation loss when a candidate was not scored on validation stacks."""
+import argparse
 import json
 import os
 import sys
@@ -25,12 +26,14 @@ def score(result):
 
 
 def main(argv):
-    out, rest = argv[0], argv[1:]
-    keep = 1
-    if rest[:1] == ["--keep"]:
-        keep, rest = int(rest[1]), rest[2:]
-        if keep < 1:
-            raise SystemExit("--keep must be >= 1")
+    ap = argparse.ArgumentParser(description="pick the shipped unet among trained candidates")
+    ap.add_argument("out", help="the folder holding each candidate's NAME.json and NAME.onnx")
+    ap.add_argument("--keep", type=int, default=1, help="keep the K best (unet.onnx, unet-2.onnx, ...)")
+    ap.add_argument("names", nargs="+")
+    a = ap.parse_args(argv)
+    if a.keep < 1:
+        raise SystemExit("--keep must be >= 1")
+    out, rest, keep = a.out, a.names, a.keep
     scores = {}
     for n in rest:
         path = os.path.join(out, n + ".json")
