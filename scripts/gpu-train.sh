@@ -29,6 +29,11 @@
 #          MPS (below), five without it; with a second GPU also deepstorm-ls05 (Deep-STORM with the loss at 0.5), which
 #          comes back beside the three best U-Nets; then, where Node is, refit each one's head
 #          (node dist/scripts/refit-head.js --models PATH --out PATH-refit.onnx) and ship the best refit validation score
+#   loc:   round 7, localization-head U-Nets (scripts/train_loc.py: frames simulated on the GPU for every batch with
+#          randomized conditions; no train.bin needed) for MINUTES (default 7) each, five under MPS (three without):
+#          broad conditions with two seeds, the benchmark-centred ranges, a per-pixel renderer before the head, a larger
+#          batch. Every candidate comes back (their ONNX files and results.tgz); the pick is made afterwards on the
+#          validation stacks of both simulators (npm run bench:accuracy -- --validation)
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -68,6 +73,11 @@ start_mps() {
   MPS=1
 }
 stop_mps() { [ "$MPS" = 1 ] && echo quit | nvidia-cuda-mps-control; }
+# One localization-head candidate in the background: train_loc NAME [train_loc.py arguments].
+train_loc() {
+  local name=$1; shift
+  python3 scripts/train_loc.py --name "$name" --out "$OUT" --minutes "${MINUTES:-7}" --eval $EVAL "$@" > "$LOGS/$name.log" 2>&1 &
+}
 # candidate SLOTS NAME [train.py arguments]: trains NAME only while fewer than SLOTS candidates are running.
 candidate() {
   local slots=$1; shift
@@ -129,6 +139,18 @@ elif [ "$MODE" = sigma0 ]; then
   # Deep-STORM under the same smaller loss blur, so that a U-Net trained with it is compared with a Deep-STORM that
   # was too; it needs a GPU of its own to reach its 100 epochs in the budget.
   [ "$GPUS" -ge 2 ] && GPU=1 train deepstorm-ls05 --arch deepstorm --lr 1e-3 --schedule plateau --loss-sigma 0.5
+elif [ "$MODE" = loc ]; then
+  start_mps && SLOTS=5 || SLOTS=3
+  echo "MPS $MPS: training $SLOTS localization-head candidates, ${MINUTES:-7} min each" | tee -a "$OUT/gpu.txt"
+  EVAL="$(ls .gpu/eval/validation-*.json | sed 's/\.json$//' | tr '\n' ' ').gpu/eval/demo-artificial .gpu/eval/demo1"
+  n=0
+  for spec in "loc-broad-s0 --seed 0" "loc-broad-s1 --seed 1" "loc-bench-s0 --ranges benchmark --seed 0" \
+              "loc-broad-hh128-s0 --head-hidden 128 --seed 0" "loc-broad-b64-s2 --batch 64 --seed 2"; do
+    [ "$n" -lt "$SLOTS" ] || break
+    # shellcheck disable=SC2086
+    train_loc $spec
+    n=$((n + 1))
+  done
 else
   CANDIDATES="unet-base unet-base-lr1e-4 unet-wide"
   train deepstorm --arch deepstorm --lr 1e-3 --schedule plateau
@@ -139,7 +161,10 @@ fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
 stop_mps
-if [ "$MODE" != smoke ]; then
+if [ "$MODE" = loc ]; then
+  cat $LOGS/*.log > "$OUT/train-logs.txt"
+  (cd "$OUT" && tar czf results.tgz *.json train-logs.txt && rm -f *.json train-logs.txt)
+elif [ "$MODE" != smoke ]; then
   # At most 8 files come back from the GPU host: the pick, the fallback and one archive of every JSON and log.
   [ "$MODE" = sr ] && cp "$OUT/unet-wide-s1.onnx" /tmp/unet-wide-s1.onnx 2>/dev/null
   python3 scripts/select_unet.py "$OUT" --keep "${KEEP:-1}" $CANDIDATES | tee -a "$OUT/gpu.txt" || status=1

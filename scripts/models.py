@@ -96,7 +96,23 @@ class UNet(nn.Module):
         return self.shuffle(self.head(self.render(self.super_resolve(d1))))
 
 
-ARCHITECTURES = {"deepstorm": DeepSTORM, "unet": UNet}
+class LocalizationUNet(UNet):
+    """The U-Net body with a localization head (lib/model/metadata.ts, kind "localization"): one 1x1 conv to five
+    channels per camera pixel, raw: detection logit, x and y offset (tanh, camera pixels from the pixel centre) and
+    x and y uncertainty (sigmoid). smlm-rt renders each detection at its sub-pixel position on the 12.5 nm grid, so
+    an emitter's mass lands where it is instead of where a linear 8x8 pixel-shuffle head spreads it."""
+
+    CHANNELS = ("p", "dx", "dy", "sx", "sy")
+
+    def __init__(self, widths=(64, 128, 256), head_width=64, head_hidden=0):
+        super().__init__(widths=widths, head_width=head_width, head_hidden=head_hidden)
+        self.head = nn.Conv2d(head_hidden or head_width, len(self.CHANNELS), 1)
+        with torch.no_grad():
+            self.head.bias[0] = -4.0  # start near p = 0.02 per pixel, about the density of a busy frame
+        self.shuffle = nn.Identity()
+
+
+ARCHITECTURES = {"deepstorm": DeepSTORM, "unet": UNet, "unet-loc": LocalizationUNet}
 
 
 def gmac_per_frame(model, size=64):
