@@ -34,6 +34,9 @@
 #          broad conditions with two seeds, the benchmark-centred ranges, a per-pixel renderer before the head, a larger
 #          batch. Every candidate comes back (their ONNX files and results.tgz); the pick is made afterwards on the
 #          validation stacks of both simulators (npm run bench:accuracy -- --validation)
+#   loc2:  round 8, the same with 2x2 (and 4x4) detection cells per camera pixel (--grid), batch 64; three continue
+#          from round 7's bodies (LOC_INIT: a folder holding loc-broad-b64-s2.onnx and loc-bench-s0.onnx, which come
+#          back from a loc run), one from scratch
 # Every mode but smoke ends with scripts/select_unet.py (the pick becomes unet.onnx; the scores are in gpu.txt) and
 # results.tgz (every candidate's JSON and the training logs).
 set -uo pipefail
@@ -139,13 +142,24 @@ elif [ "$MODE" = sigma0 ]; then
   # Deep-STORM under the same smaller loss blur, so that a U-Net trained with it is compared with a Deep-STORM that
   # was too; it needs a GPU of its own to reach its 100 epochs in the budget.
   [ "$GPUS" -ge 2 ] && GPU=1 train deepstorm-ls05 --arch deepstorm --lr 1e-3 --schedule plateau --loss-sigma 0.5
-elif [ "$MODE" = loc ]; then
+elif [ "$MODE" = loc ] || [ "$MODE" = loc2 ]; then
   start_mps && SLOTS=5 || SLOTS=3
   echo "MPS $MPS: training $SLOTS localization-head candidates, ${MINUTES:-7} min each" | tee -a "$OUT/gpu.txt"
-  EVAL="$(ls .gpu/eval/validation-*.json | sed 's/\.json$//' | tr '\n' ' ').gpu/eval/demo-artificial .gpu/eval/demo1"
+  E=${EVAL_DIR:-.gpu/eval}
+  EVAL="$(ls $E/validation-*.json | sed 's/\.json$//' | tr '\n' ' ')$E/demo-artificial $E/demo1"
+  if [ "$MODE" = loc ]; then
+    SPECS=("loc-broad-s0 --seed 0 --grid 1" "loc-broad-s1 --seed 1 --grid 1" "loc-bench-s0 --ranges benchmark --seed 0 --grid 1"
+           "loc-broad-hh128-s0 --head-hidden 128 --seed 0 --grid 1" "loc-broad-b64-s2 --batch 64 --seed 2 --grid 1")
+  else
+    I=${LOC_INIT:-.gpu/round7}
+    SPECS=("g2-broad-b64-init --grid 2 --batch 64 --seed 3 --init-onnx $I/loc-broad-b64-s2.onnx"
+           "g2-bench-b64-init --grid 2 --batch 64 --seed 3 --ranges benchmark --init-onnx $I/loc-bench-s0.onnx"
+           "g4-broad-b64-init --grid 4 --batch 64 --seed 3 --init-onnx $I/loc-broad-b64-s2.onnx"
+           "g2-broad-b64-s4 --grid 2 --batch 64 --seed 4"
+           "g2-broad-b64-init-lr3e-4 --grid 2 --batch 64 --seed 5 --lr 3e-4 --init-onnx $I/loc-broad-b64-s2.onnx")
+  fi
   n=0
-  for spec in "loc-broad-s0 --seed 0" "loc-broad-s1 --seed 1" "loc-bench-s0 --ranges benchmark --seed 0" \
-              "loc-broad-hh128-s0 --head-hidden 128 --seed 0" "loc-broad-b64-s2 --batch 64 --seed 2"; do
+  for spec in "${SPECS[@]}"; do
     [ "$n" -lt "$SLOTS" ] || break
     # shellcheck disable=SC2086
     train_loc $spec
@@ -161,7 +175,7 @@ fi
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
 stop_mps
-if [ "$MODE" = loc ]; then
+if [ "$MODE" = loc ] || [ "$MODE" = loc2 ]; then
   cat $LOGS/*.log > "$OUT/train-logs.txt"
   (cd "$OUT" && tar czf results.tgz *.json train-logs.txt && rm -f *.json train-logs.txt)
 elif [ "$MODE" != smoke ]; then

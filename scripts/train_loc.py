@@ -26,6 +26,7 @@ try:
     import numpy as np
     import torch
     import torch.nn as nn
+    import torch.nn.functional as F
 except ImportError as err:  # the smlm-rt CLI relays this line
     print(f"train_loc.py: missing Python package: {err.name} (install PyTorch: python3 -m pip install torch numpy onnx onnxruntime)", file=sys.stderr)
     sys.exit(3)
@@ -40,41 +41,51 @@ RENDER_RADIUS = 4
 MIN_PROBABILITY = 0.01
 
 
-def decode(raw, max_offset=MAX_OFFSET):
-    """Raw head output [B,5,H,W] -> p [B,H,W], centre x/y [B,H,W] (camera px), sigma x/y [B,H,W] (camera px)."""
-    b, _, h, w = raw.shape
-    p = torch.sigmoid(raw[:, 0])
+def decode(raw, grid=1, max_offset=MAX_OFFSET):
+    """Raw head output [B,5*g*g,H,W] -> per detection cell of the [B,g*H,g*W] grid: p, centre x/y (camera px) and
+    sigma x/y (camera px). Cell column c covers [c/g, (c+1)/g) camera px."""
+    cells = F.pixel_shuffle(raw, grid) if grid > 1 else raw  # channel k*g*g + i*g + j -> quantity k of cell (i, j)
+    _, _, h, w = cells.shape
+    p = torch.sigmoid(cells[:, 0])
     cols = torch.arange(w, device=raw.device, dtype=raw.dtype)[None, None, :] + 0.5
     rows = torch.arange(h, device=raw.device, dtype=raw.dtype)[None, :, None] + 0.5
-    x = cols + max_offset * torch.tanh(raw[:, 1])
-    y = rows + max_offset * torch.tanh(raw[:, 2])
-    sx = 0.01 + 3 * torch.sigmoid(raw[:, 3])
-    sy = 0.01 + 3 * torch.sigmoid(raw[:, 4])
+    x = (cols + max_offset * torch.tanh(cells[:, 1])) / grid
+    y = (rows + max_offset * torch.tanh(cells[:, 2])) / grid
+    sx = (0.01 + 3 * torch.sigmoid(cells[:, 3])) / grid
+    sy = (0.01 + 3 * torch.sigmoid(cells[:, 4])) / grid
     return p, x, y, sx, sy
 
 
-def mixture_loss(raw, pos, mask):
-    """Mean over frames of count + placement terms (module doc). raw [B,5,H,W] fp32; pos [B,M,2]; mask [B,M]."""
-    p, x, y, sx, sy = (t.flatten(1) for t in decode(raw.float()))
+def mixture_loss(raw, pos, mask, grid=1, reach_px=3):
+    """Mean over frames of count + placement terms (module doc). raw [B,5*g*g,H,W]; pos [B,M,2] camera px; mask [B,M].
+    Each emitter's mixture is evaluated over the cells within `reach_px` camera pixels of it (the Gaussians of farther
+    detections are negligible there), so memory grows with emitters, not with emitters x cells."""
+    p, x, y, sx, sy = decode(raw.float(), grid)
+    b, hc, wc = p.shape
     n = mask.sum(1).float()
-    total = p.sum(1)
-    var = (p * (1 - p)).sum(1) + 1e-3
+    total = p.flatten(1).sum(1)
+    var = (p * (1 - p)).flatten(1).sum(1) + 1e-3
     count = 0.5 * (n - total) ** 2 / var + 0.5 * torch.log(var)
-    logw = torch.log(p + 1e-8) - torch.log(total + 1e-6)[:, None]  # [B,K]
-    ex, ey = pos[..., 0:1], pos[..., 1:2]  # [B,M,1]
-    zx = (ex - x[:, None, :]) / sx[:, None, :]
-    zy = (ey - y[:, None, :]) / sy[:, None, :]
-    logn = -0.5 * (zx * zx + zy * zy) - torch.log(sx * sy)[:, None, :] - math.log(2 * math.pi)
-    ll = torch.logsumexp(logw[:, None, :] + logn, dim=2)  # [B,M]
+    logw = torch.log(p + 1e-8) - torch.log(total + 1e-6)[:, None, None]
+    r = reach_px * grid
+    offs = torch.arange(-r, r + 1, device=raw.device)
+    col = (pos[..., 0] * grid).floor().long()[..., None, None] + offs[None, None, None, :]  # [B,M,1,S]
+    row = (pos[..., 1] * grid).floor().long()[..., None, None] + offs[None, None, :, None]  # [B,M,S,1]
+    inside = ((col >= 0) & (col < wc) & (row >= 0) & (row < hc)).flatten(2)  # [B,M,S*S]
+    index = (row.clamp(0, hc - 1) * wc + col.clamp(0, wc - 1)).flatten(2)
+    take = lambda t: torch.gather(t.flatten(1), 1, index.flatten(1)).view(index.shape)  # noqa: E731
+    zx = (pos[..., 0:1] - take(x)) / take(sx)
+    zy = (pos[..., 1:2] - take(y)) / take(sy)
+    logn = -0.5 * (zx * zx + zy * zy) - torch.log(take(sx) * take(sy)) - math.log(2 * math.pi)
+    ll = torch.logsumexp(torch.where(inside, take(logw) + logn, torch.full_like(logn, -1e4)), dim=2)
     place = -(ll * mask).sum(1)
     return (count + place).mean(), count.mean(), place.mean()
 
 
-def render(raw, upsampling, sigma, radius=RENDER_RADIUS, min_p=MIN_PROBABILITY):
+def render(raw, upsampling, sigma, grid=1, radius=RENDER_RADIUS, min_p=MIN_PROBABILITY):
     """The image smlm-rt renders from raw detections (lib/model/metadata.ts), summed over the batch: [H*u, W*u]."""
-    p, x, y, _, _ = decode(raw.float())
-    b, h, w = p.shape
-    H, W = h * upsampling, w * upsampling
+    p, x, y, _, _ = decode(raw.float(), grid)
+    H, W = raw.shape[2] * upsampling, raw.shape[3] * upsampling
     keep = p >= min_p
     p, mx, my = p[keep], x[keep] * upsampling, y[keep] * upsampling
     img = torch.zeros(H * W, device=raw.device, dtype=torch.float64)
@@ -178,7 +189,7 @@ def export_onnx(model, path, norm, ranges, head_meta, provenance):
     for key, value in props.items():
         e = m.metadata_props.add()
         e.key, e.value = key, value
-    m.doc_string = f"smlm-rt unet-loc: normalized frames [N,1,H,W] -> raw detections [N,5,H,W] ({', '.join(CHANNELS)})"
+    m.doc_string = f"smlm-rt unet-loc: normalized frames [N,1,H,W] -> raw detections [N,5*g*g,H,W], g = {head_meta['grid']} ({', '.join(CHANNELS)})"
     onnx.checker.check_model(m)
     onnx.save(m, path)
 
@@ -199,7 +210,7 @@ def check_onnx(model, path):
     return out
 
 
-def evaluate(model, prefixes, norm, sigmas, device):
+def evaluate(model, prefixes, norm, sigmas, device, grid):
     import evaluation
     res = {}
     for prefix in prefixes:
@@ -213,9 +224,9 @@ def evaluate(model, prefixes, norm, sigmas, device):
                 x = ((sim.minmax(x) - norm[0]) / norm[1])[:, None]
                 raws.append(model(x).float())
         raw = torch.cat(raws)
-        entry = {"frames": frames, "emitters": int(len(xs)), "predicted_total": float(torch.sigmoid(raw[:, 0]).sum())}
+        entry = {"frames": frames, "emitters": int(len(xs)), "predicted_total": float(decode(raw, grid)[0].sum())}
         for s in sigmas:
-            pred = render(raw, UPSAMPLING, s).cpu().numpy()
+            pred = render(raw, UPSAMPLING, s, grid).cpu().numpy()
             entry[f"render{s:g}"] = {f"sigma{b}": evaluation.scores(pred, gt, b)["scaled"] for b in (0, 1)}
         res[os.path.basename(prefix)] = entry
     return res
@@ -237,6 +248,7 @@ def main():
     ap.add_argument("--widths", type=int, nargs=3, default=[64, 128, 256])
     ap.add_argument("--head-width", type=int, default=64)
     ap.add_argument("--head-hidden", type=int, default=0)
+    ap.add_argument("--grid", type=int, default=2, choices=[1, 2, 4], help="detection cells per camera pixel and axis")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--render-sigma", type=float, default=1.0, help="rendering width exported in smlm.head (fine px)")
     ap.add_argument("--seed", type=int, default=0)
@@ -263,7 +275,8 @@ def main():
     norm = sim.normalization_constants(ranges, a.size, dev)
     print(f"[{a.name}] normalization mean {norm[0]:.5f} std {norm[1]:.5f}", flush=True)
 
-    model = ARCHITECTURES["unet-loc"](widths=tuple(a.widths), head_width=a.head_width, head_hidden=a.head_hidden).to(dev)
+    model = ARCHITECTURES["unet-loc"](widths=tuple(a.widths), head_width=a.head_width, head_hidden=a.head_hidden,
+                                      grid=a.grid).to(dev)
     init_note = "random"
     if a.init_onnx:
         n = load_onnx_weights(model, a.init_onnx)
@@ -293,7 +306,7 @@ def main():
             for adu, pos, mask, _ in val:
                 with autocast():
                     raw = net(prep(adu))
-                loss, c, p = mixture_loss(raw, pos, mask)
+                loss, c, p = mixture_loss(raw, pos, mask, a.grid)
                 tot, cnt, plc = tot + float(loss), cnt + float(c), plc + float(p)
         return tot / len(val), cnt / len(val), plc / len(val)
 
@@ -315,7 +328,7 @@ def main():
         adu, pos, mask, _ = sim.simulate_batch(ranges, a.batch, a.size, dev)
         with autocast():
             raw = model(prep(adu))
-        loss, _, _ = mixture_loss(raw, pos, mask)
+        loss, _, _ = mixture_loss(raw, pos, mask, a.grid)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -341,11 +354,11 @@ def main():
     model.load_state_dict(best[1])
     model.eval()
     seconds = time.time() - t0
-    head_meta = {"kind": "localization", "channels": CHANNELS, "maxOffset": MAX_OFFSET,
+    head_meta = {"kind": "localization", "channels": CHANNELS, "grid": a.grid, "maxOffset": MAX_OFFSET,
                  "render": {"sigma": a.render_sigma, "radius": RENDER_RADIUS, "minProbability": MIN_PROBABILITY}}
     provenance = {
         "architecture": "unet-loc", "model_name": a.name, "widths": a.widths, "head_width": a.head_width,
-        "head_hidden": a.head_hidden, "data": "simulated on the fly on the GPU (scripts/simulate_torch.py)",
+        "head_hidden": a.head_hidden, "grid": a.grid, "data": "simulated on the fly on the GPU (scripts/simulate_torch.py)",
         "conditions_ranges": ranges.to_json(), "ranges_preset": "like " + os.path.basename(a.like) if a.like else a.ranges,
         "frame_size": a.size, "batch": a.batch, "iterations": it, "frames_seen": it * a.batch, "best_iteration": best[2],
         "optimizer": "Adam", "lr": a.lr, "lr_schedule": f"cosine to 0 over {a.minutes:g} min", "ema": a.ema,
@@ -359,7 +372,7 @@ def main():
     export_onnx(model, path, norm, ranges, head_meta, provenance)
     result = {"name": a.name, "provenance": provenance, "history": history, "onnx_check": check_onnx(model, path)}
     if a.eval:
-        result["evaluation"] = evaluate(model, a.eval, norm, [0, 0.5, 1.0, 1.5], dev)
+        result["evaluation"] = evaluate(model, a.eval, norm, [0, 0.5, 1.0, 1.5], dev, a.grid)
     with open(os.path.join(a.out, f"{a.name}.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1), flush=True)
