@@ -24,6 +24,7 @@ export type {
 export { listModels, resolveModel, defaultModelName, modelsDir, type ModelInfo } from './model/registry.js';
 export { loadOnnxModel, type LoadedModel } from './model/onnx.js';
 export { parseModelMetadata, serializeModelMetadata, METADATA_KEYS, type ModelMetadata, type Normalization } from './model/metadata.js';
+export { localizationHeadOf, LOCALIZATION_CHANNELS, type ModelHead, type MapsHead, type LocalizationHead, type LocalizationRender } from './model/head.js';
 export { normalizeFrames } from './preprocess.js';
 export { validateStack } from './io/validate-stack.js';
 export { openTiffStack, readTiffStack, type TiffStackSource, type TiffSampleType } from './io/tiff-read.js';
