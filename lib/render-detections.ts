@@ -96,8 +96,8 @@ export function renderFrame(detections: Float32Array, frame: number, height: num
     for (let c = 0; c < width; c++) {
       const i = r * width + c;
       const d = decodeDetection(detections[base + i], detections[base + plane + i], detections[base + 2 * plane + i], r, c, grid);
-      // `!(p >= min)` also skips NaN: a broken activation must not poison the image.
-      if (!(d.p >= minProbability)) continue;
+      // `!(p >= min)` also skips NaN (as do the finiteness checks): a broken activation must not poison the image.
+      if (!(d.p >= minProbability) || !Number.isFinite(d.muX) || !Number.isFinite(d.muY)) continue;
       if (sigma === 0) {
         const X = Math.floor(d.muX);
         const Y = Math.floor(d.muY);
