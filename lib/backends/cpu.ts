@@ -85,6 +85,7 @@ class CpuBackend implements InferenceBackend {
       const out = await this.runSession(session, tensor, count, height, width);
       const t2 = performance.now();
       if (this.grid) {
+        options.onDetections?.(out, first, count);
         renderDetections(out, count, height, width, this.grid, image, options.frameMaps, first * outPixels);
       } else {
         accumulateClamped(out, count, outPixels, image, options.frameMaps, first * outPixels);
