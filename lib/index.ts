@@ -49,3 +49,5 @@ export {
 } from './simulate/index.js';
 export { groundTruthImage, gaussianBlur, compareImages, type ImageComparison, type ErrorFigures, type Position } from './metrics.js';
 export { localizeMaps, localizeCamera, matchLocalizations, findPeaks, type Localization, type MatchFigures, type MapLocalizeOptions } from './localize.js';
+export { localizeDetections, DEFAULT_DETECTION_THRESHOLD, type DetectionLocalization, type DetectionLocalizeOptions } from './localize-detections.js';
+export { renderDetections, type DetectionGrid } from './render-detections.js';
