@@ -24,6 +24,7 @@ export type {
 export { listModels, resolveModel, defaultModelName, modelsDir, type ModelInfo } from './model/registry.js';
 export { loadOnnxModel, type LoadedModel } from './model/onnx.js';
 export { parseModelMetadata, serializeModelMetadata, METADATA_KEYS, type ModelMetadata, type Normalization } from './model/metadata.js';
+export { localizationHeadOf, LOCALIZATION_CHANNELS, type ModelHead, type MapsHead, type LocalizationHead, type LocalizationRender } from './model/head.js';
 export { normalizeFrames } from './preprocess.js';
 export { validateStack } from './io/validate-stack.js';
 export { openTiffStack, readTiffStack, type TiffStackSource, type TiffSampleType } from './io/tiff-read.js';
@@ -48,3 +49,5 @@ export {
 } from './simulate/index.js';
 export { groundTruthImage, gaussianBlur, compareImages, type ImageComparison, type ErrorFigures, type Position } from './metrics.js';
 export { localizeMaps, localizeCamera, matchLocalizations, findPeaks, type Localization, type MatchFigures, type MapLocalizeOptions } from './localize.js';
+export { localizeDetections, DEFAULT_DETECTION_THRESHOLD, type DetectionLocalization, type DetectionLocalizeOptions } from './localize-detections.js';
+export { renderDetections, type DetectionGrid } from './render-detections.js';

@@ -42,12 +42,13 @@ function checkOptions(options: ReconstructorOptions): void {
 /** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */
 function checkCallOptions(options: ReconstructCallOptions): void {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `reconstruct options must be an object, got ${String(options)}`);
-  const { signal, onProgress, keepFrameMaps } = options;
+  const { signal, onProgress, keepFrameMaps, onDetections } = options;
   // As Node's own APIs accept signals: anything with `aborted` and event listeners (backends listen for 'abort').
   const isSignal = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as AbortSignal).aborted === 'boolean' && typeof (v as AbortSignal).addEventListener === 'function';
   if (signal !== undefined && !isSignal(signal)) throw new SmlmError('E_BAD_OPTIONS', 'signal must be an AbortSignal (e.g. new AbortController().signal)');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onProgress must be a function, got ${typeof onProgress}`);
   if (keepFrameMaps !== undefined && typeof keepFrameMaps !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `keepFrameMaps must be true or false, got ${String(keepFrameMaps)}`);
+  if (onDetections !== undefined && typeof onDetections !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onDetections must be a function, got ${typeof onDetections}`);
 }
 
 function closedError(): SmlmError {
@@ -137,7 +138,7 @@ export class Reconstructor {
 
   private async runSource(source: FrameSource, options: ReconstructCallOptions): Promise<ReconstructionResult> {
     const started = performance.now();
-    const { signal, onProgress, keepFrameMaps } = options;
+    const { signal, onProgress, keepFrameMaps, onDetections } = options;
     if (signal?.aborted) throw aborted();
     const meta = this.loaded.metadata;
     validateFrameSource(source);
@@ -167,6 +168,7 @@ export class Reconstructor {
         signal,
         onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
         frameMaps: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),
+        onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count)),
       });
       inferenceMs += timings.inferenceMs;
       preprocessMs += timings.preprocessMs;
@@ -203,13 +205,13 @@ export class Reconstructor {
 /** One-shot: create a Reconstructor, reconstruct one stack, close it. */
 export async function reconstruct(stack: Stack, options: ReconstructorOptions & ReconstructCallOptions = {}): Promise<ReconstructionResult> {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `options must be an object, got ${String(options)}`);
-  const { signal, onProgress, keepFrameMaps, ...createOptions } = options;
+  const { signal, onProgress, keepFrameMaps, onDetections, ...createOptions } = options;
   // Validate the call and the stack before paying for model loading.
-  checkCallOptions({ signal, onProgress, keepFrameMaps });
+  checkCallOptions({ signal, onProgress, keepFrameMaps, onDetections });
   validateStack(stack);
   const rec = await Reconstructor.create(createOptions);
   try {
-    return await rec.reconstruct(stack, { signal, onProgress, keepFrameMaps });
+    return await rec.reconstruct(stack, { signal, onProgress, keepFrameMaps, onDetections });
   } finally {
     await rec.close();
   }

@@ -41,6 +41,13 @@ export interface ReconstructCallOptions {
    * refused with E_BAD_OPTIONS before any work: reconstruct fewer frames per call then.
    */
   keepFrameMaps?: boolean;
+  /**
+   * For a model with a localization head (lib/model/head.ts): called with each batch's raw `detections`
+   * (count x 5 x height x width at camera resolution; `firstFrame` 0-based in this call's stack) by backends that
+   * have them. The `cpu` backend does; the GPU backends render on the device and do not call it (use the frame maps
+   * there). The array is only valid during the call.
+   */
+  onDetections?: (detections: Float32Array, firstFrame: number, count: number) => void;
 }
 
 export interface Timings {

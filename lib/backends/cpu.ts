@@ -1,11 +1,13 @@
 /**
  * The `cpu` backend: the ONNX model run by onnxruntime-node's CPU execution provider, batch by batch, with the
- * clamp-and-sum done here in Float32. onnxruntime-node is imported on first use only, so programs that never use
+ * clamp-and-sum done here in Float32 (or, for a localization head, the detections rendered here: lib/render-detections.ts). onnxruntime-node is imported on first use only, so programs that never use
  * the CPU backend (or only list models) never load its native library.
  */
 import { SmlmError } from '../errors.js';
+import { localizationHeadOf } from '../model/head.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { normalizeFrames } from '../preprocess.js';
+import { renderDetections, type DetectionGrid } from '../render-detections.js';
 import type { Stack } from '../types.js';
 import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
 
@@ -46,6 +48,8 @@ function abortError(): SmlmError {
 class CpuBackend implements InferenceBackend {
   readonly name = 'cpu' as const;
   private session: OrtSession | undefined;
+  /** Set for a localization-head model: its detections are rendered instead of clamping and summing maps. */
+  private readonly grid: DetectionGrid | undefined;
 
   constructor(
     private readonly ort: Ort,
@@ -53,6 +57,8 @@ class CpuBackend implements InferenceBackend {
     private readonly model: LoadedModel,
   ) {
     this.session = session;
+    const head = localizationHeadOf(model.metadata);
+    this.grid = head ? { head, upsampling: model.metadata.upsampling } : undefined;
   }
 
   async run(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {
@@ -76,30 +82,43 @@ class CpuBackend implements InferenceBackend {
       normalizeFrames(stack.data, first, count, pixels, normalization, input);
       const tensor = new this.ort.Tensor('float32', input.subarray(0, count * pixels), [count, 1, height, width]);
       const t1 = performance.now();
-      let maps: Float32Array;
-      try {
-        const outputs = await session.run({ frames: tensor });
-        const out = outputs.maps;
-        const dims = out?.dims ?? [];
-        if (!out || out.type !== 'float32' || dims.length !== 4 || dims[0] !== count || dims[1] !== 1 || dims[2] !== outH || dims[3] !== outW) {
-          throw new SmlmError(
-            'E_MODEL_INVALID',
-            `${this.model.name}: output "maps" has shape [${dims.join(', ')}], expected [${count}, 1, ${outH}, ${outW}] (upsampling ${upsampling})`,
-            { model: this.model.name },
-          );
-        }
-        maps = out.data as Float32Array;
-      } catch (err) {
-        if (err instanceof SmlmError) throw err;
-        throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: onnxruntime failed to run the model: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
-      }
+      const out = await this.runSession(session, tensor, count, height, width);
       const t2 = performance.now();
-      accumulateClamped(maps, count, outPixels, image, options.frameMaps, first * outPixels);
+      if (this.grid) {
+        options.onDetections?.(out, first, count);
+        renderDetections(out, count, height, width, this.grid, image, options.frameMaps, first * outPixels);
+      } else {
+        accumulateClamped(out, count, outPixels, image, options.frameMaps, first * outPixels);
+      }
       preprocessMs += t1 - t0 + (performance.now() - t2);
       inferenceMs += t2 - t1;
       options.onProgress?.({ framesDone: first + count, framesTotal: frames });
     }
     return { inferenceMs, preprocessMs };
+  }
+
+  /** Runs one batch and checks the output's shape: `maps` [count,1,uH,uW], or `detections` [count,5,H,W]. */
+  private async runSession(session: OrtSession, tensor: InstanceType<Ort['Tensor']>, count: number, height: number, width: number): Promise<Float32Array> {
+    const { upsampling } = this.model.metadata;
+    const [name, expected] = this.grid
+      ? ['detections', [count, 5, height, width]]
+      : ['maps', [count, 1, height * upsampling, width * upsampling]];
+    try {
+      const outputs = await session.run({ frames: tensor });
+      const out = outputs[name];
+      const dims = out?.dims ?? [];
+      if (!out || out.type !== 'float32' || dims.length !== 4 || dims.some((d, i) => d !== expected[i])) {
+        throw new SmlmError(
+          'E_MODEL_INVALID',
+          `${this.model.name}: output "${name}" has shape [${dims.join(', ')}], expected [${expected.join(', ')}] (upsampling ${upsampling})`,
+          { model: this.model.name },
+        );
+      }
+      return out.data as Float32Array;
+    } catch (err) {
+      if (err instanceof SmlmError) throw err;
+      throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: onnxruntime failed to run the model: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
+    }
   }
 
   async close(): Promise<void> {
@@ -149,11 +168,12 @@ export async function createCpuBackend(model: LoadedModel, options: CpuBackendOp
   } catch (err) {
     throw new SmlmError('E_MODEL_INVALID', `${model.name}: onnxruntime cannot load the model: ${(err as Error).message}`, { model: model.name }, { cause: err });
   }
-  if (!session.inputNames.includes('frames') || !session.outputNames.includes('maps')) {
+  const outputName = localizationHeadOf(model.metadata) ? 'detections' : 'maps';
+  if (!session.inputNames.includes('frames') || !session.outputNames.includes(outputName)) {
     await session.release();
     throw new SmlmError(
       'E_MODEL_INVALID',
-      `${model.name}: the graph must have an input "frames" and an output "maps"; it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
+      `${model.name}: the graph must have an input "frames" and an output "${outputName}"; it has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]`,
       { model: model.name },
     );
   }

@@ -2,6 +2,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { framesWithin } from '../allocation.js';
 import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localization } from '../localize.js';
+import { DEFAULT_DETECTION_THRESHOLD, localizeDetections } from '../localize-detections.js';
+import { localizationHeadOf } from '../model/head.js';
 import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
@@ -15,7 +17,8 @@ export interface LocalizeCliOptions {
   backend: BackendChoice;
   model?: string;
   batch?: number;
-  threshold: number;
+  /** Map models: window mass (default DEFAULT_MAP_THRESHOLD); localization-head models on cpu: p (default 0.5). */
+  threshold?: number;
   radius: number;
   force?: boolean;
 }
@@ -52,11 +55,26 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     const locs: Localization[] = [];
     let first = 1;
     const chunkFrames = localizeChunkFrames(source.width, source.height, rec.model.metadata.upsampling);
+    // A localization-head model's detections are its localizations (model contract): read them where the backend
+    // hands them out (cpu). The GPU backends render on the device and keep no detections; there the per-frame maps
+    // (the same detections rendered) go through the local-maximum localizer like any map model's.
+    const head = localizationHeadOf(rec.model.metadata);
+    const fromDetections = head !== undefined && rec.backendName === 'cpu';
     for await (const chunk of source.chunks(chunkFrames)) {
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
-      const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
-      locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
+      if (fromDetections) {
+        const chunkFirst = first;
+        const cameraPixelNm = chunk.pixelSizeNm ?? source.pixelSizeNm ?? rec.model.metadata.cameraPixelNm;
+        const threshold = opts.threshold ?? DEFAULT_DETECTION_THRESHOLD;
+        await rec.reconstruct(chunk, {
+          onDetections: (detections, firstFrame, count) =>
+            locs.push(...localizeDetections(detections, count, chunk.height, chunk.width, { head, cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame })),
+        });
+      } else {
+        const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
+        locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold ?? DEFAULT_MAP_THRESHOLD, radius: opts.radius, firstFrame: first }));
+      }
       first += chunk.frames;
     }
     return { locs, frames: source.frames, model: rec.model.name, backend: rec.backendName };
@@ -75,7 +93,7 @@ export function register(program: Command): void {
     .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
     .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
-    .option('--threshold <emitters>', 'minimum map mass around a maximum (expected emitters)', nonNegative, DEFAULT_MAP_THRESHOLD)
+    .option('--threshold <value>', `minimum map mass around a maximum (expected emitters, default ${DEFAULT_MAP_THRESHOLD}); for a localization-head model on the cpu backend, minimum detection probability p (default ${DEFAULT_DETECTION_THRESHOLD})`, nonNegative)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {

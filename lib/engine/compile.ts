@@ -60,6 +60,9 @@ export function describePlan(plan: Plan, frame?: { height: number; width: number
       const kernel = op.phases.length === 1 ? `${op.phases[0].kh}x${op.phases[0].kw}` : `${op.upsample}x${op.upsample} phases, ${taps} taps`;
       const load = op.inputTransform === 'maxpool2' ? 'maxpool2 ' : '';
       lines.push(`conv  ${op.name}  ${load}${viewText(op.input, plan)} -> ${viewText(op.output, plan)}  ${op.cin}->${op.cout}  ${kernel}${op.relu ? '  relu' : ''}${macs}`);
+    } else if (op.op === 'localization-head') {
+      const render = `sigma ${op.renderSigma}, radius ${op.renderRadius}, p >= ${op.minProbability}`;
+      lines.push(`loc-head  ${op.name}  ${viewText(op.input, plan)} -> image  ${op.cin}->3 (p, dx, dy)  1x1  rendered x${op.upsampling} (${render}), sum over frames${macs}`);
     } else {
       lines.push(`head  ${op.name}  ${viewText(op.input, plan)} -> maps  ${op.cin}->${op.upscale * op.upscale}  1x1${op.upscale > 1 ? ` + depth-to-space ${op.upscale}` : ''}  clamp>=0, sum over frames${macs}`);
     }

@@ -89,7 +89,32 @@ export interface HeadOp {
   biasOffset: number;
 }
 
-export type PlanOp = ConvOp | HeadOp;
+/**
+ * A localization head (model metadata `smlm.head` kind "localization", lib/model/head.ts) fused with its rendering:
+ *   v[k] = bias[k] + sum_ci W[k][ci] * in[n, r, c, ci]          for rows k = 0, 1, 2 (raw p, dx, dy; the network's
+ *                                                                 sx, sy rows do not affect the image and are dropped)
+ *   p = sigmoid(v0), muX = (c + 0.5 + maxOffset tanh(v1)) u, muY = (r + 0.5 + maxOffset tanh(v2)) u
+ *   image[Y, X] += the detection rendered with renderSigma / renderRadius, skipped when p < minProbability
+ * exactly as lib/render-detections.ts states it. The input is at camera resolution; u = `upsampling`.
+ */
+export interface LocalizationHeadOp {
+  op: 'localization-head';
+  name: string;
+  input: PlanView;
+  inputTransform: 'direct';
+  cin: number;
+  /** 3 rows (p, dx, dy) of cin floats. */
+  weightOffset: number;
+  /** 3 floats. */
+  biasOffset: number;
+  upsampling: number;
+  maxOffset: number;
+  renderSigma: number;
+  renderRadius: number;
+  minProbability: number;
+}
+
+export type PlanOp = ConvOp | HeadOp | LocalizationHeadOp;
 
 export interface Plan {
   version: typeof PLAN_VERSION;
@@ -100,7 +125,7 @@ export interface Plan {
   sizeMultiple: number;
   minSize: number;
   buffers: PlanBuffer[];
-  /** Topologically ordered; exactly one HeadOp, last. */
+  /** Topologically ordered; exactly one HeadOp or LocalizationHeadOp, last. */
   ops: PlanOp[];
   weights: Float32Array;
   /** sha256 of the source ONNX bytes, for cache keys. */
@@ -120,8 +145,11 @@ export function planMacsPerFrame(plan: Plan, height: number, width: number): num
       const inH = op.inputTransform === 'frame' ? height : scaled(op.input.buffer, height) / (op.inputTransform === 'maxpool2' ? 2 : 1);
       const inW = op.inputTransform === 'frame' ? width : scaled(op.input.buffer, width) / (op.inputTransform === 'maxpool2' ? 2 : 1);
       for (const p of op.phases) macs += inH * inW * p.kh * p.kw * op.cin * op.cout;
-    } else {
+    } else if (op.op === 'head') {
       macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * op.upscale * op.upscale;
+    } else {
+      // The three rows that are computed; the rendering is no multiply-accumulate of the network.
+      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * 3;
     }
   }
   return macs;

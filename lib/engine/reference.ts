@@ -1,7 +1,9 @@
 import { SmlmError } from '../errors.js';
 import type { Normalization } from '../model/metadata.js';
 import type { Stack } from '../types.js';
-import type { ConvOp, HeadOp, Plan, PlanView } from './plan.js';
+import { LOCALIZATION_CHANNELS } from '../model/head.js';
+import { renderFrame, type DetectionGrid } from '../render-detections.js';
+import type { ConvOp, HeadOp, LocalizationHeadOp, Plan, PlanView } from './plan.js';
 
 /**
  * A deliberately plain fp32 executor of a Plan, written straight from the semantics in plan.ts. It is the yardstick
@@ -16,6 +18,11 @@ export interface ReferenceResult {
   image: Float32Array;
   outHeight: number;
   outWidth: number;
+  /**
+   * Localization-head plans only: frames x 5 x height x width raw head values at camera resolution, the layout of the
+   * ONNX `detections` output; rows 3 and 4 (sx, sy) are zero because the plan does not compute them.
+   */
+  detections?: Float32Array;
 }
 
 export interface ReferenceOptions {
@@ -139,6 +146,31 @@ function runHead(op: HeadOp, input: Tensor, weights: Float32Array, map: Float32A
   }
 }
 
+/** The head's raw p, dx, dy rows for one frame into `detections` (5 rows per frame, frame `frame`), then its map. */
+function runLocalizationHead(op: LocalizationHeadOp, input: Tensor, weights: Float32Array, frame: number, detections: Float32Array, map: Float32Array, image: Float32Array): void {
+  const plane = input.height * input.width;
+  for (let p = 0; p < plane; p++) {
+    const src = p * input.channels;
+    for (let row = 0; row < 3; row++) {
+      let acc = weights[op.biasOffset + row];
+      const w = op.weightOffset + row * op.cin;
+      for (let ci = 0; ci < op.cin; ci++) acc += weights[w + ci] * input.data[src + ci];
+      detections[(frame * 5 + row) * plane + p] = acc;
+    }
+  }
+  const grid: DetectionGrid = {
+    upsampling: op.upsampling,
+    head: {
+      kind: 'localization',
+      channels: LOCALIZATION_CHANNELS,
+      maxOffset: op.maxOffset,
+      render: { sigma: op.renderSigma, radius: op.renderRadius, minProbability: op.minProbability },
+    },
+  };
+  renderFrame(detections, frame, input.height, input.width, grid, map);
+  for (let i = 0; i < map.length; i++) image[i] += map[i];
+}
+
 /** Runs `plan` on every frame of `stack` (uint8/uint16/float32 pixels, normalized here as the plan says). */
 export function runPlanReference(plan: Plan, stack: Stack, options: ReferenceOptions = {}): ReferenceResult {
   checkFrameSize(plan, stack);
@@ -146,6 +178,8 @@ export function runPlanReference(plan: Plan, stack: Stack, options: ReferenceOpt
   const outWidth = stack.width * plan.upsampling;
   const maps = new Float32Array(stack.frames * outHeight * outWidth);
   const image = new Float32Array(outHeight * outWidth);
+  const localization = plan.ops.at(-1)?.op === 'localization-head';
+  const detections = localization ? new Float32Array(stack.frames * 5 * stack.height * stack.width) : undefined;
   const buffers = new Map<number, Tensor>();
   for (const b of plan.buffers) {
     const height = (stack.height * b.scaleNum) / b.scaleDen;
@@ -166,6 +200,12 @@ export function runPlanReference(plan: Plan, stack: Stack, options: ReferenceOpt
         let input = op.inputTransform === 'frame' ? frame : readView(buffer(op.input.buffer), op.input);
         if (op.inputTransform === 'maxpool2') input = maxPool2(input);
         runConv(op, input, buffer(op.output.buffer), plan.weights);
+      } else if (op.op === 'localization-head') {
+        const input = readView(buffer(op.input.buffer), op.input);
+        if (input.height !== stack.height || input.width !== stack.width || op.upsampling !== plan.upsampling) {
+          throw new Error(`reference: localization head reads ${input.height}x${input.width}, not the ${stack.height}x${stack.width} frame`);
+        }
+        runLocalizationHead(op, input, plan.weights, f, detections!, map, image);
       } else {
         const input = readView(buffer(op.input.buffer), op.input);
         if (input.height * op.upscale !== outHeight || input.width * op.upscale !== outWidth) {
@@ -175,5 +215,5 @@ export function runPlanReference(plan: Plan, stack: Stack, options: ReferenceOpt
       }
     }
   }
-  return { maps, image, outHeight, outWidth };
+  return { maps, image, outHeight, outWidth, ...(detections ? { detections } : {}) };
 }

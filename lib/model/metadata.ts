@@ -1,4 +1,5 @@
 import { SmlmError } from '../errors.js';
+import { parseModelHead, type ModelHead } from './head.js';
 
 /**
  * The contract between a trained model and smlm-rt. Everything model-specific travels inside the ONNX file as
@@ -6,7 +7,8 @@ import { SmlmError } from '../errors.js';
  *
  * Graph contract: one input named `frames`, float32 [N, 1, H, W] holding *normalized* frames (see `normalization`);
  * one output named `maps`, float32 [N, 1, H*upsampling, W*upsampling], the raw network output. smlm-rt clamps
- * negatives to zero, sums the frames and divides by `outputScale`.
+ * negatives to zero, sums the frames and divides by `outputScale`. A model with a localization head (`smlm.head`,
+ * lib/model/head.ts) instead has one output named `detections`, float32 [N, 5, H, W], rendered by smlm-rt.
  */
 export const METADATA_KEYS = {
   format: 'smlm.format',
@@ -19,6 +21,7 @@ export const METADATA_KEYS = {
   sizeMultiple: 'smlm.size_multiple',
   minSize: 'smlm.min_size',
   training: 'smlm.training',
+  head: 'smlm.head',
 } as const;
 
 export const METADATA_FORMAT_VERSION = '1';
@@ -48,6 +51,8 @@ export interface ModelMetadata {
   minSize: number;
   /** Free-form provenance: training data seed, epochs, validation figures, GPU, duration. */
   training: Record<string, unknown>;
+  /** The output head; absent = a maps head (what every model before `smlm.head` existed is). */
+  head?: ModelHead;
 }
 
 function invalid(message: string, source: string): SmlmError {
@@ -102,6 +107,7 @@ export function parseModelMetadata(props: Record<string, string>, source: string
     sizeMultiple,
     minSize,
     training: props[METADATA_KEYS.training] === undefined ? {} : jsonObject(props, METADATA_KEYS.training, source),
+    ...(props[METADATA_KEYS.head] === undefined ? {} : { head: parseModelHead(jsonObject(props, METADATA_KEYS.head, source), METADATA_KEYS.head, source) }),
   };
 }
 
@@ -118,5 +124,6 @@ export function serializeModelMetadata(meta: ModelMetadata): Record<string, stri
     [METADATA_KEYS.sizeMultiple]: String(meta.sizeMultiple),
     [METADATA_KEYS.minSize]: String(meta.minSize),
     [METADATA_KEYS.training]: JSON.stringify(meta.training),
+    ...(meta.head ? { [METADATA_KEYS.head]: JSON.stringify(meta.head) } : {}),
   };
 }

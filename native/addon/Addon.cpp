@@ -103,6 +103,12 @@ Napi::Value CreateCudaEngine(const Napi::CallbackInfo& info) {
 #ifdef SMLMRT_WITH_TENSORRT
 Napi::Value CreateTensorRtEngine(const Napi::CallbackInfo& info) {
   auto plan = std::make_shared<Plan>(planFromJs(planArgument(info)));
+  // The TensorRT network ends in the ONNX output; rendering a localization head's detections is not wired into it.
+  // Refused rather than run as a maps model (which would clamp and sum raw detections: silently wrong).
+  if (plan->head.kind != HeadKind::Maps) {
+    throwCodedError(info.Env(), "E_BACKEND_UNAVAILABLE",
+                    "the tensorrt backend does not run localization-head models; use the cuda or cpu backend");
+  }
   if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throwCodedError(info.Env(), "E_BAD_OPTIONS", "createTensorRtEngine: the second argument must be the ONNX bytes (Uint8Array)");
   }

@@ -138,6 +138,32 @@ HeadOp headFromJs(const Napi::Object& op, const std::string& where, const std::m
   return head;
 }
 
+// The localization head (lib/engine/plan.ts LocalizationHeadOp); the ranges are those the metadata allows.
+HeadOp localizationHeadFromJs(const Napi::Object& op, const std::string& where, const std::map<int, PlanBuffer>& buffers,
+                              size_t weightCount, int upsampling) {
+  Napi::Env env = op.Env();
+  HeadOp head;
+  head.kind = HeadKind::Localization;
+  head.name = stringField(op, "name", where);
+  head.input = viewFromJs(op, "input", where, buffers, false);
+  head.cin = intField(op, "cin", where, 1);
+  if (head.input.channels != head.cin) invalidPlan(env, where + " reads " + std::to_string(head.input.channels) + " channels but cin is " + std::to_string(head.cin));
+  if (intField(op, "upsampling", where, 1) != upsampling) invalidPlan(env, where + ".upsampling differs from the plan's");
+  head.weightOffset = weightRange(env, numberField(op, "weightOffset", where), 3 * static_cast<size_t>(head.cin), weightCount, where);
+  head.biasOffset = weightRange(env, numberField(op, "biasOffset", where), 3, weightCount, where + " bias");
+  const double maxOffset = numberField(op, "maxOffset", where), sigma = numberField(op, "renderSigma", where);
+  const double minProbability = numberField(op, "minProbability", where);
+  head.renderRadius = intField(op, "renderRadius", where, 0);
+  if (!(maxOffset > 0 && maxOffset <= 2)) invalidPlan(env, where + ".maxOffset must be in (0, 2]");
+  if (!(sigma >= 0 && sigma <= 4)) invalidPlan(env, where + ".renderSigma must be in [0, 4]");
+  if (head.renderRadius > 8) invalidPlan(env, where + ".renderRadius must be 0..8");
+  if (!(minProbability >= 0 && minProbability < 1)) invalidPlan(env, where + ".minProbability must be in [0, 1)");
+  head.maxOffset = static_cast<float>(maxOffset);
+  head.renderSigma = static_cast<float>(sigma);
+  head.minProbability = static_cast<float>(minProbability);
+  return head;
+}
+
 }  // namespace
 
 Plan planFromJs(const Napi::Object& jsPlan) {
@@ -195,8 +221,11 @@ Plan planFromJs(const Napi::Object& jsPlan) {
     } else if (kind == "head") {
       if (!last) invalidPlan(env, "the head must be the last op (found at " + std::to_string(i) + ")");
       plan.head = headFromJs(op, opWhere, buffers, plan.weights.size());
+    } else if (kind == "localization-head") {
+      if (!last) invalidPlan(env, "the localization head must be the last op (found at " + std::to_string(i) + ")");
+      plan.head = localizationHeadFromJs(op, opWhere, buffers, plan.weights.size(), plan.upsampling);
     } else {
-      invalidPlan(env, opWhere + ".op \"" + kind + "\" is neither conv nor head");
+      invalidPlan(env, opWhere + ".op \"" + kind + "\" is neither conv, head nor localization-head");
     }
   }
   return plan;

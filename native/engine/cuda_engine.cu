@@ -116,7 +116,8 @@ class CudaEngine final : public Engine {
   std::string describe() const override {
     std::ostringstream s;
     s << "smlm-rt cuda engine " << SMLMRT_VERSION << " on " << gpuName_ << ", fp16 tensor cores (mma.sync), "
-      << layers_.size() << " convs + head" << (fusedHead_ ? " (head fused into the last conv)" : "");
+      << layers_.size() << " convs + " << (localization() ? "localization head (rendered on the GPU)" : "head")
+      << (fusedHead_ ? " (head fused into the last conv)" : "");
     if (!lastTactics_.empty()) {
       s << "; kernels:";
       for (size_t i = 0; i < layers_.size(); ++i) {
@@ -207,9 +208,20 @@ class CudaEngine final : public Engine {
     const HeadOp& head = plan_.head;
     checkView(plan_, head.input, head.cin, "head input");
     headBuffer_ = bufferIndex(plan_, head.input.buffer, "head");
-    if (head.upscale < 1) invalidPlan("head upscale must be >= 1");
-    checkRange(plan_, head.weightOffset, static_cast<size_t>(head.upscale) * head.upscale * head.cin, "head weights");
-    checkRange(plan_, head.biasOffset, static_cast<size_t>(head.upscale) * head.upscale, "head bias");
+    if (localization()) {
+      // Raw p, dx, dy rows at camera resolution; the ranges are the metadata's (lib/model/head.ts).
+      checkRange(plan_, head.weightOffset, 3 * static_cast<size_t>(head.cin), "localization head weights");
+      checkRange(plan_, head.biasOffset, 3, "localization head bias");
+      const PlanBuffer& in = plan_.buffers[headBuffer_];
+      if (in.scaleNum != 1 || in.scaleDen != 1) invalidPlan("the localization head must read camera-resolution features");
+      if (!(head.maxOffset > 0.f && head.maxOffset <= 2.f) || !(head.renderSigma >= 0.f && head.renderSigma <= 4.f) ||
+          head.renderRadius < 0 || head.renderRadius > 8 || !(head.minProbability >= 0.f && head.minProbability < 1.f))
+        invalidPlan("localization head render settings out of range");
+    } else {
+      if (head.upscale < 1) invalidPlan("head upscale must be >= 1");
+      checkRange(plan_, head.weightOffset, static_cast<size_t>(head.upscale) * head.upscale * head.cin, "head weights");
+      checkRange(plan_, head.biasOffset, static_cast<size_t>(head.upscale) * head.upscale, "head bias");
+    }
     // Lifetimes for memory sharing: op i < convs.size() is conv i, the head is last.
     const int opCount = static_cast<int>(layers_.size()) + 1;
     lifetimes_.assign(plan_.buffers.size(), BufferLifetime{0, opCount, -1});
@@ -264,6 +276,7 @@ class CudaEngine final : public Engine {
     if (std::getenv("SMLMRT_NO_HEAD_FUSION")) return;
     const HeadOp& head = plan_.head;
     const PreparedConv& last = layers_.back();
+    if (localization()) return;  // its epilogue would have to render, not reduce
     if (head.upscale != 1 || last.outputBuffer != headBuffer_ || !last.tensorCores || last.fromFrame) return;
     if (head.input.channelOffset != 0 || head.cin != plan_.buffers[headBuffer_].channels || last.op->output.channelOffset != 0 ||
         last.op->cout != head.cin || head.cin > 32)
@@ -310,12 +323,17 @@ class CudaEngine final : public Engine {
       return wanted;
     }
     const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
-    const size_t perFrame = activationBytesPerFrame(h, w) + 2 * static_cast<size_t>(h) * w * 4 +
+    const size_t perFrame = activationBytesPerFrame(h, w) + 2 * static_cast<size_t>(h) * w * 4 + detectionBytesPerFrame(h, w) +
                             (withMaps || fusedHead_ ? outPixels * sizeof(float) : 0) + 64;
     const size_t held = allocatedBytes_;  // what we hold now is released before re-allocating
     const size_t usable = static_cast<size_t>((freeBytes + held) * 0.85);
     const size_t fits = perFrame ? usable / perFrame : wanted;
     return static_cast<int>(std::max<size_t>(1, std::min<size_t>(fits, wanted)));
+  }
+
+  // The localization head's decoded detections (p, muX, muY and two window normalizers per camera pixel).
+  size_t detectionBytesPerFrame(int h, int w) const {
+    return localization() ? 5 * static_cast<size_t>(h) * w * sizeof(float) : 0;
   }
 
   void ensureCapacity(int batch, int h, int w, PixelType type, bool withMaps) {
@@ -342,6 +360,7 @@ class CudaEngine final : public Engine {
     deviceAlloc(reinterpret_cast<void**>(&affine_), batch * sizeof(FrameAffine), "cudaMalloc frame stats");
     const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
     deviceAlloc(reinterpret_cast<void**>(&accum_), outPixels * sizeof(float), "cudaMalloc image");
+    if (localization()) deviceAlloc(reinterpret_cast<void**>(&detections_), batch * detectionBytesPerFrame(h, w), "cudaMalloc detections");
     if (withMaps || fusedHead_) {
       deviceAlloc(reinterpret_cast<void**>(&maps_), static_cast<size_t>(batch) * outPixels * sizeof(float), "cudaMalloc maps");
       mapsCapacity_ = batch;
@@ -375,6 +394,7 @@ class CudaEngine final : public Engine {
     }
     freeDevice(affine_);
     freeDevice(accum_);
+    freeDevice(detections_);
     freeDevice(maps_);
     mapsCapacity_ = 0;
     capBatch_ = capH_ = capW_ = 0;
@@ -425,6 +445,11 @@ class CudaEngine final : public Engine {
         throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "conv " + pc.op->name + ": grid sizes disagree at this frame size");
     }
     const BufferDims hd = dimsOf(headBuffer_, r.height, r.width);
+    if (localization()) {
+      if (hd.h != r.height || hd.w != r.width)
+        throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "the localization head does not read camera-resolution features at this frame size");
+      return;
+    }
     if (hd.h * plan_.head.upscale != r.height * plan_.upsampling || hd.w * plan_.head.upscale != r.width * plan_.upsampling)
       throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "the head does not produce the output grid at this frame size");
   }
@@ -521,6 +546,31 @@ class CudaEngine final : public Engine {
     launchHead(a, stream);
   }
 
+  void launchLocalizationLayer(int batch, bool withMaps, cudaStream_t stream) {
+    const HeadOp& head = plan_.head;
+    LocalizationHeadArgs a{};
+    a.in = bufferPtr_[headBuffer_];
+    a.inH = dims_[headBuffer_].h;
+    a.inW = dims_[headBuffer_].w;
+    a.inC = plan_.buffers[headBuffer_].channels;
+    a.inOff = head.input.channelOffset;
+    a.cin = head.cin;
+    a.batch = batch;
+    a.weights = weightsF32_ + head.weightOffset;
+    a.bias = weightsF32_ + head.biasOffset;
+    a.upsampling = plan_.upsampling;
+    a.maxOffset = head.maxOffset;
+    a.sigma = head.renderSigma;
+    a.radius = head.renderRadius;
+    a.minProbability = head.minProbability;
+    a.detections = detections_;
+    a.accum = accum_;
+    a.maps = withMaps ? maps_ : nullptr;
+    launchLocalizationHead(a, stream);
+  }
+
+  bool localization() const { return plan_.head.kind == HeadKind::Localization; }
+
   // The whole network for one batch, on `stream` (eager or under graph capture).
   // includeHead = false: everything but the accumulation into the image (a warm-up pass that gives tuning real data).
   void enqueueNetwork(int batch, int slot, PixelType type, int h, int w, bool withMaps, const std::vector<int>& tactics,
@@ -541,6 +591,8 @@ class CudaEngine final : public Engine {
       const HeadOp& head = plan_.head;
       const int outPixels = dims_[headBuffer_].h * head.upscale * dims_[headBuffer_].w * head.upscale;
       launchClampSumMaps(maps_, batch, outPixels, accum_, withMaps ? maps_ : nullptr, stream);
+    } else if (localization()) {
+      launchLocalizationLayer(batch, withMaps, stream);
     } else {
       launchHeadLayer(batch, withMaps, stream);
     }
@@ -777,6 +829,7 @@ class CudaEngine final : public Engine {
   void* pinned_[2] = {nullptr, nullptr};
   FrameAffine* affine_ = nullptr;
   float* accum_ = nullptr;
+  float* detections_ = nullptr;  // localization head only: batch x 5 x h x w
   float* maps_ = nullptr;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
 };

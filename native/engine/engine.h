@@ -48,13 +48,25 @@ struct ConvOp {
   bool relu = false;
 };
 
+// Maps: 1x1 conv to upscale^2 rows, depth-to-space, clamp, frame sum (plan op 'head').
+// Localization: 1x1 conv to 3 rows (raw p, dx, dy) at camera resolution, each camera pixel rendered onto the
+// output grid as lib/render-detections.ts states it (plan op 'localization-head').
+enum class HeadKind { Maps, Localization };
+
 struct HeadOp {
   std::string name;
+  HeadKind kind = HeadKind::Maps;
   PlanView input;
   int cin = 0;
-  int upscale = 1;
-  size_t weightOffset = 0;  // upscale*upscale rows of cin floats
+  int upscale = 1;          // Maps only
+  size_t weightOffset = 0;  // Maps: upscale*upscale rows of cin floats; Localization: 3 rows
   size_t biasOffset = 0;
+  // Localization only (model metadata smlm.head): dx = maxOffset*tanh(v1); Gaussian sigma (fine px, 0 = one pixel),
+  // window radius (fine px, 0..8), detections with p < minProbability are not rendered.
+  float maxOffset = 1.f;
+  float renderSigma = 0.f;
+  int renderRadius = 0;
+  float minProbability = 0.f;
 };
 
 struct Plan {

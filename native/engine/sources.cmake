@@ -17,6 +17,7 @@ set(SMLMRT_ENGINE_SOURCES
   ${SMLMRT_ENGINE_DIR}/../kernels/conv_generic.cu
   ${SMLMRT_ENGINE_DIR}/../kernels/frame_conv.cu
   ${SMLMRT_ENGINE_DIR}/../kernels/head.cu
+  ${SMLMRT_ENGINE_DIR}/../kernels/localization_head.cu
 )
 # The tensor-core kernels need sm_80 (cp.async, mma.m16n8k16): on Turing (sm_75) the engine runs its generic
 # FP32-accumulating kernels instead (correct, slow), decided at run time from the device's compute capability.

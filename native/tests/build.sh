@@ -17,6 +17,7 @@ src=(
   "$here/../engine/common_kernels.cu" "$here/../engine/cuda_engine.cu" "$here/../engine/device_list.cu"
   "$here/../engine/memory_plan.cpp" "$here/../engine/tactic_cache.cpp"
   "$here/../kernels/conv_tc.cu" "$here/../kernels/conv_generic.cu" "$here/../kernels/frame_conv.cu" "$here/../kernels/head.cu"
+  "$here/../kernels/localization_head.cu"
 )
 objs=()
 pids=()

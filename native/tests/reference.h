@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +30,59 @@ struct Tensor {  // NHWC float
   float& at(int i, int y, int x, int ch) { return data[((static_cast<size_t>(i) * h + y) * w + x) * c + ch]; }
   float at(int i, int y, int x, int ch) const { return data[((static_cast<size_t>(i) * h + y) * w + x) * c + ch]; }
 };
+
+// The localization head's rendering written straight from lib/render-detections.ts (scatter form, double math): the
+// engine's gather kernels must agree with it. `hin` holds the head's input features at camera resolution.
+inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin, int n, std::vector<float>* image) {
+  const HeadOp& hd = p.head;
+  const int u = p.upsampling, H = hin.h * u, W = hin.w * u, R = hd.renderRadius;
+  const double sigma = hd.renderSigma;
+  auto phi = [](double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); };
+  // Normalized window weights along one axis; returns the window's first fine pixel.
+  auto window = [&](double mu, std::vector<double>& w) {
+    const int first = static_cast<int>(std::floor(mu)) - R;
+    double sum = 0;
+    for (int k = 0; k <= 2 * R; ++k) sum += w[k] = phi((first + k + 1 - mu) / sigma) - phi((first + k - mu) / sigma);
+    for (int k = 0; k <= 2 * R; ++k) w[k] = sum > 0 ? w[k] / sum : (k == R ? 1.0 : 0.0);
+    return first;
+  };
+  std::vector<float> maps(static_cast<size_t>(n) * H * W, 0.f);
+  std::vector<double> wx(2 * R + 1), wy(2 * R + 1);
+  for (int i = 0; i < n; ++i) {
+    float* map = maps.data() + static_cast<size_t>(i) * H * W;
+    for (int r = 0; r < hin.h; ++r)
+      for (int c = 0; c < hin.w; ++c) {
+        double v[3];
+        for (int row = 0; row < 3; ++row) {
+          float acc = p.weights[hd.biasOffset + row];
+          for (int ch = 0; ch < hd.cin; ++ch)
+            acc += p.weights[hd.weightOffset + static_cast<size_t>(row) * hd.cin + ch] * hin.at(i, r, c, hd.input.channelOffset + ch);
+          v[row] = acc;
+        }
+        const double prob = 1.0 / (1.0 + std::exp(-v[0]));
+        if (!(prob >= hd.minProbability)) continue;
+        const double muX = (c + 0.5 + hd.maxOffset * std::tanh(v[1])) * u, muY = (r + 0.5 + hd.maxOffset * std::tanh(v[2])) * u;
+        if (sigma == 0) {
+          const int X = static_cast<int>(std::floor(muX)), Y = static_cast<int>(std::floor(muY));
+          if (X >= 0 && X < W && Y >= 0 && Y < H) map[static_cast<size_t>(Y) * W + X] += static_cast<float>(prob);
+          continue;
+        }
+        const int x0 = window(muX, wx), y0 = window(muY, wy);
+        for (int ky = 0; ky <= 2 * R; ++ky) {
+          const int Y = y0 + ky;
+          if (Y < 0 || Y >= H) continue;
+          for (int kx = 0; kx <= 2 * R; ++kx) {
+            const int X = x0 + kx;
+            if (X >= 0 && X < W) map[static_cast<size_t>(Y) * W + X] += static_cast<float>(prob * wy[ky] * wx[kx]);
+          }
+        }
+      }
+  }
+  image->assign(static_cast<size_t>(H) * W, 0.f);
+  for (int i = 0; i < n; ++i)
+    for (size_t k = 0; k < image->size(); ++k) (*image)[k] += maps[i * image->size() + k];
+  return maps;
+}
 
 // frames: n x h x w raw pixels as float. Returns per-frame clamped maps (n x H x W) and fills `image` with their sum.
 inline std::vector<float> referenceRun(const Plan& p, const std::vector<float>& frames, int n, int h, int w,
@@ -106,6 +160,7 @@ inline std::vector<float> referenceRun(const Plan& p, const std::vector<float>& 
   }
   const HeadOp& hd = p.head;
   const Tensor& hin = buffers.at(hd.input.buffer);
+  if (hd.kind == HeadKind::Localization) return referenceLocalization(p, hin, n, image);
   const int s = hd.upscale, H = hin.h * s, W = hin.w * s;
   std::vector<float> maps(static_cast<size_t>(n) * H * W);
   for (int i = 0; i < n; ++i)

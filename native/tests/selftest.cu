@@ -229,10 +229,105 @@ void testCommonKernels(std::mt19937& rng) {
   cudaFree(dclamped);
 }
 
+// The localization head's kernels on fp16 features that the CPU reference reads exactly (so only fp32 vs double
+// arithmetic differs): sigma 0 (a detection moves whole pixels when its mu crosses a border, so it cannot be checked
+// through the fp16 network) and thresholds that matter. A pixel may differ only where rounding moved a detection
+// across a fine-pixel border or its p across minProbability (probability ~1e-6 per detection): at most 2 allowed.
+void testLocalizationKernels(std::mt19937& rng) {
+  const int n = 3, h = 12, w = 20, cin = 8, inC = 12, inOff = 2, u = 8;
+  struct Settings {
+    float maxOffset, sigma;
+    int radius;
+    float minProbability;
+  };
+  const Settings settings[] = {{1.f, 0.f, 0, 0.3f}, {1.f, 1.5f, 4, 0.5f}, {2.f, 3.f, 2, 0.f}, {0.5f, 2.f, 8, 0.2f}, {1.f, 4.f, 0, 0.1f}};
+  std::uniform_real_distribution<float> feature(0.f, 2.f), weight(-0.9f, 0.9f), bias(-0.5f, 0.5f);
+  Tensor hin{n, h, w, inC, std::vector<float>(static_cast<size_t>(n) * h * w * inC)};
+  std::vector<__half> halves(hin.data.size());
+  for (size_t i = 0; i < halves.size(); ++i) {
+    halves[i] = __float2half(feature(rng));
+    hin.data[i] = __half2float(halves[i]);
+  }
+  __half* dIn = nullptr;
+  float *dWeights = nullptr, *dDet = nullptr, *dAcc = nullptr, *dMaps = nullptr;
+  const size_t outPixels = static_cast<size_t>(h) * u * w * u;
+  cudaMalloc(&dIn, halves.size() * 2);
+  cudaMalloc(&dWeights, (3 * cin + 3) * 4);
+  cudaMalloc(&dDet, static_cast<size_t>(n) * 5 * h * w * 4);
+  cudaMalloc(&dAcc, outPixels * 4);
+  cudaMalloc(&dMaps, n * outPixels * 4);
+  cudaMemcpy(dIn, halves.data(), halves.size() * 2, cudaMemcpyHostToDevice);
+  for (const Settings& st : settings) {
+    Plan p;
+    p.upsampling = u;
+    for (int i = 0; i < 3 * cin; ++i) p.weights.push_back(weight(rng));
+    for (int i = 0; i < 3; ++i) p.weights.push_back(bias(rng));
+    p.head.kind = HeadKind::Localization;
+    p.head.input = PlanView{1, inOff, cin};
+    p.head.cin = cin;
+    p.head.weightOffset = 0;
+    p.head.biasOffset = 3 * cin;
+    p.head.maxOffset = st.maxOffset;
+    p.head.renderSigma = st.sigma;
+    p.head.renderRadius = st.radius;
+    p.head.minProbability = st.minProbability;
+    std::vector<float> refImage;
+    const std::vector<float> refMaps = referenceLocalization(p, hin, n, &refImage);
+    cudaMemcpy(dWeights, p.weights.data(), p.weights.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemset(dAcc, 0, outPixels * 4);
+    LocalizationHeadArgs a{};
+    a.in = dIn;
+    a.inH = h;
+    a.inW = w;
+    a.inC = inC;
+    a.inOff = inOff;
+    a.cin = cin;
+    a.batch = n;
+    a.weights = dWeights;
+    a.bias = dWeights + 3 * cin;
+    a.upsampling = u;
+    a.maxOffset = st.maxOffset;
+    a.sigma = st.sigma;
+    a.radius = st.radius;
+    a.minProbability = st.minProbability;
+    a.detections = dDet;
+    a.accum = dAcc;
+    a.maps = dMaps;
+    launchLocalizationHead(a, nullptr);
+    std::vector<float> image(outPixels), maps(n * outPixels);
+    const cudaError_t err = cudaDeviceSynchronize();
+    cudaMemcpy(image.data(), dAcc, outPixels * 4, cudaMemcpyDeviceToHost);
+    cudaMemcpy(maps.data(), dMaps, maps.size() * 4, cudaMemcpyDeviceToHost);
+    int moved = 0;
+    bool finite = true;
+    double mass = 0;
+    for (size_t i = 0; i < maps.size(); ++i) {
+      if (!std::isfinite(maps[i])) finite = false;
+      if (std::fabs(maps[i] - refMaps[i]) > 1e-4f) ++moved;
+      mass += refMaps[i];
+    }
+    int imageMoved = 0;
+    for (size_t i = 0; i < outPixels; ++i)
+      if (!(std::fabs(image[i] - refImage[i]) <= 1e-4f)) ++imageMoved;
+    char d[160];
+    std::snprintf(d, sizeof d, "pixels off by >1e-4: maps %d image %d (mass %.2f) %s", moved, imageMoved, mass, cudaGetErrorString(err));
+    char name[128];
+    std::snprintf(name, sizeof name, "launchLocalizationHead sigma %.1f R%d maxOffset %.1f p>=%.2f", st.sigma, st.radius,
+                  st.maxOffset, st.minProbability);
+    report(err == cudaSuccess && finite && mass > 1 && moved <= 2 && imageMoved <= 2, name, d);
+  }
+  cudaFree(dIn);
+  cudaFree(dWeights);
+  cudaFree(dDet);
+  cudaFree(dAcc);
+  cudaFree(dMaps);
+}
+
 int runTests() {
   std::mt19937 rng(static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   std::printf("self-test: tolerance relL2 < %.0e (FP16 storage, FP32 accumulation)\n", kTolerance);
   testCommonKernels(rng);
+  testLocalizationKernels(rng);
 
   EngineOptions opts;
   opts.maxBatch = 16;
@@ -265,6 +360,48 @@ int runTests() {
   const Plan odd2 = unetPlan(rng(), 8, 24, 40);  // multiples of 8 except... all aligned: fast path with small widths
   auto odd2Engine = createCudaEngine(odd2, opts);
   checkCase(*odd2Engine, odd2, "unet narrow (8/24/40 channels)", 5, 28, 20, PixelType::U16, 2, rng);
+
+  // Localization heads (rendered on the GPU by gather) vs the CPU scatter rendering of the network's detections:
+  // aligned and misaligned feature widths, batches that do not divide n, determinism.
+  {
+    struct LocCase {
+      const char* label;
+      int c1, c2, c3;
+      float maxOffset, sigma;
+      int radius;
+      float minProbability;
+    };
+    // Through the fp16 network only Gaussian rendering and a threshold no p comes near compare at the fp16 tolerance
+    // (sigma 0 and live thresholds move whole detections on rounding: testLocalizationKernels checks those exactly).
+    const LocCase locCases[] = {{"localization head sigma 1.5 R4", 32, 64, 128, 1.f, 1.5f, 4, 0.01f},
+                                {"localization head sigma 3 R2 maxOffset 2", 16, 32, 64, 2.f, 3.f, 2, 0.f},
+                                {"localization head odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.01f}};
+    for (const LocCase& c : locCases) {
+      const Plan lp = localizationPlan(rng(), c.c1, c.c2, c.c3, c.maxOffset, c.sigma, c.radius, c.minProbability);
+      auto engine = createCudaEngine(lp, opts);
+      checkCase(*engine, lp, c.label, 5, 32, 24, PixelType::U16, 2, rng);
+      checkCase(*engine, lp, c.label, 3, 16, 40, PixelType::F32, 0, rng);
+      // Deterministic: the same frames give bit-identical images and maps (gather, frames in order, no atomics).
+      const int n = 11, h = 32, w = 32;
+      const RawFrames raw = toRaw(randomFrames(rng, n, h, w, 3000.f), PixelType::U16);
+      std::vector<float> first(static_cast<size_t>(h) * w * 64), again(first.size());
+      std::vector<float> mapsFirst(first.size() * n), mapsAgain(mapsFirst.size());
+      RunRequest r = simpleRequest(raw, n, h, w, first);
+      r.batchSize = 4;
+      r.frameMaps = mapsFirst.data();
+      engine->run(r);
+      r.image = again.data();
+      r.frameMaps = mapsAgain.data();
+      engine->run(r);
+      const bool same = std::memcmp(first.data(), again.data(), first.size() * sizeof(float)) == 0 &&
+                        std::memcmp(mapsFirst.data(), mapsAgain.data(), mapsFirst.size() * sizeof(float)) == 0;
+      double mass = 0;
+      for (float v : first) mass += v;
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "image sum %.3f", mass);
+      report(same && mass > 0, std::string(c.label) + ": two runs bit-identical", detail);
+    }
+  }
 
   // Every tile configuration, forced wherever it fits, on both plan shapes (tuning alone would only check winners).
   for (int t = 0; t < convTcTacticCount(); ++t) {

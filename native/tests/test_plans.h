@@ -174,6 +174,25 @@ inline Plan unetPlan(uint32_t seed, int c1, int c2, int c3) {
   return p;
 }
 
+// The U-Net above ending in a localization head (lib/engine/plan.ts LocalizationHeadOp) instead of depth-to-space:
+// random p, dx, dy rows on its camera-resolution features, rendered with the given settings.
+inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOffset, float sigma, int radius, float minProbability) {
+  PlanBuilder b(seed);
+  b.plan = unetPlan(seed, c1, c2, c3);
+  b.plan.modelHash += "-loc";
+  HeadOp& head = b.plan.head;
+  head.kind = HeadKind::Localization;
+  head.name = "localization-head";
+  head.upscale = 1;
+  head.weightOffset = b.append(b.randomKernel(3, 1, 1, head.cin));
+  head.biasOffset = b.randomBias(3);
+  head.maxOffset = maxOffset;
+  head.renderSigma = sigma;
+  head.renderRadius = radius;
+  head.minProbability = minProbability;
+  return b.plan;
+}
+
 // Multiply-accumulates per frame as executed (mirrors planMacsPerFrame in lib/engine/plan.ts).
 inline double planMacs(const Plan& p, int h, int w) {
   auto scaled = [&](int id, int v) {
@@ -194,7 +213,8 @@ inline double planMacs(const Plan& p, int h, int w) {
     }
     for (const ConvPhase& ph : op.phases) macs += ih * iw * ph.kh * ph.kw * op.cin * op.cout;
   }
-  macs += scaled(p.head.input.buffer, h) * scaled(p.head.input.buffer, w) * p.head.cin * p.head.upscale * p.head.upscale;
+  const int headRows = p.head.kind == HeadKind::Localization ? 3 : p.head.upscale * p.head.upscale;
+  macs += scaled(p.head.input.buffer, h) * scaled(p.head.input.buffer, w) * p.head.cin * headRows;
   return macs;
 }
 

@@ -8,6 +8,7 @@ import { OnnxModelBuilder, type ResizeNearestOptions } from '../../lib/model/onn
 import { createHash } from 'node:crypto';
 import { parseModelMetadata, serializeModelMetadata, type ModelMetadata } from '../../lib/model/metadata.js';
 import { decodeOnnx, metadataProps, type LoadedModel } from '../../lib/model/onnx.js';
+import { LOCALIZATION_CHANNELS, type LocalizationHead } from '../../lib/model/head.js';
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; good enough for weights and test frames. */
 export function seededRandom(seed: number): () => number {
@@ -192,6 +193,24 @@ export interface UNetModelOptions {
   srStages?: number;
   /** Channels of a per-pixel renderer (1x1 conv + bias + ReLU) before the head, as scripts/models.py's head_hidden. Default 0: none. */
   headHidden?: number;
+  /**
+   * End in a localization head instead (model contract, lib/model/head.ts): a 1x1 conv to 5 raw channels at camera
+   * resolution, output `detections` [N,5,H,W], metadata `smlm.head` with these render settings, outputScale 1.
+   */
+  localization?: LocalizationRenderSettings;
+}
+
+/** The numbers of a localization head a test chooses (channels are fixed by the contract). */
+export interface LocalizationRenderSettings {
+  maxOffset: number;
+  sigma: number;
+  radius: number;
+  minProbability: number;
+}
+
+export function localizationHead(settings: LocalizationRenderSettings): LocalizationHead {
+  const { maxOffset, sigma, radius, minProbability } = settings;
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, maxOffset, render: { sigma, radius, minProbability } };
 }
 
 /**
@@ -205,7 +224,7 @@ export interface UNetModelOptions {
  * Frame sides must be multiples of 4 (two poolings).
  */
 export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
-  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8, srStages = 0, headHidden = 0 } = options;
+  const { base = 4, seed = 2, withBatchNorm = true, depthToSpaceMode = 'CRD', pixelShuffleAsTranspose = false, finalRelu = false, upsampling = 8, srStages = 0, headHidden = 0, localization } = options;
   const b = new OnnxModelBuilder();
   const net = new RandomNetWriter(b, seededRandom(seed), withBatchNorm);
   const input = b.addInput('frames', ['N', 1, 'H', 'W']);
@@ -226,6 +245,21 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
   if (headHidden > 0) {
     features = net.renderer(features, channels, headHidden);
     channels = headHidden;
+  }
+  if (localization) {
+    if (srStages) throw new Error('makeUNetModel: a localization head reads camera-resolution features (srStages 0)');
+    b.addOutput('detections', ['N', 5, 'H', 'W'], net.conv1x1(features, channels, 5));
+    const metadata = testMetadata({
+      architecture: 'unet-loc',
+      upsampling,
+      outputPixelNm: 100 / upsampling,
+      outputScale: 1,
+      sizeMultiple: 4,
+      minSize: 8,
+      training: { note: 'random weights for tests', seed, base, withBatchNorm, ...(headHidden ? { headHidden } : {}) },
+      head: localizationHead(localization),
+    });
+    return b.build({ metadata, graphName: 'unet_loc_random' });
   }
   const u = upsampling >> srStages;
   let out = net.conv1x1(features, channels, u * u);

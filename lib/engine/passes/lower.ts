@@ -1,6 +1,7 @@
 import { SmlmError } from '../../errors.js';
+import { localizationHeadOf } from '../../model/head.js';
 import type { ModelMetadata } from '../../model/metadata.js';
-import { PLAN_VERSION, type ConvOp, type HeadOp, type Plan, type PlanBuffer, type PlanView } from '../plan.js';
+import { PLAN_VERSION, type ConvOp, type HeadOp, type LocalizationHeadOp, type Plan, type PlanBuffer, type PlanView } from '../plan.js';
 import { consumersOf, producerOf, removeLayer, unsupported, type IrConcat, type IrConv, type IrGraph, type IrLayer } from './ir.js';
 
 /**
@@ -31,6 +32,32 @@ interface Head {
   conv: IrConv;
   factor: number;
   channelOf: number[];
+}
+
+/** Rows of a localization head's 1x1 conv that the rendering reads: p, dx, dy (sx, sy only matter for localize). */
+const RENDERED_ROWS = 3;
+const DETECTION_CHANNELS = 5;
+
+/**
+ * A localization head (metadata `smlm.head` kind "localization"): the graph output must be the raw output of a 1x1
+ * Conv with 5 channels at camera resolution. Anything after it (a ReLU, a pixel shuffle) would change the raw values
+ * the contract defines, so it is refused rather than guessed at.
+ */
+function extractLocalizationHead(graph: IrGraph, source: string): Head {
+  const conv = producerOf(graph, graph.output);
+  const what = 'a localization-head network must end with a 1x1 Conv with 5 output channels (raw p, dx, dy, sx, sy) and nothing after it';
+  if (!conv || conv.kind !== 'conv') {
+    const origin = conv ?? { opType: 'graph output', nodeName: graph.output };
+    throw unsupported(origin, `cannot be the last layer: ${what}`, source);
+  }
+  const [phase] = conv.phases;
+  if (conv.upsample !== 1 || conv.phases.length !== 1 || phase.kh !== 1 || phase.kw !== 1 || conv.inputTransform !== 'direct') {
+    throw unsupported(conv, `cannot be the last layer: ${what}`, source);
+  }
+  if (conv.relu) throw unsupported(conv, `is followed by a ReLU/Clip: ${what}`, source);
+  if (conv.cout !== DETECTION_CHANNELS) throw unsupported(conv, `the last conv has ${conv.cout} channels: ${what}`, source);
+  removeLayer(graph, conv);
+  return { conv, factor: 1, channelOf: [] };
 }
 
 /** Walks back from the graph output over clamps and a pixel shuffle to the final 1x1 conv, and removes them. */
@@ -106,7 +133,8 @@ class WeightPacker {
 }
 
 export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: string, source: string): Plan {
-  const head = extractHead(graph, source);
+  const locHead = localizationHeadOf(metadata);
+  const head = locHead ? extractLocalizationHead(graph, source) : extractHead(graph, source);
   removeDeadLayers(graph, new Set([head.conv.input]));
   for (const layer of graph.layers) {
     if (layer.kind === 'conv' || layer.kind === 'concat') continue;
@@ -172,7 +200,7 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
   const frameView: PlanView = { buffer: 0, channelOffset: 0, channels: 1 };
 
   const packer = new WeightPacker();
-  const ops: (ConvOp | HeadOp)[] = [];
+  const ops: (ConvOp | HeadOp | LocalizationHeadOp)[] = [];
   let sizeMultiple = metadata.sizeMultiple;
   const requireDivisible = (s: Rational, pooled: boolean) => {
     // Sizes frame*num/den must be integers, and even where a conv pools them on load.
@@ -212,30 +240,47 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
   if (conv.input === graph.input) throw unsupported(conv, 'a network that is only a 1x1 conv on the frames', source);
   const headScale = scale.get(conv.input)!;
   const outScale = rational(headScale.num * factor, headScale.den);
-  if (outScale.den !== 1 || outScale.num !== metadata.upsampling) {
-    throw new SmlmError(
-      'E_MODEL_INVALID',
-      `${source}: the network's output grid is ${outScale.num}/${outScale.den} times the frame, but its metadata says upsampling ${metadata.upsampling}`,
-      { source },
-    );
+  // A maps head writes the output grid; a localization head writes detections at camera resolution.
+  const expectedScale = locHead ? 1 : metadata.upsampling;
+  if (outScale.den !== 1 || outScale.num !== expectedScale) {
+    const says = locHead ? 'the localization head must read camera-resolution features' : `its metadata says upsampling ${metadata.upsampling}`;
+    throw new SmlmError('E_MODEL_INVALID', `${source}: the network's output grid is ${outScale.num}/${outScale.den} times the frame, but ${says}`, { source });
   }
   const cin = conv.cin;
-  const headWeights = new Float32Array(factor * factor * cin);
-  const headBias = new Float32Array(factor * factor);
-  channelOf.forEach((ch, row) => {
-    headWeights.set(conv.phases[0].weights.subarray(ch * cin, (ch + 1) * cin), row * cin);
-    headBias[row] = conv.bias[ch];
-  });
-  ops.push({
-    op: 'head',
-    name: conv.nodeName,
-    input: viewOf(conv.input),
-    inputTransform: 'direct',
-    cin,
-    upscale: factor,
-    weightOffset: packer.push(headWeights),
-    biasOffset: packer.push(headBias),
-  });
+  if (locHead) {
+    // The rendered rows p, dx, dy are the conv's first three output channels (the metadata fixes the order).
+    ops.push({
+      op: 'localization-head',
+      name: conv.nodeName,
+      input: viewOf(conv.input),
+      inputTransform: 'direct',
+      cin,
+      weightOffset: packer.push(conv.phases[0].weights.slice(0, RENDERED_ROWS * cin)),
+      biasOffset: packer.push(conv.bias.slice(0, RENDERED_ROWS)),
+      upsampling: metadata.upsampling,
+      maxOffset: locHead.maxOffset,
+      renderSigma: locHead.render.sigma,
+      renderRadius: locHead.render.radius,
+      minProbability: locHead.render.minProbability,
+    });
+  } else {
+    const headWeights = new Float32Array(factor * factor * cin);
+    const headBias = new Float32Array(factor * factor);
+    channelOf.forEach((ch, row) => {
+      headWeights.set(conv.phases[0].weights.subarray(ch * cin, (ch + 1) * cin), row * cin);
+      headBias[row] = conv.bias[ch];
+    });
+    ops.push({
+      op: 'head',
+      name: conv.nodeName,
+      input: viewOf(conv.input),
+      inputTransform: 'direct',
+      cin,
+      upscale: factor,
+      weightOffset: packer.push(headWeights),
+      biasOffset: packer.push(headBias),
+    });
+  }
 
   return {
     version: PLAN_VERSION,

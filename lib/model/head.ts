@@ -1,0 +1,98 @@
+import { SmlmError } from '../errors.js';
+
+/**
+ * The model's output head, metadata key `smlm.head` (a JSON object). Absent or {"kind":"maps"}: the network writes
+ * `maps` [N,1,uH,uW], clamped at zero and summed over frames. {"kind":"localization", ...}: the network writes
+ * `detections` [N,5,H,W] at camera resolution (raw p, dx, dy, sx, sy per camera pixel), which smlm-rt renders onto
+ * the output grid itself (lib/render-detections.ts says exactly how).
+ */
+export interface MapsHead {
+  kind: 'maps';
+}
+
+/** The channel order of `detections`; fixed by the contract, written into the metadata so that a reader can check it. */
+export const LOCALIZATION_CHANNELS = ['p', 'dx', 'dy', 'sx', 'sy'] as const;
+
+export interface LocalizationRender {
+  /** Gaussian sigma of each detection on the output grid, fine pixels; 0 = all of p into one fine pixel. */
+  sigma: number;
+  /** Half-width of the rendering window, whole fine pixels (the window is 2*radius+1 wide). */
+  radius: number;
+  /** Detections with p below this are not rendered (they cost time and add almost nothing). */
+  minProbability: number;
+}
+
+export interface LocalizationHead {
+  kind: 'localization';
+  channels: typeof LOCALIZATION_CHANNELS;
+  /** dx = maxOffset * tanh(raw): the largest offset from a camera pixel's centre, camera pixels. */
+  maxOffset: number;
+  render: LocalizationRender;
+}
+
+export type ModelHead = MapsHead | LocalizationHead;
+
+/** Ranges accepted for a localization head. Beyond them a model is more likely broken than deliberate. */
+export const LOCALIZATION_LIMITS = {
+  /** (0, 2]: an offset beyond two camera pixels would mean the detection belongs to another pixel. */
+  maxOffset: { above: 0, max: 2 },
+  sigma: { min: 0, max: 4 },
+  /** Integer: the GPU gather kernel loops over (2R+1)^2 fine pixels' worth of camera pixels; 8 bounds it. */
+  radius: { min: 0, max: 8 },
+  /** [0, 1): p is a sigmoid, so a threshold of 1 or more would render nothing. */
+  minProbability: { min: 0, below: 1 },
+} as const;
+
+function reject(key: string, message: string, source: string): SmlmError {
+  return new SmlmError('E_MODEL_INVALID', `${source}: metadata "${key}" ${message}`, { source });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function exactKeys(object: Record<string, unknown>, allowed: readonly string[], where: string, key: string, source: string): void {
+  const extra = Object.keys(object).filter((k) => !allowed.includes(k));
+  if (extra.length) throw reject(key, `has unknown field(s) ${extra.map((k) => `"${k}"`).join(', ')} in ${where} (allowed: ${allowed.join(', ')})`, source);
+}
+
+/**
+ * Validates the parsed JSON of `smlm.head` strictly (unknown fields, wrong channel order and out-of-range numbers are
+ * E_MODEL_INVALID): a model whose head is misread would render plausible-looking but wrong images.
+ */
+export function parseModelHead(value: unknown, key: string, source: string): ModelHead {
+  if (!isObject(value)) throw reject(key, 'must be a JSON object', source);
+  if (value.kind === 'maps') {
+    exactKeys(value, ['kind'], 'the head', key, source);
+    return { kind: 'maps' };
+  }
+  if (value.kind !== 'localization') throw reject(key, `has kind ${JSON.stringify(value.kind)}; expected "maps" or "localization"`, source);
+  exactKeys(value, ['kind', 'channels', 'maxOffset', 'render'], 'the head', key, source);
+  const channels = value.channels;
+  if (!Array.isArray(channels) || channels.length !== LOCALIZATION_CHANNELS.length || channels.some((c, i) => c !== LOCALIZATION_CHANNELS[i])) {
+    throw reject(key, `channels must be ${JSON.stringify(LOCALIZATION_CHANNELS)}, got ${JSON.stringify(channels)}`, source);
+  }
+  const { maxOffset } = value;
+  if (typeof maxOffset !== 'number' || !(maxOffset > LOCALIZATION_LIMITS.maxOffset.above && maxOffset <= LOCALIZATION_LIMITS.maxOffset.max)) {
+    throw reject(key, `maxOffset must be a number in (0, 2] camera pixels, got ${JSON.stringify(maxOffset)}`, source);
+  }
+  const render = value.render;
+  if (!isObject(render)) throw reject(key, 'render must be an object {"sigma","radius","minProbability"}', source);
+  exactKeys(render, ['sigma', 'radius', 'minProbability'], 'render', key, source);
+  const { sigma, radius, minProbability } = render;
+  if (typeof sigma !== 'number' || !(sigma >= LOCALIZATION_LIMITS.sigma.min && sigma <= LOCALIZATION_LIMITS.sigma.max)) {
+    throw reject(key, `render.sigma must be a number in [0, 4] fine pixels, got ${JSON.stringify(sigma)}`, source);
+  }
+  if (typeof radius !== 'number' || !Number.isInteger(radius) || radius < LOCALIZATION_LIMITS.radius.min || radius > LOCALIZATION_LIMITS.radius.max) {
+    throw reject(key, `render.radius must be an integer 0..8 fine pixels, got ${JSON.stringify(radius)}`, source);
+  }
+  if (typeof minProbability !== 'number' || !(minProbability >= LOCALIZATION_LIMITS.minProbability.min && minProbability < LOCALIZATION_LIMITS.minProbability.below)) {
+    throw reject(key, `render.minProbability must be a number in [0, 1), got ${JSON.stringify(minProbability)}`, source);
+  }
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, maxOffset, render: { sigma, radius, minProbability } };
+}
+
+/** The localization head of a model's metadata, or undefined for a maps model (no head key or kind "maps"). */
+export function localizationHeadOf(meta: { head?: ModelHead }): LocalizationHead | undefined {
+  return meta.head?.kind === 'localization' ? meta.head : undefined;
+}

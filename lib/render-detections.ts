@@ -1,0 +1,145 @@
+/**
+ * Rendering a localization head's `detections` onto the output grid: the one TypeScript statement of the rule the
+ * CPU backend, the plan reference executor and the tests use (the CUDA engine implements the same rule in
+ * native/kernels/localization_head.cu, in gather form). The rule, from the model contract:
+ *
+ *   raw v[f, 0..4, r, c] at camera pixel (r, c);  p = sigmoid(v0);  dx = maxOffset tanh(v1);  dy = maxOffset tanh(v2)
+ *   muX = (c + 0.5 + dx) u,  muY = (r + 0.5 + dy) u     (fine pixel j covers [j, j+1) in fine units, u = upsampling)
+ *   p < minProbability: skipped.
+ *   sigma S == 0: p into fine pixel (floor(muY), floor(muX)) when inside the image.
+ *   S > 0: for X in floor(muX) +- R, wx(X) = Phi((X + 1 - muX)/S) - Phi((X - muX)/S), divided by the window's sum
+ *          (each detection's weights sum to 1 before the image border clips them); wy likewise;
+ *          map[Y, X] += p wx(X) wy(Y) for Y, X inside the image.
+ *   image = sum over frames of the maps, in frame order.
+ */
+import type { LocalizationHead } from './model/head.js';
+
+/** The numbers the renderer needs from a model: its head and its upsampling. */
+export interface DetectionGrid {
+  head: LocalizationHead;
+  upsampling: number;
+}
+
+/**
+ * erf(x) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below the fp32 rounding of the rendered sums;
+ * the GPU uses erff). JavaScript has no Math.erf.
+ */
+export function erf(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign * (1 - poly * Math.exp(-a * a));
+}
+
+/** Standard normal CDF. */
+export function phi(x: number): number {
+  return 0.5 * (1 + erf(x / Math.SQRT2));
+}
+
+export function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+/** A detection's rendering parameters from its raw p, dx, dy values (fine-grid units for mu). */
+export interface DecodedDetection {
+  p: number;
+  muX: number;
+  muY: number;
+}
+
+export function decodeDetection(v0: number, v1: number, v2: number, r: number, c: number, grid: DetectionGrid): DecodedDetection {
+  const { maxOffset } = grid.head;
+  const u = grid.upsampling;
+  return { p: sigmoid(v0), muX: (c + 0.5 + maxOffset * Math.tanh(v1)) * u, muY: (r + 0.5 + maxOffset * Math.tanh(v2)) * u };
+}
+
+/**
+ * Normalized integrated-Gaussian weights of the window floor(mu) - R .. floor(mu) + R along one axis, into `out`
+ * (length 2R+1). A window whose weights underflow to a zero sum (only possible for R = 0 with mu at a pixel's right
+ * edge and a large sigma) gives its centre pixel the whole weight, as the detection's own pixel.
+ */
+export function windowWeights(mu: number, sigma: number, radius: number, out: Float64Array): number {
+  const first = Math.floor(mu) - radius;
+  let sum = 0;
+  let lower = phi((first - mu) / sigma);
+  for (let k = 0; k <= 2 * radius; k++) {
+    const upper = phi((first + k + 1 - mu) / sigma);
+    out[k] = upper - lower;
+    sum += out[k];
+    lower = upper;
+  }
+  if (sum > 0) {
+    for (let k = 0; k <= 2 * radius; k++) out[k] /= sum;
+  } else {
+    out.fill(0);
+    out[radius] = 1;
+  }
+  return first;
+}
+
+/**
+ * Renders one frame's detections (`detections` holds count x 5 x height x width raw values; `frame` picks one) into
+ * `map` (outH x outW, zeroed here first).
+ */
+export function renderFrame(detections: Float32Array, frame: number, height: number, width: number, grid: DetectionGrid, map: Float32Array): void {
+  const u = grid.upsampling;
+  const outH = height * u;
+  const outW = width * u;
+  const { sigma, radius, minProbability } = grid.head.render;
+  const plane = height * width;
+  const base = frame * 5 * plane;
+  const wx = new Float64Array(2 * radius + 1);
+  const wy = new Float64Array(2 * radius + 1);
+  map.fill(0, 0, outH * outW);
+  for (let r = 0; r < height; r++) {
+    for (let c = 0; c < width; c++) {
+      const i = r * width + c;
+      const d = decodeDetection(detections[base + i], detections[base + plane + i], detections[base + 2 * plane + i], r, c, grid);
+      // `!(p >= min)` also skips NaN (as do the finiteness checks): a broken activation must not poison the image.
+      if (!(d.p >= minProbability) || !Number.isFinite(d.muX) || !Number.isFinite(d.muY)) continue;
+      if (sigma === 0) {
+        const X = Math.floor(d.muX);
+        const Y = Math.floor(d.muY);
+        if (X >= 0 && X < outW && Y >= 0 && Y < outH) map[Y * outW + X] += d.p;
+        continue;
+      }
+      const x0 = windowWeights(d.muX, sigma, radius, wx);
+      const y0 = windowWeights(d.muY, sigma, radius, wy);
+      for (let ky = 0; ky <= 2 * radius; ky++) {
+        const Y = y0 + ky;
+        if (Y < 0 || Y >= outH) continue;
+        const py = d.p * wy[ky];
+        for (let kx = 0; kx <= 2 * radius; kx++) {
+          const X = x0 + kx;
+          if (X >= 0 && X < outW) map[Y * outW + X] += py * wx[kx];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Renders `count` frames of detections: each frame's map is added into `image` (outH x outW), frames in order, and
+ * copied into `frameMaps` from `frameMapsOffset` when given. The image is the same whether or not maps are kept.
+ */
+export function renderDetections(
+  detections: Float32Array,
+  count: number,
+  height: number,
+  width: number,
+  grid: DetectionGrid,
+  image: Float32Array,
+  frameMaps?: Float32Array,
+  frameMapsOffset = 0,
+): void {
+  const outPixels = height * width * grid.upsampling * grid.upsampling;
+  if (detections.length < count * 5 * height * width) throw new RangeError(`renderDetections: ${detections.length} values, expected ${count} x 5 x ${height} x ${width}`);
+  if (image.length !== outPixels) throw new RangeError(`renderDetections: image has ${image.length} values, expected ${outPixels}`);
+  const map = new Float32Array(outPixels);
+  for (let f = 0; f < count; f++) {
+    renderFrame(detections, f, height, width, grid, map);
+    for (let i = 0; i < outPixels; i++) image[i] += map[i];
+    frameMaps?.set(map, frameMapsOffset + f * outPixels);
+  }
+}

@@ -1,0 +1,126 @@
+// The localization head (lib/engine/plan.ts LocalizationHeadOp), in two kernels:
+//  1. decode: per camera pixel of every frame, the 1x1 conv to raw p, dx, dy from the fp16 features (fp32 math),
+//     then p = sigmoid, muX/muY on the fine grid, and the inverse sums of the detection's window weights per axis;
+//  2. render (gather): per output pixel, every frame in order, the camera pixels whose window can reach it; each
+//     adds p * wx(X) * wy(Y). One thread owns one output pixel, so the frame sum is deterministic without atomics.
+// The rule is lib/render-detections.ts's, which the CPU backend runs; this is the same arithmetic in fp32.
+#include <cmath>
+#include <cstdint>
+
+#include "../engine/cuda_check.h"
+#include "kernels.h"
+
+namespace smlmrt {
+namespace {
+
+__device__ __forceinline__ float phi(float x) { return 0.5f * (1.f + erff(x * 0.70710678118654752f)); }
+
+// Inverse of the sum of the window's integrated-Gaussian weights along one axis; -1 when the weights underflow to a
+// zero sum (then the detection's own fine pixel takes the whole weight, as in lib/render-detections.ts).
+__device__ float inverseWindowSum(float mu, float sigma, int radius) {
+  const float first = floorf(mu) - radius;
+  float sum = 0.f;
+  float lower = phi((first - mu) / sigma);
+  for (int k = 0; k <= 2 * radius; ++k) {
+    const float upper = phi((first + k + 1 - mu) / sigma);
+    sum += upper - lower;
+    lower = upper;
+  }
+  return sum > 0.f ? 1.f / sum : -1.f;
+}
+
+__global__ void decodeKernel(const LocalizationHeadArgs a) {
+  const int plane = a.inH * a.inW;
+  const long long total = static_cast<long long>(a.batch) * plane;
+  const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= total) return;
+  const int n = static_cast<int>(t / plane), i = static_cast<int>(t - static_cast<long long>(n) * plane);
+  const int r = i / a.inW, c = i - r * a.inW;
+  const __half* src = a.in + (static_cast<long long>(n) * plane + i) * a.inC + a.inOff;
+  float v[3];
+#pragma unroll
+  for (int row = 0; row < 3; ++row) {
+    const float* w = a.weights + row * a.cin;
+    float acc = __ldg(a.bias + row);
+    for (int ci = 0; ci < a.cin; ++ci) acc = fmaf(__half2float(src[ci]), __ldg(w + ci), acc);
+    v[row] = acc;
+  }
+  const float p = 1.f / (1.f + expf(-v[0]));
+  const float u = static_cast<float>(a.upsampling);
+  const float muX = (static_cast<float>(c) + 0.5f + a.maxOffset * tanhf(v[1])) * u;
+  const float muY = (static_cast<float>(r) + 0.5f + a.maxOffset * tanhf(v[2])) * u;
+  float* d = a.detections + static_cast<long long>(n) * 5 * plane + i;
+  d[0] = p;
+  d[plane] = muX;
+  d[2 * plane] = muY;
+  const bool render = a.sigma > 0.f && p >= a.minProbability && isfinite(muX) && isfinite(muY);
+  d[3 * plane] = render ? inverseWindowSum(muX, a.sigma, a.radius) : 0.f;
+  d[4 * plane] = render ? inverseWindowSum(muY, a.sigma, a.radius) : 0.f;
+}
+
+// Weight of fine pixel X for a detection at mu (window floor(mu) +- radius, `inverseSum` from inverseWindowSum).
+__device__ __forceinline__ float axisWeight(int X, int center, float mu, float sigma, float inverseSum) {
+  if (inverseSum < 0.f) return X == center ? 1.f : 0.f;
+  return (phi((X + 1 - mu) / sigma) - phi((X - mu) / sigma)) * inverseSum;
+}
+
+__global__ void renderKernel(const LocalizationHeadArgs a) {
+  const int u = a.upsampling;
+  const int outH = a.inH * u, outW = a.inW * u;
+  const long long pixels = static_cast<long long>(outH) * outW;
+  const long long q = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (q >= pixels) return;
+  const int Y = static_cast<int>(q / outW), X = static_cast<int>(q - static_cast<long long>(Y) * outW);
+  const bool gaussian = a.sigma > 0.f;
+  const int R = gaussian ? a.radius : 0;
+  // Camera pixels whose detection can land within R of (Y, X): floor(mu) in [X - R, X + R] needs
+  // (c + 0.5 + m) u >= X - R and (c + 0.5 - m) u < X + R + 1; one pixel of margin on each side for rounding.
+  const float m = a.maxOffset;
+  const int cLo = max(0, static_cast<int>(floorf((X - R) / static_cast<float>(u) - 0.5f - m)) - 1);
+  const int cHi = min(a.inW - 1, static_cast<int>(ceilf((X + R + 1) / static_cast<float>(u) - 0.5f + m)) + 1);
+  const int rLo = max(0, static_cast<int>(floorf((Y - R) / static_cast<float>(u) - 0.5f - m)) - 1);
+  const int rHi = min(a.inH - 1, static_cast<int>(ceilf((Y + R + 1) / static_cast<float>(u) - 0.5f + m)) + 1);
+  const int plane = a.inH * a.inW;
+  float sum = 0.f;
+  for (int n = 0; n < a.batch; ++n) {
+    const float* d = a.detections + static_cast<long long>(n) * 5 * plane;
+    float value = 0.f;
+    for (int r = rLo; r <= rHi; ++r) {
+      for (int c = cLo; c <= cHi; ++c) {
+        const int i = r * a.inW + c;
+        const float p = __ldg(d + i);
+        if (!(p >= a.minProbability)) continue;  // also skips NaN
+        const float muX = __ldg(d + plane + i), muY = __ldg(d + 2 * plane + i);
+        if (!isfinite(muX) || !isfinite(muY)) continue;
+        const int fx = static_cast<int>(floorf(muX)), fy = static_cast<int>(floorf(muY));
+        if (X < fx - R || X > fx + R || Y < fy - R || Y > fy + R) continue;
+        if (!gaussian) {
+          value += p;
+          continue;
+        }
+        const float wy = axisWeight(Y, fy, muY, a.sigma, __ldg(d + 4 * plane + i));
+        const float wx = axisWeight(X, fx, muX, a.sigma, __ldg(d + 3 * plane + i));
+        value += (p * wy) * wx;
+      }
+    }
+    if (a.maps) a.maps[n * pixels + q] = value;
+    sum += value;
+  }
+  a.accum[q] += sum;
+}
+
+}  // namespace
+
+void launchLocalizationHead(const LocalizationHeadArgs& a, cudaStream_t stream) {
+  const long long cameraPixels = static_cast<long long>(a.batch) * a.inH * a.inW;
+  const long long outPixels = static_cast<long long>(a.inH) * a.upsampling * a.inW * a.upsampling;
+  if (cameraPixels <= 0 || outPixels <= 0) return;
+  const long long decodeBlocks = (cameraPixels + 255) / 256, renderBlocks = (outPixels + 255) / 256;
+  if (decodeBlocks > 0x7fffffffLL || renderBlocks > 0x7fffffffLL) throw EngineError("E_GPU", "localization head: launch too large for one grid");
+  decodeKernel<<<static_cast<unsigned>(decodeBlocks), 256, 0, stream>>>(a);
+  checkLaunch("localization head (decode)");
+  renderKernel<<<static_cast<unsigned>(renderBlocks), 256, 0, stream>>>(a);
+  checkLaunch("localization head (render)");
+}
+
+}  // namespace smlmrt

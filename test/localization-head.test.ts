@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { SmlmError } from '../lib/errors.js';
+import { localizeDetections } from '../lib/localize-detections.js';
+import { METADATA_KEYS, parseModelMetadata, serializeModelMetadata } from '../lib/model/metadata.js';
+import { groundTruthImage } from '../lib/metrics.js';
+import { renderDetections, type DetectionGrid } from '../lib/render-detections.js';
+import { localizationHead, testMetadata } from './helpers/models.js';
+
+function reason(head: unknown): string {
+  try {
+    parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: JSON.stringify(head) }, 'm.onnx');
+  } catch (err) {
+    expect(err).toBeInstanceOf(SmlmError);
+    expect((err as SmlmError).code).toBe('E_MODEL_INVALID');
+    return (err as SmlmError).message;
+  }
+  return 'accepted';
+}
+
+const good = { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], maxOffset: 1, render: { sigma: 1, radius: 4, minProbability: 0.01 } };
+
+describe('smlm.head metadata', () => {
+  it('absent means a maps model; maps and localization heads round-trip', () => {
+    expect(parseModelMetadata(testMetadata(), 'm').head).toBeUndefined();
+    expect(parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: '{"kind":"maps"}' }, 'm').head).toEqual({ kind: 'maps' });
+    const meta = parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: JSON.stringify(good) }, 'm');
+    expect(meta.head).toEqual(good);
+    expect(parseModelMetadata(serializeModelMetadata(meta), 'm')).toEqual(meta);
+  });
+
+  it('refuses malformed heads with the reason', () => {
+    expect(reason(good)).toBe('accepted');
+    expect(reason({ kind: 'peaks' })).toContain('expected "maps" or "localization"');
+    expect(reason({ kind: 'maps', extra: 1 })).toContain('"extra"');
+    expect(reason({ ...good, channels: ['p', 'dy', 'dx', 'sx', 'sy'] })).toContain('channels');
+    expect(reason({ ...good, unknown: true })).toContain('"unknown"');
+    for (const maxOffset of [0, -1, 2.5, '1']) expect(reason({ ...good, maxOffset })).toContain('maxOffset');
+    expect(reason({ ...good, maxOffset: 2 })).toBe('accepted');
+    for (const sigma of [-0.1, 4.01, null]) expect(reason({ ...good, render: { ...good.render, sigma } })).toContain('render.sigma');
+    for (const radius of [-1, 9, 1.5]) expect(reason({ ...good, render: { ...good.render, radius } })).toContain('render.radius');
+    for (const minProbability of [-0.01, 1, 2]) expect(reason({ ...good, render: { ...good.render, minProbability } })).toContain('render.minProbability');
+    expect(reason({ ...good, render: { ...good.render, gamma: 1 } })).toContain('"gamma"');
+    expect(reason({ ...good, render: 3 })).toContain('render must be an object');
+    expect(() => parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: '[1]' }, 'm')).toThrow(/smlm\.head/);
+  });
+});
+
+/** Raw values that decode exactly enough: p = sigmoid(v0), d = maxOffset tanh(v). */
+const logit = (p: number) => Math.log(p / (1 - p));
+const atanh = (x: number) => 0.5 * Math.log((1 + x) / (1 - x));
+
+/** One frame of detections (5 x h x w) with one emitter at (xNm, yNm) (camera pixel 100 nm) and everything else p ~ 0. */
+function oneEmitter(h: number, w: number, xNm: number, yNm: number, p: number, maxOffset: number): Float32Array {
+  const det = new Float32Array(5 * h * w);
+  det.fill(-30, 0, h * w);
+  const c = Math.floor(xNm / 100);
+  const r = Math.floor(yNm / 100);
+  const i = r * w + c;
+  det[i] = logit(p);
+  det[h * w + i] = atanh((xNm / 100 - (c + 0.5)) / maxOffset);
+  det[2 * h * w + i] = atanh((yNm / 100 - (r + 0.5)) / maxOffset);
+  det[3 * h * w + i] = logit((0.2 - 0.01) / 3);
+  det[4 * h * w + i] = logit((0.3 - 0.01) / 3);
+  return det;
+}
+
+describe('the grid convention, end to end', () => {
+  const h = 8;
+  const w = 10;
+  const u = 8; // 12.5 nm fine pixels
+  const positions = [
+    { xNm: 431.3, yNm: 267.9 },
+    { xNm: 500.4, yNm: 399.7 }, // just either side of camera-pixel borders (dx -0.496, dy +0.497)
+    { xNm: 12.6, yNm: 787.4 }, // near the image edge
+    { xNm: 649.9, yNm: 113.1 },
+  ];
+  for (const pos of positions) {
+    it(`an emitter at (${pos.xNm}, ${pos.yNm}) nm lands in fine pixel floor(x / 12.5) and is centred there`, () => {
+      const det = oneEmitter(h, w, pos.xNm, pos.yNm, 0.9, 1);
+      const truth = groundTruthImage([pos], w * u, h * u, 12.5);
+      const sharp: DetectionGrid = { head: localizationHead({ maxOffset: 1, sigma: 0, radius: 0, minProbability: 0.01 }), upsampling: u };
+      const image = new Float32Array(w * u * h * u);
+      renderDetections(det, 1, h, w, sharp, image);
+      // sigma 0: all of p in the ground-truth histogram's pixel for the same position.
+      const at = truth.indexOf(1);
+      expect(at).toBe(Math.floor(pos.yNm / 12.5) * w * u + Math.floor(pos.xNm / 12.5));
+      expect(image[at]).toBeCloseTo(0.9, 5);
+      expect(image.reduce((s, v) => s + v, 0)).toBeCloseTo(0.9, 5);
+
+      // sigma > 0: the mass-weighted centre of the rendering is the position (away from the border).
+      const soft: DetectionGrid = { head: localizationHead({ maxOffset: 1, sigma: 1.3, radius: 5, minProbability: 0.01 }), upsampling: u };
+      const blurred = new Float32Array(image.length);
+      renderDetections(det, 1, h, w, soft, blurred);
+      let m = 0;
+      let mx = 0;
+      let my = 0;
+      for (let Y = 0; Y < h * u; Y++) {
+        for (let X = 0; X < w * u; X++) {
+          const v = blurred[Y * w * u + X];
+          m += v;
+          mx += v * (X + 0.5);
+          my += v * (Y + 0.5);
+        }
+      }
+      const clipped = pos.xNm < 12.5 * 6 || pos.yNm > 800 - 12.5 * 6;
+      if (!clipped) {
+        expect(m).toBeCloseTo(0.9, 5);
+        expect((mx / m) * 12.5).toBeCloseTo(pos.xNm, 1);
+        expect((my / m) * 12.5).toBeCloseTo(pos.yNm, 1);
+      } else {
+        expect(m).toBeLessThan(0.9);
+      }
+      // Its brightest pixel is the emitter's own fine pixel.
+      expect(blurred.indexOf(Math.max(...blurred))).toBe(at);
+
+      // localize reads the same position, p and uncertainties back from the detections.
+      const [loc, ...rest] = localizeDetections(det, 1, h, w, { head: sharp.head, cameraPixelNm: 100, firstFrame: 3 });
+      expect(rest).toHaveLength(0);
+      expect(loc.frame).toBe(3);
+      expect(loc.xNm).toBeCloseTo(pos.xNm, 2);
+      expect(loc.yNm).toBeCloseTo(pos.yNm, 2);
+      expect(loc.confidence).toBeCloseTo(0.9, 5);
+      expect(loc.sxNm).toBeCloseTo(20, 3);
+      expect(loc.syNm).toBeCloseTo(30, 3);
+    });
+  }
+
+  it('skips detections below minProbability and below the localize threshold', () => {
+    const det = oneEmitter(h, w, 431.3, 267.9, 0.2, 1);
+    const grid: DetectionGrid = { head: localizationHead({ maxOffset: 1, sigma: 1, radius: 3, minProbability: 0.25 }), upsampling: u };
+    const image = new Float32Array(w * u * h * u);
+    renderDetections(det, 1, h, w, grid, image);
+    expect(image.every((v) => v === 0)).toBe(true);
+    expect(localizeDetections(det, 1, h, w, { head: grid.head, cameraPixelNm: 100 })).toHaveLength(0);
+    expect(localizeDetections(det, 1, h, w, { head: grid.head, cameraPixelNm: 100, threshold: 0.15 })).toHaveLength(1);
+  });
+});

@@ -1,0 +1,43 @@
+// The addon's plan reader (native/addon/PlanFromJs.cpp) accepts the compiler's localization-head op and refuses
+// out-of-range render settings with E_MODEL_INVALID. Runs wherever the addon is built, GPU or not: the plan is read
+// before any device work, so without a GPU a good plan fails later, with a GPU error instead.
+import { describe, expect, it } from 'vitest';
+import { compileModel } from '../lib/engine/compile.js';
+import type { LocalizationHeadOp, Plan } from '../lib/engine/plan.js';
+import { loadAddon } from '../lib/native/binding.js';
+import { loadedModelFromBytes, makeUNetModel } from './helpers/models.js';
+
+const loaded = loadAddon();
+
+async function outcome(plan: Plan): Promise<string> {
+  if (!loaded.ok) throw new Error(loaded.reason);
+  try {
+    const engine = await loaded.addon.createCudaEngine(plan, { device: 0, maxBatch: 2, fp16: true, cacheDir: '' });
+    engine.close();
+    return 'created';
+  } catch (err) {
+    return `${(err as { code?: string }).code}: ${(err as Error).message}`;
+  }
+}
+
+describe.skipIf(!loaded.ok)('the addon reads localization-head plans', () => {
+  const plan = compileModel(loadedModelFromBytes(makeUNetModel({ base: 8, seed: 61, localization: { maxOffset: 1, sigma: 1.5, radius: 4, minProbability: 0.01 } })));
+  const withHead = (change: Partial<LocalizationHeadOp>): Plan => ({ ...plan, ops: [...plan.ops.slice(0, -1), { ...(plan.ops.at(-1) as LocalizationHeadOp), ...change }] });
+
+  it('accepts the compiled plan (E_MODEL_INVALID would mean the reader refused it)', async () => {
+    const result = await outcome(plan);
+    console.log(`[localization-plan-native] good plan: ${result}`);
+    expect(result).not.toMatch(/^E_MODEL_INVALID/);
+  });
+
+  it('refuses render settings outside the metadata ranges and a head that is not last', async () => {
+    expect(await outcome(withHead({ renderRadius: 9 }))).toMatch(/^E_MODEL_INVALID: .*renderRadius/);
+    expect(await outcome(withHead({ renderSigma: -1 }))).toMatch(/^E_MODEL_INVALID: .*renderSigma/);
+    expect(await outcome(withHead({ maxOffset: 0 }))).toMatch(/^E_MODEL_INVALID: .*maxOffset/);
+    expect(await outcome(withHead({ minProbability: 1 }))).toMatch(/^E_MODEL_INVALID: .*minProbability/);
+    expect(await outcome(withHead({ upsampling: 4 }))).toMatch(/^E_MODEL_INVALID: .*upsampling/);
+    expect(await outcome(withHead({ weightOffset: plan.weights.length }))).toMatch(/^E_MODEL_INVALID: .*outside/);
+    const notLast = { ...plan, ops: [...plan.ops.slice(0, -2), plan.ops.at(-1)!, plan.ops.at(-2)!] };
+    expect(await outcome(notLast)).toMatch(/^E_MODEL_INVALID: .*must be the last op/);
+  });
+});
