@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { decodeTensor } from '../lib/engine/passes/onnx-values.js';
+import { decodeTensor } from '../lib/model/onnx-values.js';
 import { isSmlmError } from '../lib/errors.js';
 import { findHead, HeadLeastSquares, withHeadFeaturesOutput } from '../lib/model/head-refit.js';
 import { decodeOnnx } from '../lib/model/onnx.js';
