@@ -6,6 +6,7 @@
 import { allocateArray, framesWithin } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
 import { checkBackendChoice, selectBackend } from './backends/select.js';
+import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
 import { checkFrameSizeForModel, validateFrameSource, validateStack } from './io/validate-stack.js';
@@ -64,6 +65,8 @@ export class Reconstructor {
 
   private constructor(
     private readonly loaded: LoadedModel,
+    /** The graph's largest tensor per frame pixel: caps each call's batch to what memory holds. */
+    private readonly footprint: GraphFootprint,
     private readonly backend: InferenceBackend,
     private readonly batchSize: number,
     /** Why `auto` fell back to the CPU, if it did. */
@@ -77,12 +80,14 @@ export class Reconstructor {
   static async create(options: ReconstructorOptions = {}): Promise<Reconstructor> {
     checkOptions(options);
     const model = await resolveModel(options.model);
+    // Every backend: a graph whose tensors cannot be bounded is refused before onnxruntime or the engine sees it.
+    const footprint = graphFootprint(model);
     const selected = await selectBackend(options.backend ?? 'auto', model, {
       batchSize: options.batchSize,
       precision: options.precision,
       device: options.device,
     });
-    return new Reconstructor(model, selected.backend, selected.batchSize, selected.fallbackReason);
+    return new Reconstructor(model, footprint, selected.backend, selected.batchSize, selected.fallbackReason);
   }
 
   /** The backend actually in use (after `auto` was resolved). */
@@ -143,6 +148,7 @@ export class Reconstructor {
     validateFrameSource(source);
     const { frames, height, width } = source;
     checkFrameSizeForModel(height, width, meta, this.loaded.name);
+    const batchSize = batchWithinMemory(this.footprint, height, width, this.batchSize, this.loaded.name);
     const u = meta.upsampling;
     const outH = height * u;
     const outW = width * u;
@@ -153,7 +159,7 @@ export class Reconstructor {
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
-    const chunkFrames = streamChunkFrames(height * width, this.batchSize);
+    const chunkFrames = streamChunkFrames(height * width, batchSize);
     for await (const chunk of source.chunks(chunkFrames)) {
       if (signal?.aborted) throw aborted();
       validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
@@ -163,7 +169,7 @@ export class Reconstructor {
       if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
       const offset = framesDone;
       const timings = await this.backend.run(chunk, image, {
-        batchSize: this.batchSize,
+        batchSize,
         signal,
         onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
         frameMaps: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),
