@@ -148,7 +148,6 @@ export class Reconstructor {
     validateFrameSource(source);
     const { frames, height, width } = source;
     checkFrameSizeForModel(height, width, meta, this.loaded.name);
-    const batchSize = batchWithinMemory(this.footprint, height, width, this.batchSize, this.loaded.name);
     const u = meta.upsampling;
     const outH = height * u;
     const outW = width * u;
@@ -156,6 +155,8 @@ export class Reconstructor {
     const frameMaps = keepFrameMaps
       ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
       : undefined;
+    // After the result buffers, whose refusals say more plainly what is too big; before any frame is read or run.
+    const batchSize = batchWithinMemory(this.footprint, height, width, this.batchSize, this.loaded.name);
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
