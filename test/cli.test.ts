@@ -181,7 +181,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
     expect(auto.stdout).toContain('backend cpu');
   });
 
-  it('Ctrl-C (SIGINT) stops between batches with E_ABORTED and writes nothing', async () => {
+  it('Ctrl-C (SIGINT) stops between batches with E_ABORTED, writes nothing and exits 130 (128 + SIGINT)', async () => {
     const longStack = join(dir, 'long.tif');
     writeFileSync(longStack, buildTestTiff(pagesOf(4000, 16, 16, pixel), { kind: 'uint16' }));
     const out = join(dir, 'interrupted.tif');
@@ -198,7 +198,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
       }
     });
     const code = await new Promise<number | null>((done) => child.on('close', done));
-    expect(code, stderr).toBe(1);
+    expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/smlm-rt: error E_ABORTED: /);
     expect(() => statSync(out)).toThrow();
   });

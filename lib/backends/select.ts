@@ -55,17 +55,23 @@ export async function selectBackend(choice: BackendChoice, model: LoadedModel, r
   if (choice === 'cpu') return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu') };
   if (choice === 'cuda' || choice === 'tensorrt') return { backend: await createGpuBackend(choice, model, request), batchSize: batchFor(choice) };
   let fallbackReason: string;
-  const gpu = await gpuUsable();
-  if (gpu.usable) {
-    try {
-      return { backend: await createGpuBackend('cuda', model, request), batchSize: batchFor('cuda') };
-    } catch (err) {
-      // Bad options are the caller's mistake on every backend: report them rather than hide them behind a fallback.
-      if (isSmlmError(err, 'E_BAD_OPTIONS')) throw err;
-      fallbackReason = `cuda backend failed to start: ${(err as Error).message}`;
-    }
+  if (request.precision === 'fp32') {
+    // Known before any GPU work: the engine would refuse it after loading the addon.
+    const { CUDA_FP32_UNSUPPORTED } = await import('./cuda.js');
+    fallbackReason = `precision fp32: ${CUDA_FP32_UNSUPPORTED}`;
   } else {
-    fallbackReason = `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
+    const gpu = await gpuUsable();
+    if (!gpu.usable) {
+      fallbackReason = `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
+    } else {
+      try {
+        return { backend: await createGpuBackend('cuda', model, request), batchSize: batchFor('cuda') };
+      } catch (err) {
+        // Bad options are the caller's mistake on every backend: report them rather than hide them behind a fallback.
+        if (isSmlmError(err, 'E_BAD_OPTIONS')) throw err;
+        fallbackReason = `cuda backend failed to start: ${(err as Error).message}`;
+      }
+    }
   }
   return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu'), fallbackReason };
 }

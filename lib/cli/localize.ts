@@ -7,8 +7,10 @@ import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
 import { validateStack } from '../io/validate-stack.js';
 import { Reconstructor } from '../reconstructor.js';
-import type { BackendChoice } from '../types.js';
+import type { BackendChoice, Progress } from '../types.js';
+import { withInterrupt } from './interrupt.js';
 import { integerOption } from './options.js';
+import { createProgressReporter } from './progress.js';
 
 export interface LocalizeCliOptions {
   output: string;
@@ -18,6 +20,13 @@ export interface LocalizeCliOptions {
   threshold: number;
   radius: number;
   force?: boolean;
+  quiet?: boolean;
+}
+
+/** What localizeFile reports while it runs: frames done of the whole stack, and an AbortSignal (Ctrl-C). */
+export interface LocalizeRun {
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
 }
 
 /** Frames reconstructed at a time, at most... */
@@ -44,7 +53,7 @@ export function formatLocalizationsCsv(locs: readonly Localization[]): string {
 }
 
 /** Reconstructs the stack chunk by chunk with per-frame maps kept, localizes each map, returns all localizations. */
-export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
+export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>, run: LocalizeRun = {}): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
   const source = await openTiffStack(stackPath);
   let rec: Reconstructor | undefined;
   try {
@@ -55,7 +64,12 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     for await (const chunk of source.chunks(chunkFrames)) {
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
-      const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
+      const done = first - 1;
+      const r = await rec.reconstruct(chunk, {
+        keepFrameMaps: true,
+        signal: run.signal,
+        onProgress: run.onProgress && ((p) => run.onProgress!({ framesDone: done + p.framesDone, framesTotal: source.frames })),
+      });
       locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
       first += chunk.frames;
     }
@@ -78,10 +92,13 @@ export function register(program: Command): void {
     .option('--threshold <emitters>', 'minimum map mass around a maximum (expected emitters)', nonNegative, DEFAULT_MAP_THRESHOLD)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
+    .option('-q, --quiet', 'no progress output; errors only')
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
       await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
       await checkOutputWritable(opts.output, opts.force ?? false);
-      const r = await localizeFile(stackPath, opts);
+      const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
+      const r = await withInterrupt((signal) => localizeFile(stackPath, opts, { signal, onProgress: progress && ((p) => progress.update(p)) }));
+      progress?.finish();
       await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);
       process.stdout.write(`wrote ${opts.output}: ${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})\n`);
     });

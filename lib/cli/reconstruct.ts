@@ -7,7 +7,9 @@ import { writeFloatTiff } from '../io/tiff-write.js';
 import { writePngPreview } from '../io/png.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice, Precision } from '../types.js';
-import { integerOption } from './options.js';
+import { withInterrupt } from './interrupt.js';
+import { noteWriter } from './notes.js';
+import { checkGpuOnlyOptions, checkOutputIsTiff, integerOption } from './options.js';
 import { createProgressReporter, formatDuration } from './progress.js';
 
 export interface ReconstructCliOptions {
@@ -22,9 +24,8 @@ export interface ReconstructCliOptions {
   quiet?: boolean;
 }
 
-const note = (text: string) => process.stderr.write(`smlm-rt: note: ${text}\n`);
-
 export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
+  const note = noteWriter(opts.quiet);
   const force = opts.force ?? false;
   // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS, and no --force may
   // replace the stack or the model being read.
@@ -35,9 +36,6 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
   }
   const source = await openTiffStack(stackPath);
   let rec: Reconstructor | undefined;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
   try {
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch, precision: opts.precision, device: opts.device });
     if (rec.fallbackReason) note(`using the cpu backend (${rec.fallbackReason})`);
@@ -48,7 +46,8 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
       note(`${stackPath} has ${source.pixelSizeNm.toFixed(1)} nm pixels but model "${rec.model.name}" was trained for ${meta.cameraPixelNm} nm; results may degrade`);
     }
     const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
-    const result = await rec.reconstructSource(source, { signal: controller.signal, onProgress: progress && ((p) => progress.update(p)) });
+    const reconstructor = rec;
+    const result = await withInterrupt((signal) => reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)) }));
     progress?.finish();
     await writeFloatTiff(opts.output, result.image, result.width, result.height, { pixelSizeNm: result.pixelSizeNm, force });
     if (opts.png) await writePngPreview(opts.png, result.image, result.width, result.height, { force });
@@ -58,7 +57,6 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
         `${result.frames} frames in ${formatDuration(result.timings.totalMs)} (${fps.toFixed(1)} frames/s, backend ${result.backend}, model ${result.model})\n`,
     );
   } finally {
-    process.removeListener('SIGINT', onSigint);
     await rec?.close();
     await source.close();
   }
@@ -77,8 +75,10 @@ export function register(program: Command): void {
     .addOption(new Option('--precision <p>', 'GPU arithmetic (the cpu backend always uses fp32)').choices(['fp16', 'fp32']))
     .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
     .option('-f, --force', 'overwrite existing output files')
-    .option('-q, --quiet', 'no progress output')
+    .option('-q, --quiet', 'no progress and no notes; errors only')
     .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
+      checkOutputIsTiff(opts.output, command);
+      checkGpuOnlyOptions(opts, command);
       if (opts.png !== undefined && (await sameFile(opts.png, opts.output))) {
         command.error(`error: --png and --output name the same file (${opts.png}); the preview would replace the result`, { exitCode: 2, code: 'smlm-rt.sameOutput' });
       }
