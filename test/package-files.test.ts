@@ -24,7 +24,7 @@ describe('the npm package', () => {
       'native/build-config.cmake',
       'scripts/install-native.mjs',
       'scripts/build-native.mjs',
-      'scripts/native-env.cjs',
+      'lib/native/native-env.cjs',
     ]) {
       expect(files.has(path), path).toBe(true);
     }
