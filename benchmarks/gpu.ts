@@ -25,7 +25,7 @@ import { bundledModelNames, defaultModelName, resolveModel } from '../lib/model/
 import { loadOnnxModel, type LoadedModel } from '../lib/model/onnx.js';
 import { loadAddon } from '../lib/native/binding.js';
 import { compilePlan } from '../lib/native/compiler.js';
-import { NativeEngineBackend } from '../lib/native/engine-backend.js';
+import { NativeEngineBackend } from '../lib/backends/native-engine.js';
 import { makeStack } from '../test/gpu/helpers.js';
 import { makeDeepStormModel, makeUNetModel } from '../test/helpers/models.js';
 

@@ -7,10 +7,10 @@ import { SmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { loadAddon, type NativeAddon } from '../native/binding.js';
 import { compilePlan } from '../native/compiler.js';
-import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from '../native/engine-backend.js';
+import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from './native-engine.js';
 import type { InferenceBackend } from './backend.js';
 
-export type { GpuBackendOptions } from '../native/engine-backend.js';
+export type { GpuBackendOptions } from './native-engine.js';
 
 /** What `smlm-rt info` and backend selection need to know about the GPU side. */
 export interface CudaStatus {

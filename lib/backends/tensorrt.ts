@@ -7,11 +7,11 @@ import { SmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { addonBuildCommand, loadAddon } from '../native/binding.js';
 import { compilePlan, onnxToFp16 } from '../native/compiler.js';
-import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from '../native/engine-backend.js';
+import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from './native-engine.js';
 import type { InferenceBackend } from './backend.js';
 import { requireUsableAddon } from './cuda.js';
 
-export type { GpuBackendOptions } from '../native/engine-backend.js';
+export type { GpuBackendOptions } from './native-engine.js';
 
 /** TensorRT 11 dropped the FP16 builder flag: networks are strongly typed, so FP16 must be in the ONNX itself. */
 function isStronglyTypedOnly(tensorrtVersion: string | undefined): boolean {

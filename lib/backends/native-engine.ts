@@ -7,10 +7,10 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmlmError, type SmlmErrorCode } from '../errors.js';
-import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from '../backends/backend.js';
+import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
 import type { LoadedModel } from '../model/onnx.js';
 import type { BackendName, Precision, Stack } from '../types.js';
-import type { NativeEngine, NativeError, NativeRunStats } from './binding.js';
+import type { NativeEngine, NativeError, NativeRunStats } from '../native/binding.js';
 
 /** Options of createCudaBackend / createTensorRtBackend. */
 export interface GpuBackendOptions {
