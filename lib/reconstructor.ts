@@ -5,7 +5,7 @@
  */
 import { allocateArray, framesWithin } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
-import { checkBackendChoice, selectBackend } from './backends/select.js';
+import { selectBackend } from './backends/select.js';
 import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
@@ -13,6 +13,7 @@ import { checkFrameSizeForModel, validateFrameSource, validateStack } from './io
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
+import { checkBackendChoice, checkBatchSize, checkDevice, checkPrecision } from './options.js';
 import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
 /** Frames read from a streamed source at a time (independent of the backend's batch size)... */
@@ -28,16 +29,9 @@ function streamChunkFrames(pixelsPerFrame: number, batchSize: number): number {
 function checkOptions(options: ReconstructorOptions): void {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', 'options must be an object');
   if (options.backend !== undefined) checkBackendChoice(options.backend);
-  const { batchSize, precision, device } = options;
-  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 4096)) {
-    throw new SmlmError('E_BAD_OPTIONS', `batchSize must be an integer in 1..4096, got ${String(batchSize)}`);
-  }
-  if (precision !== undefined && precision !== 'fp16' && precision !== 'fp32') {
-    throw new SmlmError('E_BAD_OPTIONS', `precision must be "fp16" or "fp32", got ${JSON.stringify(precision)}`);
-  }
-  if (device !== undefined && !(Number.isInteger(device) && device >= 0)) {
-    throw new SmlmError('E_BAD_OPTIONS', `device must be a non-negative integer, got ${String(device)}`);
-  }
+  checkBatchSize(options.batchSize);
+  checkPrecision(options.precision);
+  checkDevice(options.device);
 }
 
 /** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */

@@ -6,6 +6,7 @@ import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../
 import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
 import { validateStack } from '../io/validate-stack.js';
+import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice, Progress } from '../types.js';
 import { withInterrupt } from './interrupt.js';
@@ -86,9 +87,9 @@ export function register(program: Command): void {
     .description('list emitters (frame, x, y, confidence) from the per-frame maps, as ThunderSTORM-compatible CSV')
     .argument('<stack>', 'input TIFF stack')
     .requiredOption('-o, --output <file>', 'output CSV')
-    .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
+    .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
-    .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
+    .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
     .option('--threshold <emitters>', 'minimum map mass around a maximum (expected emitters)', nonNegative, DEFAULT_MAP_THRESHOLD)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')

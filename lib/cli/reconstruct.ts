@@ -5,6 +5,7 @@ import { checkOutputIsNotInput, checkOutputWritable, sameFile } from '../io/outp
 import { modelFilePath } from '../model/registry.js';
 import { writeFloatTiff } from '../io/tiff-write.js';
 import { writePngPreview } from '../io/png.js';
+import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice, Precision } from '../types.js';
 import { withInterrupt } from './interrupt.js';
@@ -69,9 +70,9 @@ export function register(program: Command): void {
     .argument('<stack>', 'input TIFF stack: uint8, uint16 or float32 pages (ImageJ, OME-TIFF or plain multi-page)')
     .requiredOption('-o, --output <file>', 'output: 32-bit float TIFF with its nm scale')
     .option('--png <file>', 'also write a colour PNG preview')
-    .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
+    .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default, see `smlm-rt info`)')
-    .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
+    .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
     .addOption(new Option('--precision <p>', 'GPU arithmetic (the cpu backend always uses fp32)').choices(['fp16', 'fp32']))
     .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
     .option('-f, --force', 'overwrite existing output files')
