@@ -27,7 +27,7 @@ import { loadAddon } from '../lib/native/binding.js';
 import { compilePlan } from '../lib/native/compiler.js';
 import { NativeEngineBackend } from '../lib/backends/native-engine.js';
 import { makeStack } from '../test/gpu/helpers.js';
-import { makeDeepStormModel, makeUNetModel } from '../test/helpers/models.js';
+import { makeDeepStormModel, makeUNetModel } from './random-models.js';
 
 /** Dense FP16 tensor-core peak with FP32 accumulation (NVIDIA datasheets, boost clock), TFLOP/s. */
 const FP16_PEAK_TFLOPS: Array<[RegExp, number]> = [

@@ -4,7 +4,7 @@ import { convertOnnxToFp16, floatToHalfBits } from '../lib/engine/fp16-onnx.js';
 import { decodeTensor } from '../lib/model/onnx-values.js';
 import { runPlanReference } from '../lib/engine/reference.js';
 import { decodeOnnx, metadataProps, onnx } from '../lib/model/onnx.js';
-import { loadedModelFromBytes, makeDeepStormModel, makeUNetModel, seededRandom } from './helpers/models.js';
+import { loadedModelFromBytes, makeDeepStormModel, makeUNetModel, seededRandom } from '../benchmarks/random-models.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;

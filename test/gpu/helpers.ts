@@ -9,7 +9,7 @@ import { cudaStatus } from '../../lib/backends/cuda.js';
 import { bundledModelNames, resolveModel } from '../../lib/model/registry.js';
 import { loadOnnxModel, type LoadedModel } from '../../lib/model/onnx.js';
 import type { Stack } from '../../lib/types.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom } from '../helpers/models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom } from '../../benchmarks/random-models.js';
 
 export const gpu = cudaStatus();
 export const gpuSkipReason = gpu.usable ? undefined : `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
