@@ -67,7 +67,11 @@ describe('reconstruct options', () => {
   });
 
   it('--device and --precision with --backend cpu are usage errors, not silently ignored', () => {
-    for (const extra of [['--device', '0'], ['--precision', 'fp16'], ['--precision', 'fp32', '--device', '1']]) {
+    for (const extra of [
+      ['--device', '0'],
+      ['--precision', 'fp16'],
+      ['--precision', 'fp32', '--device', '1'],
+    ]) {
       const run = smlm(reconstructArgs('cpu-gpu-option.tif', '-b', 'cpu', ...extra));
       expect(run.code, run.stderr).toBe(2);
       expect(run.stderr).toMatch(/only apply to GPU backends; --backend cpu always computes in fp32/);
@@ -117,7 +121,13 @@ const emitter = (frame: number, xNm: number, yNm: number): Emitter => ({ id: 0, 
 describe('evaluate --localizations', () => {
   it('prints Jaccard, RMSE, recall and precision, matching frame by frame within 50 nm', async () => {
     const image = join(dir, 'eval.tif');
-    await writeFloatTiff(image, Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7 === 0 ? 1 : 0)), 64, 64, { pixelSizeNm: 12.5, force: true });
+    await writeFloatTiff(
+      image,
+      Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7 === 0 ? 1 : 0)),
+      64,
+      64,
+      { pixelSizeNm: 12.5, force: true },
+    );
     const truth = join(dir, 'truth.csv');
     writeFileSync(truth, formatThunderstormCsv([emitter(1, 100, 100), emitter(1, 500, 500), emitter(2, 300, 300)]));
     // Frame 1: one 10 nm off (match), one far away (false). Frame 2: one 30 nm off (match), and one on frame 1's

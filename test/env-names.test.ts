@@ -14,7 +14,7 @@ function files(dir: string): string[] {
 }
 
 describe('environment variable names', () => {
-  it('every variable smlm-rt reads is SMLM_RT_* (or a third party\'s), none SMLMRT_*', () => {
+  it("every variable smlm-rt reads is SMLM_RT_* (or a third party's), none SMLMRT_*", () => {
     const names = new Map<string, string>();
     for (const file of [...files('native'), ...files('lib'), ...files('scripts'), ...files('benchmarks'), join(REPO_ROOT, 'CMakeLists.txt')]) {
       const text = readFileSync(file, 'utf8');

@@ -7,7 +7,7 @@ import { decodeOnnx } from '../lib/model/onnx.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
 import { withInitializerValues } from '../lib/model/rewrite-initializers.js';
 import { fitStacks } from '../scripts/refit-head.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom, testMetadata, torchStylePixelShuffle } from '../benchmarks/random-models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom, testMetadata } from '../benchmarks/random-models.js';
 
 function initializer(bytes: Uint8Array, name: string): Float64Array {
   const t = decodeOnnx(bytes, 'test').graph!.initializer!.find((i) => i.name === name)!;

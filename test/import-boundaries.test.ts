@@ -32,7 +32,11 @@ describe('import boundaries', () => {
     it(`${rule.from}/ imports nothing from ${rule.mustNotImport.join(', ')}`, () => {
       const files = sourceFiles(rule.from);
       expect(files.length).toBeGreaterThan(0);
-      const broken = files.flatMap((f) => importsOf(f).filter((t) => rule.mustNotImport.some((p) => t.startsWith(p))).map((t) => `${f} -> ${t}`));
+      const broken = files.flatMap((f) =>
+        importsOf(f)
+          .filter((t) => rule.mustNotImport.some((p) => t.startsWith(p)))
+          .map((t) => `${f} -> ${t}`),
+      );
       expect(broken).toEqual([]);
     });
   }

@@ -67,7 +67,7 @@ describe('metadata values are range-checked', () => {
     }
   });
 
-  it('accepts the bundled models\' kind of values', () => {
+  it("accepts the bundled models' kind of values", () => {
     expect(parseModelMetadata({ ...good, [METADATA_KEYS.outputScale]: '59.5897', [METADATA_KEYS.upsampling]: '8', [METADATA_KEYS.outputPixelNm]: '12.5' }, 'x').outputScale).toBe(59.5897);
   });
 });

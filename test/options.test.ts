@@ -19,7 +19,11 @@ describe('options (lib/options.ts)', () => {
     expect(BATCH_LIMITS).toEqual({ min: 1, max: 4096 });
     for (const ok of [1, 64, 4096]) expect(checkBatchSize(ok)).toBe(ok);
     expect(checkBatchSize(undefined)).toBeUndefined();
-    for (const bad of [0, 4097, 2.5, -1, '8', Number.NaN]) expect(code(() => checkBatchSize(bad)), String(bad)).toBe('E_BAD_OPTIONS');
+    for (const bad of [0, 4097, 2.5, -1, '8', Number.NaN])
+      expect(
+        code(() => checkBatchSize(bad)),
+        String(bad),
+      ).toBe('E_BAD_OPTIONS');
     expect(DEFAULT_BATCH).toEqual({ cpu: 8, cuda: 64, tensorrt: 64 });
   });
 

@@ -2,7 +2,7 @@
  * Picks and creates the inference backend. GPU backends live behind dynamic imports so that CPU-only use never
  * loads the native addon's JavaScript side either.
  */
-import { isSmlmError, SmlmError } from '../errors.js';
+import { isSmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
 import type { BackendChoice, BackendName, Precision } from '../types.js';
 import type { InferenceBackend } from './backend.js';

@@ -44,4 +44,3 @@ export function checkFiniteWeights(proto: OnnxModelProto, source: string): void 
     if (i >= 0) throw refuse(source, 'Constant node', node.name || (node.output ?? [])[0] || '?', i, decoded.values[i]);
   }
 }
-
