@@ -175,7 +175,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
       expect(run.code).toBe(1);
       expectOneLineError(run.stderr, 'E_BACKEND_UNAVAILABLE');
     }
-    const auto = smlm(['reconstruct', stackPath, '-o', join(dir, 'auto.tif'), '--model', modelPath, '--quiet'], env);
+    const auto = smlm(['reconstruct', stackPath, '-o', join(dir, 'auto.tif'), '--model', modelPath], env); // no -q: it silences notes too
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stderr).toMatch(/^smlm-rt: note: using the cpu backend \(no usable GPU: .*SMLM_RT_DISABLE_NATIVE/);
     expect(auto.stdout).toContain('backend cpu');
