@@ -20,7 +20,7 @@ import { Reconstructor } from '../lib/reconstructor.js';
 import type { Emitter } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, HELDOUT_SEED, readSharedStacks } from './evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, readSharedStacks } from '../scripts/evaluation-data.js';
 
 const MATCH_RADIUS_NM = 50;
 const UPSAMPLING = 8;

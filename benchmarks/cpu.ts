@@ -19,7 +19,7 @@ import { CPU_DEFAULT_BATCH, CPU_MAX_BATCH_OUTPUT_PIXELS, loadOnnxRuntime } from 
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Stack } from '../lib/types.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom } from '../test/helpers/models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom } from './random-models.js';
 
 interface BenchModel {
   label: string;

@@ -25,9 +25,9 @@ import { bundledModelNames, defaultModelName, resolveModel } from '../lib/model/
 import { loadOnnxModel, type LoadedModel } from '../lib/model/onnx.js';
 import { loadAddon } from '../lib/native/binding.js';
 import { compilePlan } from '../lib/native/compiler.js';
-import { NativeEngineBackend } from '../lib/native/engine-backend.js';
-import { makeStack } from '../test/gpu/helpers.js';
-import { makeDeepStormModel, makeUNetModel } from '../test/helpers/models.js';
+import { NativeEngineBackend } from '../lib/backends/native-engine.js';
+import { makeStack } from './synthetic-stack.js';
+import { makeDeepStormModel, makeUNetModel } from './random-models.js';
 
 /** Dense FP16 tensor-core peak with FP32 accumulation (NVIDIA datasheets, boost clock), TFLOP/s. */
 const FP16_PEAK_TFLOPS: Array<[RegExp, number]> = [
@@ -82,7 +82,7 @@ async function benchModels(requested: string[] | undefined): Promise<BenchModel[
   return models;
 }
 
-/** SMLM-like uint16 stacks (test/gpu/helpers.ts), made once per size: making one takes longer than running it. */
+/** SMLM-like uint16 stacks (benchmarks/synthetic-stack.ts), made once per size: making one takes longer than running it. */
 const stacks = new Map<string, ReturnType<typeof makeStack>>();
 function cachedStack(frames: number, side: number): ReturnType<typeof makeStack> {
   const key = `${frames}x${side}`;

@@ -22,7 +22,7 @@ import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
-import { defaultSharedDir, SHARED_STACKS, UNIFORM_TO_EDGE } from './evaluation-data.js';
+import { defaultSharedDir, SHARED_STACKS, UNIFORM_TO_EDGE } from '../scripts/evaluation-data.js';
 
 const FIRST_SEED = 9001;
 const UPSAMPLING = 8;

@@ -19,7 +19,7 @@ import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Emitter } from '../lib/simulate/csv.js';
-import { defaultSharedDir, readSharedStacks } from './evaluation-data.js';
+import { defaultSharedDir, readSharedStacks } from '../scripts/evaluation-data.js';
 
 const UPSAMPLING = 8;
 const FINE_NM = 100 / UPSAMPLING;

@@ -10,6 +10,11 @@ import { SmlmError, type SmlmErrorCode } from './errors.js';
 /** The share of this machine's memory that one array may take at most ("half" in the messages below). */
 const MAX_SHARE_OF_MEMORY = 0.5;
 
+/** The most bytes one buffer may take here: half of this machine's memory. */
+export function maxArrayBytes(): number {
+  return totalmem() * MAX_SHARE_OF_MEMORY;
+}
+
 interface TypedArrayType<T> {
   new (length: number): T;
   readonly BYTES_PER_ELEMENT: number;
@@ -35,7 +40,7 @@ export function allocateArray<T>(Type: TypedArrayType<T>, length: number, code: 
   const bytes = length * Type.BYTES_PER_ELEMENT;
   const fail = (why: string, cause?: unknown) =>
     new SmlmError(code, `cannot allocate ${what}: ${formatBytes(bytes)} is more than ${why}${hint ? `; ${hint}` : ''}`, { bytes }, { cause });
-  const limit = totalmem() * MAX_SHARE_OF_MEMORY;
+  const limit = maxArrayBytes();
   if (!(bytes <= limit)) throw fail(`half of this machine's memory (${formatBytes(totalmem())})`);
   try {
     return new Type(length);

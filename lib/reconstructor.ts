@@ -5,13 +5,15 @@
  */
 import { allocateArray, framesWithin } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
-import { checkBackendChoice, selectBackend } from './backends/select.js';
+import { selectBackend } from './backends/select.js';
+import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
 import { checkFrameSizeForModel, validateFrameSource, validateStack } from './io/validate-stack.js';
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
+import { checkBackendChoice, checkBatchSize, checkDevice, checkPrecision } from './options.js';
 import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
 /** Frames read from a streamed source at a time (independent of the backend's batch size)... */
@@ -27,16 +29,9 @@ function streamChunkFrames(pixelsPerFrame: number, batchSize: number): number {
 function checkOptions(options: ReconstructorOptions): void {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', 'options must be an object');
   if (options.backend !== undefined) checkBackendChoice(options.backend);
-  const { batchSize, precision, device } = options;
-  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= 4096)) {
-    throw new SmlmError('E_BAD_OPTIONS', `batchSize must be an integer in 1..4096, got ${String(batchSize)}`);
-  }
-  if (precision !== undefined && precision !== 'fp16' && precision !== 'fp32') {
-    throw new SmlmError('E_BAD_OPTIONS', `precision must be "fp16" or "fp32", got ${JSON.stringify(precision)}`);
-  }
-  if (device !== undefined && !(Number.isInteger(device) && device >= 0)) {
-    throw new SmlmError('E_BAD_OPTIONS', `device must be a non-negative integer, got ${String(device)}`);
-  }
+  checkBatchSize(options.batchSize);
+  checkPrecision(options.precision);
+  checkDevice(options.device);
 }
 
 /** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */
@@ -65,6 +60,8 @@ export class Reconstructor {
 
   private constructor(
     private readonly loaded: LoadedModel,
+    /** The graph's largest tensor per frame pixel: caps each call's batch to what memory holds. */
+    private readonly footprint: GraphFootprint,
     private readonly backend: InferenceBackend,
     private readonly batchSize: number,
     /** Why `auto` fell back to the CPU, if it did. */
@@ -78,12 +75,14 @@ export class Reconstructor {
   static async create(options: ReconstructorOptions = {}): Promise<Reconstructor> {
     checkOptions(options);
     const model = await resolveModel(options.model);
+    // Every backend: a graph whose tensors cannot be bounded is refused before onnxruntime or the engine sees it.
+    const footprint = graphFootprint(model);
     const selected = await selectBackend(options.backend ?? 'auto', model, {
       batchSize: options.batchSize,
       precision: options.precision,
       device: options.device,
     });
-    return new Reconstructor(model, selected.backend, selected.batchSize, selected.fallbackReason);
+    return new Reconstructor(model, footprint, selected.backend, selected.batchSize, selected.fallbackReason);
   }
 
   /** The backend actually in use (after `auto` was resolved). */
@@ -151,10 +150,12 @@ export class Reconstructor {
     const frameMaps = keepFrameMaps
       ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
       : undefined;
+    // After the result buffers, whose refusals say more plainly what is too big; before any frame is read or run.
+    const batchSize = batchWithinMemory(this.footprint, height, width, this.batchSize, this.loaded.name);
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
-    const chunkFrames = streamChunkFrames(height * width, this.batchSize);
+    const chunkFrames = streamChunkFrames(height * width, batchSize);
     for await (const chunk of source.chunks(chunkFrames)) {
       if (signal?.aborted) throw aborted();
       validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
@@ -164,7 +165,7 @@ export class Reconstructor {
       if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
       const offset = framesDone;
       const timings = await this.backend.run(chunk, image, {
-        batchSize: this.batchSize,
+        batchSize,
         signal,
         onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
         frameMaps: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),

@@ -2,10 +2,10 @@
 # not compile anything itself (it delegates to cmake-js), so no flag is written down twice.
 
 # GPU code: SASS for every architecture from Turing to Hopper, plus compute_90 PTX that newer GPUs JIT-compile.
-# SMLMRT_CUDA_ARCHS (environment or -D) narrows it for fast iteration, e.g. SMLMRT_CUDA_ARCHS=90.
+# SMLM_RT_CUDA_ARCHS (environment) or -DSMLMRT_CUDA_ARCHS narrows it for fast iteration, e.g. SMLM_RT_CUDA_ARCHS=90.
 set(SMLMRT_DEFAULT_CUDA_ARCHS "75-real;80-real;86-real;89-real;90-real;90-virtual")
-if(NOT DEFINED SMLMRT_CUDA_ARCHS AND DEFINED ENV{SMLMRT_CUDA_ARCHS} AND NOT "$ENV{SMLMRT_CUDA_ARCHS}" STREQUAL "")
-  set(SMLMRT_CUDA_ARCHS "$ENV{SMLMRT_CUDA_ARCHS}")
+if(NOT DEFINED SMLMRT_CUDA_ARCHS AND DEFINED ENV{SMLM_RT_CUDA_ARCHS} AND NOT "$ENV{SMLM_RT_CUDA_ARCHS}" STREQUAL "")
+  set(SMLMRT_CUDA_ARCHS "$ENV{SMLM_RT_CUDA_ARCHS}")
 endif()
 if(NOT DEFINED SMLMRT_CUDA_ARCHS OR SMLMRT_CUDA_ARCHS STREQUAL "")
   set(SMLMRT_CUDA_ARCHS "${SMLMRT_DEFAULT_CUDA_ARCHS}")

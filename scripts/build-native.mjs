@@ -6,7 +6,7 @@
 //
 //   node scripts/build-native.mjs [--out <cmake build dir>] [--archs 90] [--debug] [--no-tensorrt]
 //
-// --archs (or SMLMRT_CUDA_ARCHS) narrows the GPU architectures for fast iteration (default: sm_75..sm_90 + PTX).
+// --archs (or SMLM_RT_CUDA_ARCHS) narrows the GPU architectures for fast iteration (default: sm_75..sm_90 + PTX).
 // --no-tensorrt leaves the TensorRT backend out even where TensorRT is installed (an addon linked to TensorRT needs
 // its libraries at load time, so binaries for other machines, i.e. prebuilds, are built without it).
 import { spawnSync } from 'node:child_process';
@@ -117,7 +117,7 @@ export function buildNative({ out = 'build', archs, debug = false, tensorrt = tr
   // CMake is told the same nvcc twice over: CUDACXX for a first configure, CMAKE_CUDA_COMPILER (below) because an
   // existing build folder's cache would otherwise keep the compiler it found first.
   const env = { ...process.env, CUDACXX: nvcc, PATH: `${dirname(nvcc)}${delimiter}${process.env.PATH ?? ''}` };
-  if (archs) env.SMLMRT_CUDA_ARCHS = archs;
+  if (archs) env.SMLM_RT_CUDA_ARCHS = archs;
   const common = ['--out', outDir, ...(debug ? ['--debug'] : [])];
   // CMake keeps the compiler of a folder's first configure; asked for another one, it deletes its cache and
   // reconfigures without the cmake-js variables (napi.h is then not found). Start such a folder afresh instead.
@@ -127,7 +127,7 @@ export function buildNative({ out = 'build', archs, debug = false, tensorrt = tr
     rmSync(join(outDir, 'CMakeCache.txt'), { force: true });
     rmSync(join(outDir, 'CMakeFiles'), { recursive: true, force: true });
   }
-  log(`building the CUDA addon with ${nvcc} (from ${nvccSource}; architectures: ${env.SMLMRT_CUDA_ARCHS || 'all supported'})...`);
+  log(`building the CUDA addon with ${nvcc} (from ${nvccSource}; architectures: ${env.SMLM_RT_CUDA_ARCHS || 'all supported'})...`);
   // Configure every time (cheap, and the build below stays incremental): `cmake-js compile` skips configuring an
   // existing build folder, which would keep a previous run's architectures or TensorRT choice.
   const steps = [

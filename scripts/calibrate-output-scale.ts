@@ -34,7 +34,7 @@ import { Reconstructor } from '../lib/reconstructor.js';
 import type { Emitter } from '../lib/simulate/csv.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, readSharedStacks } from '../benchmarks/evaluation-data.js';
+import { defaultSharedDir, readSharedStacks } from './evaluation-data.js';
 
 /**
  * Calibration and validation seeds: stacks of seeds 777.. calibrate, stacks of seeds 1777.. validate. Both ranges are

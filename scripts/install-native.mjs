@@ -5,12 +5,12 @@
 //   3. neither                                                                          -> skip, saying why: the CPU backend still works.
 // A failed source build never fails `npm install`: the addon is optional, and `smlm-rt info` says why it is missing.
 // SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists
-// (0, false, no, off or an empty value mean off: scripts/native-env.cjs).
+// (0, false, no, off or an empty value mean off: lib/native/native-env.cjs).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNative, buildPrerequisites } from './build-native.mjs';
-import nativeEnv from './native-env.cjs';
+import nativeEnv from '../lib/native/native-env.cjs';
 
 const { envFlag, hasPrebuild, howToBuild } = nativeEnv;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,6 +1,6 @@
 /**
  * Writes the evaluation stacks that scripts/train.py scores models on (on the GPU host, which has no Node): the
- * simulated validation stacks of benchmarks/evaluation-data.ts (validation-*; scripts/select_unet.py picks the shipped
+ * simulated validation stacks of scripts/evaluation-data.ts (validation-*; scripts/select_unet.py picks the shipped
  * U-Net on these), the held-out simulated stack (its own seed; reported, never used to choose anything) and, when
  * ../shared/data is present, the two ThunderSTORM stacks, as NAME.u16 (frames x H x W uint16 little-endian),
  * NAME.json ({frames, height, width}) and NAME.csv (ThunderSTORM ground truth). None of them is trained on.
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { writeThunderstormCsv } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
-import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS, VALIDATION_STACKS } from '../benchmarks/evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, SHARED_STACKS, VALIDATION_STACKS } from './evaluation-data.js';
 
 
 function writeRaw(prefix: string, data: Uint16Array, frames: number, height: number, width: number): void {

@@ -12,8 +12,8 @@ import { MAX_GLIBC, readGlibcRequirement } from './check-prebuild.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (process.env.SMLMRT_CUDA_ARCHS) {
-  console.error('smlm-rt: SMLMRT_CUDA_ARCHS is set; a prebuild must carry every architecture. Unset it.');
+if (process.env.SMLM_RT_CUDA_ARCHS) {
+  console.error('smlm-rt: SMLM_RT_CUDA_ARCHS is set; a prebuild must carry every architecture. Unset it.');
   process.exit(1);
 }
 try {

@@ -12,7 +12,7 @@
  * brightness and cameras), seeds from `--seed` (3000: distinct from training, validation, held-out, calibration and
  * example seeds). The objective is the mean over stacks of ||image - G||^2 / ||G||^2 with the image summed before the
  * per-frame clamp. Selection, as for the trained candidates (scripts/select_unet.py): the mean of NMSE σ0 + NMSE σ1
- * over benchmarks/evaluation-data.ts VALIDATION_STACKS, through the real CPU pipeline (clamp included). The held-out
+ * over scripts/evaluation-data.ts VALIDATION_STACKS, through the real CPU pipeline (clamp included). The held-out
  * stack and the ../shared stacks are scored and printed; they decide nothing.
  *
  * Usage (after `npm run build`):
@@ -43,7 +43,7 @@ import { Random } from '../lib/simulate/random.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import { drawTrainingConditions } from '../lib/simulate/training-set.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, HELDOUT_SEED, readSharedStacks, VALIDATION_STACKS } from '../benchmarks/evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, readSharedStacks, VALIDATION_STACKS } from './evaluation-data.js';
 
 /** First seed of the fit stacks' condition draws. */
 export const REFIT_SEED = 3000;
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       head: { weight: head.weightName, bias: head.biasName ?? null, inChannels: head.inChannels, shuffle: head.shuffle },
       previousHeadAbsMax: Math.max(...Array.from(head.weight, Math.abs)),
       newHeadAbsMax: Math.max(...Array.from(weight, Math.abs)),
-      selection: 'validation stacks (benchmarks/evaluation-data.ts), mean NMSE sigma0 + sigma1, CPU backend',
+      selection: 'validation stacks (scripts/evaluation-data.ts), mean NMSE sigma0 + sigma1, CPU backend',
       validationScoreBefore: scoreBefore,
       validationScoreAfter: scoreAfter,
       script: 'scripts/refit-head.ts',

@@ -6,7 +6,7 @@ unet-K.onnx, so that scripts/refit-head.ts (run where Node is, after the call) c
 made among the refit models; every other candidate's ONNX is deleted (at most 8 files come back from the GPU host).
 
 Criterion: the mean over the simulated validation stacks (validation-*, benchmark conditions with filament labels
-and with uniformly scattered emitters, listed in benchmarks/evaluation-data.ts, made by scripts/make-eval-stacks.ts,
+and with uniformly scattered emitters, listed in scripts/evaluation-data.ts, made by scripts/make-eval-stacks.ts,
 never trained on) of NMSE at sigma 0 plus NMSE at sigma 1, i.e. the issue's own image metrics on whole stacks. Why
 not the validation loss on patches: between U-Net candidates it differs by ~0.05 % while their image NMSE differs
 by whole points. The held-out stack and the ../shared stacks play no part.

@@ -11,7 +11,7 @@ import { METADATA_KEYS } from '../lib/model/metadata.js';
 import { decodeOnnx, metadataProps, onnx } from '../lib/model/onnx.js';
 import { modelsDir } from '../lib/model/registry.js';
 import { withMetadata } from '../lib/model/rewrite-metadata.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom } from './helpers/models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom } from '../benchmarks/random-models.js';
 
 /** Every initializer as name -> (dims, data bytes), from a decoded model. */
 function initializers(bytes: Uint8Array): Map<string, { dims: number[]; data: Buffer }> {

@@ -10,7 +10,7 @@ import { Reconstructor } from '../lib/reconstructor.js';
 import type { Emitter } from '../lib/simulate/csv.js';
 import { calibrateModel, emittersInField, firstFrames, measureImageSum, simulatedSamples, standardDeviation, type CalibrationSample } from '../scripts/calibrate-output-scale.js';
 import { writeTempModel } from './helpers/known-model.js';
-import { makeUNetModel } from './helpers/models.js';
+import { makeUNetModel } from '../benchmarks/random-models.js';
 
 /** Image sum / emitters over the samples, computed here independently of the script's own measurement. */
 async function sumPerEmitter(modelPath: string, samples: readonly CalibrationSample[]): Promise<number> {

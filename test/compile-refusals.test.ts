@@ -4,7 +4,7 @@ import { isNearestReplicate } from '../lib/engine/passes/resize-semantics.js';
 import { runPlanReference } from '../lib/engine/reference.js';
 import { isSmlmError, type SmlmError } from '../lib/errors.js';
 import { attr, OnnxModelBuilder, type ResizeNearestOptions } from '../lib/model/onnx-builder.js';
-import { loadedModelFromBytes, makeDeepStormModel, seededRandom, testMetadata } from './helpers/models.js';
+import { loadedModelFromBytes, makeDeepStormModel, seededRandom, testMetadata } from '../benchmarks/random-models.js';
 
 function randomArray(rand: () => number, n: number, scale = 0.5): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);

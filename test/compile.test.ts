@@ -10,7 +10,7 @@ import {
   makeUNetModel,
   naiveMacsPerFrame,
   seededRandom,
-} from './helpers/models.js';
+} from '../benchmarks/random-models.js';
 
 /** Camera-like uint16 frames: background with shot-noise-ish jitter plus a few bright blobs. */
 function makeStack(frames: number, height: number, width: number, seed: number): Stack {

@@ -4,7 +4,7 @@ import { SmlmError } from '../lib/errors.js';
 import { loadOnnxModel } from '../lib/model/onnx.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/known-model.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom } from './helpers/models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom } from '../benchmarks/random-models.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
 import { serializeModelMetadata } from '../lib/model/metadata.js';
 import { KNOWN_METADATA } from './helpers/known-model.js';

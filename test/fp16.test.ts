@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../lib/engine/compile.js';
 import { convertOnnxToFp16, floatToHalfBits } from '../lib/engine/fp16-onnx.js';
-import { decodeTensor } from '../lib/engine/passes/onnx-values.js';
+import { decodeTensor } from '../lib/model/onnx-values.js';
 import { runPlanReference } from '../lib/engine/reference.js';
 import { decodeOnnx, metadataProps, onnx } from '../lib/model/onnx.js';
-import { loadedModelFromBytes, makeDeepStormModel, makeUNetModel, seededRandom } from './helpers/models.js';
+import { loadedModelFromBytes, makeDeepStormModel, makeUNetModel, seededRandom } from '../benchmarks/random-models.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;

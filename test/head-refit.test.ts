@@ -1,13 +1,13 @@
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { decodeTensor } from '../lib/engine/passes/onnx-values.js';
+import { decodeTensor } from '../lib/model/onnx-values.js';
 import { isSmlmError } from '../lib/errors.js';
 import { findHead, HeadLeastSquares, withHeadFeaturesOutput } from '../lib/model/head-refit.js';
 import { decodeOnnx } from '../lib/model/onnx.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
 import { withInitializerValues } from '../lib/model/rewrite-initializers.js';
 import { fitStacks } from '../scripts/refit-head.js';
-import { makeDeepStormModel, makeUNetModel, seededRandom, testMetadata, torchStylePixelShuffle } from './helpers/models.js';
+import { makeDeepStormModel, makeUNetModel, seededRandom, testMetadata } from '../benchmarks/random-models.js';
 
 function initializer(bytes: Uint8Array, name: string): Float64Array {
   const t = decodeOnnx(bytes, 'test').graph!.initializer!.find((i) => i.name === name)!;

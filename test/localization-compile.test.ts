@@ -7,7 +7,7 @@ import { localizationHeadOf } from '../lib/model/head.js';
 import { renderDetections, sigmoid } from '../lib/render-detections.js';
 import type { Stack } from '../lib/types.js';
 import { isSmlmError, type SmlmError } from '../lib/errors.js';
-import { loadedModelFromBytes, makeUNetModel, seededRandom, testMetadata, type LocalizationRenderSettings } from './helpers/models.js';
+import { loadedModelFromBytes, makeUNetModel, seededRandom, testMetadata, type LocalizationRenderSettings } from '../benchmarks/random-models.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
 
 /** Camera-like uint16 frames: background with jitter plus a few bright blobs. */

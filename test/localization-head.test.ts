@@ -4,7 +4,7 @@ import { localizeDetections } from '../lib/localize-detections.js';
 import { METADATA_KEYS, parseModelMetadata, serializeModelMetadata } from '../lib/model/metadata.js';
 import { groundTruthImage } from '../lib/metrics.js';
 import { renderDetections, type DetectionGrid } from '../lib/render-detections.js';
-import { localizationHead, testMetadata } from './helpers/models.js';
+import { localizationHead, testMetadata } from '../benchmarks/random-models.js';
 
 function reason(head: unknown): string {
   try {

@@ -8,7 +8,7 @@ import { localizationHeadOf } from '../lib/model/head.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Stack } from '../lib/types.js';
 import { writeTempModel } from './helpers/known-model.js';
-import { loadedModelFromBytes, makeUNetModel, seededRandom } from './helpers/models.js';
+import { loadedModelFromBytes, makeUNetModel, seededRandom } from '../benchmarks/random-models.js';
 import { tempDir } from './helpers/paths.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compileModel } from '../lib/engine/compile.js';
 import type { LocalizationHeadOp, Plan } from '../lib/engine/plan.js';
 import { loadAddon } from '../lib/native/binding.js';
-import { loadedModelFromBytes, makeUNetModel } from './helpers/models.js';
+import { loadedModelFromBytes, makeUNetModel } from '../benchmarks/random-models.js';
 
 const loaded = loadAddon();
 

@@ -1,4 +1,4 @@
-// The install/build scripts' pure parts (scripts/native-env.cjs, build-native.mjs, check-prebuild.mjs) and the addon
+// The install/build scripts' pure parts (lib/native/native-env.cjs, scripts/build-native.mjs, check-prebuild.mjs) and the addon
 // loader's explanations: environment switches, where nvcc and cmake-js are found, the build hint for a clone and
 // for an installed package, the prepublish guard, and what a load failure (e.g. too old a glibc) reports.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { buildPrerequisites, cachedCudaCompiler, findNvcc, findOnPath, resolveCm
 import { checkPrebuild, defaultCudaArchs, glibcRequirement, MAX_GLIBC } from '../scripts/check-prebuild.mjs';
 
 const require = createRequire(import.meta.url);
-const nativeEnv = require('../scripts/native-env.cjs') as {
+const nativeEnv = require('../lib/native/native-env.cjs') as {
   envFlag(name: string, env?: Record<string, string | undefined>): boolean;
   isInstalledPackage(root: string): boolean;
   hasPrebuild(root: string, platform?: string, arch?: string): boolean;

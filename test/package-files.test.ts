@@ -24,15 +24,21 @@ describe('the npm package', () => {
       'native/build-config.cmake',
       'scripts/install-native.mjs',
       'scripts/build-native.mjs',
-      'scripts/native-env.cjs',
+      'lib/native/native-env.cjs',
     ]) {
       expect(files.has(path), path).toBe(true);
     }
     expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the smlm-rt authors\n/);
   });
 
-  it('keeps maintainer-only scripts and tests out', () => {
+  it('keeps maintainer-only scripts and tests out, compiled or not', () => {
     for (const path of files.keys()) expect(path).not.toMatch(/^(test\/|scripts\/(prebuild|check-prebuild)\.mjs$|\.npmrc$|scratch\/)/);
+    // The repository's npm scripts run dist/benchmarks and dist/scripts; users need only dist/lib.
+    for (const path of files.keys()) expect(path).not.toMatch(/^dist\/(?!lib\/)/);
+  });
+
+  it('ships the compiled library, the CLI and what the addon loader needs at run time', () => {
+    for (const path of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/cli/main.js', 'dist/lib/native/native-env.cjs']) expect(files.has(path), path).toBe(true);
   });
 
   it('ships every file under docs/ that README.md links to, and docs/ stays small', () => {

@@ -151,6 +151,7 @@ function announcingSource(frames: number, height: number, width: number): FrameS
     frames,
     height,
     width,
+    // eslint-disable-next-line require-yield -- a generator that fails before its first chunk is what this source is for
     async *chunks(framesPerChunk: number) {
       this.framesPerChunk = framesPerChunk;
       throw new SmlmError('E_ABORTED', 'test source: no chunk is read');

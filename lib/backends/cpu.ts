@@ -6,6 +6,7 @@
 import { SmlmError } from '../errors.js';
 import { localizationHeadOf } from '../model/head.js';
 import type { LoadedModel } from '../model/onnx.js';
+import { DEFAULT_BATCH } from '../options.js';
 import { normalizeFrames } from '../preprocess.js';
 import { renderDetections, type DetectionGrid } from '../render-detections.js';
 import type { Stack } from '../types.js';
@@ -14,8 +15,8 @@ import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './b
 type Ort = typeof import('onnxruntime-node');
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
-/** Frames per batch when the caller does not say. */
-export const CPU_DEFAULT_BATCH = 8;
+/** Frames per batch when the caller does not say (lib/options.ts). */
+export const CPU_DEFAULT_BATCH = DEFAULT_BATCH.cpu;
 /**
  * A batch never holds more than this many output pixels (16 MB of maps: 16 frames of 64x64 at 8x, one of 256x256).
  * The network's intermediate activations scale with it (Deep-STORM keeps 64 channels at the output resolution), and

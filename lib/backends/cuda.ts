@@ -7,10 +7,10 @@ import { SmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { loadAddon, type NativeAddon } from '../native/binding.js';
 import { compilePlan } from '../native/compiler.js';
-import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from '../native/engine-backend.js';
+import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from './native-engine.js';
 import type { InferenceBackend } from './backend.js';
 
-export type { GpuBackendOptions } from '../native/engine-backend.js';
+export type { GpuBackendOptions } from './native-engine.js';
 
 /** What `smlm-rt info` and backend selection need to know about the GPU side. */
 export interface CudaStatus {
@@ -60,11 +60,20 @@ export function requireUsableAddon(backend: 'cuda' | 'tensorrt'): { addon: Nativ
   return { addon: loaded.addon, deviceCount: devices.length };
 }
 
+/** The engine keeps activations in fp16 (tensor cores); `auto` runs fp32 requests on the cpu backend instead. */
+export const CUDA_FP32_UNSUPPORTED = 'the cuda engine computes in fp16 only; fp32 runs on the cpu backend (or tensorrt)';
+
+function fp32Unsupported(): SmlmError {
+  return new SmlmError('E_BAD_OPTIONS', `precision "fp32": ${CUDA_FP32_UNSUPPORTED}`, { backend: 'cuda', precision: 'fp32' });
+}
+
 /**
  * Creates the `cuda` backend for a model: compiles the ONNX graph into an execution plan (E_MODEL_INVALID for an
  * operator the engine does not support) and builds the native engine on the chosen device.
  */
 export async function createCudaBackend(model: LoadedModel, options: GpuBackendOptions = {}): Promise<InferenceBackend> {
+  // Before looking for a GPU or compiling anything: no GPU would make fp32 possible.
+  if (options.precision === 'fp32') throw fp32Unsupported();
   const { addon, deviceCount } = requireUsableAddon('cuda');
   const resolved = resolveGpuOptions(options, deviceCount);
   const plan = await compilePlan(model);

@@ -2,14 +2,12 @@
  * Picks and creates the inference backend. GPU backends live behind dynamic imports so that CPU-only use never
  * loads the native addon's JavaScript side either.
  */
-import { isSmlmError, SmlmError } from '../errors.js';
+import { isSmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
 import type { BackendChoice, BackendName, Precision } from '../types.js';
 import type { InferenceBackend } from './backend.js';
-import { CPU_DEFAULT_BATCH, createCpuBackend } from './cpu.js';
-
-/** Batch size of GPU backends when the caller does not choose (the engine's own default). */
-export const GPU_DEFAULT_BATCH = 64;
+import { DEFAULT_BATCH } from '../options.js';
+import { createCpuBackend } from './cpu.js';
 
 export interface BackendRequest {
   batchSize?: number;
@@ -51,27 +49,27 @@ export async function gpuUsable(): Promise<{ usable: boolean; reason?: string }>
  * E_BACKEND_UNAVAILABLE (or the engine's error) instead.
  */
 export async function selectBackend(choice: BackendChoice, model: LoadedModel, request: BackendRequest): Promise<SelectedBackend> {
-  const batchFor = (name: BackendName) => request.batchSize ?? (name === 'cpu' ? CPU_DEFAULT_BATCH : GPU_DEFAULT_BATCH);
+  const batchFor = (name: BackendName) => request.batchSize ?? DEFAULT_BATCH[name];
   if (choice === 'cpu') return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu') };
   if (choice === 'cuda' || choice === 'tensorrt') return { backend: await createGpuBackend(choice, model, request), batchSize: batchFor(choice) };
   let fallbackReason: string;
-  const gpu = await gpuUsable();
-  if (gpu.usable) {
-    try {
-      return { backend: await createGpuBackend('cuda', model, request), batchSize: batchFor('cuda') };
-    } catch (err) {
-      // Bad options are the caller's mistake on every backend: report them rather than hide them behind a fallback.
-      if (isSmlmError(err, 'E_BAD_OPTIONS')) throw err;
-      fallbackReason = `cuda backend failed to start: ${(err as Error).message}`;
-    }
+  if (request.precision === 'fp32') {
+    // Known before any GPU work: the engine would refuse it after loading the addon.
+    const { CUDA_FP32_UNSUPPORTED } = await import('./cuda.js');
+    fallbackReason = `precision fp32: ${CUDA_FP32_UNSUPPORTED}`;
   } else {
-    fallbackReason = `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
+    const gpu = await gpuUsable();
+    if (!gpu.usable) {
+      fallbackReason = `no usable GPU: ${gpu.reason ?? 'unknown reason'}`;
+    } else {
+      try {
+        return { backend: await createGpuBackend('cuda', model, request), batchSize: batchFor('cuda') };
+      } catch (err) {
+        // Bad options are the caller's mistake on every backend: report them rather than hide them behind a fallback.
+        if (isSmlmError(err, 'E_BAD_OPTIONS')) throw err;
+        fallbackReason = `cuda backend failed to start: ${(err as Error).message}`;
+      }
+    }
   }
   return { backend: await createCpuBackend(model, { batchSize: request.batchSize }), batchSize: batchFor('cpu'), fallbackReason };
-}
-
-/** Throws E_BAD_OPTIONS unless `value` is a backend choice. */
-export function checkBackendChoice(value: unknown): BackendChoice {
-  if (value === 'auto' || value === 'cpu' || value === 'cuda' || value === 'tensorrt') return value;
-  throw new SmlmError('E_BAD_OPTIONS', `backend must be one of auto, cpu, cuda, tensorrt; got ${JSON.stringify(value)}`);
 }

@@ -5,13 +5,13 @@
  */
 import { SmlmError } from '../errors.js';
 import type { LoadedModel } from '../model/onnx.js';
-import { addonBuildCommand } from '../native/binding.js';
+import { addonBuildCommand, loadAddon } from '../native/binding.js';
 import { compilePlan, onnxToFp16 } from '../native/compiler.js';
-import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from '../native/engine-backend.js';
+import { engineCacheDir, NativeEngineBackend, resolveGpuOptions, toSmlmError, type GpuBackendOptions } from './native-engine.js';
 import type { InferenceBackend } from './backend.js';
 import { requireUsableAddon } from './cuda.js';
 
-export type { GpuBackendOptions } from '../native/engine-backend.js';
+export type { GpuBackendOptions } from './native-engine.js';
 
 /** TensorRT 11 dropped the FP16 builder flag: networks are strongly typed, so FP16 must be in the ONNX itself. */
 function isStronglyTypedOnly(tensorrtVersion: string | undefined): boolean {
@@ -19,21 +19,26 @@ function isStronglyTypedOnly(tensorrtVersion: string | undefined): boolean {
   return Number.isFinite(major) && major >= 11;
 }
 
+function builtWithoutTensorRt(): SmlmError {
+  return new SmlmError(
+    'E_BACKEND_UNAVAILABLE',
+    'tensorrt backend unavailable: the CUDA addon was built without TensorRT. Install TensorRT and rebuild with ' +
+      `\`TENSORRT_ROOT=/path/to/TensorRT ${addonBuildCommand()}\`; the \`cuda\` backend needs no TensorRT.`,
+    { backend: 'tensorrt' },
+  );
+}
+
 /**
  * Creates the `tensorrt` backend for a model. The plan is still compiled: it carries the normalization, frame-size
  * rules and upsampling the pre- and post-kernels use, and it validates the model the same way as `cuda` does.
  */
 export async function createTensorRtBackend(model: LoadedModel, options: GpuBackendOptions = {}): Promise<InferenceBackend> {
+  // The reasons in the order `smlm-rt info` gives them: no addon, then an addon without TensorRT, then no GPU.
+  const loaded = loadAddon();
+  if (loaded.ok && !loaded.addon.features.tensorrt) throw builtWithoutTensorRt();
   const { addon, deviceCount } = requireUsableAddon('tensorrt');
   const createEngine = addon.createTensorRtEngine;
-  if (!addon.features.tensorrt || !createEngine) {
-    throw new SmlmError(
-      'E_BACKEND_UNAVAILABLE',
-      'tensorrt backend unavailable: the CUDA addon was built without TensorRT. Install TensorRT and rebuild with ' +
-        `\`TENSORRT_ROOT=/path/to/TensorRT ${addonBuildCommand()}\`; the \`cuda\` backend needs no TensorRT.`,
-      { backend: 'tensorrt' },
-    );
-  }
+  if (!createEngine) throw builtWithoutTensorRt();
   const resolved = resolveGpuOptions(options, deviceCount);
   const plan = await compilePlan(model);
   if (plan.ops.at(-1)?.op === 'localization-head') {

@@ -8,9 +8,12 @@ import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../
 import { modelFilePath } from '../model/registry.js';
 import { openTiffStack } from '../io/tiff-read.js';
 import { validateStack } from '../io/validate-stack.js';
+import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
-import type { BackendChoice } from '../types.js';
+import type { BackendChoice, Progress } from '../types.js';
+import { withInterrupt } from './interrupt.js';
 import { integerOption } from './options.js';
+import { createProgressReporter } from './progress.js';
 
 export interface LocalizeCliOptions {
   output: string;
@@ -21,6 +24,13 @@ export interface LocalizeCliOptions {
   threshold?: number;
   radius: number;
   force?: boolean;
+  quiet?: boolean;
+}
+
+/** What localizeFile reports while it runs: frames done of the whole stack, and an AbortSignal (Ctrl-C). */
+export interface LocalizeRun {
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
 }
 
 /** Frames reconstructed at a time, at most... */
@@ -47,7 +57,7 @@ export function formatLocalizationsCsv(locs: readonly Localization[]): string {
 }
 
 /** Reconstructs the stack chunk by chunk with per-frame maps kept, localizes each map, returns all localizations. */
-export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
+export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>, run: LocalizeRun = {}): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
   const source = await openTiffStack(stackPath);
   let rec: Reconstructor | undefined;
   try {
@@ -63,16 +73,21 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     for await (const chunk of source.chunks(chunkFrames)) {
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
+      const done = first - 1;
+      const signal = run.signal;
+      const onProgress = run.onProgress && ((p: Progress) => run.onProgress!({ framesDone: done + p.framesDone, framesTotal: source.frames }));
       if (fromDetections) {
         const chunkFirst = first;
         const cameraPixelNm = chunk.pixelSizeNm ?? source.pixelSizeNm ?? rec.model.metadata.cameraPixelNm;
         const threshold = opts.threshold ?? DEFAULT_DETECTION_THRESHOLD;
         await rec.reconstruct(chunk, {
+          signal,
+          onProgress,
           onDetections: (detections, firstFrame, count) =>
             locs.push(...localizeDetections(detections, count, chunk.height, chunk.width, { head, cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame })),
         });
       } else {
-        const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
+        const r = await rec.reconstruct(chunk, { keepFrameMaps: true, signal, onProgress });
         locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold ?? DEFAULT_MAP_THRESHOLD, radius: opts.radius, firstFrame: first }));
       }
       first += chunk.frames;
@@ -90,16 +105,19 @@ export function register(program: Command): void {
     .description('list emitters (frame, x, y, confidence) from the per-frame maps, as ThunderSTORM-compatible CSV')
     .argument('<stack>', 'input TIFF stack')
     .requiredOption('-o, --output <file>', 'output CSV')
-    .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
+    .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
-    .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
+    .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
     .option('--threshold <value>', `minimum map mass around a maximum (expected emitters, default ${DEFAULT_MAP_THRESHOLD}); for a localization-head model on the cpu backend, minimum detection probability p (default ${DEFAULT_DETECTION_THRESHOLD})`, nonNegative)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
+    .option('-q, --quiet', 'no progress output; errors only')
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
       await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
       await checkOutputWritable(opts.output, opts.force ?? false);
-      const r = await localizeFile(stackPath, opts);
+      const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
+      const r = await withInterrupt((signal) => localizeFile(stackPath, opts, { signal, onProgress: progress && ((p) => progress.update(p)) }));
+      progress?.finish();
       await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);
       process.stdout.write(`wrote ${opts.output}: ${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})\n`);
     });

@@ -2,7 +2,7 @@
 /**
  * The `smlm-rt` command. Each command lives in its own module exporting `register(program)`; to add one, import the
  * module and list it in COMMANDS. Failures print one line, `smlm-rt: error E_CODE: message`, and exit 1; usage
- * errors exit 2; SmlmErrors never print a stack trace.
+ * errors exit 2; Ctrl-C (E_ABORTED: the CLI aborts only on SIGINT) exits 130; SmlmErrors never print a stack trace.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { isSmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
 import * as evaluate from './evaluate.js';
 import * as info from './info.js';
+import { EXIT_INTERRUPTED } from './interrupt.js';
 import * as localize from './localize.js';
 import * as reconstruct from './reconstruct.js';
 
@@ -55,7 +56,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // On a terminal the progress bar may have left the cursor mid-line.
       const lead = process.stderr.isTTY ? '\n' : '';
       process.stderr.write(`${lead}smlm-rt: error ${err.code}: ${err.message}\n`);
-      return 1;
+      return err.code === 'E_ABORTED' ? EXIT_INTERRUPTED : 1;
     }
     process.stderr.write(`smlm-rt: internal error (please report): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

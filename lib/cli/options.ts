@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { extname } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** A commander argument parser for integers in [min, max]; a bad value is a usage error (exit code 2). */
 export function integerOption(min: number, max: number): (value: string) => number {
@@ -9,4 +10,28 @@ export function integerOption(min: number, max: number): (value: string) => numb
     }
     return n;
   };
+}
+
+/** A usage error (exit code 2), printed like commander's own. */
+function usageError(command: Command, message: string, code: string): never {
+  command.error(`error: ${message}`, { exitCode: 2, code: `smlm-rt.${code}` });
+}
+
+/**
+ * `-o` is the quantitative result, a 32-bit float TIFF. A name ending in .png (or .jpg) would get a TIFF under a PNG
+ * name, which viewers then refuse or misread; a PNG in its place would lose the data. So it is refused, pointing at
+ * --png, which writes the 8-bit preview.
+ */
+export function checkOutputIsTiff(output: string, command: Command): void {
+  const ext = extname(output).toLowerCase();
+  if (['.png', '.jpg', '.jpeg'].includes(ext)) {
+    usageError(command, `-o writes a 32-bit float TIFF, not ${ext.slice(1).toUpperCase()}: use -o <name>.tif for the image and --png ${output} for a preview`, 'outputNotTiff');
+  }
+}
+
+/** --device and --precision choose GPU settings; with --backend cpu they would be ignored, so they are refused. */
+export function checkGpuOnlyOptions(opts: { backend: string; device?: number; precision?: string }, command: Command): void {
+  if (opts.backend !== 'cpu') return;
+  const given = [opts.device !== undefined ? '--device' : '', opts.precision !== undefined ? '--precision' : ''].filter(Boolean);
+  if (given.length > 0) usageError(command, `${given.join(' and ')} only apply to GPU backends; --backend cpu always computes in fp32 on the CPU`, 'gpuOptionOnCpu');
 }

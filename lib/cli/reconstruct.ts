@@ -5,9 +5,12 @@ import { checkOutputIsNotInput, checkOutputWritable, sameFile } from '../io/outp
 import { modelFilePath } from '../model/registry.js';
 import { writeFloatTiff } from '../io/tiff-write.js';
 import { writePngPreview } from '../io/png.js';
+import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice, Precision } from '../types.js';
-import { integerOption } from './options.js';
+import { withInterrupt } from './interrupt.js';
+import { noteWriter } from './notes.js';
+import { checkGpuOnlyOptions, checkOutputIsTiff, integerOption } from './options.js';
 import { createProgressReporter, formatDuration } from './progress.js';
 
 export interface ReconstructCliOptions {
@@ -22,9 +25,8 @@ export interface ReconstructCliOptions {
   quiet?: boolean;
 }
 
-const note = (text: string) => process.stderr.write(`smlm-rt: note: ${text}\n`);
-
 export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
+  const note = noteWriter(opts.quiet);
   const force = opts.force ?? false;
   // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS, and no --force may
   // replace the stack or the model being read.
@@ -35,9 +37,6 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
   }
   const source = await openTiffStack(stackPath);
   let rec: Reconstructor | undefined;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
   try {
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch, precision: opts.precision, device: opts.device });
     if (rec.fallbackReason) note(`using the cpu backend (${rec.fallbackReason})`);
@@ -48,7 +47,8 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
       note(`${stackPath} has ${source.pixelSizeNm.toFixed(1)} nm pixels but model "${rec.model.name}" was trained for ${meta.cameraPixelNm} nm; results may degrade`);
     }
     const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
-    const result = await rec.reconstructSource(source, { signal: controller.signal, onProgress: progress && ((p) => progress.update(p)) });
+    const reconstructor = rec;
+    const result = await withInterrupt((signal) => reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)) }));
     progress?.finish();
     await writeFloatTiff(opts.output, result.image, result.width, result.height, { pixelSizeNm: result.pixelSizeNm, force });
     if (opts.png) await writePngPreview(opts.png, result.image, result.width, result.height, { force });
@@ -58,7 +58,6 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
         `${result.frames} frames in ${formatDuration(result.timings.totalMs)} (${fps.toFixed(1)} frames/s, backend ${result.backend}, model ${result.model})\n`,
     );
   } finally {
-    process.removeListener('SIGINT', onSigint);
     await rec?.close();
     await source.close();
   }
@@ -71,14 +70,16 @@ export function register(program: Command): void {
     .argument('<stack>', 'input TIFF stack: uint8, uint16 or float32 pages (ImageJ, OME-TIFF or plain multi-page)')
     .requiredOption('-o, --output <file>', 'output: 32-bit float TIFF with its nm scale')
     .option('--png <file>', 'also write a colour PNG preview')
-    .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
+    .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default, see `smlm-rt info`)')
-    .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
+    .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
     .addOption(new Option('--precision <p>', 'GPU arithmetic (the cpu backend always uses fp32)').choices(['fp16', 'fp32']))
     .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
     .option('-f, --force', 'overwrite existing output files')
-    .option('-q, --quiet', 'no progress output')
+    .option('-q, --quiet', 'no progress and no notes; errors only')
     .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
+      checkOutputIsTiff(opts.output, command);
+      checkGpuOnlyOptions(opts, command);
       if (opts.png !== undefined && (await sameFile(opts.png, opts.output))) {
         command.error(`error: --png and --output name the same file (${opts.png}); the preview would replace the result`, { exitCode: 2, code: 'smlm-rt.sameOutput' });
       }

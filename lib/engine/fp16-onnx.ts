@@ -1,7 +1,7 @@
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { SmlmError } from '../errors.js';
 import { decodeOnnx, onnx } from '../model/onnx.js';
-import { decodeTensor } from './passes/onnx-values.js';
+import { decodeTensor } from '../model/onnx-values.js';
 
 /**
  * FP16 copy of an ONNX model, for TensorRT 11's strongly typed networks (which run every tensor in the type the

@@ -13,7 +13,7 @@
  */
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { SmlmError } from '../errors.js';
-import { attributesOf, decodeTensor, intAttr, intsAttr } from '../engine/passes/onnx-values.js';
+import { attributesOf, decodeTensor, intAttr, intsAttr } from './onnx-values.js';
 import { decodeOnnx, onnx, type OnnxModelProto } from './onnx.js';
 
 /** Where a model's head is and what it computes. */

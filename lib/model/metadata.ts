@@ -59,12 +59,33 @@ function invalid(message: string, source: string): SmlmError {
   return new SmlmError('E_MODEL_INVALID', `${source}: ${message}`, { source });
 }
 
-function positiveNumber(props: Record<string, string>, key: string, source: string): number {
+/**
+ * What a metadata value may be. A model states its own units and scale, and a value outside these bounds is never a
+ * real model's: an output scale of 5e-324 turns every image into Infinity, a camera pixel of 1e9 nm into nonsense
+ * coordinates. The bounds are wide (several orders of magnitude past any trained model) so that they only catch lies.
+ */
+export const METADATA_LIMITS = {
+  upsampling: { min: 1, max: 16 },
+  pixelNm: { min: 0.01, max: 1e5 },
+  outputScale: { min: 1e-6, max: 1e6 },
+  normalizationMean: { min: -1e6, max: 1e6 },
+  normalizationStd: { min: 1e-9, max: 1e6 },
+  sizeMultiple: { min: 1, max: 1024 },
+  minSize: { min: 1, max: 4096 },
+} as const;
+
+function checkRange(value: number, key: string, range: { min: number; max: number }, source: string, raw: unknown = value): number {
+  if (!Number.isFinite(value) || value < range.min || value > range.max) {
+    throw invalid(`metadata "${key}" must be a number from ${range.min} to ${range.max}, got "${String(raw)}"`, source);
+  }
+  return value;
+}
+
+function numberInRange(props: Record<string, string>, key: string, range: { min: number; max: number }, source: string): number {
   const raw = props[key];
   if (raw === undefined) throw invalid(`missing metadata "${key}"; smlm-rt models carry their parameters in ONNX metadata_props`, source);
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw invalid(`metadata "${key}" must be a positive number, got "${raw}"`, source);
-  return value;
+  // Number('') is 0 and Number(' 8 ') is 8: only a plain numeral counts.
+  return checkRange(raw.trim() === raw && raw !== '' ? Number(raw) : NaN, key, range, source, raw);
 }
 
 function jsonObject(props: Record<string, string>, key: string, source: string): Record<string, unknown> {
@@ -88,22 +109,25 @@ export function parseModelMetadata(props: Record<string, string>, source: string
   if (format !== METADATA_FORMAT_VERSION) throw invalid(`metadata format "${format}" is not supported (expected "${METADATA_FORMAT_VERSION}")`, source);
   const architecture = props[METADATA_KEYS.architecture];
   if (!architecture) throw invalid(`missing metadata "${METADATA_KEYS.architecture}"`, source);
-  const upsampling = positiveNumber(props, METADATA_KEYS.upsampling, source);
+  const upsampling = numberInRange(props, METADATA_KEYS.upsampling, METADATA_LIMITS.upsampling, source);
   if (!Number.isInteger(upsampling)) throw invalid(`"${METADATA_KEYS.upsampling}" must be an integer`, source);
   const norm = jsonObject(props, METADATA_KEYS.normalization, source);
   if (norm.kind !== 'minmax-zscore' || typeof norm.mean !== 'number' || typeof norm.std !== 'number' || !(norm.std > 0)) {
     throw invalid(`"${METADATA_KEYS.normalization}" must be {"kind":"minmax-zscore","mean":number,"std":number>0}`, source);
   }
-  const sizeMultiple = positiveNumber(props, METADATA_KEYS.sizeMultiple, source);
-  const minSize = positiveNumber(props, METADATA_KEYS.minSize, source);
+  // JSON reads 1e999 as Infinity: the constants are range-checked like every other number.
+  checkRange(norm.mean, `${METADATA_KEYS.normalization}.mean`, METADATA_LIMITS.normalizationMean, source);
+  checkRange(norm.std, `${METADATA_KEYS.normalization}.std`, METADATA_LIMITS.normalizationStd, source);
+  const sizeMultiple = numberInRange(props, METADATA_KEYS.sizeMultiple, METADATA_LIMITS.sizeMultiple, source);
+  const minSize = numberInRange(props, METADATA_KEYS.minSize, METADATA_LIMITS.minSize, source);
   if (!Number.isInteger(sizeMultiple) || !Number.isInteger(minSize)) throw invalid('size_multiple and min_size must be integers', source);
   return {
     architecture,
     upsampling,
-    cameraPixelNm: positiveNumber(props, METADATA_KEYS.cameraPixelNm, source),
-    outputPixelNm: positiveNumber(props, METADATA_KEYS.outputPixelNm, source),
+    cameraPixelNm: numberInRange(props, METADATA_KEYS.cameraPixelNm, METADATA_LIMITS.pixelNm, source),
+    outputPixelNm: numberInRange(props, METADATA_KEYS.outputPixelNm, METADATA_LIMITS.pixelNm, source),
     normalization: { kind: 'minmax-zscore', mean: norm.mean, std: norm.std },
-    outputScale: positiveNumber(props, METADATA_KEYS.outputScale, source),
+    outputScale: numberInRange(props, METADATA_KEYS.outputScale, METADATA_LIMITS.outputScale, source),
     sizeMultiple,
     minSize,
     training: props[METADATA_KEYS.training] === undefined ? {} : jsonObject(props, METADATA_KEYS.training, source),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import { SmlmError } from '../errors.js';
+import { checkFiniteWeights } from './finite-initializers.js';
 import { parseModelMetadata, type ModelMetadata } from './metadata.js';
 
 export const { onnx } = onnxProto;
@@ -24,10 +25,11 @@ export function decodeOnnx(bytes: Uint8Array, source: string): OnnxModelProto {
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    throw new SmlmError('E_MODEL_INVALID', `${source}: not a valid ONNX file (${(err as Error).message})`, { source }, { cause: err });
+    throw new SmlmError('E_MODEL_INVALID', `${source}: not an ONNX model (${(err as Error).message})`, { source }, { cause: err });
   }
+  // Protobuf decodes many non-ONNX files (a README, a TIFF) without an error, into a model with no graph.
   if (!proto.graph || !proto.graph.node || proto.graph.node.length === 0) {
-    throw new SmlmError('E_MODEL_INVALID', `${source}: ONNX file has no graph`, { source });
+    throw new SmlmError('E_MODEL_INVALID', `${source}: not an ONNX model (no graph in the file)`, { source });
   }
   return proto;
 }
@@ -50,6 +52,7 @@ export async function loadOnnxModel(path: string, name = path): Promise<LoadedMo
   }
   const proto = decodeOnnx(bytes, path);
   const metadata = parseModelMetadata(metadataProps(proto), path);
+  checkFiniteWeights(proto, path);
   const hash = createHash('sha256').update(bytes).digest('hex');
   return { name, path, bytes, proto, metadata, hash };
 }

@@ -73,9 +73,13 @@ export async function listModels(): Promise<ModelInfo[]> {
   return infos;
 }
 
-/** A spec is a path (not a bundled name) when it has a folder separator or an .onnx extension. */
+/**
+ * A spec is a path (not a bundled name) when it has a folder separator or an .onnx extension, or when it names an
+ * existing file and no bundled model: `--model README.md` must say what is wrong with that file, not "unknown model".
+ */
 function looksLikePath(spec: string): boolean {
-  return spec.includes('/') || spec.includes('\\') || extname(spec).toLowerCase() === '.onnx';
+  if (spec.includes('/') || spec.includes('\\') || extname(spec).toLowerCase() === '.onnx') return true;
+  return !bundledModelNames().includes(spec) && existsSync(spec);
 }
 
 /** The ONNX file a model spec names (bundled name, path, or undefined for the default), without reading it. */

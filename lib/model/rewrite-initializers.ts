@@ -7,7 +7,7 @@
  * other byte of the file stays what it was.
  */
 import { SmlmError } from '../errors.js';
-import { toNumber } from '../engine/passes/onnx-values.js';
+import { toNumber } from './onnx-values.js';
 import { decodeOnnx, onnx } from './onnx.js';
 
 /**

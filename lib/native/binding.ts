@@ -6,9 +6,9 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-// scripts/native-env.cjs: the helpers the install scripts use too (so that a switch or a build hint reads the same
-// there); compiled into dist/ alongside this file (allowJs), so that the loader needs nothing outside dist/.
-import nativeEnv from '../../scripts/native-env.cjs';
+// native-env.cjs: the helpers the install script (scripts/install-native.mjs, which runs before any TypeScript is
+// compiled) uses too, so that a switch or a build hint reads the same there; copied into dist/lib/native by tsc.
+import nativeEnv from './native-env.cjs';
 import type { Plan } from '../engine/plan.js';
 import { packageRoot } from '../model/registry.js';
 import type { PixelArray } from '../types.js';
@@ -120,7 +120,7 @@ function runtimeGlibc(): string | undefined {
 
 /**
  * The command that builds the addon from source for this package: `npm run build:native` in a clone,
- * `[SMLM_RT_BUILD_FROM_SOURCE=1] npm rebuild smlm-rt` in an installed package (scripts/native-env.cjs).
+ * `[SMLM_RT_BUILD_FROM_SOURCE=1] npm rebuild smlm-rt` in an installed package (native-env.cjs).
  */
 export function addonBuildCommand(): string {
   return nativeEnv.buildCommand(packageRoot());

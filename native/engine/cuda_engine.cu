@@ -95,7 +95,7 @@ class CudaEngine final : public Engine {
     cudaDeviceProp prop{};
     checkCuda(cudaGetDeviceProperties(&prop, options.device), "cudaGetDeviceProperties");
     gpuName_ = std::string(prop.name) + " sm_" + std::to_string(prop.major) + std::to_string(prop.minor);
-    poison_ = std::getenv("SMLMRT_DEBUG_POISON") != nullptr;
+    poison_ = std::getenv("SMLM_RT_DEBUG_POISON") != nullptr;
     try {
       checkCuda(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking), "cudaStreamCreate");
       checkCuda(cudaStreamCreateWithFlags(&upload_, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -273,7 +273,7 @@ class CudaEngine final : public Engine {
   // frames by the clamp-sum kernel. Only when the head's input is exactly that conv's output and nothing else uses it.
   void decideHeadFusion() {
     fusedHead_ = false;
-    if (std::getenv("SMLMRT_NO_HEAD_FUSION")) return;
+    if (std::getenv("SMLM_RT_NO_HEAD_FUSION")) return;
     const HeadOp& head = plan_.head;
     const PreparedConv& last = layers_.back();
     if (localization()) return;  // its epilogue would have to render, not reduce
@@ -635,9 +635,9 @@ class CudaEngine final : public Engine {
         complete = false;
       }
     }
-    *needsTuning = !complete && !std::getenv("SMLMRT_NO_TUNE");
+    *needsTuning = !complete && !std::getenv("SMLM_RT_NO_TUNE");
     // Testing hook: one named tactic wherever it fits (the self-test checks every tactic's results this way).
-    if (const char* forced = std::getenv("SMLMRT_FORCE_TACTIC")) {
+    if (const char* forced = std::getenv("SMLM_RT_FORCE_TACTIC")) {
       *needsTuning = false;
       for (size_t i = 0; i < layers_.size(); ++i) {
         if (!layers_[i].tensorCores) continue;

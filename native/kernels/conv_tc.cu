@@ -638,7 +638,7 @@ bool convTcTacticFits(int tactic, const ConvArgs& a) {
   if (tactic < 0 || tactic >= kTacticCount) return false;
   const Tactic& t = tactics()[tactic];
   if (t.smemBytes > deviceSharedMemoryLimit()) return false;
-  if (t.maxKernel && std::getenv("SMLMRT_NO_HALO")) return false;  // A/B switch for the halo-tile family
+  if (t.maxKernel && std::getenv("SMLM_RT_NO_HALO")) return false;  // A/B switch for the halo-tile family
   if (a.pool && !t.kernelPool) return false;
   if (t.maxKernel && (a.maxKh > t.maxKernel || a.maxKw > t.maxKernel)) return false;
   if (a.headWeights) return t.bn >= a.cout && t.wn >= a.cout && t.bn == t.wn;  // one warp column holds all of cout

@@ -9,9 +9,9 @@ namespace smlmrt::trt {
 namespace {
 
 // kINTERNAL_ERROR < kERROR < kWARNING < kINFO < kVERBOSE: a message is echoed when its severity <= the threshold.
-// Returns false (echo nothing) when SMLMRT_TRT_LOG is unset.
+// Returns false (echo nothing) when SMLM_RT_TRT_LOG is unset.
 bool echoThresholdFromEnvironment(nvinfer1::ILogger::Severity* threshold) {
-  const char* setting = std::getenv("SMLMRT_TRT_LOG");
+  const char* setting = std::getenv("SMLM_RT_TRT_LOG");
   if (setting == nullptr || *setting == '\0') return false;
   *threshold = nvinfer1::ILogger::Severity::kWARNING;
   if (std::strcmp(setting, "verbose") == 0) *threshold = nvinfer1::ILogger::Severity::kVERBOSE;

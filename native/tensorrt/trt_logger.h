@@ -11,8 +11,8 @@ namespace smlmrt::trt {
 
 class ErrorCollectingLogger final : public nvinfer1::ILogger {
  public:
-  // Errors are always kept. Warnings and info go to stderr only when SMLMRT_TRT_LOG is set in the environment
-  // (SMLMRT_TRT_LOG=verbose for everything), because a library must not print on its own.
+  // Errors are always kept. Warnings and info go to stderr only when SMLM_RT_TRT_LOG is set in the environment
+  // (SMLM_RT_TRT_LOG=verbose for everything), because a library must not print on its own.
   ErrorCollectingLogger();
 
   void log(Severity severity, nvinfer1::AsciiChar const* message) noexcept override;

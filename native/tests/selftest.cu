@@ -339,12 +339,12 @@ int runTests() {
   checkCase(*deepstorm, ds, "deepstorm", 2, 64, 64, PixelType::U16, 2, rng, false);  // the benchmark frame size
   checkCase(*deepstorm, ds, "deepstorm (back to a cached shape)", 5, 16, 24, PixelType::U8, 2, rng);
   std::printf("      %s\n", deepstorm->describe().c_str());
-  setenv("SMLMRT_NO_HEAD_FUSION", "1", 1);  // the separate head kernel, as any plan whose head cannot fuse runs it
+  setenv("SMLM_RT_NO_HEAD_FUSION", "1", 1);  // the separate head kernel, as any plan whose head cannot fuse runs it
   {
     auto unfused = createCudaEngine(ds, opts);
     checkCase(*unfused, ds, "deepstorm, head not fused", 5, 16, 24, PixelType::U16, 2, rng);
   }
-  unsetenv("SMLMRT_NO_HEAD_FUSION");
+  unsetenv("SMLM_RT_NO_HEAD_FUSION");
 
   const Plan un = unetPlan(rng(), 32, 64, 128);
   auto unet = createCudaEngine(un, opts);
@@ -405,23 +405,23 @@ int runTests() {
 
   // Every tile configuration, forced wherever it fits, on both plan shapes (tuning alone would only check winners).
   for (int t = 0; t < convTcTacticCount(); ++t) {
-    setenv("SMLMRT_FORCE_TACTIC", convTcTacticName(t), 1);
+    setenv("SMLM_RT_FORCE_TACTIC", convTcTacticName(t), 1);
     auto forcedDs = createCudaEngine(ds, opts);
     checkCase(*forcedDs, ds, std::string("deepstorm ") + convTcTacticName(t), 3, 16, 24, PixelType::U16, 2, rng);
     auto forcedUnet = createCudaEngine(un, opts);
     checkCase(*forcedUnet, un, std::string("unet ") + convTcTacticName(t), 3, 32, 24, PixelType::U16, 3, rng);
   }
-  unsetenv("SMLMRT_FORCE_TACTIC");
+  unsetenv("SMLM_RT_FORCE_TACTIC");
 
   // Poisoned device activations (NaN before every batch): any read of an unwritten activation reaches the output.
-  setenv("SMLMRT_DEBUG_POISON", "1", 1);
+  setenv("SMLM_RT_DEBUG_POISON", "1", 1);
   {
     auto poisoned = createCudaEngine(ds, opts);
     checkCase(*poisoned, ds, "deepstorm, device activations poisoned", 3, 16, 16, PixelType::U16, 2, rng);
     auto poisonedUnet = createCudaEngine(un, opts);
     checkCase(*poisonedUnet, un, "unet, device activations poisoned", 5, 32, 24, PixelType::U16, 2, rng);
   }
-  unsetenv("SMLMRT_DEBUG_POISON");
+  unsetenv("SMLM_RT_DEBUG_POISON");
 
   // Determinism and flat device memory over repeated runs.
   {
@@ -505,9 +505,9 @@ int runBench(const std::vector<int>& batches, const std::vector<int>& sizes) {
                                {"ds-nofuse", deepStormPlan(7), false},
                                {"unet", unetPlan(8, 32, 64, 128), true}};
   for (Model& m : models) {
-    if (!m.fuseHead) setenv("SMLMRT_NO_HEAD_FUSION", "1", 1);
+    if (!m.fuseHead) setenv("SMLM_RT_NO_HEAD_FUSION", "1", 1);
     auto engine = createCudaEngine(m.plan, opts);
-    unsetenv("SMLMRT_NO_HEAD_FUSION");
+    unsetenv("SMLM_RT_NO_HEAD_FUSION");
     for (int size : sizes) {
       if (!m.fuseHead && size > 64) continue;
       const int frames = size <= 64 ? 361 : 64;

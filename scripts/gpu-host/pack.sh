@@ -24,7 +24,7 @@ say "node runtime"
 
 if [ -z "${SKIP_NATIVE_BUILD:-}" ]; then
   say "building the addon for sm_${PACK_ARCHS:-90}"
-  SMLMRT_CUDA_ARCHS="${PACK_ARCHS:-90}" node scripts/build-native.mjs > "$out/build-native.log" 2>&1 || { tail -30 "$out/build-native.log"; exit 1; }
+  SMLM_RT_CUDA_ARCHS="${PACK_ARCHS:-90}" node scripts/build-native.mjs > "$out/build-native.log" 2>&1 || { tail -30 "$out/build-native.log"; exit 1; }
 fi
 test -f build/Release/smlm_rt.node || { say "build/Release/smlm_rt.node is missing"; exit 1; }
 xz -T2 -6 -c build/Release/smlm_rt.node > "$out/smlm_rt.node.xz"

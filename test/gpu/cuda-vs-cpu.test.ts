@@ -13,8 +13,9 @@ import { createCpuBackend } from '../../lib/backends/cpu.js';
 import { createCudaBackend } from '../../lib/backends/cuda.js';
 import type { LoadedModel } from '../../lib/model/onnx.js';
 import type { Stack } from '../../lib/types.js';
-import { loadedModelFromBytes, makeUNetModel } from '../helpers/models.js';
-import { announceSkip, gpu, makeStack, relativeL2, sum, testModels } from './helpers.js';
+import { loadedModelFromBytes, makeUNetModel } from '../../benchmarks/random-models.js';
+import { makeStack } from '../../benchmarks/synthetic-stack.js';
+import { announceSkip, gpu, relativeL2, sum, testModels } from './helpers.js';
 
 const FP16_TOLERANCE = 1e-2;
 

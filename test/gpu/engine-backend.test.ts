@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSmlmError } from '../../lib/errors.js';
 import type { NativeEngine, NativeRunRequest, NativeRunStats } from '../../lib/native/binding.js';
-import { NativeEngineBackend, resolveGpuOptions, toSmlmError } from '../../lib/native/engine-backend.js';
+import { NativeEngineBackend, resolveGpuOptions, toSmlmError } from '../../lib/backends/native-engine.js';
 import type { LoadedModel } from '../../lib/model/onnx.js';
 import type { ModelMetadata } from '../../lib/model/metadata.js';
 

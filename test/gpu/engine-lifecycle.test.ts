@@ -10,7 +10,8 @@ import type { LoadedModel } from '../../lib/model/onnx.js';
 import { loadAddon } from '../../lib/native/binding.js';
 import { compilePlan } from '../../lib/native/compiler.js';
 import type { Stack } from '../../lib/types.js';
-import { announceSkip, gpu, makeStack, relativeL2, sum, testModels } from './helpers.js';
+import { makeStack } from '../../benchmarks/synthetic-stack.js';
+import { announceSkip, gpu, relativeL2, sum, testModels } from './helpers.js';
 
 announceSkip('engine-lifecycle');
 

@@ -13,7 +13,7 @@ import {
   toNumber,
   type AttributeMap,
   type ConstTensor,
-} from './onnx-values.js';
+} from '../../model/onnx-values.js';
 import { isNearestReplicate } from './resize-semantics.js';
 import { symConst, symDiv, symEqual, symMul, symNumber, symProduct, symScale, symToString, symVar } from './symbolic.js';
 

@@ -1,5 +1,8 @@
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { onnx } from '../../model/onnx.js';
+// onnx-proto directly, not ./onnx.js: onnx.ts checks initializers with decodeTensor, and a cycle would be fragile.
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
 
 /** Decoding of ONNX attributes and initializer tensors (float32 / float16 / int64 / int32 / double). */
 

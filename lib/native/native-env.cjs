@@ -1,5 +1,5 @@
 // Helpers shared by the install/build scripts (scripts/*.mjs, which run at `npm install` time, before any TypeScript
-// is compiled) and the addon loader (lib/native/binding.ts, at run time; tsc copies this file into dist/scripts/):
+// is compiled) and the addon loader (lib/native/binding.ts, at run time; tsc copies this file into dist/lib/native/):
 // one reading of smlm-rt's environment switches and one "how to build the addon" sentence. Plain CommonJS with
 // JSDoc types and no dependencies, so that it runs as it is at install time.
 'use strict';

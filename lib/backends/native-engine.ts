@@ -7,10 +7,11 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmlmError, type SmlmErrorCode } from '../errors.js';
-import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from '../backends/backend.js';
+import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
 import type { LoadedModel } from '../model/onnx.js';
+import { checkBatchSize, checkDevice, checkPrecision, DEFAULT_BATCH } from '../options.js';
 import type { BackendName, Precision, Stack } from '../types.js';
-import type { NativeEngine, NativeError, NativeRunStats } from './binding.js';
+import type { NativeEngine, NativeError, NativeRunStats } from '../native/binding.js';
 
 /** Options of createCudaBackend / createTensorRtBackend. */
 export interface GpuBackendOptions {
@@ -21,8 +22,6 @@ export interface GpuBackendOptions {
   /** Default 'fp16' (tensor cores); 'fp32' where the engine supports it. */
   precision?: Precision;
 }
-
-export const DEFAULT_GPU_BATCH = 64;
 
 /** Codes the native engines raise on purpose (engine.h's EngineError); anything else is reported as E_GPU. */
 const PASSED_THROUGH: ReadonlySet<string> = new Set<SmlmErrorCode>([
@@ -46,21 +45,12 @@ export function toSmlmError(err: unknown, backend: BackendName): SmlmError {
 
 /** Validates the options shared by the GPU backends; returns them with defaults filled in. */
 export function resolveGpuOptions(options: GpuBackendOptions, deviceCount: number): Required<GpuBackendOptions> {
-  const batchSize = options.batchSize ?? DEFAULT_GPU_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 4096) {
-    throw new SmlmError('E_BAD_OPTIONS', `batchSize must be an integer in 1..4096, got ${String(options.batchSize)}`, { batchSize: options.batchSize });
-  }
-  const device = options.device ?? 0;
-  if (!Number.isInteger(device) || device < 0) {
-    throw new SmlmError('E_BAD_OPTIONS', `device must be a CUDA device ordinal (integer >= 0), got ${String(options.device)}`, { device: options.device });
-  }
+  const batchSize = checkBatchSize(options.batchSize) ?? DEFAULT_BATCH.cuda;
+  const device = checkDevice(options.device) ?? 0;
   if (device >= deviceCount) {
     throw new SmlmError('E_BAD_OPTIONS', `CUDA device ${device} does not exist: ${deviceCount} device(s) visible`, { device, deviceCount });
   }
-  const precision = options.precision ?? 'fp16';
-  if (precision !== 'fp16' && precision !== 'fp32') {
-    throw new SmlmError('E_BAD_OPTIONS', `precision must be "fp16" or "fp32", got ${String(options.precision)}`, { precision: options.precision });
-  }
+  const precision = checkPrecision(options.precision) ?? 'fp16';
   return { batchSize, device, precision };
 }
 

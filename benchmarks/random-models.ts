@@ -1,14 +1,15 @@
 /**
- * Random-weight smlm-rt models for tests, built with lib/model/onnx-builder.ts. They follow the op patterns of the real
- * models exported from PyTorch (torch.onnx.export, opset 17): Conv (+BatchNormalization unless folded) + Relu,
- * MaxPool 2x2, Resize nearest with an empty roi and a scales tensor, ConvTranspose 2x2/s2, Concat skips, a final
- * 1x1 Conv (+ DepthToSpace). Everything is deterministic from `seed`.
+ * Random-weight smlm-rt models for benchmarks (timing without trained weights) and tests, built with
+ * lib/model/onnx-builder.ts. They follow the op patterns of the real models exported from PyTorch
+ * (torch.onnx.export, opset 17): Conv (+BatchNormalization unless folded) + Relu, MaxPool 2x2, Resize nearest with
+ * an empty roi and a scales tensor, ConvTranspose 2x2/s2, Concat skips, a final 1x1 Conv (+ DepthToSpace).
+ * Everything is deterministic from `seed`.
  */
-import { OnnxModelBuilder, type ResizeNearestOptions } from '../../lib/model/onnx-builder.js';
+import { OnnxModelBuilder, type ResizeNearestOptions } from '../lib/model/onnx-builder.js';
 import { createHash } from 'node:crypto';
-import { parseModelMetadata, serializeModelMetadata, type ModelMetadata } from '../../lib/model/metadata.js';
-import { decodeOnnx, metadataProps, type LoadedModel } from '../../lib/model/onnx.js';
-import { LOCALIZATION_CHANNELS, type LocalizationHead } from '../../lib/model/head.js';
+import { parseModelMetadata, serializeModelMetadata, type ModelMetadata } from '../lib/model/metadata.js';
+import { decodeOnnx, metadataProps, type LoadedModel } from '../lib/model/onnx.js';
+import { LOCALIZATION_CHANNELS, type LocalizationHead } from '../lib/model/head.js';
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; good enough for weights and test frames. */
 export function seededRandom(seed: number): () => number {
