@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/model/registry.js';
+import { publishedManifest } from '../scripts/pack-manifest.mjs';
 
 const root = packageRoot();
 let files: Map<string, number>;
@@ -54,7 +55,15 @@ describe('the npm package', () => {
       peerDependenciesMeta: Record<string, { optional: boolean }>;
       scripts: Record<string, string>;
     };
+    // npm 11 warns about a dependency's preinstall/install/postinstall and prepare: the clone's build step (prepare)
+    // is taken out of the manifest `npm pack` ships (scripts/pack-manifest.mjs, run by prepack, undone by postpack).
     for (const name of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts[name], name).toBeUndefined();
+    expect(pkg.scripts.prepare).toMatch(/install-native\.mjs/);
+    expect(pkg.scripts.prepack).toBe('node scripts/pack-manifest.mjs strip');
+    expect(pkg.scripts.postpack).toBe('node scripts/pack-manifest.mjs restore');
+    const published = publishedManifest(pkg) as typeof pkg;
+    for (const name of ['preinstall', 'install', 'postinstall', 'prepare']) expect(published.scripts[name], name).toBeUndefined();
+    expect(published.scripts.build).toBe(pkg.scripts.build);
     expect(pkg.gypfile).toBe(false); // else npm runs `node-gyp rebuild` for binding.gyp
     expect(pkg.optionalDependencies['@smlm-rt/linux-x64-gnu']).toBe(pkg.version);
     for (const name of ['cmake-js', 'node-api-headers', 'node-addon-api', 'onnxruntime-node']) {
@@ -62,9 +71,8 @@ describe('the npm package', () => {
       expect(pkg.devDependencies[name], name).toBeDefined();
     }
     expect(pkg.peerDependenciesMeta['onnxruntime-node'].optional).toBe(true);
-    // `npm publish` checks the prebuild; `npm pack` (prepack/prepare) must not need nvcc.
+    // `npm publish` checks the prebuild; `npm pack` must not need nvcc (install-native.mjs skips for pack/publish).
     expect(pkg.scripts.prepublishOnly).toBe('node scripts/check-prebuild.mjs');
-    expect(pkg.scripts.prepack).toBeUndefined();
   });
 
   it("ships onnxruntime-web's WebAssembly runtime with its licence, and no other build of it", () => {
