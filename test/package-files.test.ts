@@ -63,6 +63,9 @@ describe('the npm package', () => {
     expect(pkg.scripts.postpack).toBe('node scripts/pack-manifest.mjs restore');
     const published = publishedManifest(pkg) as typeof pkg;
     for (const name of ['preinstall', 'install', 'postinstall', 'prepare']) expect(published.scripts[name], name).toBeUndefined();
+    // The clone skips onnxruntime-node's download from api.nuget.org through allowScripts, which is not shipped.
+    expect((pkg as { allowScripts?: Record<string, boolean> }).allowScripts?.['onnxruntime-node']).toBe(false);
+    expect(published).not.toHaveProperty('allowScripts');
     expect(published.scripts.build).toBe(pkg.scripts.build);
     expect(pkg.gypfile).toBe(false); // else npm runs `node-gyp rebuild` for binding.gyp
     expect(pkg.optionalDependencies['@smlm-rt/linux-x64-gnu']).toBe(pkg.version);
