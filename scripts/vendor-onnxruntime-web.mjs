@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Copies the three files of onnxruntime-web that the `cpu` backend's WebAssembly runtime needs in Node (its Node
+// Copies the files of onnxruntime-web that the `cpu` backend's WebAssembly runtime needs in Node (its Node
 // entry point, the threaded-SIMD WebAssembly module and that module's loader) and a licence note into vendor/onnxruntime-web/,
 // which the npm package ships. Why not depend on onnxruntime-web: its package is 139 MB installed (WebGL, WebGPU,
 // JSPI and asyncify builds for browsers), these files are 14 MB, and the package must stay within 100 MB installed.
@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const FILES = ['dist/ort.node.min.mjs', 'dist/ort-wasm-simd-threaded.mjs', 'dist/ort-wasm-simd-threaded.wasm'];
+// The source map too (150 KB): the entry point names it, and tools that follow the name (vitest) complain without it.
+const FILES = ['dist/ort.node.min.mjs', 'dist/ort.node.min.mjs.map', 'dist/ort-wasm-simd-threaded.mjs', 'dist/ort-wasm-simd-threaded.wasm'];
 
 // onnxruntime-web's package has no LICENSE file (its package.json says MIT; the licence is the onnxruntime
 // repository's). MIT asks that copies carry the notice: this is it.

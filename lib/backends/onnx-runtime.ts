@@ -8,7 +8,7 @@
  * SMLM_RT_CPU_RUNTIME=onnxruntime-node or onnxruntime-web picks one; unset (or `auto`), the native one where it loads.
  * Each runtime is imported on first use only, so programs that never use the CPU backend never load it.
  */
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
@@ -45,8 +45,11 @@ async function importNative(): Promise<OnnxRuntime> {
 }
 
 async function importWasm(): Promise<OnnxRuntime> {
-  const entry = join(packageRoot(), 'vendor', 'onnxruntime-web', 'ort.node.min.mjs');
-  const ort = (await import(pathToFileURL(entry).href)) as Ort;
+  const dir = join(packageRoot(), 'vendor', 'onnxruntime-web');
+  const ort = (await import(pathToFileURL(join(dir, 'ort.node.min.mjs')).href)) as Ort;
+  // Where the WebAssembly module and its loader are. The entry point would find them through import.meta.url, which
+  // bundlers and test runners that transform modules (vitest) rewrite; a folder path works in every case.
+  ort.env.wasm.wasmPaths = `${dir}${sep}`;
   return { name: 'onnxruntime-web', version: ort.env.versions.web ?? ort.env.versions.common ?? '?', ort, executionProvider: 'wasm' };
 }
 
