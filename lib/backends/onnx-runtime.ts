@@ -1,8 +1,8 @@
 /**
  * Which onnxruntime the `cpu` backend runs on. Two builds share one JavaScript API (onnxruntime-common):
- * - onnxruntime-node, native code: about 8x faster on a CPU, but 288 MB installed and an install script that downloads
- *   from api.nuget.org, so smlm-rt does not depend on it: it is an optional peer dependency, used when the project
- *   installed it;
+ * - onnxruntime-node, native code: 3 to 8 times faster (README, CPU speed), but 288 MB installed and an install
+ *   script that downloads from api.nuget.org, so smlm-rt does not depend on it: it is an optional peer dependency,
+ *   used when the project installed it;
  * - onnxruntime-web's WebAssembly build (threaded SIMD), 14 MB, shipped inside smlm-rt (vendor/onnxruntime-web/, see
  *   scripts/vendor-onnxruntime-web.mjs), so that `npm install smlm-rt` needs nothing but the npm registry.
  * SMLM_RT_CPU_RUNTIME=onnxruntime-node or onnxruntime-web picks one; unset (or `auto`), the native one where it loads.

@@ -26,7 +26,7 @@ export interface InfoReport {
 async function cpuReport(): Promise<BackendReport> {
   try {
     const runtime = await loadOnnxRuntime();
-    const slower = runtime.nativeUnavailable ? ` (WebAssembly; ${runtime.nativeUnavailable}: \`npm install onnxruntime-node\` runs about 8x faster)` : '';
+    const slower = runtime.nativeUnavailable ? ` (WebAssembly; ${runtime.nativeUnavailable}: \`npm install onnxruntime-node\` runs it several times faster)` : '';
     return { name: 'cpu', compiled: true, usable: true, detail: `${runtime.name} ${runtime.version}${slower}` };
   } catch (err) {
     return { name: 'cpu', compiled: false, usable: false, detail: (err as Error).message };
