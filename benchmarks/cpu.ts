@@ -1,10 +1,12 @@
 /**
- * `npm run bench`: speed of the `cpu` backend (onnxruntime-node, CPU execution provider) in ms per frame, for
- * 64x64 and 256x256 frames and every bundled model (or the models given). Where models/ is empty, random-weight
- * models of the real architectures' shapes stand in (speed does not depend on the weights) and the table says so.
+ * `npm run bench`: speed of the `cpu` backend in ms per frame, on each onnxruntime that loads here (onnxruntime-node,
+ * native, where installed; the WebAssembly build smlm-rt ships: lib/backends/onnx-runtime.ts), for 64x64 and 256x256
+ * frames and every bundled model (or the models given). Where models/ is empty, random-weight models of the real
+ * architectures' shapes stand in (speed does not depend on the weights) and the table says so.
  * A benchmark, not a test: nothing here asserts.
  *
  *   node dist/benchmarks/cpu.js [--models unet,deepstorm,path.onnx] [--sizes 64,256] [--batch 8] [--min-ms 3000]
+ *                               [--runtimes onnxruntime-node,onnxruntime-web]
  *
  * Each row: one warm-up call (session warm-up, arena growth), then whole `reconstruct` calls on a fresh uint16 stack
  * until --min-ms has passed; ms/frame = wall time of those calls / frames, so it includes preprocessing and the
@@ -15,7 +17,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CPU_DEFAULT_BATCH, CPU_MAX_BATCH_OUTPUT_PIXELS, loadOnnxRuntime } from '../lib/backends/cpu.js';
+import { CPU_DEFAULT_BATCH, CPU_MAX_BATCH_OUTPUT_PIXELS } from '../lib/backends/cpu.js';
+import { loadOnnxRuntime, ONNX_RUNTIME_NAMES, type OnnxRuntime, type OnnxRuntimeName } from '../lib/backends/onnx-runtime.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Stack } from '../lib/types.js';
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '64,256' },
       batch: { type: 'string' },
       'min-ms': { type: 'string', default: '3000' },
+      runtimes: { type: 'string', default: ONNX_RUNTIME_NAMES.join(',') },
     },
   });
   const sizes = values.sizes!.split(',').map(Number);
@@ -94,17 +98,28 @@ async function main(): Promise<void> {
     : bundled.length > 0
       ? bundled.map((name) => ({ label: name, spec: name, note: 'bundled' }))
       : standIns();
-  const ort = await loadOnnxRuntime();
+  // Every runtime asked for that loads here, each timed in this one run (createCpuBackend reads SMLM_RT_CPU_RUNTIME).
+  const runtimes: OnnxRuntime[] = [];
+  for (const name of values.runtimes!.split(',').filter(Boolean) as OnnxRuntimeName[]) {
+    try {
+      runtimes.push(await loadOnnxRuntime(name));
+    } catch (err) {
+      console.log(`(${name} skipped: ${(err as Error).message})`);
+    }
+  }
   const cpu = cpus();
-  console.log(`smlm-rt cpu benchmark: onnxruntime-node ${ort.env.versions.node}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`);
-  console.log('model      | frame   | batch | frames timed | ms/frame | frames/s | inference share | model source');
-  console.log('-----------|---------|-------|--------------|----------|----------|-----------------|-------------');
-  for (const model of models) {
-    for (const size of sizes) {
-      const r = await benchOne(model, size, batch, minMs);
-      console.log(
-        `${model.label.padEnd(10)} | ${`${size}x${size}`.padEnd(7)} | ${String(r.batch).padStart(5)} | ${String(r.frames).padStart(12)} | ${r.msPerFrame.toFixed(1).padStart(8)} | ${(1000 / r.msPerFrame).toFixed(2).padStart(8)} | ${`${(100 * r.inferenceShare).toFixed(0)} %`.padStart(15)} | ${model.note}`,
-      );
+  console.log(`smlm-rt cpu benchmark: ${runtimes.map((r) => `${r.name} ${r.version}`).join(', ')}; node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`);
+  console.log('runtime          | model      | frame   | batch | frames timed | ms/frame | frames/s | inference share | model source');
+  console.log('-----------------|------------|---------|-------|--------------|----------|----------|-----------------|-------------');
+  for (const runtime of runtimes) {
+    process.env.SMLM_RT_CPU_RUNTIME = runtime.name;
+    for (const model of models) {
+      for (const size of sizes) {
+        const r = await benchOne(model, size, batch, minMs);
+        console.log(
+          `${runtime.name.padEnd(16)} | ${model.label.padEnd(10)} | ${`${size}x${size}`.padEnd(7)} | ${String(r.batch).padStart(5)} | ${String(r.frames).padStart(12)} | ${r.msPerFrame.toFixed(1).padStart(8)} | ${(1000 / r.msPerFrame).toFixed(2).padStart(8)} | ${`${(100 * r.inferenceShare).toFixed(0)} %`.padStart(15)} | ${model.note}`,
+        );
+      }
     }
   }
 }

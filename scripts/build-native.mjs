@@ -10,11 +10,12 @@
 // --no-tensorrt leaves the TensorRT backend out even where TensorRT is installed (an addon linked to TensorRT needs
 // its libraries at load time, so binaries for other machines, i.e. prebuilds, are built without it).
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import nativeEnv from '../lib/native/native-env.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg) => console.log(`smlm-rt: ${msg}`);
@@ -93,7 +94,9 @@ export function buildPrerequisites({ env = process.env, dir = root, executable =
   const nvcc = findNvcc({ env, executable, defaultNvcc });
   if (!nvcc) throw new Error('no CUDA compiler (nvcc) found (looked at CUDACXX, PATH, CUDA_PATH, CUDA_HOME and /usr/local/cuda/bin)');
   const cmakeJs = resolveCmakeJs(dir);
-  if (!cmakeJs) throw new Error(`cmake-js (one of smlm-rt's dependencies) cannot be resolved from ${dir}: reinstall smlm-rt`);
+  if (!cmakeJs) {
+    throw new Error(`cmake-js cannot be resolved from ${dir}: a source build needs ${nativeEnv.SOURCE_BUILD_TOOLS.join(', ')} (smlm-rt's devDependencies; in a project: npm install --no-save ${nativeEnv.SOURCE_BUILD_TOOLS.join(' ')})`);
+  }
   const cmake = findOnPath(exe('cmake'), env, executable);
   if (!cmake) throw new Error(`CMake (>= 3.20) is not on PATH; nvcc was found (${nvcc.path}): install CMake to build the CUDA addon`);
   return { nvcc: nvcc.path, nvccSource: nvcc.source, cmakeJs, cmake };
@@ -146,8 +149,20 @@ export function buildNative({ out = 'build', archs, debug = false, tensorrt = tr
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(built, target);
   }
+  // In an installed package nobody rebuilds incrementally: drop CMake's intermediates (about 33 MB), keep the addon.
+  if (nativeEnv.isInstalledPackage(root)) removeAllBut(join(root, 'build'), target);
   log(`built ${target}`);
   return target;
+}
+
+/** Deletes everything under `dir` except the file `keep` (and the folders leading to it). */
+function removeAllBut(dir, keep) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (path === keep) continue;
+    if (entry.isDirectory() && keep.startsWith(path + sep)) removeAllBut(path, keep);
+    else rmSync(path, { recursive: true, force: true });
+  }
 }
 
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {

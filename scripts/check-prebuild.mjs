@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // npm's prepublishOnly step (`npm publish` only: `npm pack` does not run it and needs no CUDA toolkit). Refuses to
-// publish unless prebuilds/linux-x64/ holds the prebuilt CUDA addon of this very version, made the way a prebuild must
-// be (every GPU architecture, no TensorRT) and loadable on glibc MAX_GLIBC: without it, users who install the package
-// get no GPU backend unless they have the CUDA toolkit. Make one with `npm run build:prebuild` (needs nvcc, no GPU).
+// publish unless the platform package npm/linux-x64-gnu/ (@smlm-rt/linux-x64-gnu, an optional dependency of this very
+// version) holds the prebuilt CUDA addon of this version, made the way a prebuild must be (every GPU architecture, no
+// TensorRT) and loadable on glibc MAX_GLIBC: without it, users who install the package get no GPU backend unless they
+// build it. Make one with `npm run build:prebuild` (needs nvcc, no GPU), publish npm/linux-x64-gnu, then smlm-rt.
 //
 //   node scripts/check-prebuild.mjs        exit 0 and a summary, or exit 1 and what is wrong
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,20 +66,25 @@ function loadFeatures(path) {
   return { error: (result.stderr.split('\n').find((l) => /Error|error/.test(l)) ?? result.stderr.split('\n')[0] ?? '').trim() };
 }
 
+/** The platform package that must carry a prebuild at publish time, and its folder in the repository. */
+export const PUBLISHED_PLATFORM = { name: '@smlm-rt/linux-x64-gnu', dir: join('npm', 'linux-x64-gnu') };
+
 /**
- * What is wrong with the linux-x64 prebuild of the package at `root`: { problems: string[], summary?: string }.
- * `load` and `glibc` are parameters for tests.
+ * What is wrong with the linux-x64 prebuild of the package at `root` (in its platform package, PUBLISHED_PLATFORM):
+ * { problems: string[], summary?: string }. `load` and `glibc` are parameters for tests.
  */
 export function checkPrebuild(root = here, { load = loadFeatures, glibc = readGlibcRequirement } = {}) {
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const dir = join(root, 'prebuilds', 'linux-x64');
-  const shown = relative(root, dir) || dir;
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
-  if (files.length === 0) return { problems: [`there is no prebuilt addon in ${shown}/ (the package would ship without one)`] };
+  const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const { version } = main;
+  const dir = join(root, PUBLISHED_PLATFORM.dir);
   const problems = [];
-  const expected = 'smlm-rt.napi.glibc.node';
-  if (!files.includes(expected)) problems.push(`${shown}/ holds ${files.join(', ')} but not ${expected}, the name node-gyp-build loads on glibc`);
-  const path = join(dir, files.includes(expected) ? expected : files[0]);
+  const platform = existsSync(join(dir, 'package.json')) ? JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) : undefined;
+  if (platform?.name !== PUBLISHED_PLATFORM.name) return { problems: [`${PUBLISHED_PLATFORM.dir}/package.json is missing or is not ${PUBLISHED_PLATFORM.name}`] };
+  if (platform.version !== version) problems.push(`${PUBLISHED_PLATFORM.name} is version ${platform.version}, smlm-rt ${version}: make them equal`);
+  const wanted = main.optionalDependencies?.[PUBLISHED_PLATFORM.name];
+  if (wanted !== version) problems.push(`package.json's optionalDependencies must list ${PUBLISHED_PLATFORM.name} at exactly ${version} (it has ${wanted ?? 'none'})`);
+  const path = join(dir, 'smlm_rt.node');
+  if (!existsSync(path)) return { problems: [...problems, `there is no prebuilt addon ${relative(root, path)} (the platform package would ship without one)`] };
   const loaded = load(path);
   if (loaded.error) {
     problems.push(`${relative(root, path)} does not load here: ${loaded.error}`);
@@ -103,9 +109,9 @@ export function checkPrebuild(root = here, { load = loadFeatures, glibc = readGl
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   const { problems, summary } = checkPrebuild();
   if (problems.length > 0) {
-    console.error('smlm-rt: not publishing: the package must ship the prebuilt CUDA addon for linux-x64 of this version.');
+    console.error(`smlm-rt: not publishing: ${PUBLISHED_PLATFORM.name} must carry the prebuilt CUDA addon for linux-x64 of this version.`);
     for (const problem of problems) console.error(`  - ${problem}`);
-    console.error('Make it with `npm run build:prebuild` (needs the CUDA toolkit and CMake, no GPU; about 2 minutes), then publish again.');
+    console.error(`Make it with \`npm run build:prebuild\` (needs the CUDA toolkit and CMake, no GPU; about 2 minutes), \`npm publish ${PUBLISHED_PLATFORM.dir}\`, then publish again.`);
     process.exit(1);
   }
   console.log(`smlm-rt: prebuild ok: ${summary}`);

@@ -1,29 +1,34 @@
 #!/usr/bin/env node
-// npm's install step for the CUDA addon (also what `npm rebuild smlm-rt` runs). Order of preference:
-//   1. a prebuilt binary for this platform in prebuilds/ (shipped in the npm package)  -> nothing to do;
+// The CUDA addon step of a clone's own `npm install` (run by `prepare`, which npm runs for the project being installed
+// and for git dependencies, never for a package installed from the registry or a tarball: the published package has
+// no install script, so installing it never compiles anything and npm has no install script to warn about; its
+// prebuilt addon comes in a platform package such as @smlm-rt/linux-x64-gnu). Order of preference:
+//   1. this platform's prebuilt addon is installed (its platform package)               -> nothing to do;
 //   2. what a source build needs (nvcc, CMake, cmake-js) on this machine               -> build from source (build-native.mjs);
 //   3. neither                                                                          -> skip, saying why: the CPU backend still works.
 // A failed source build never fails `npm install`: the addon is optional, and `smlm-rt info` says why it is missing.
-// SMLM_RT_SKIP_NATIVE=1 skips the addon; SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild exists
-// (0, false, no, off or an empty value mean off: lib/native/native-env.cjs).
+// `npm pack` and `npm publish` also run `prepare`: they build no addon. SMLM_RT_SKIP_NATIVE=1 skips the addon;
+// SMLM_RT_BUILD_FROM_SOURCE=1 builds even where a prebuild is installed (0, false, no, off or an empty value mean off:
+// lib/native/native-env.cjs).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNative, buildPrerequisites } from './build-native.mjs';
 import nativeEnv from '../lib/native/native-env.cjs';
 
-const { envFlag, hasPrebuild, howToBuild } = nativeEnv;
+const { envFlag, hasPrebuild, howToBuild, platformPackageName } = nativeEnv;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (msg) => console.log(`smlm-rt: ${msg}`);
+
+if (['pack', 'publish'].includes(process.env.npm_command ?? '')) process.exit(0);
 
 if (envFlag('SMLM_RT_SKIP_NATIVE')) {
   log('SMLM_RT_SKIP_NATIVE is set: not building the CUDA addon (CPU backend only).');
   process.exit(0);
 }
 
-const prebuildDir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 if (hasPrebuild(root) && !envFlag('SMLM_RT_BUILD_FROM_SOURCE')) {
-  log(`using the prebuilt CUDA addon in ${prebuildDir} (needs only the NVIDIA driver; SMLM_RT_BUILD_FROM_SOURCE=1 builds from source instead).`);
+  log(`using the prebuilt CUDA addon of ${platformPackageName()} (needs only the NVIDIA driver; SMLM_RT_BUILD_FROM_SOURCE=1 builds from source instead).`);
   process.exit(0);
 }
 

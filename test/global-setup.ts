@@ -14,4 +14,7 @@ export default function buildDist(): void {
   if (!existsSync(tsc)) return;
   const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`tsc failed:\n${build.stdout}${build.stderr}`);
+  // The WebAssembly onnxruntime the cpu backend falls back to (vendor/, made by `npm run build` from a devDependency).
+  const vendor = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'vendor-onnxruntime-web.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (vendor.status !== 0) throw new Error(`scripts/vendor-onnxruntime-web.mjs failed:\n${vendor.stdout}${vendor.stderr}`);
 }

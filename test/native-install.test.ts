@@ -16,9 +16,12 @@ const nativeEnv = require('../lib/native/native-env.cjs') as {
   envFlag(name: string, env?: Record<string, string | undefined>): boolean;
   isInstalledPackage(root: string): boolean;
   hasPrebuild(root: string, platform?: string, arch?: string): boolean;
-  buildCommand(root: string, options?: { installed?: boolean; prebuild?: boolean }): string;
-  howToBuild(root: string, options?: { installed?: boolean; prebuild?: boolean }): string;
+  platformPackageName(target?: { platform?: string; arch?: string; libc?: string }): string;
+  resolvePlatformAddon(root: string, name?: string): string | null;
+  buildCommand(root: string, options?: { installed?: boolean }): string;
+  howToBuild(root: string, options?: { installed?: boolean }): string;
 };
+const installedBuild = 'npm install --no-save cmake-js node-api-headers node-addon-api && node node_modules/smlm-rt/scripts/build-native.mjs';
 
 const scratch = mkdtempSync(join(tmpdir(), 'smlm-rt-install-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -52,19 +55,34 @@ describe('the build hint', () => {
     expect(nativeEnv.howToBuild('/home/me/smlm-rt')).toMatch(/`npm run build:native` \(needs the CUDA toolkit's nvcc/);
   });
 
-  it('is `npm rebuild smlm-rt` in an installed package, forcing a source build where it has a prebuild', () => {
+  it('is the build tools plus the build script in an installed package (which has no install script to rerun)', () => {
     const installed = '/home/me/app/node_modules/smlm-rt';
     expect(nativeEnv.isInstalledPackage(installed)).toBe(true);
-    expect(nativeEnv.buildCommand(installed, { prebuild: false })).toBe('npm rebuild smlm-rt');
-    expect(nativeEnv.buildCommand(installed, { prebuild: true })).toBe('SMLM_RT_BUILD_FROM_SOURCE=1 npm rebuild smlm-rt');
-    expect(nativeEnv.howToBuild(installed, { prebuild: false })).toMatch(/`npm rebuild smlm-rt` in your project/);
+    expect(nativeEnv.buildCommand(installed)).toBe(installedBuild);
+    expect(nativeEnv.howToBuild(installed)).toContain(`\`${installedBuild}\` in your project`);
   });
 
-  it('sees a prebuild for this platform on disk', () => {
-    const pkg = tree('hint/node_modules/smlm-rt', { [`prebuilds/${process.platform}-${process.arch}/smlm-rt.napi.glibc.node`]: '' });
+  it("names the platform package sharp's way: @smlm-rt/<platform>-<arch>[-<libc>]", () => {
+    expect(nativeEnv.platformPackageName({ platform: 'linux', arch: 'x64', libc: 'gnu' })).toBe('@smlm-rt/linux-x64-gnu');
+    expect(nativeEnv.platformPackageName({ platform: 'linux', arch: 'arm64', libc: 'musl' })).toBe('@smlm-rt/linux-arm64-musl');
+    expect(nativeEnv.platformPackageName({ platform: 'win32', arch: 'x64', libc: '' })).toBe('@smlm-rt/win32-x64');
+    if (process.platform === 'linux' && process.arch === 'x64') expect(nativeEnv.platformPackageName()).toBe('@smlm-rt/linux-x64-gnu');
+  });
+
+  it('finds the platform package installed beside smlm-rt (hoisted), and a prebuilds/ folder on disk', () => {
+    const name = nativeEnv.platformPackageName();
+    const project = tree('hint', {
+      'node_modules/smlm-rt/package.json': '{"name":"smlm-rt"}',
+      [`node_modules/${name}/package.json`]: `{"name":"${name}","main":"smlm_rt.node"}`,
+      [`node_modules/${name}/smlm_rt.node`]: '',
+    });
+    const pkg = join(project, 'node_modules', 'smlm-rt');
+    expect(nativeEnv.resolvePlatformAddon(pkg)).toBe(join(project, 'node_modules', name, 'smlm_rt.node'));
     expect(nativeEnv.hasPrebuild(pkg)).toBe(true);
-    expect(nativeEnv.hasPrebuild(pkg, 'win32', 'arm64')).toBe(false);
-    expect(nativeEnv.buildCommand(pkg)).toBe('SMLM_RT_BUILD_FROM_SOURCE=1 npm rebuild smlm-rt');
+    expect(nativeEnv.resolvePlatformAddon(pkg, '@smlm-rt/win32-arm64')).toBeNull();
+    const old = tree('old/node_modules/smlm-rt', { [`prebuilds/${process.platform}-${process.arch}/smlm-rt.napi.glibc.node`]: '' });
+    expect(nativeEnv.hasPrebuild(old)).toBe(true);
+    expect(nativeEnv.hasPrebuild(old, 'win32', 'arm64')).toBe(false);
   });
 });
 
@@ -86,7 +104,7 @@ describe('explainLoadFailure and loadAddon', () => {
     expect(reason).toMatch(/^the CUDA addon needs a newer glibc than this system has: it needs GLIBC_2\.36, this system has glibc 2\.35 \(/);
     expect(reason).toMatch(/`npm run build:native`/);
     expect(reason).toMatch(/The CPU backend works without it\.$/);
-    expect(explainLoadFailure(glibcError, installed, { glibc: '2.35' })).toMatch(/`npm rebuild smlm-rt` in your project/);
+    expect(explainLoadFailure(glibcError, installed, { glibc: '2.35' })).toContain(`\`${installedBuild}\` in your project`);
   });
 
   it('names a too old libstdc++ the same way', () => {
@@ -96,9 +114,9 @@ describe('explainLoadFailure and loadAddon', () => {
 
   it('gives the command that works where the package is: a clone or an installed package', () => {
     const missing = new Error('No native build was found for platform=linux arch=x64 runtime=node abi=115 uv=1 libc=glibc node=20.20.2');
-    expect(explainLoadFailure(missing, clone)).toMatch(/is not built .*Build it from source with `npm run build:native`/);
-    expect(explainLoadFailure(missing, installed)).toMatch(/Build it from source with `npm rebuild smlm-rt` in your project/);
-    expect(explainLoadFailure(new Error('x.node: undefined symbol: foo'), installed)).toMatch(/Rebuild it with `npm rebuild smlm-rt` in your project\./);
+    expect(explainLoadFailure(missing, clone)).toMatch(/is not installed: .*Build it from source with `npm run build:native`/);
+    expect(explainLoadFailure(missing, installed)).toContain(`Build it from source with \`${installedBuild}\` in your project`);
+    expect(explainLoadFailure(new Error('x.node: undefined symbol: foo'), installed)).toContain(`Rebuild it with \`${installedBuild}\` in your project.`);
     expect(explainLoadFailure(new Error('x.node: invalid ELF header'), clone)).toMatch(/another platform .*Rebuild it with `npm run build:native`\./);
   });
 
@@ -166,7 +184,7 @@ describe('findNvcc', () => {
     const dir = join(scratch, 'prerequisites', 'node_modules', 'smlm-rt');
     const env = { PATH: '/usr/bin' };
     expect(() => buildPrerequisites({ env, dir, executable: fake() })).toThrow(/^no CUDA compiler \(nvcc\) found \(looked at CUDACXX, PATH/);
-    expect(() => buildPrerequisites({ env, dir, executable: fake('/usr/bin/nvcc') })).toThrow(/^cmake-js .* cannot be resolved from /);
+    expect(() => buildPrerequisites({ env, dir, executable: fake('/usr/bin/nvcc') })).toThrow(/^cmake-js cannot be resolved from .*npm install --no-save cmake-js node-api-headers node-addon-api/);
     // This checkout has cmake-js installed: then CMake is what is missing.
     const here = packageRoot();
     expect(() => buildPrerequisites({ env, dir: here, executable: fake('/usr/bin/nvcc') })).toThrow(/^CMake \(>= 3\.20\) is not on PATH; nvcc was found \(\/usr\/bin\/nvcc\)/);
@@ -197,13 +215,27 @@ describe('resolveCmakeJs', () => {
 });
 
 describe('the prepublish guard (check-prebuild.mjs)', () => {
+  const main = JSON.stringify({ name: 'smlm-rt', version: '1.2.3', optionalDependencies: { '@smlm-rt/linux-x64-gnu': '1.2.3' } });
+  const platform = (version: string) => JSON.stringify({ name: '@smlm-rt/linux-x64-gnu', version });
   const pkg = (name: string, files: Record<string, string> = {}) =>
-    tree(name, { 'package.json': '{"name":"smlm-rt","version":"1.2.3"}', 'native/build-config.cmake': 'set(SMLMRT_DEFAULT_CUDA_ARCHS "75-real;90-real;90-virtual")\n', ...files });
-  const prebuild = 'prebuilds/linux-x64/smlm-rt.napi.glibc.node';
+    tree(name, {
+      'package.json': main,
+      'npm/linux-x64-gnu/package.json': platform('1.2.3'),
+      'native/build-config.cmake': 'set(SMLMRT_DEFAULT_CUDA_ARCHS "75-real;90-real;90-virtual")\n',
+      ...files,
+    });
+  const prebuild = 'npm/linux-x64-gnu/smlm_rt.node';
   const good = { version: '1.2.3', tensorrt: false, cudaArchitectures: '75-real,90-real,90-virtual' };
 
-  it('refuses a package without a linux-x64 prebuild', () => {
-    expect(checkPrebuild(pkg('no-prebuild')).problems).toEqual([expect.stringMatching(/no prebuilt addon in prebuilds\/linux-x64/)]);
+  it('refuses a package whose linux-x64 platform package has no prebuild', () => {
+    expect(checkPrebuild(pkg('no-prebuild')).problems).toEqual([expect.stringMatching(/no prebuilt addon npm\/linux-x64-gnu\/smlm_rt\.node/)]);
+  });
+
+  it('refuses a platform package of another version, or one the main package does not depend on at this version', () => {
+    const root = pkg('mismatch', { [prebuild]: '', 'npm/linux-x64-gnu/package.json': platform('1.2.2'), 'package.json': '{"name":"smlm-rt","version":"1.2.3"}' });
+    const { problems } = checkPrebuild(root, { load: () => ({ features: good }), glibc: () => null });
+    expect(problems.join('\n')).toMatch(/@smlm-rt\/linux-x64-gnu is version 1\.2\.2, smlm-rt 1\.2\.3/);
+    expect(problems.join('\n')).toMatch(/optionalDependencies must list @smlm-rt\/linux-x64-gnu at exactly 1\.2\.3 \(it has none\)/);
   });
 
   it('accepts the prebuild of this version, with every architecture, no TensorRT, within the glibc promise', () => {

@@ -1,10 +1,12 @@
-// What `npm pack` puts in the published package (without running any script: --ignore-scripts): what an install
-// needs to build the addon from source, the licence, and everything README.md links to under docs/.
+// What `npm pack` puts in the published package (without running any script: --ignore-scripts): what a requested
+// source build of the addon needs, the licence, and everything README.md links to under docs/; and what it must not
+// have: an install script (npm warns about those, and a build on install is what the platform packages replace).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/model/registry.js';
+import { publishedManifest } from '../scripts/pack-manifest.mjs';
 
 const root = packageRoot();
 let files: Map<string, number>;
@@ -16,13 +18,12 @@ beforeAll(() => {
 });
 
 describe('the npm package', () => {
-  it('ships the licence and what an install needs to build the addon from source', () => {
+  it('ships the licence and what a source build of the addon needs', () => {
     for (const path of [
       'LICENSE',
       'package.json',
       'CMakeLists.txt',
       'native/build-config.cmake',
-      'scripts/install-native.mjs',
       'scripts/build-native.mjs',
       'lib/native/native-env.cjs',
     ]) {
@@ -32,7 +33,7 @@ describe('the npm package', () => {
   });
 
   it('keeps maintainer-only scripts and tests out, compiled or not', () => {
-    for (const path of files.keys()) expect(path).not.toMatch(/^(test\/|scripts\/(prebuild|check-prebuild)\.mjs$|\.npmrc$|scratch\/)/);
+    for (const path of files.keys()) expect(path).not.toMatch(/^(test\/|scripts\/(prebuild|check-prebuild|install-native)\.mjs$|\.npmrc$|scratch\/|npm\/|prebuilds\/)/);
     // The repository's npm scripts run dist/benchmarks and dist/scripts; users need only dist/lib.
     for (const path of files.keys()) expect(path).not.toMatch(/^dist\/(?!lib\/)/);
   });
@@ -50,14 +51,43 @@ describe('the npm package', () => {
     expect(docsBytes).toBeLessThan(1 << 20);
   });
 
-  it('depends on what a source build runs at install time (cmake-js, node-api-headers, node-addon-api)', () => {
+  it('has no install script, takes the addon from optional platform packages, and leaves build tools to source builds', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      version: string;
+      gypfile: boolean;
       dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+      optionalDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional: boolean }>;
       scripts: Record<string, string>;
     };
-    for (const name of ['cmake-js', 'node-api-headers', 'node-addon-api', 'node-gyp-build']) expect(pkg.dependencies[name], name).toBeDefined();
-    // `npm publish` checks the prebuild; `npm pack` (prepack/prepare) must not need nvcc.
+    // npm 11 warns about a dependency's preinstall/install/postinstall and prepare: the clone's build step (prepare)
+    // is taken out of the manifest `npm pack` ships (scripts/pack-manifest.mjs, run by prepack, undone by postpack).
+    for (const name of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts[name], name).toBeUndefined();
+    expect(pkg.scripts.prepare).toMatch(/install-native\.mjs/);
+    expect(pkg.scripts.prepack).toBe('node scripts/pack-manifest.mjs strip');
+    expect(pkg.scripts.postpack).toBe('node scripts/pack-manifest.mjs restore');
+    const published = publishedManifest(pkg) as typeof pkg;
+    for (const name of ['preinstall', 'install', 'postinstall', 'prepare']) expect(published.scripts[name], name).toBeUndefined();
+    // The clone skips onnxruntime-node's download from api.nuget.org through allowScripts, which is not shipped.
+    expect((pkg as { allowScripts?: Record<string, boolean> }).allowScripts?.['onnxruntime-node']).toBe(false);
+    expect(published).not.toHaveProperty('allowScripts');
+    expect(published.scripts.build).toBe(pkg.scripts.build);
+    expect(pkg.gypfile).toBe(false); // else npm runs `node-gyp rebuild` for binding.gyp
+    expect(pkg.optionalDependencies['@smlm-rt/linux-x64-gnu']).toBe(pkg.version);
+    for (const name of ['cmake-js', 'node-api-headers', 'node-addon-api', 'onnxruntime-node']) {
+      expect(pkg.dependencies[name], name).toBeUndefined();
+      expect(pkg.devDependencies[name], name).toBeDefined();
+    }
+    expect(pkg.peerDependenciesMeta['onnxruntime-node'].optional).toBe(true);
+    // `npm publish` checks the prebuild; `npm pack` must not need nvcc (install-native.mjs skips for pack/publish).
     expect(pkg.scripts.prepublishOnly).toBe('node scripts/check-prebuild.mjs');
-    expect(pkg.scripts.prepack).toBeUndefined();
+  });
+
+  it("ships onnxruntime-web's WebAssembly runtime with its licence, and no other build of it", () => {
+    for (const path of ['vendor/onnxruntime-web/ort.node.min.mjs', 'vendor/onnxruntime-web/ort-wasm-simd-threaded.mjs', 'vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm', 'vendor/onnxruntime-web/LICENSE']) {
+      expect(files.has(path), path).toBe(true);
+    }
+    expect([...files.keys()].filter((path) => path.startsWith('vendor/'))).toHaveLength(5); // and the entry point's source map
   });
 });

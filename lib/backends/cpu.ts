@@ -1,7 +1,8 @@
 /**
- * The `cpu` backend: the ONNX model run by onnxruntime-node's CPU execution provider, batch by batch, with the
- * clamp-and-sum done here in Float32 (or, for a localization head, the detections rendered here: lib/render-detections.ts). onnxruntime-node is imported on first use only, so programs that never use
- * the CPU backend (or only list models) never load its native library.
+ * The `cpu` backend: the ONNX model run by onnxruntime (onnxruntime-node where the project installed it, else the
+ * WebAssembly build smlm-rt ships: onnx-runtime.ts), batch by batch, with the clamp-and-sum done here in Float32 (or,
+ * for a localization head, the detections rendered here: lib/render-detections.ts). The runtime is imported on first
+ * use only, so programs that never use the CPU backend (or only list models) never load it.
  */
 import { SmlmError } from '../errors.js';
 import { localizationHeadOf } from '../model/head.js';
@@ -11,8 +12,8 @@ import { normalizeFrames } from '../preprocess.js';
 import { renderDetections, type DetectionGrid } from '../render-detections.js';
 import type { Stack } from '../types.js';
 import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
+import { loadOnnxRuntime, type Ort, type OnnxRuntime } from './onnx-runtime.js';
 
-type Ort = typeof import('onnxruntime-node');
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
 /** Frames per batch when the caller does not say (lib/options.ts). */
@@ -27,19 +28,11 @@ export const CPU_MAX_BATCH_OUTPUT_PIXELS = 4 * 1024 * 1024;
 export interface CpuBackendOptions {
   /** Frames per inference call; default 8. Capped so a batch's output stays within CPU_MAX_BATCH_OUTPUT_PIXELS. */
   batchSize?: number;
-  /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores). */
+  /**
+   * onnxruntime intra-op threads; default: onnxruntime's choice (all cores). The WebAssembly runtime takes its thread
+   * count once, at its first session: later values are ignored there.
+   */
   threads?: number;
-}
-
-let ortPromise: Promise<Ort> | undefined;
-
-/** Loads onnxruntime-node once; E_BACKEND_UNAVAILABLE if it is not installed or its native library does not load. */
-export function loadOnnxRuntime(): Promise<Ort> {
-  ortPromise ??= import('onnxruntime-node').catch((err: unknown) => {
-    ortPromise = undefined;
-    throw new SmlmError('E_BACKEND_UNAVAILABLE', `cpu backend unavailable: onnxruntime-node cannot be loaded (${(err as Error).message})`, { backend: 'cpu' }, { cause: err });
-  });
-  return ortPromise;
 }
 
 function abortError(): SmlmError {
@@ -53,7 +46,8 @@ class CpuBackend implements InferenceBackend {
   private readonly grid: DetectionGrid | undefined;
 
   constructor(
-    private readonly ort: Ort,
+    /** Which onnxruntime runs the model (onnx-runtime.ts). */
+    readonly runtime: OnnxRuntime,
     session: OrtSession,
     private readonly model: LoadedModel,
   ) {
@@ -81,7 +75,7 @@ class CpuBackend implements InferenceBackend {
       const count = Math.min(batch, frames - first);
       const t0 = performance.now();
       normalizeFrames(stack.data, first, count, pixels, normalization, input);
-      const tensor = new this.ort.Tensor('float32', input.subarray(0, count * pixels), [count, 1, height, width]);
+      const tensor = new this.runtime.ort.Tensor('float32', input.subarray(0, count * pixels), [count, 1, height, width]);
       const t1 = performance.now();
       const out = await this.runSession(session, tensor, count, height, width);
       const t2 = performance.now();
@@ -154,15 +148,17 @@ export function accumulateClamped(
 }
 
 /**
- * Creates the CPU backend for a loaded model. Throws E_BACKEND_UNAVAILABLE when onnxruntime-node cannot load and
+ * Creates the CPU backend for a loaded model. Throws E_BACKEND_UNAVAILABLE when no onnxruntime can load and
  * E_MODEL_INVALID when onnxruntime rejects the graph or its input/output names break the contract.
  */
 export async function createCpuBackend(model: LoadedModel, options: CpuBackendOptions = {}): Promise<InferenceBackend> {
-  const ort = await loadOnnxRuntime();
+  const runtime = await loadOnnxRuntime();
+  const { ort } = runtime;
+  if (runtime.name === 'onnxruntime-web' && options.threads) ort.env.wasm.numThreads = options.threads;
   let session: OrtSession;
   try {
     session = await ort.InferenceSession.create(model.bytes, {
-      executionProviders: ['cpu'],
+      executionProviders: [runtime.executionProvider],
       graphOptimizationLevel: 'all',
       ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     });
@@ -178,5 +174,5 @@ export async function createCpuBackend(model: LoadedModel, options: CpuBackendOp
       { model: model.name },
     );
   }
-  return new CpuBackend(ort, session, model);
+  return new CpuBackend(runtime, session, model);
 }

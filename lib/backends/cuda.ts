@@ -23,6 +23,8 @@ export interface CudaStatus {
   devices: Array<{ name: string; computeCapability: string; memoryBytes: number }>;
   /** Optional parts compiled into the addon: cuda, tensorrt, cudnn. */
   features: Record<string, boolean>;
+  /** The addon file that loaded (a local build, or the platform package's prebuild). */
+  addonPath?: string;
 }
 
 /** Loads the addon (once) and asks the driver for devices. Never throws. */
@@ -31,12 +33,13 @@ export function cudaStatus(): CudaStatus {
   if (!loaded.ok) return { compiled: false, usable: false, reason: loaded.reason, devices: [], features: { cuda: false, tensorrt: false, cudnn: false } };
   const { features } = loaded.addon;
   const featureFlags = { cuda: features.cuda, tensorrt: features.tensorrt, cudnn: features.cudnn };
+  const addonPath = loaded.path;
   let list;
   try {
     list = loaded.addon.listDevices();
   } catch (err) {
     // listDevices is written not to throw; if it ever does, report it rather than crash `smlm-rt info`.
-    return { compiled: true, usable: false, reason: `listing CUDA devices failed: ${(err as Error).message}`, devices: [], features: featureFlags };
+    return { compiled: true, usable: false, reason: `listing CUDA devices failed: ${(err as Error).message}`, devices: [], features: featureFlags, addonPath };
   }
   const devices = list.devices.map((d) => ({ name: d.name, computeCapability: `${d.major}.${d.minor}`, memoryBytes: d.totalMemoryBytes }));
   const usable = devices.length > 0;
@@ -46,6 +49,7 @@ export function cudaStatus(): CudaStatus {
     ...(usable ? {} : { reason: list.reason ?? 'no CUDA device is visible' }),
     devices,
     features: featureFlags,
+    addonPath,
   };
 }
 

@@ -1,14 +1,16 @@
 /** `smlm-rt info`: which backends can run here, which GPUs the driver sees, and the bundled models' metadata. */
 import type { Command } from 'commander';
-import { loadOnnxRuntime } from '../backends/cpu.js';
+import { loadOnnxRuntime } from '../backends/onnx-runtime.js';
 import { listModels, modelsDir, type ModelInfo } from '../model/registry.js';
 
 export interface BackendReport {
   name: 'cpu' | 'cuda' | 'tensorrt';
-  /** The code is present (onnxruntime-node installed / native addon built with this feature). */
+  /** The code is present (an onnxruntime loads / native addon built with this feature). */
   compiled: boolean;
   usable: boolean;
   detail: string;
+  /** cuda and tensorrt: the addon file that loaded (a local build, or the platform package's prebuild). */
+  addonPath?: string;
 }
 
 export interface InfoReport {
@@ -23,8 +25,9 @@ export interface InfoReport {
 
 async function cpuReport(): Promise<BackendReport> {
   try {
-    const ort = await loadOnnxRuntime();
-    return { name: 'cpu', compiled: true, usable: true, detail: `onnxruntime-node ${ort.env.versions.node ?? '?'}` };
+    const runtime = await loadOnnxRuntime();
+    const slower = runtime.nativeUnavailable ? ` (WebAssembly; ${runtime.nativeUnavailable}: \`npm install onnxruntime-node\` runs it several times faster)` : '';
+    return { name: 'cpu', compiled: true, usable: true, detail: `${runtime.name} ${runtime.version}${slower}` };
   } catch (err) {
     return { name: 'cpu', compiled: false, usable: false, detail: (err as Error).message };
   }
@@ -38,7 +41,7 @@ async function gpuReports(): Promise<{ backends: BackendReport[]; gpus: InfoRepo
     const trt = s.features.tensorrt === true;
     return {
       backends: [
-        { name: 'cuda', compiled: s.compiled, usable: s.usable, detail: s.usable ? `${s.devices.length} device(s)` : why },
+        { name: 'cuda', compiled: s.compiled, usable: s.usable, detail: s.usable ? `${s.devices.length} device(s)` : why, addonPath: s.addonPath },
         {
           name: 'tensorrt',
           compiled: trt,

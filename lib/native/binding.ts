@@ -1,8 +1,8 @@
 /**
- * The typed face of smlm-rt's native addon (native/addon/, built into build/Release/smlm_rt.node or shipped as
- * prebuilds/<platform>-<arch>/smlm-rt.napi.glibc.node). The addon is optional: it is loaded lazily, once, through
- * node-gyp-build, and a load failure is remembered as a human-readable reason (what is missing, how to build it)
- * instead of an exception, so that `smlm-rt info` and backend selection can explain why the GPU is not used.
+ * The typed face of smlm-rt's native addon (native/addon/, built into build/Release/smlm_rt.node or shipped prebuilt
+ * in a platform package such as @smlm-rt/linux-x64-gnu). The addon is optional: it is loaded lazily, once, and a
+ * load failure is remembered as a human-readable reason (what is missing, how to build it) instead of an exception,
+ * so that `smlm-rt info` and backend selection can explain why the GPU is not used.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -119,8 +119,8 @@ function runtimeGlibc(): string | undefined {
 }
 
 /**
- * The command that builds the addon from source for this package: `npm run build:native` in a clone,
- * `[SMLM_RT_BUILD_FROM_SOURCE=1] npm rebuild smlm-rt` in an installed package (native-env.cjs).
+ * The command that builds the addon from source for this package: `npm run build:native` in a clone, the build tools
+ * and smlm-rt's build script in an installed package (native-env.cjs).
  */
 export function addonBuildCommand(): string {
   return nativeEnv.buildCommand(packageRoot());
@@ -141,7 +141,11 @@ export function explainLoadFailure(err: unknown, root: string, { glibc = runtime
   const rebuild = rebuildHint(root);
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('No native build was found')) {
-    return `the CUDA addon is not built (no build/Release/*.node or prebuilds/${process.platform}-${process.arch}/*.node in ${root}). ${howToBuild}`;
+    const platformPackage = nativeEnv.platformPackageName();
+    const prebuilt = nativeEnv.PLATFORM_PACKAGES.includes(platformPackage)
+      ? `${platformPackage}, the optional dependency that carries the prebuilt addon, is not installed`
+      : `smlm-rt has no prebuilt addon for ${process.platform}-${process.arch}`;
+    return `the CUDA addon is not installed: ${prebuilt}, and there is no build/Release/*.node in ${root}. ${howToBuild}`;
   }
   const firstLine = message.split('\n')[0];
   // A binary made on a newer system than this one (the prebuild needs glibc >= 2.34: docs/native-build.md), e.g.
@@ -183,25 +187,55 @@ export function loadAddon(): AddonLoadResult {
   let root = '';
   try {
     root = packageRoot();
-    const require = createRequire(join(root, 'package.json'));
-    const override = process.env.SMLM_RT_ADDON;
-    let path: string;
-    if (override) {
-      path = override;
-    } else {
-      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-      path = nodeGypBuild.resolve(root);
-    }
-    const addon = require(path) as NativeAddon;
-    if (typeof addon.listDevices !== 'function' || typeof addon.createCudaEngine !== 'function' || !addon.features) {
-      cached = { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/createCudaEngine/features missing). ${rebuildHint(root)}` };
-    } else {
-      cached = { ok: true, addon, path };
-    }
+    cached = loadFirst(addonCandidates(root), root);
   } catch (err) {
     cached = { ok: false, reason: explainLoadFailure(err, root || '(package root not found)') };
   }
   return cached;
+}
+
+/**
+ * Where the addon may be, in the order tried: SMLM_RT_ADDON alone when set; else an addon built here (build/Release,
+ * through node-gyp-build, which also honours a prebuilds/ folder), which exists only when someone built it on purpose,
+ * then this platform's package (@smlm-rt/<platform>-<arch>-<libc>, an optional dependency). Throws node-gyp-build's
+ * "No native build was found" when there is neither.
+ */
+function addonCandidates(root: string): string[] {
+  const override = process.env.SMLM_RT_ADDON;
+  if (override) return [override];
+  const candidates: string[] = [];
+  let notBuilt: unknown;
+  try {
+    const nodeGypBuild = createRequire(join(root, 'package.json'))('node-gyp-build') as { resolve(dir: string): string };
+    candidates.push(nodeGypBuild.resolve(root));
+  } catch (err) {
+    notBuilt = err;
+  }
+  const prebuilt = nativeEnv.resolvePlatformAddon(root);
+  if (prebuilt) candidates.push(prebuilt);
+  if (candidates.length === 0) throw notBuilt;
+  return candidates;
+}
+
+/** The first candidate that loads and is smlm-rt's addon; if none does, the first one's failure, explained. */
+function loadFirst(candidates: string[], root: string): AddonLoadResult {
+  const require = createRequire(join(root, 'package.json'));
+  let first: AddonLoadResult | undefined;
+  for (const path of candidates) {
+    let result: AddonLoadResult;
+    try {
+      const addon = require(path) as NativeAddon;
+      result =
+        typeof addon.listDevices !== 'function' || typeof addon.createCudaEngine !== 'function' || !addon.features
+          ? { ok: false, reason: `${path} is not smlm-rt's CUDA addon (listDevices/createCudaEngine/features missing). ${rebuildHint(root)}` }
+          : { ok: true, addon, path };
+    } catch (err) {
+      result = { ok: false, reason: explainLoadFailure(err, root) };
+    }
+    if (result.ok) return result;
+    first ??= result;
+  }
+  return first!;
 }
 
 /** For tests: forget the remembered load outcome. */

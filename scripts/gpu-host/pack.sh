@@ -35,6 +35,7 @@ tar -cJf "$out/dist.tar.xz" dist
 
 say "pruning node_modules"
 # Everything vitest, the backends and the bench load on linux-x64; not: other platforms' onnxruntime binaries,
+# onnxruntime-web (139 MB of browser builds; the GPU host's cpu backend runs onnxruntime-node),
 # typescript (vitest transforms TS itself), build tools, type declarations, protobufjs's CLI, lightningcss (CSS only),
 # docs and source maps.
 tar -cf - \
@@ -42,6 +43,7 @@ tar -cf - \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/darwin' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/win32' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' \
+  --exclude='node_modules/onnxruntime-web' \
   --exclude='node_modules/@types' \
   --exclude='node_modules/cmake-js' \
   --exclude='node_modules/prebuildify' \
