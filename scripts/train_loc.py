@@ -275,6 +275,15 @@ def main():
     norm = sim.normalization_constants(ranges, a.size, dev)
     print(f"[{a.name}] normalization mean {norm[0]:.5f} std {norm[1]:.5f}", flush=True)
 
+    if a.init_onnx:
+        # Fine-tuning continues the base's architecture (its widths, head and detection grid), whatever the flags say.
+        import onnx
+        meta = {p.key: p.value for p in onnx.load(a.init_onnx).metadata_props}
+        base = json.loads(meta.get("smlm.training", "{}"))
+        a.widths = base.get("widths") or a.widths
+        a.head_width = base.get("head_width") or a.head_width
+        a.head_hidden = base.get("head_hidden") or 0
+        a.grid = json.loads(meta.get("smlm.head", "{}")).get("grid", 1) if meta.get("smlm.architecture") == "unet-loc" else a.grid
     model = ARCHITECTURES["unet-loc"](widths=tuple(a.widths), head_width=a.head_width, head_hidden=a.head_hidden,
                                       grid=a.grid).to(dev)
     init_note = "random"
