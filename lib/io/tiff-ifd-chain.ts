@@ -29,7 +29,8 @@ function corrupt(path: string, why: string): SmlmError {
 export interface IfdChain {
   layout: IfdLayout;
   bigTiff: boolean;
-  ifds: Array<{ offset: number; entries: number }>;
+  /** Each IFD's offset, entry count and entries (a copy of their bytes, in the file's byte order). */
+  ifds: Array<{ offset: number; entries: number; entryBytes: Buffer }>;
 }
 
 /**
@@ -58,6 +59,7 @@ export async function walkIfdChain(reader: TiffByteReader, fileSize: number, pat
   const maxPages = Math.floor(fileSize / (layout.countBytes + layout.entryBytes + layout.offsetBytes));
   const seen = new Set<number>();
   const ifds: IfdChain['ifds'] = [];
+  let entryTotal = 0;
   let offset = await reader.uint(layout.firstOffsetAt, layout.offsetBytes as 4 | 8);
   while (offset !== 0) {
     const page = seen.size;
@@ -69,7 +71,12 @@ export async function walkIfdChain(reader: TiffByteReader, fileSize: number, pat
     if (entries === 0) throw corrupt(path, `page ${page}'s IFD at byte ${offset} has no entries`);
     const nextAt = offset + layout.countBytes + entries * layout.entryBytes;
     if (nextAt + layout.offsetBytes > fileSize) throw corrupt(path, `page ${page}'s IFD (${entries} entries at byte ${offset}) runs past the end of the file`);
-    ifds.push({ offset, entries });
+    // IFDs of a sound file do not overlap, so all of them together fit in the file: this bounds the time and memory
+    // spent on entries by the file's size, however many pages claim however many entries.
+    entryTotal += entries * layout.entryBytes;
+    if (entryTotal > fileSize) throw corrupt(path, `the IFDs up to page ${page} hold more entries than the file can (they overlap)`);
+    const entryBytes = Buffer.from(await reader.bytes(offset + layout.countBytes, entries * layout.entryBytes));
+    ifds.push({ offset, entries, entryBytes });
     offset = await reader.uint(nextAt, layout.offsetBytes as 4 | 8);
   }
   return { layout, bigTiff, ifds };

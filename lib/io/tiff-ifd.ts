@@ -44,7 +44,9 @@ export function tagName(tag: number): string {
 interface Entry {
   type: number;
   count: number;
-  /** Where the value bytes start: inside the entry when they fit its value field, else the offset stored there. */
+  /** Whether the values fit the entry's value field (then valueAt is a position in the IFD's entry bytes). */
+  inline: boolean;
+  /** Where the value bytes start: in the entry bytes when inline, else the file offset stored in the entry. */
   valueAt: number;
 }
 
@@ -52,15 +54,16 @@ export class Ifd {
   private constructor(
     private readonly reader: TiffByteReader,
     private readonly entries: Map<number, Entry>,
+    /** The IFD's entry bytes, where inline values are read from (no file read for them). */
+    private readonly block: Buffer,
     private readonly fileSize: number,
     /** For messages: "path: damaged ... (page N's <what>)". */
     private readonly path: string,
     readonly page: number,
   ) {}
 
-  /** Parses the `entryCount` entries of the IFD at `offset` (walkIfdChain checked that they lie inside the file). */
-  static async read(reader: TiffByteReader, layout: IfdLayout, offset: number, entryCount: number, fileSize: number, path: string, page: number): Promise<Ifd> {
-    const block = await reader.bytes(offset + layout.countBytes, entryCount * layout.entryBytes);
+  /** Parses the `entryCount` entries (`block`, as walkIfdChain read them) of the IFD at `offset`. */
+  static parse(reader: TiffByteReader, layout: IfdLayout, entryCount: number, block: Buffer, fileSize: number, path: string, page: number): Ifd {
     if (block.length < entryCount * layout.entryBytes) throw corruptAt(path, page, 'IFD is cut short');
     const le = reader.littleEndian;
     const entries = new Map<number, Entry>();
@@ -71,11 +74,12 @@ export class Ifd {
       const count = uintAt(block, at + 4, layout.offsetBytes as 4 | 8, le);
       const fieldAt = at + 4 + layout.offsetBytes;
       const bytes = (TYPE_BYTES[type] ?? 0) * count;
-      const valueAt = bytes <= layout.offsetBytes ? offset + layout.countBytes + fieldAt : uintAt(block, fieldAt, layout.offsetBytes as 4 | 8, le);
+      const inline = bytes <= layout.offsetBytes;
+      const valueAt = inline ? fieldAt : uintAt(block, fieldAt, layout.offsetBytes as 4 | 8, le);
       // The first entry of a tag wins, as in libtiff; later duplicates are ignored.
-      if (!entries.has(tag)) entries.set(tag, { type, count, valueAt });
+      if (!entries.has(tag)) entries.set(tag, { type, count, inline, valueAt });
     }
-    return new Ifd(reader, entries, fileSize, path, page);
+    return new Ifd(reader, entries, block, fileSize, path, page);
   }
 
   has(tag: number): boolean {
@@ -145,6 +149,7 @@ export class Ifd {
   }
 
   private async valueBytes(tag: number, entry: Entry, bytes: number): Promise<Buffer> {
+    if (entry.inline) return this.block.subarray(entry.valueAt, entry.valueAt + bytes);
     if (entry.valueAt + bytes > this.fileSize) throw this.corrupt(`${tagName(tag)} values (${entry.count}) lie past the end of the file`);
     const buf = await this.reader.bytes(entry.valueAt, bytes);
     if (buf.length < bytes) throw this.corrupt(`${tagName(tag)} values are cut short`);

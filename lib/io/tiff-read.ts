@@ -94,8 +94,11 @@ async function openStack(path: string): Promise<OpenedStack> {
     const chain = await walkIfdChain(reader, size, path);
     const pageCount = chain.ifds.length;
     if (pageCount === 0) throw new SmlmError('E_EMPTY_STACK', `${path}: the TIFF has no pages`, { path });
-    const ifdOf = (page: number) => Ifd.read(reader, chain.layout, chain.ifds[page].offset, chain.ifds[page].entries, size, path, page);
-    const firstIfd = await ifdOf(0);
+    const ifdOf = (page: number) => {
+      const { entries, entryBytes } = chain.ifds[page];
+      return Ifd.parse(reader, chain.layout, entries, entryBytes, size, path, page);
+    };
+    const firstIfd = ifdOf(0);
     const first = await readPageLayout(firstIfd, size, path);
     const description = await firstIfd.text(TAG.ImageDescription, MAX_DESCRIPTION_BYTES);
     const xResolution = rationalValue(await firstIfd.rational(TAG.XResolution));
@@ -123,7 +126,7 @@ async function openStack(path: string): Promise<OpenedStack> {
     } else {
       const pages = [first];
       for (let page = 1; page < pageCount; page++) {
-        const layout = await readPageLayout(await ifdOf(page), size, path);
+        const layout = await readPageLayout(ifdOf(page), size, path);
         if (layout.width !== width || layout.height !== height) {
           throw new SmlmError(
             'E_FRAME_SIZE_MISMATCH',
