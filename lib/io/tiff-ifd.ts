@@ -95,14 +95,13 @@ export class Ifd {
    * The first `max` (at most) values of an unsigned-integer tag, or undefined when the tag is absent.
    * E_TIFF_CORRUPT when the tag has another type or its values lie outside the file.
    */
-  async uints(tag: number, max: number): Promise<Float64Array | undefined> {
+  async uints(tag: number, max: number): Promise<number[] | undefined> {
     const entry = this.entries.get(tag);
     if (!entry) return undefined;
-    if (!UNSIGNED_TYPES.has(entry.type)) throw this.corrupt(`${tagName(tag)} tag has type ${entry.type}, not an unsigned integer type`);
-    const size = TYPE_BYTES[entry.type] as 1 | 2 | 4 | 8;
+    const size = this.unsignedSize(tag, entry);
     const n = Math.min(entry.count, max);
     const buf = await this.valueBytes(tag, entry, n * size);
-    const values = new Float64Array(n);
+    const values = new Array<number>(n);
     const le = this.reader.littleEndian;
     for (let i = 0; i < n; i++) values[i] = uintAt(buf, i * size, size, le);
     return values;
@@ -110,8 +109,17 @@ export class Ifd {
 
   /** The first value of an unsigned-integer tag, or `fallback` when the tag is absent or has no values. */
   async uint(tag: number, fallback: number): Promise<number> {
-    const values = await this.uints(tag, 1);
-    return values && values.length > 0 ? values[0] : fallback;
+    const entry = this.entries.get(tag);
+    if (!entry || entry.count === 0) return fallback;
+    const size = this.unsignedSize(tag, entry);
+    // Single values are almost always inline: read them from the entry bytes, without a buffer or an array.
+    if (entry.inline) return uintAt(this.block, entry.valueAt, size, this.reader.littleEndian);
+    return uintAt(await this.valueBytes(tag, entry, size), 0, size, this.reader.littleEndian);
+  }
+
+  private unsignedSize(tag: number, entry: Entry): 1 | 2 | 4 | 8 {
+    if (!UNSIGNED_TYPES.has(entry.type)) throw this.corrupt(`${tagName(tag)} tag has type ${entry.type}, not an unsigned integer type`);
+    return TYPE_BYTES[entry.type] as 1 | 2 | 4 | 8;
   }
 
   /** The first RATIONAL of a tag as [numerator, denominator], or undefined when absent or not a RATIONAL. */

@@ -28,8 +28,8 @@ export interface PageLayout {
   blocksAcross: number;
   blocksDown: number;
   /** Byte offset and byte count of each block, row-major; a 0-byte block is a sparse one (all zeros). */
-  offsets: Float64Array;
-  byteCounts: Float64Array;
+  offsets: readonly number[];
+  byteCounts: readonly number[];
   /** Sum of byteCounts: what the file stores for this page. */
   storedBytes: number;
 }
