@@ -107,6 +107,17 @@ export class Ifd {
     return values;
   }
 
+  /**
+   * As uint(), without a promise where the value sits in the entry itself (almost always for single values): opening
+   * a 20,000-page stack asks for some 200,000 of them.
+   */
+  uintNow(tag: number, fallback: number): number | Promise<number> {
+    const entry = this.entries.get(tag);
+    if (!entry || entry.count === 0) return fallback;
+    if (entry.inline && UNSIGNED_TYPES.has(entry.type)) return uintAt(this.block, entry.valueAt, TYPE_BYTES[entry.type] as 1 | 2 | 4 | 8, this.reader.littleEndian);
+    return this.uint(tag, fallback);
+  }
+
   /** The first value of an unsigned-integer tag, or `fallback` when the tag is absent or has no values. */
   async uint(tag: number, fallback: number): Promise<number> {
     const entry = this.entries.get(tag);

@@ -51,17 +51,17 @@ function sampleTypeOf(spp: number, bits: number, format: number, path: string, p
  */
 export async function readPageLayout(ifd: Ifd, fileSize: number, path: string): Promise<PageLayout> {
   const page = ifd.page;
-  const width = await ifd.uint(TAG.ImageWidth, 0);
-  const height = await ifd.uint(TAG.ImageLength, 0);
+  const width = await ifd.uintNow(TAG.ImageWidth, 0);
+  const height = await ifd.uintNow(TAG.ImageLength, 0);
   if (!(width > 0 && height > 0)) throw ifd.corrupt(`size is ${width} x ${height}`);
   // SampleFormat is optional in TIFF; absent means unsigned integer. BitsPerSample's default is 1 (bilevel).
-  const sampleType = sampleTypeOf(await ifd.uint(TAG.SamplesPerPixel, 1), await ifd.uint(TAG.BitsPerSample, 1), await ifd.uint(TAG.SampleFormat, 1), path, page);
-  const compression = await ifd.uint(TAG.Compression, 1);
-  const predictor = await ifd.uint(TAG.Predictor, 1);
+  const sampleType = sampleTypeOf(await ifd.uintNow(TAG.SamplesPerPixel, 1), await ifd.uintNow(TAG.BitsPerSample, 1), await ifd.uintNow(TAG.SampleFormat, 1), path, page);
+  const compression = await ifd.uintNow(TAG.Compression, 1);
+  const predictor = await ifd.uintNow(TAG.Predictor, 1);
   const tiled = ifd.has(TAG.TileOffsets);
   const blocks = tiled ? 'tiles' : 'strips';
-  const blockWidth = tiled ? await ifd.uint(TAG.TileWidth, 0) : width;
-  const blockHeight = tiled ? await ifd.uint(TAG.TileLength, 0) : Math.min(await ifd.uint(TAG.RowsPerStrip, height), height);
+  const blockWidth = tiled ? await ifd.uintNow(TAG.TileWidth, 0) : width;
+  const blockHeight = tiled ? await ifd.uintNow(TAG.TileLength, 0) : Math.min(await ifd.uintNow(TAG.RowsPerStrip, height), height);
   if (!(blockWidth > 0 && blockHeight > 0)) throw ifd.corrupt(`${blocks} are ${blockWidth} x ${blockHeight} px`);
   const blocksAcross = Math.ceil(width / blockWidth);
   const blocksDown = Math.ceil(height / blockHeight);
