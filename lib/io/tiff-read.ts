@@ -58,8 +58,8 @@ async function openChecked(path: string): Promise<{ handle: FileHandle; size: nu
   }
 }
 
-/** Frames read per positioned read when a whole stack is read at once: large reads, without one huge buffer. */
-const READ_PIECE_BYTES = 64 * 1024 * 1024;
+/** Bytes of frames per readFrames call when readTiffStack reads a whole stack into one array. */
+const WHOLE_STACK_STEP_BYTES = 64 * 1024 * 1024;
 /** An ImageJ or OME-XML description longer than this is not one (OME companion files for huge plates stay far below). */
 const MAX_DESCRIPTION_BYTES = 64 * 1024 * 1024;
 
@@ -159,7 +159,7 @@ async function openStack(path: string): Promise<OpenedStack> {
           const count = Math.min(framesPerChunk, frames - firstFrame);
           pixels.checkPlausible(firstFrame, count);
           const data = allocate(sampleType, count * width * height, `a chunk of ${count} frames of ${width} x ${height} px of ${path}`, 'read fewer frames per chunk');
-          await pixels.readFrames(firstFrame, count, data, 0);
+          await readFramesTyped(pixels, path, firstFrame, count, data, 0);
           const chunk: Stack = { data, frames: count, height, width, pixelSizeNm };
           yield chunk;
         }
@@ -169,7 +169,23 @@ async function openStack(path: string): Promise<OpenedStack> {
     return { source, pixels };
   } catch (err) {
     await close();
-    throw err;
+    throw typed(err, path);
+  }
+}
+
+/** Errors of the reader's own checks pass through; anything else (an I/O error, a bug) becomes E_TIFF_CORRUPT. */
+function typed(err: unknown, path: string): SmlmError {
+  if (err instanceof SmlmError) return err;
+  return corrupt(path, `it cannot be read: ${errorMessage(err).slice(0, 200)}`, err);
+}
+
+/** pixels.readFrames with every error typed. */
+async function readFramesTyped(pixels: TiffPixelReader, path: string, first: number, count: number, into: PixelArray, at: number): Promise<void> {
+  try {
+    pixels.checkPlausible(first, count);
+    await pixels.readFrames(first, count, into, at);
+  } catch (err) {
+    throw typed(err, path);
   }
 }
 
@@ -208,11 +224,10 @@ export async function readTiffStack(path: string): Promise<Stack> {
     const { frames, width, height, sampleType } = source;
     const what = `all ${frames} frames of ${width} x ${height} px of ${path}`;
     const data = allocate(sampleType, frames * width * height, what, 'read it a chunk at a time with openTiffStack(path).chunks(n), or reconstruct it with reconstructSource');
-    const piece = Math.max(1, Math.floor(READ_PIECE_BYTES / (width * height * SAMPLE_BYTES[sampleType])));
+    const piece = Math.max(1, Math.floor(WHOLE_STACK_STEP_BYTES / (width * height * SAMPLE_BYTES[sampleType])));
     for (let first = 0; first < frames; first += piece) {
       const count = Math.min(piece, frames - first);
-      pixels.checkPlausible(first, count);
-      await pixels.readFrames(first, count, data, first * width * height);
+      await readFramesTyped(pixels, path, first, count, data, first * width * height);
     }
     return { data, frames, height, width, pixelSizeNm: source.pixelSizeNm };
   } finally {
