@@ -119,16 +119,18 @@ export class Reconstructor {
    * Reconstructs a stack read chunk by chunk (e.g. `openTiffStack(path)`), so that stacks larger than memory work.
    * Each chunk is validated as it arrives; the announced shape and frame size are checked, and the result buffers
    * allocated, before the first chunk is read: an output image too large to allocate is E_FRAME_SIZE_UNSUPPORTED,
-   * frame maps too large E_BAD_OPTIONS (both say the bytes needed).
+   * frame maps too large E_BAD_OPTIONS (both say the bytes needed). The next chunk is read while the backend works
+   * on the current one. The call owns the source: it calls the source's `close()` (if it has one) when it ends, with
+   * a result or an error, so a file opened with openTiffStack is never left to the garbage collector.
    */
   reconstructSource(source: FrameSource, options: ReconstructCallOptions = {}): Promise<ReconstructionResult> {
     try {
       if (this.closed) throw closedError();
       checkCallOptions(options);
     } catch (err) {
-      return Promise.reject(err);
+      return closeSource(source).then(() => Promise.reject(err));
     }
-    const run = () => this.runSource(source, options);
+    const run = () => this.runSource(source, options).finally(() => closeSource(source));
     const result = this.queue.then(run, run);
     // The queue only orders calls; one call's failure must not fail the next.
     this.queue = result.catch(() => undefined);
@@ -156,7 +158,7 @@ export class Reconstructor {
     let inferenceMs = 0;
     let preprocessMs = 0;
     const chunkFrames = streamChunkFrames(height * width, batchSize);
-    for await (const chunk of source.chunks(chunkFrames)) {
+    for await (const chunk of readAhead(source.chunks(chunkFrames))) {
       if (signal?.aborted) throw aborted();
       validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
       if (chunk.height !== height || chunk.width !== width) {
@@ -200,6 +202,41 @@ export class Reconstructor {
     this.closed = true;
     await this.queue;
     await this.backend.close();
+  }
+}
+
+/** Closes a source that can be closed; a failure to close must not hide the call's own result or error. */
+async function closeSource(source: FrameSource): Promise<void> {
+  if (source !== null && typeof source === 'object' && typeof source.close === 'function') await source.close().catch(() => undefined);
+}
+
+/**
+ * Yields the chunks of `chunks` while the next one is already being read: reading chunk k+1 from disk overlaps the
+ * backend's work on chunk k. At most two chunks are held at once. When the consumer stops early (an error, an
+ * abort), the read in flight is awaited and the iterator is ended, so no read outlives the call.
+ */
+export async function* readAhead<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let next = iterator.next();
+  // A read that fails while the consumer is busy is reported when its turn comes, not as an unhandled rejection.
+  next.catch(() => undefined);
+  let finished = false;
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) {
+        finished = true;
+        return;
+      }
+      next = iterator.next();
+      next.catch(() => undefined);
+      yield current.value;
+    }
+  } finally {
+    if (!finished) {
+      await next.catch(() => undefined);
+      await Promise.resolve(iterator.return?.()).catch(() => undefined);
+    }
   }
 }
 

@@ -110,6 +110,55 @@ describe('reading stacks smlm-rt did not write', () => {
     }
   });
 
+  it('several strips per page (tables out of line, in the file\'s byte order): classic and BigTIFF, either byte order', async () => {
+    // 7 rows in strips of 2: 4 strips, the last one short. BigTIFF keeps 2 LONGs inline, so 3 rows per strip tests both.
+    for (const bigTiff of [false, true]) {
+      for (const bigEndian of [false, true]) {
+        for (const rowsPerStrip of [2, 4]) {
+          for (const kind of ['uint16', 'float32'] as const) {
+            const f = (fr: number, y: number, x: number) => value(fr, y, x) + (kind === 'float32' ? 0.5 : 0);
+            const path = tiffFile(pagesOf(3, 7, 5, f), { kind, bigTiff, bigEndian, rowsPerStrip });
+            const stack = await readTiffStack(path);
+            expect(Array.from(stack.data), `${kind} bigTiff=${bigTiff} bigEndian=${bigEndian} rows=${rowsPerStrip}`).toEqual(pagesOf(3, 7, 5, f).flatMap((p) => Array.from(p.values)));
+          }
+        }
+      }
+    }
+  });
+
+  it('deflate-compressed strips, with and without the horizontal predictor, either byte order', async () => {
+    const wide = (fr: number, y: number, x: number) => (977 * fr + 131 * y + 17 * x) % 65536; // differences wrap
+    for (const bigEndian of [false, true]) {
+      for (const predictor of [undefined, 2] as const) {
+        for (const kind of ['uint8', 'uint16'] as const) {
+          const f = (fr: number, y: number, x: number) => (kind === 'uint8' ? wide(fr, y, x) % 256 : wide(fr, y, x));
+          const path = tiffFile(pagesOf(2, 9, 6, f), { kind, bigEndian, deflate: true, predictor, rowsPerStrip: 4 });
+          const stack = await readTiffStack(path);
+          expect(Array.from(stack.data), `${kind} bigEndian=${bigEndian} predictor=${predictor}`).toEqual(pagesOf(2, 9, 6, f).flatMap((p) => Array.from(p.values)));
+        }
+      }
+      const floats = (fr: number, y: number, x: number) => value(fr, y, x) / 8;
+      const stack = await readTiffStack(tiffFile(pagesOf(2, 5, 5, floats), { kind: 'float32', bigEndian, deflate: true }));
+      expect(Array.from(stack.data)).toEqual(pagesOf(2, 5, 5, floats).flatMap((p) => Array.from(p.values)));
+    }
+  });
+
+  it('E_TIFF_CORRUPT for a compressed strip that decodes to fewer bytes than its pixels, or does not decode', async () => {
+    const bytes = buildTestTiff(pagesOf(1, 8, 8, value), { kind: 'uint16', deflate: true });
+    const garbage = Buffer.from(bytes);
+    garbage.fill(0x55, 8, 20); // the zlib stream (the pixel data starts at byte 8)
+    writeFileSync(join(dir, 'bad-deflate.tif'), garbage);
+    expect(await errorCode(readTiffStack(join(dir, 'bad-deflate.tif')))).toBe('E_TIFF_CORRUPT');
+    writeFileSync(join(dir, 'short-deflate.tif'), withTag(bytes, 257, 16)); // 16 rows declared, 8 stored
+    expect(await errorCode(readTiffStack(join(dir, 'short-deflate.tif')))).toBe('E_TIFF_CORRUPT');
+  });
+
+  it('E_UNSUPPORTED_SAMPLE_FORMAT for a compression no decoder knows', async () => {
+    const path = join(dir, 'compression-99.tif');
+    writeFileSync(path, withTag(buildTestTiff(pagesOf(1, 4, 4, value), { kind: 'uint16' }), 259, 99));
+    expect(await errorCode(readTiffStack(path))).toBe('E_UNSUPPORTED_SAMPLE_FORMAT');
+  });
+
   it('tiled pages', async () => {
     const stack = await readTiffStack(tiffFile(pagesOf(2, 16, 16, value), { kind: 'uint16', tiled: true }));
     expect(stack.frames).toBe(2);
@@ -264,6 +313,37 @@ describe('TIFF reading errors', () => {
     const ome = '<OME><Image><Pixels DimensionOrder="XYCZT" SizeC="2" SizeT="2" SizeZ="1" SizeX="4" SizeY="4"/></Image></OME>';
     expect(await errorCode(readTiffStack(tiffFile(pages, { kind: 'uint16', description: ome })))).toBe('E_UNSUPPORTED_SAMPLE_FORMAT');
     expect((await readTiffStack(tiffFile(pages, { kind: 'uint16', description: ij('slices=2\nframes=2\n') }))).frames).toBe(4);
+  });
+
+  it('E_TIFF_CORRUPT, promptly and without the memory it claims, for a strip table of 2^29 LONG8 entries in a few hundred bytes', async () => {
+    const bytes = Buffer.from(buildTestTiff(pagesOf(1, 4, 4, () => 1), { kind: 'uint16', bigTiff: true }));
+    // The one IFD: 8-byte count, then 20-byte entries (tag, type, count, value).
+    const ifd = Number(bytes.readBigUInt64LE(8));
+    for (let i = 0; i < Number(bytes.readBigUInt64LE(ifd)); i++) {
+      const at = ifd + 8 + 20 * i;
+      const tag = bytes.readUInt16LE(at);
+      if (tag === 273 || tag === 279) {
+        bytes.writeUInt16LE(16, at + 2); // LONG8
+        bytes.writeBigUInt64LE(2n ** 29n, at + 4);
+      }
+      if (tag === 257) bytes.writeUInt32LE(2 ** 29, at + 12); // as many rows, one per strip
+      if (tag === 278) bytes.writeUInt32LE(1, at + 12);
+    }
+    const path = join(dir, 'huge-strip-table.tif');
+    writeFileSync(path, bytes);
+    const started = performance.now();
+    const err = await openTiffStack(path).catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect((err as SmlmError).code).toBe('E_TIFF_CORRUPT');
+    // The message names the tag and its count, never the values.
+    expect((err as SmlmError).message.length).toBeLessThan(300);
+  });
+
+  it('E_CLOSED when a closed stack is read; close() twice is fine', async () => {
+    const source = await openTiffStack(tiffFile(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' }));
+    await source.close();
+    await source.close();
+    expect(await errorCode((async () => { for await (const _ of source.chunks(1)) void _; })())).toBe('E_CLOSED');
   });
 
   it('E_FRAME_SIZE_MISMATCH when pages differ in size, before any pixel is read', async () => {

@@ -12,6 +12,8 @@ export interface FrameSource {
   readonly pixelSizeNm?: number;
   /** Consecutive chunks of at most `framesPerChunk` frames, in frame order, covering every frame once. */
   chunks(framesPerChunk: number): AsyncIterable<Stack>;
+  /** Releases what the source holds (a file). Reconstructor.reconstructSource calls it when its call ends. */
+  close?(): Promise<void>;
 }
 
 function frameSlice(data: PixelArray, start: number, end: number): PixelArray {

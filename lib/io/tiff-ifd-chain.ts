@@ -1,14 +1,15 @@
 /**
- * A TIFF's pages are a chain of IFDs (image file directories), each ending in the offset of the next. geotiff follows
- * that chain without remembering where it has been, so a damaged file whose chain loops back makes it loop forever
- * with growing memory. This walk, done before geotiff is asked for anything, reads only each IFD's entry count and
- * next offset, remembers every offset it has visited, and stops at the end of the file.
+ * A TIFF's pages are a chain of IFDs (image file directories), each ending in the offset of the next. A reader that
+ * follows that chain without remembering where it has been loops forever on a damaged file whose chain loops back.
+ * This walk reads only each IFD's entry count and next offset, remembers every offset it has visited, and stops at
+ * the end of the file; the entries themselves are parsed by tiff-ifd.ts.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { SmlmError } from '../errors.js';
+import { TiffByteReader } from './tiff-byte-reader.js';
 
 /** Field sizes of classic TIFF (version 42) and BigTIFF (version 43). */
-interface IfdLayout {
+export interface IfdLayout {
   /** Where the first IFD's offset is stored in the header. */
   firstOffsetAt: number;
   /** Bytes of an IFD's entry count, of one entry, and of an offset. */
@@ -20,36 +21,16 @@ interface IfdLayout {
 const CLASSIC: IfdLayout = { firstOffsetAt: 4, countBytes: 2, entryBytes: 12, offsetBytes: 4 };
 const BIG: IfdLayout = { firstOffsetAt: 8, countBytes: 8, entryBytes: 20, offsetBytes: 8 };
 
-/** Reads small fields through one 64 KiB window: IFDs usually sit close together, so few reads reach the disk. */
-class WindowedReader {
-  private static readonly WINDOW_BYTES = 64 * 1024;
-  private window = Buffer.alloc(0);
-  private windowStart = 0;
-
-  constructor(
-    private readonly handle: FileHandle,
-    readonly littleEndian: boolean,
-  ) {}
-
-  /** An unsigned integer of 2, 4 or 8 bytes at `offset`; the caller has checked that it lies inside the file. */
-  async uint(offset: number, bytes: 2 | 4 | 8): Promise<number> {
-    if (offset < this.windowStart || offset + bytes > this.windowStart + this.window.length) {
-      this.window = Buffer.alloc(WindowedReader.WINDOW_BYTES);
-      const { bytesRead } = await this.handle.read(this.window, 0, this.window.length, offset);
-      this.window = this.window.subarray(0, bytesRead);
-      this.windowStart = offset;
-    }
-    const at = offset - this.windowStart;
-    const le = this.littleEndian;
-    if (bytes === 2) return le ? this.window.readUInt16LE(at) : this.window.readUInt16BE(at);
-    if (bytes === 4) return le ? this.window.readUInt32LE(at) : this.window.readUInt32BE(at);
-    // Offsets past 2^53 cannot lie inside any file; Number() keeps them large enough to fail the bounds checks.
-    return Number(le ? this.window.readBigUInt64LE(at) : this.window.readBigUInt64BE(at));
-  }
-}
-
 function corrupt(path: string, why: string): SmlmError {
   return new SmlmError('E_TIFF_CORRUPT', `${path}: damaged or truncated TIFF (${why})`, { path });
+}
+
+/** Where each page's IFD lies, with its entry count, and the field sizes of the file's TIFF flavour. */
+export interface IfdChain {
+  layout: IfdLayout;
+  bigTiff: boolean;
+  /** Each IFD's offset, entry count and entries (a copy of their bytes, in the file's byte order). */
+  ifds: Array<{ offset: number; entries: number; entryBytes: Buffer }>;
 }
 
 /**
@@ -57,16 +38,28 @@ function corrupt(path: string, why: string): SmlmError {
  * Throws E_TIFF_CORRUPT when the chain visits an IFD twice (a loop), or an IFD or its next offset lies past the end.
  */
 export async function countIfds(handle: FileHandle, fileSize: number, littleEndian: boolean, path: string): Promise<number> {
-  const reader = new WindowedReader(handle, littleEndian);
+  return (await walkIfdChain(new TiffByteReader(handle, littleEndian), fileSize, path)).ifds.length;
+}
+
+/**
+ * Walks the chain as countIfds does and returns where every IFD lies; each IFD's entries lie inside the file.
+ * Same errors as countIfds.
+ */
+export async function walkIfdChain(reader: TiffByteReader, fileSize: number, path: string): Promise<IfdChain> {
   const needHeader = (bytes: number) => {
     if (fileSize < bytes) throw corrupt(path, 'the header is cut short');
   };
   needHeader(8);
-  const layout = (await reader.uint(2, 2)) === 43 ? BIG : CLASSIC;
+  const bigTiff = (await reader.uint(2, 2)) === 43;
+  const layout = bigTiff ? BIG : CLASSIC;
   needHeader(layout.firstOffsetAt + layout.offsetBytes);
+  // BigTIFF states its offset size (always 8) in the header; anything else is not a BigTIFF this reader can follow.
+  if (bigTiff && (await reader.uint(4, 2)) !== 8) throw corrupt(path, 'the BigTIFF header states an offset size other than 8 bytes');
   // Every page's IFD holds at least one entry, so a chain of more IFDs than this would have them overlap.
   const maxPages = Math.floor(fileSize / (layout.countBytes + layout.entryBytes + layout.offsetBytes));
   const seen = new Set<number>();
+  const ifds: IfdChain['ifds'] = [];
+  let entryTotal = 0;
   let offset = await reader.uint(layout.firstOffsetAt, layout.offsetBytes as 4 | 8);
   while (offset !== 0) {
     const page = seen.size;
@@ -78,7 +71,13 @@ export async function countIfds(handle: FileHandle, fileSize: number, littleEndi
     if (entries === 0) throw corrupt(path, `page ${page}'s IFD at byte ${offset} has no entries`);
     const nextAt = offset + layout.countBytes + entries * layout.entryBytes;
     if (nextAt + layout.offsetBytes > fileSize) throw corrupt(path, `page ${page}'s IFD (${entries} entries at byte ${offset}) runs past the end of the file`);
+    // IFDs of a sound file do not overlap, so all of them together fit in the file: this bounds the time and memory
+    // spent on entries by the file's size, however many pages claim however many entries.
+    entryTotal += entries * layout.entryBytes;
+    if (entryTotal > fileSize) throw corrupt(path, `the IFDs up to page ${page} hold more entries than the file can (they overlap)`);
+    const entryBytes = Buffer.from(await reader.bytes(offset + layout.countBytes, entries * layout.entryBytes));
+    ifds.push({ offset, entries, entryBytes });
     offset = await reader.uint(nextAt, layout.offsetBytes as 4 | 8);
   }
-  return seen.size;
+  return { layout, bigTiff, ifds };
 }

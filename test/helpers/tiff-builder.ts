@@ -1,8 +1,11 @@
 /**
  * Writes small uncompressed multi-page TIFFs for tests, independent of lib/io/tiff-write.ts, so reader tests do not
  * trust the project's own writer: any sample type, per-page sizes, either byte order, optional description and
- * resolution tags, and ImageJ's "one IFD + contiguous frames" layout.
+ * resolution tags, ImageJ's "one IFD + contiguous frames" layout, several strips per page (so that strip tables
+ * lie out of line, in the file's byte order), and deflate-compressed strips with or without the horizontal predictor.
  */
+import { deflateSync } from 'node:zlib';
+
 export type SampleKind = 'uint8' | 'uint16' | 'float32' | 'int16' | 'float64' | 'uint32';
 
 export interface TestPage {
@@ -28,6 +31,11 @@ export interface TestTiffOptions {
   loopTo?: number;
   /** Store each page as one tile of the page's size (TileWidth/TileLength/TileOffsets/TileByteCounts), not a strip. */
   tiled?: boolean;
+  /** Rows per strip (default: the page's height, one strip). Several strips put the strip tables out of line. */
+  rowsPerStrip?: number;
+  /** Compress each strip with zlib (TIFF Compression 8), optionally after the horizontal predictor (Predictor 2). */
+  deflate?: boolean;
+  predictor?: 2;
 }
 
 const KIND: Record<SampleKind, { bits: number; format: number; bytes: number }> = {
@@ -51,7 +59,8 @@ function writeSample(view: DataView, at: number, kind: SampleKind, v: number, le
 }
 
 export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint8Array {
-  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo, tiled = false } = options;
+  const { kind, bigEndian = false, samplesPerPixel = 1, description, resolution, contiguous = false, bigTiff = false, loopTo, tiled = false, deflate = false, predictor } = options;
+  if ((deflate || options.rowsPerStrip) && (tiled || contiguous)) throw new Error('buildTestTiff: rowsPerStrip and deflate are for strip pages');
   if (bigTiff && resolution) throw new Error('buildTestTiff: resolution is not supported with bigTiff');
   const le = !bigEndian;
   const info = KIND[kind];
@@ -66,12 +75,29 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
     size += bytes.length;
     return { at, bytes, view: new DataView(bytes.buffer) };
   };
-  // Pixel data first, so IFDs can point back at it.
-  const dataOffsets = pages.map((p) => {
-    const { at, view } = alloc(p.width * p.height * samplesPerPixel * info.bytes);
-    for (let i = 0; i < p.values.length; i++) writeSample(view, i * info.bytes, kind, p.values[i], le);
-    return at;
+  // Pixel data first, so IFDs can point back at it: one block per page, or its strips when rowsPerStrip/deflate.
+  const stripped = deflate || options.rowsPerStrip !== undefined;
+  const strips = pages.map((p) => {
+    const rowBytes = p.width * samplesPerPixel * info.bytes;
+    const raw = new Uint8Array(rowBytes * p.height);
+    const rawView = new DataView(raw.buffer);
+    for (let i = 0; i < p.values.length; i++) {
+      // The predictor stores each sample as its difference to the one on its left, wrapping like the sample type.
+      const left = predictor === 2 && i % (p.width * samplesPerPixel) >= samplesPerPixel ? p.values[i - samplesPerPixel] : 0;
+      writeSample(rawView, i * info.bytes, kind, predictor === 2 ? (p.values[i] - left + 2 ** info.bits) % 2 ** info.bits : p.values[i], le);
+    }
+    const rows = stripped ? (options.rowsPerStrip ?? p.height) : p.height;
+    const out: Array<{ at: number; bytes: number }> = [];
+    for (let y = 0; y < p.height; y += rows) {
+      const part = raw.subarray(y * rowBytes, Math.min(p.height, y + rows) * rowBytes);
+      const stored = deflate ? deflateSync(part) : part;
+      const { at, bytes } = alloc(stored.length);
+      bytes.set(stored);
+      out.push({ at, bytes: stored.length });
+    }
+    return { rows, out };
   });
+  const dataOffsets = strips.map((s) => s.out[0].at);
   const descBytes = description === undefined ? undefined : new TextEncoder().encode(`${description}\0`);
   const descAt = descBytes ? alloc(descBytes.length) : undefined;
   descAt?.bytes.set(descBytes!);
@@ -80,6 +106,20 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
     resAt.view.setUint32(0, resolution.x[0], le);
     resAt.view.setUint32(4, resolution.x[1], le);
   }
+  // A LONG table: inline (its one value) when it fits the entry's value field, else out of line (its offset).
+  const valueFieldBytes = bigTiff ? 8 : 4;
+  const inlineTables = new Map<number, number[]>();
+  const table = (values: number[]): number => {
+    if (values.length === 1) return values[0];
+    if (values.length * 4 <= valueFieldBytes) {
+      const key = -1 - inlineTables.size;
+      inlineTables.set(key, values);
+      return key;
+    }
+    const { at, view } = alloc(values.length * 4);
+    values.forEach((v, i) => view.setUint32(4 * i, v, le));
+    return at;
+  };
   const ifdPages = contiguous ? [0] : pages.map((_, i) => i);
   const ifdOffsets: number[] = [];
   const ifds = ifdPages.map((index) => {
@@ -88,14 +128,18 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
       [256, 4, 1, p.width],
       [257, 4, 1, p.height],
       [258, 3, 1, info.bits],
-      [259, 3, 1, 1],
+      [259, 3, 1, deflate ? 8 : 1],
       [262, 3, 1, samplesPerPixel === 3 ? 2 : 1],
     ];
     if (index === 0 && descAt) entries.push([270, 2, descBytes!.length, descAt.at]);
     const dataBytes = p.width * p.height * samplesPerPixel * info.bytes;
     entries.push([277, 3, 1, samplesPerPixel]);
     if (tiled) entries.push([322, 4, 1, p.width], [323, 4, 1, p.height], [324, 4, 1, dataOffsets[index]], [325, 4, 1, dataBytes]);
-    else entries.push([273, 4, 1, dataOffsets[index]], [278, 4, 1, p.height], [279, 4, 1, dataBytes]);
+    else if (stripped) {
+      const { rows, out } = strips[index];
+      entries.push([273, 4, out.length, table(out.map((s) => s.at))], [278, 4, 1, rows], [279, 4, out.length, table(out.map((s) => s.bytes))]);
+      if (predictor) entries.push([317, 3, 1, predictor]);
+    } else entries.push([273, 4, 1, dataOffsets[index]], [278, 4, 1, p.height], [279, 4, 1, dataBytes]);
     if (resAt && resolution) entries.push([282, 5, 1, resAt.at], [283, 5, 1, resAt.at], [296, 3, 1, resolution.unit]);
     entries.push([339, 3, 1, info.format]);
     entries.sort((a, b) => a[0] - b[0]); // TIFF wants entries in tag order
@@ -115,7 +159,10 @@ export function buildTestTiff(pages: TestPage[], options: TestTiffOptions): Uint
       setOffset(v, at + 4, count);
       // Values are left-justified in the value field, in either byte order.
       const valueAt = at + 4 + layout.value;
-      if (type === 3 && count === 1) v.setUint16(valueAt, value, le);
+      const typeBytes = ({ 2: 1, 3: 2, 4: 4, 5: 8 } as Record<number, number>)[type];
+      if (count * typeBytes > layout.value) setOffset(v, valueAt, value); // out of line: an offset of the file's size
+      else if (type === 3 && count === 1) v.setUint16(valueAt, value, le);
+      else if (inlineTables.has(value)) inlineTables.get(value)!.forEach((x, j) => v.setUint32(valueAt + 4 * j, x, le));
       else v.setUint32(valueAt, value, le);
     });
     const last = k === ifds.length - 1;
