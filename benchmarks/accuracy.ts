@@ -12,6 +12,7 @@
  * maximum + centroid on the camera frames (lib/localize.ts localizeCamera).
  *
  * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm,other.onnx] [--json out.json]
+ *          [--shared DIR]   (the folder of the ThunderSTORM stacks; default ../shared/data/deepstorm-demo1 beside the repository)
  *        node dist/benchmarks/accuracy.js --validation [--models a.onnx,b.onnx] [--json out.json]
  *   (--validation: the model-selection score on the validation stacks of both simulators instead; see validation-score.ts)
  */
@@ -122,7 +123,7 @@ function printRows(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' }, validation: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' }, validation: { type: 'boolean', default: false }, shared: { type: 'string' } } });
   const models = values.models ? values.models.split(',') : bundledModelNames();
   if (models.length === 0) throw new Error('no bundled models in models/');
   if (values.validation) {
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const shared = defaultSharedDir();
+  const shared = values.shared ?? defaultSharedDir();
   const all: (Row & { short: string })[] = [];
   const sim = simulateStack({ seed: HELDOUT_SEED, frames: Number(values.frames) });
   const stacks: [string, string, () => Promise<[Stack, readonly TruthPosition[]]>][] = [
