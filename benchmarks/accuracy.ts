@@ -2,13 +2,19 @@
  * `npm run bench:accuracy` — image and localization accuracy of every bundled model (CPU backend) on stacks with
  * ground truth, side by side with classical references computed in the same run:
  *   - held-out simulated stack at the benchmark's conditions (lib/simulate defaults, seed 424242 — never trained on);
+ *   - the independent simulator's held-out stacks (benchmarks/evaluation-data.ts INDEPENDENT_HELDOUT_STACKS: data
+ *     our own simulator did not make — Airy PSF, other cameras, backgrounds and structures);
  *   - the two ThunderSTORM stacks of ../shared/data (skipped with a note when absent).
+ * Every figure of every stack is printed per stack and again in one table at the end (and with --json, written).
  * Image figures: NMSE and PSNR (prediction scaled by its least-squares factor; lib/metrics.ts) at blur sigma 0 and
  * 1 fine pixel; reference "widefield" = summed frames (minus each frame's minimum) upsampled 8x (nearest).
  * Localization figures: recall, precision, Jaccard, RMSE at a 50 nm matching radius; reference = per-frame local
  * maximum + centroid on the camera frames (lib/localize.ts localizeCamera).
  *
  * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm,other.onnx] [--json out.json]
+ *          [--shared DIR]   (the folder of the ThunderSTORM stacks; default ../shared/data/deepstorm-demo1 beside the repository)
+ *        node dist/benchmarks/accuracy.js --validation [--models a.onnx,b.onnx] [--json out.json]
+ *   (--validation: the model-selection score on the validation stacks of both simulators instead; see validation-score.ts)
  */
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -17,10 +23,14 @@ import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } f
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
-import type { Emitter } from '../lib/simulate/csv.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
-import { defaultSharedDir, HELDOUT_SEED, readSharedStacks } from '../scripts/evaluation-data.js';
+import { defaultSharedDir, HELDOUT_SEED, INDEPENDENT_HELDOUT_STACKS, readSharedStacks } from '../scripts/evaluation-data.js';
+import { loadIndependentStack } from '../scripts/independent-stacks.js';
+import { printValidationScores, scoreValidation } from './validation-score.js';
+
+/** What a ground truth needs here: the frame and the position of each emitter (ThunderSTORM rows or simulator rows). */
+type TruthPosition = { frame: number; xNm: number; yNm: number };
 
 const MATCH_RADIUS_NM = 50;
 const UPSAMPLING = 8;
@@ -59,7 +69,7 @@ function imageFigures(pred: ArrayLike<number>, gt: Float64Array, w: number, h: n
   return { nmse0: s0.nmse, psnr0: s0.psnr, nmse1: s1.nmse, psnr1: s1.psnr };
 }
 
-async function evaluateStack(name: string, stack: Stack, truth: Emitter[], models: string[]): Promise<Row[]> {
+async function evaluateStack(name: string, stack: Stack, truth: readonly TruthPosition[], models: string[]): Promise<Row[]> {
   const W = stack.width * UPSAMPLING;
   const H = stack.height * UPSAMPLING;
   const finePx = (stack.pixelSizeNm ?? 100) / UPSAMPLING;
@@ -90,6 +100,18 @@ function modelLabel(model: string): string {
   return model.endsWith('.onnx') ? basename(model, '.onnx') : model;
 }
 
+/** Every row of every stack in one table, the stack's short name first. */
+function printSummary(rows: (Row & { short: string })[]): void {
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(8);
+  const db = (v: number) => v.toFixed(2).padStart(6);
+  const w = Math.max(5, ...rows.map((r) => r.short.length));
+  console.log(`\n== all stacks\n${'stack'.padEnd(w)}  ${'method'.padEnd(28)} NMSE σ0  PSNR σ0   NMSE σ1  PSNR σ1 | recall  precis. Jaccard RMSE nm`);
+  for (const r of rows) {
+    const l = r.loc ? `${r.loc.recall.toFixed(3).padStart(6)}  ${r.loc.precision.toFixed(3).padStart(6)}  ${r.loc.jaccard.toFixed(3).padStart(6)} ${r.loc.rmseNm.toFixed(1).padStart(7)}` : '     -       -       -        -';
+    console.log(`${r.short.padEnd(w)}  ${r.method.padEnd(28)}${pct(r.nmse0)} ${db(r.psnr0)}  ${pct(r.nmse1)} ${db(r.psnr1)} | ${l}`);
+  }
+}
+
 function printRows(rows: Row[]): void {
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`.padStart(8);
   const db = (v: number) => v.toFixed(2).padStart(6);
@@ -101,26 +123,46 @@ function printRows(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' }, validation: { type: 'boolean', default: false }, shared: { type: 'string' } } });
   const models = values.models ? values.models.split(',') : bundledModelNames();
   if (models.length === 0) throw new Error('no bundled models in models/');
-  const shared = defaultSharedDir();
-  const all: Row[] = [];
+  if (values.validation) {
+    const started = performance.now();
+    const scores = await scoreValidation(models, (line) => console.log(line));
+    printValidationScores(scores);
+    console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all`);
+    if (values.json) writeFileSync(values.json, JSON.stringify(scores, null, 1));
+    return;
+  }
+  const started = performance.now();
+  const shared = values.shared ?? defaultSharedDir();
+  const all: (Row & { short: string })[] = [];
   const sim = simulateStack({ seed: HELDOUT_SEED, frames: Number(values.frames) });
-  const stacks: [string, () => Promise<[Stack, Emitter[]]>][] = [
-    [`held-out simulated (seed ${HELDOUT_SEED}, ${sim.stack.frames} frames, benchmark conditions)`, async () => [sim.stack, sim.emitters]],
+  const stacks: [string, string, () => Promise<[Stack, readonly TruthPosition[]]>][] = [
+    [`held-out simulated (seed ${HELDOUT_SEED}, ${sim.stack.frames} frames, benchmark conditions)`, 'heldout', async () => [sim.stack, sim.emitters]],
   ];
-  for (const { tif, stack, emitters } of await readSharedStacks(shared, (path) => console.log(`note: ${path} absent; skipped`))) {
-    stacks.push([`${tif} (../shared/data)`, async () => [stack, emitters]]);
+  for (const spec of INDEPENDENT_HELDOUT_STACKS) {
+    const c = spec.conditions;
+    const camera = c.camera.kind === 'emccd' ? `EMCCD, ${c.camera.emGain / c.camera.electronsPerAdu} ADU/photon` : `sCMOS, baseline ${c.camera.baselineAdu} ADU`;
+    const about = `${spec.frames} frames of ${c.pixelSizeNm} nm px, ${c.densityPerUm2}/um², ${c.photons.median} photons median, background ${c.background.meanPhotons}, ${camera}`;
+    stacks.push([`held-out independent simulator: ${spec.name} (${about})`, spec.name, async () => {
+      const s = loadIndependentStack(spec);
+      return [s.stack, s.truth];
+    }]);
+  }
+  for (const { tif, name, stack, emitters } of await readSharedStacks(shared, (path) => console.log(`note: ${path} absent; skipped`))) {
+    stacks.push([`${tif} (../shared/data)`, name, async () => [stack, emitters]]);
   }
   console.log(`models: ${models.join(', ')} (CPU backend); localization matching radius ${MATCH_RADIUS_NM} nm; NMSE/PSNR with least-squares scaling`);
-  for (const [name, load] of stacks) {
+  for (const [name, short, load] of stacks) {
     const [stack, truth] = await load();
     console.log(`\n== ${name}: ${stack.frames} frames of ${stack.width}x${stack.height}, ${truth.length} emitters`);
     const rows = await evaluateStack(name, stack, truth, models);
     printRows(rows);
-    all.push(...rows);
+    all.push(...rows.map((r) => ({ ...r, short })));
   }
+  printSummary(all);
+  console.log(`\n${((performance.now() - started) / 1000).toFixed(0)} s in all`);
   if (values.json) writeFileSync(values.json, JSON.stringify(all, null, 1));
 }
 

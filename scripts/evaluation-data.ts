@@ -5,11 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { packageRoot } from '../lib/model/registry.js';
 import { readThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import type { SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
+import type { IndependentStackSpec } from './independent-stacks.js';
 
 /** The held-out simulated stack's seed: distinct from the training data's (20261125) and its derived seeds. */
 export const HELDOUT_SEED = 424242;
@@ -28,6 +30,26 @@ export const VALIDATION_STACKS: readonly { name: string; options: SimulationOpti
   { name: 'validation-626262', options: { seed: 626262, frames: 361 } },
   { name: 'validation-uniform-737373', options: { ...UNIFORM_TO_EDGE, seed: 737373, frames: 100 } },
   { name: 'validation-uniform-848484', options: { ...UNIFORM_TO_EDGE, seed: 848484, frames: 100 } },
+];
+
+/**
+ * Validation stacks of the independent simulator (lib/independent-simulator: Airy PSF, log-normal photons, uneven
+ * background, its own cameras and structures), used for model selection beside VALIDATION_STACKS: the benchmark's
+ * conditions on an EMCCD, and an sCMOS microscope with 107 nm pixels (chip 7001). 100 frames each, so that scoring
+ * four U-Nets on every validation stack stays under two minutes on the 2-core CPU backend.
+ */
+export const INDEPENDENT_VALIDATION_STACKS: readonly IndependentStackSpec[] = [
+  { name: 'validation-indep-emccd-919191', conditions: BENCHMARK_LIKE_EMCCD, seed: 919191, frames: 100 },
+  { name: 'validation-indep-scmos-929292', conditions: SCMOS_107NM, seed: 929292, frames: 100 },
+];
+
+/**
+ * Held-out stacks of the independent simulator, for reporting only (never for choosing anything): the benchmark's
+ * conditions over 361 frames like the benchmark, and the sCMOS conditions on another chip (seed 7002) over 200 frames.
+ */
+export const INDEPENDENT_HELDOUT_STACKS: readonly IndependentStackSpec[] = [
+  { name: 'heldout-indep-emccd-939393', conditions: BENCHMARK_LIKE_EMCCD, seed: 939393, frames: 361 },
+  { name: 'heldout-indep-scmos-949494', conditions: { ...SCMOS_107NM, camera: { ...SCMOS_107NM.camera, chipSeed: 7002 } as typeof SCMOS_107NM.camera }, seed: 949494, frames: 200 },
 ];
 
 /** The two ThunderSTORM stacks of ../shared/data/deepstorm-demo1 with their ground truth; `name` is their short name. */

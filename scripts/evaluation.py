@@ -5,7 +5,8 @@ PSNR = 10 log10(max(G)^2 / mean((aP - G)^2)); also unscaled (a = 1) and after bl
 of sigma 1 fine pixel (radius round(4 sigma), zero padding).
 
 Stack format (written by scripts/make-eval-stacks.ts): NAME.u16 (frames x H x W little-endian uint16), NAME.json
-({frames, height, width}), NAME.csv (ThunderSTORM ground truth).
+({frames, height, width} and, where the camera pixel is not 100 nm, pixelSizeNm), NAME.csv (ThunderSTORM ground
+truth).
 """
 import csv
 import json
@@ -13,6 +14,11 @@ import math
 
 import numpy as np
 import torch
+
+
+def camera_pixel_nm(prefix):
+    """The stack's camera pixel size, nm: its NAME.json's pixelSizeNm, 100 where absent (the benchmark's)."""
+    return float(json.load(open(prefix + ".json")).get("pixelSizeNm", 100.0))
 
 
 def load_stack(prefix):
@@ -81,7 +87,7 @@ def reconstruct(fn, data, mean, std, output_scale, upsampling, device, batch=32)
 def evaluate_stack(fn, prefix, mean, std, output_scale, upsampling, device):
     data, xs, ys = load_stack(prefix)
     frames, h, w = data.shape
-    fine_nm = 100.0 / upsampling
+    fine_nm = camera_pixel_nm(prefix) / upsampling
     gt = ground_truth_image(xs, ys, h * upsampling, w * upsampling, fine_nm)
     pred = reconstruct(fn, data, mean, std, output_scale, upsampling, device)
     widefield = np.kron(data.astype(np.float64).sum(0) - data.min(axis=(1, 2)).sum(), np.ones((upsampling, upsampling)))
