@@ -107,7 +107,7 @@ export function parseModelMetadata(props: Record<string, string>, source: string
     sizeMultiple,
     minSize,
     training: props[METADATA_KEYS.training] === undefined ? {} : jsonObject(props, METADATA_KEYS.training, source),
-    ...(props[METADATA_KEYS.head] === undefined ? {} : { head: parseModelHead(jsonObject(props, METADATA_KEYS.head, source), METADATA_KEYS.head, source) }),
+    ...(props[METADATA_KEYS.head] === undefined ? {} : { head: parseModelHead(jsonObject(props, METADATA_KEYS.head, source), METADATA_KEYS.head, source, upsampling) }),
   };
 }
 
