@@ -84,7 +84,7 @@ export function parseModelHead(value: unknown, key: string, source: string, upsa
   if (typeof maxOffset !== 'number' || !(maxOffset > LOCALIZATION_LIMITS.maxOffset.above && maxOffset <= LOCALIZATION_LIMITS.maxOffset.max)) {
     throw reject(key, `maxOffset must be a number in (0, 2] camera pixels, got ${JSON.stringify(maxOffset)}`, source);
   }
-  const grid = value.grid ?? 1;
+  const grid = value.grid === undefined ? 1 : value.grid;
   if (typeof grid !== 'number' || !(LOCALIZATION_LIMITS.grid as readonly number[]).includes(grid)) {
     throw reject(key, `grid must be one of ${LOCALIZATION_LIMITS.grid.join(', ')} detection cells per camera pixel, got ${JSON.stringify(value.grid)}`, source);
   }
