@@ -25,7 +25,7 @@ export interface LocalizationRender {
 export interface LocalizationHead {
   kind: 'localization';
   channels: typeof LOCALIZATION_CHANNELS;
-  /** dx = maxOffset * tanh(raw): the largest offset from a camera pixel's centre, camera pixels. */
+  /** dx = maxOffset * tanh(raw): the largest offset from a detection cell's centre, in cells (camera pixels when g = 1). */
   maxOffset: number;
   /**
    * Detection cells per camera pixel and axis (g): channel k*g*g + i*g + j of `detections` is quantity k of cell (i, j),
