@@ -195,8 +195,8 @@ export interface UNetModelOptions {
   /** Channels of a per-pixel renderer (1x1 conv + bias + ReLU) before the head, as scripts/models.py's head_hidden. Default 0: none. */
   headHidden?: number;
   /**
-   * End in a localization head instead (model contract, lib/model/head.ts): a 1x1 conv to 5 raw channels at camera
-   * resolution, output `detections` [N,5,H,W], metadata `smlm.head` with these render settings, outputScale 1.
+   * End in a localization head instead (model contract, lib/model/head.ts): a 1x1 conv to 5g^2 raw channels at camera
+   * resolution, output `detections` [N,5g^2,H,W], metadata `smlm.head` with these render settings, outputScale 1.
    */
   localization?: LocalizationRenderSettings;
 }
@@ -207,11 +207,13 @@ export interface LocalizationRenderSettings {
   sigma: number;
   radius: number;
   minProbability: number;
+  /** Detection cells per camera pixel and axis; absent = no `grid` key in the metadata (g = 1). */
+  grid?: number;
 }
 
 export function localizationHead(settings: LocalizationRenderSettings): LocalizationHead {
-  const { maxOffset, sigma, radius, minProbability } = settings;
-  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, maxOffset, render: { sigma, radius, minProbability } };
+  const { maxOffset, sigma, radius, minProbability, grid } = settings;
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(grid === undefined ? {} : { grid }), maxOffset, render: { sigma, radius, minProbability } };
 }
 
 /**
@@ -249,7 +251,8 @@ export function makeUNetModel(options: UNetModelOptions = {}): Uint8Array {
   }
   if (localization) {
     if (srStages) throw new Error('makeUNetModel: a localization head reads camera-resolution features (srStages 0)');
-    b.addOutput('detections', ['N', 5, 'H', 'W'], net.conv1x1(features, channels, 5));
+    const detectionChannels = 5 * (localization.grid ?? 1) ** 2;
+    b.addOutput('detections', ['N', detectionChannels, 'H', 'W'], net.conv1x1(features, channels, detectionChannels));
     const metadata = testMetadata({
       architecture: 'unet-loc',
       upsampling,

@@ -3,8 +3,10 @@
  * CPU backend, the plan reference executor and the tests use (the CUDA engine implements the same rule in
  * native/kernels/localization_head.cu, in gather form). The rule, from the model contract:
  *
- *   raw v[f, 0..4, r, c] at camera pixel (r, c);  p = sigmoid(v0);  dx = maxOffset tanh(v1);  dy = maxOffset tanh(v2)
- *   muX = (c + 0.5 + dx) u,  muY = (r + 0.5 + dy) u     (fine pixel j covers [j, j+1) in fine units, u = upsampling)
+ *   g = the head's grid (detection cells per camera pixel and axis); camera pixel (r, c) holds the g x g cells
+ *   (R, C) = (r g + i, c g + j), and cell (R, C)'s raw values are v[f, k g g + i g + j, r, c], k = 0..4
+ *   (PixelShuffle's input order);  p = sigmoid(v0);  dx = maxOffset tanh(v1);  dy = maxOffset tanh(v2)  (cell units)
+ *   muX = (C + 0.5 + dx) u/g,  muY = (R + 0.5 + dy) u/g   (fine pixel j covers [j, j+1) in fine units, u = upsampling)
  *   p < minProbability: skipped.
  *   sigma S == 0: p into fine pixel (floor(muY), floor(muX)) when inside the image.
  *   S > 0: for X in floor(muX) +- R, wx(X) = Phi((X + 1 - muX)/S) - Phi((X - muX)/S), divided by the window's sum
@@ -12,9 +14,9 @@
  *          map[Y, X] += p wx(X) wy(Y) for Y, X inside the image.
  *   image = sum over frames of the maps, in frame order.
  */
-import type { LocalizationHead } from './model/head.js';
+import { cellsPerPixel, type LocalizationHead } from './model/head.js';
 
-/** The numbers the renderer needs from a model: its head and its upsampling. */
+/** The numbers the renderer needs from a model: its head (with its detection grid g) and its upsampling. */
 export interface DetectionGrid {
   head: LocalizationHead;
   upsampling: number;
@@ -48,10 +50,15 @@ export interface DecodedDetection {
   muY: number;
 }
 
-export function decodeDetection(v0: number, v1: number, v2: number, r: number, c: number, grid: DetectionGrid): DecodedDetection {
-  const { maxOffset } = grid.head;
-  const u = grid.upsampling;
-  return { p: sigmoid(v0), muX: (c + 0.5 + maxOffset * Math.tanh(v1)) * u, muY: (r + 0.5 + maxOffset * Math.tanh(v2)) * u };
+/** Decodes the detection of cell (R, C) of the [gH, gW] cell grid; `finePerCell` is u/g. */
+export function decodeDetection(v0: number, v1: number, v2: number, R: number, C: number, maxOffset: number, finePerCell: number): DecodedDetection {
+  return { p: sigmoid(v0), muX: (C + 0.5 + maxOffset * Math.tanh(v1)) * finePerCell, muY: (R + 0.5 + maxOffset * Math.tanh(v2)) * finePerCell };
+}
+
+/** Values per frame of `detections`: 5 g^2 channels of height x width. */
+export function detectionValuesPerFrame(height: number, width: number, head: LocalizationHead): number {
+  const g = cellsPerPixel(head);
+  return 5 * g * g * height * width;
 }
 
 /**
@@ -79,23 +86,30 @@ export function windowWeights(mu: number, sigma: number, radius: number, out: Fl
 }
 
 /**
- * Renders one frame's detections (`detections` holds count x 5 x height x width raw values; `frame` picks one) into
- * `map` (outH x outW, zeroed here first).
+ * Renders one frame's detections (`detections` holds count x 5g^2 x height x width raw values; `frame` picks one) into
+ * `map` (outH x outW, zeroed here first). Cells are visited row-major over the [gH, gW] cell grid.
  */
 export function renderFrame(detections: Float32Array, frame: number, height: number, width: number, grid: DetectionGrid, map: Float32Array): void {
   const u = grid.upsampling;
+  const g = cellsPerPixel(grid.head);
+  const finePerCell = u / g;
   const outH = height * u;
   const outW = width * u;
   const { sigma, radius, minProbability } = grid.head.render;
+  const { maxOffset } = grid.head;
   const plane = height * width;
-  const base = frame * 5 * plane;
+  const cells = g * g;
+  const base = frame * 5 * cells * plane;
   const wx = new Float64Array(2 * radius + 1);
   const wy = new Float64Array(2 * radius + 1);
   map.fill(0, 0, outH * outW);
-  for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      const i = r * width + c;
-      const d = decodeDetection(detections[base + i], detections[base + plane + i], detections[base + 2 * plane + i], r, c, grid);
+  for (let R = 0; R < height * g; R++) {
+    for (let C = 0; C < width * g; C++) {
+      const r = Math.floor(R / g);
+      const c = Math.floor(C / g);
+      // Channel k g^2 + i g + j of camera pixel (r, c) is quantity k of its cell (i, j).
+      const at = base + ((R - r * g) * g + (C - c * g)) * plane + r * width + c;
+      const d = decodeDetection(detections[at], detections[at + cells * plane], detections[at + 2 * cells * plane], R, C, maxOffset, finePerCell);
       // `!(p >= min)` also skips NaN (as do the finiteness checks): a broken activation must not poison the image.
       if (!(d.p >= minProbability) || !Number.isFinite(d.muX) || !Number.isFinite(d.muY)) continue;
       if (sigma === 0) {
@@ -134,7 +148,8 @@ export function renderDetections(
   frameMapsOffset = 0,
 ): void {
   const outPixels = height * width * grid.upsampling * grid.upsampling;
-  if (detections.length < count * 5 * height * width) throw new RangeError(`renderDetections: ${detections.length} values, expected ${count} x 5 x ${height} x ${width}`);
+  const perFrame = detectionValuesPerFrame(height, width, grid.head);
+  if (detections.length < count * perFrame) throw new RangeError(`renderDetections: ${detections.length} values, expected ${count} x ${perFrame / (height * width)} x ${height} x ${width}`);
   if (image.length !== outPixels) throw new RangeError(`renderDetections: image has ${image.length} values, expected ${outPixels}`);
   const map = new Float32Array(outPixels);
   for (let f = 0; f < count; f++) {

@@ -43,7 +43,7 @@ export interface ReconstructCallOptions {
   keepFrameMaps?: boolean;
   /**
    * For a model with a localization head (lib/model/head.ts): called with each batch's raw `detections`
-   * (count x 5 x height x width at camera resolution; `firstFrame` 0-based in this call's stack) by backends that
+   * (count x 5g^2 x height x width at camera resolution, g = the head's grid; `firstFrame` 0-based in this call's stack) by backends that
    * have them. The `cpu` backend does; the GPU backends render on the device and do not call it (use the frame maps
    * there). The array is only valid during the call.
    */

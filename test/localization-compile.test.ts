@@ -38,7 +38,7 @@ function expectModelInvalid(fn: () => unknown, ...fragments: string[]): void {
   for (const f of fragments) expect((caught as SmlmError).message).toContain(f);
 }
 
-async function runDetections(bytes: Uint8Array, stack: Stack, mean: number, std: number): Promise<Float32Array> {
+async function runDetections(bytes: Uint8Array, stack: Stack, mean: number, std: number, grid: number): Promise<Float32Array> {
   const ort = await import('onnxruntime-node');
   const n = stack.height * stack.width;
   const input = new Float32Array(stack.frames * n);
@@ -46,7 +46,7 @@ async function runDetections(bytes: Uint8Array, stack: Stack, mean: number, std:
   const session = await ort.InferenceSession.create(bytes);
   try {
     const result = await session.run({ frames: new ort.Tensor('float32', input, [stack.frames, 1, stack.height, stack.width]) });
-    expect(result.detections.dims).toEqual([stack.frames, 5, stack.height, stack.width]);
+    expect(result.detections.dims).toEqual([stack.frames, 5 * grid * grid, stack.height, stack.width]);
     return result.detections.data as Float32Array;
   } finally {
     await session.release();
@@ -67,6 +67,9 @@ const cases: { name: string; seed: number; withBatchNorm: boolean; settings: Loc
   { name: 'Gaussian rendering (sigma 1.5, radius 4)', seed: 31, withBatchNorm: true, settings: { maxOffset: 1, sigma: 1.5, radius: 4, minProbability: 0.5 } },
   { name: 'one fine pixel per detection (sigma 0), BN folded', seed: 32, withBatchNorm: false, settings: { maxOffset: 0.75, sigma: 0, radius: 0, minProbability: 0.45 } },
   { name: 'narrow window (sigma 3, radius 2) clipped at the image border', seed: 33, withBatchNorm: true, settings: { maxOffset: 2, sigma: 3, radius: 2, minProbability: 0.4 } },
+  { name: 'grid 2 (2x2 cells per camera pixel), sigma 1, radius 4', seed: 37, withBatchNorm: true, settings: { maxOffset: 1, sigma: 1, radius: 4, minProbability: 0.45, grid: 2 } },
+  { name: 'grid 4, one fine pixel per detection (sigma 0)', seed: 38, withBatchNorm: false, settings: { maxOffset: 1.5, sigma: 0, radius: 0, minProbability: 0.6, grid: 4 } },
+  { name: 'grid 8 (one fine pixel per cell), sigma 0.7, radius 3', seed: 39, withBatchNorm: true, settings: { maxOffset: 1, sigma: 0.7, radius: 3, minProbability: 0.45, grid: 8 } },
 ];
 
 describe('localization head: compiled plan (reference executor) equals onnxruntime + the TS renderer', () => {
@@ -81,16 +84,19 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         const head = localizationHeadOf(model.metadata)!;
         expect(head.render.sigma).toBe(c.settings.sigma);
         const plan = compileModel(model);
-        expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', cin: 8, upsampling: 8, renderSigma: c.settings.sigma, renderRadius: c.settings.radius });
+        const g = c.settings.grid ?? 1;
+        expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', cin: 8, upsampling: 8, grid: g, renderSigma: c.settings.sigma, renderRadius: c.settings.radius });
         const stack = makeStack(2, height, width, height * 100 + width);
         const { mean, std } = model.metadata.normalization;
-        const detections = await runDetections(bytes, stack, mean, std);
+        const detections = await runDetections(bytes, stack, mean, std, g);
         // The comparison must mean something: some detections are rendered, some are skipped.
         const plane = height * width;
+        const cellPlane = g * g * plane; // the p channels of all g^2 cells, the first g^2 channels of a frame
+        const frameValues = 5 * cellPlane;
         let rendered = 0;
-        for (let f = 0; f < stack.frames; f++) for (let i = 0; i < plane; i++) if (sigmoid(detections[f * 5 * plane + i]) >= c.settings.minProbability) rendered++;
-        expect(rendered / (stack.frames * plane)).toBeGreaterThan(0.05);
-        expect(rendered / (stack.frames * plane)).toBeLessThan(0.95);
+        for (let f = 0; f < stack.frames; f++) for (let i = 0; i < cellPlane; i++) if (sigmoid(detections[f * frameValues + i]) >= c.settings.minProbability) rendered++;
+        expect(rendered / (stack.frames * cellPlane)).toBeGreaterThan(0.05);
+        expect(rendered / (stack.frames * cellPlane)).toBeLessThan(0.95);
 
         const expectedImage = new Float32Array(height * 8 * width * 8);
         const expectedMaps = new Float32Array(stack.frames * expectedImage.length);
@@ -99,7 +105,7 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         expect([ref.outHeight, ref.outWidth]).toEqual([height * 8, width * 8]);
         // The raw p, dx, dy rows agree, and so do the rendered image and per-frame maps.
         for (let f = 0; f < stack.frames; f++) {
-          const rows = (d: Float32Array) => d.subarray(f * 5 * plane, (f * 5 + 3) * plane);
+          const rows = (d: Float32Array) => d.subarray(f * frameValues, f * frameValues + 3 * cellPlane);
           expect(relativeL2(rows(ref.detections!), rows(detections))).toBeLessThan(1e-4);
         }
         expect(relativeL2(ref.image, expectedImage)).toBeLessThan(1e-4);
@@ -107,8 +113,8 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         // Mass is conserved where nothing is clipped: the image sums to at most the rendered p.
         let pSum = 0;
         for (let f = 0; f < stack.frames; f++) {
-          for (let i = 0; i < plane; i++) {
-            const p = sigmoid(detections[f * 5 * plane + i]);
+          for (let i = 0; i < cellPlane; i++) {
+            const p = sigmoid(detections[f * frameValues + i]);
             if (p >= c.settings.minProbability) pSum += p;
           }
         }
@@ -129,8 +135,18 @@ describe('localization head: plan and backends', () => {
     expect(describePlan(plan)).toContain('loc-head');
   });
 
-  it('the cpu backend renders the detections; frame maps sum to the image', async () => {
-    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, sigma: 1.2, radius: 4, minProbability: 0.3 } });
+  it('with grid 2, computes and counts the 12 rendered rows (p, dx, dy of 4 cells), the network\'s first 12 channels', () => {
+    const bytes = makeUNetModel({ seed: 34, base: 8, localization: { maxOffset: 1, sigma: 1, radius: 3, minProbability: 0.01, grid: 2 } });
+    const plan = compileModel(loadedModelFromBytes(bytes));
+    const op = plan.ops.at(-1)!;
+    expect(op).toMatchObject({ op: 'localization-head', grid: 2 });
+    const headless = { ...plan, ops: plan.ops.slice(0, -1) };
+    expect(planMacsPerFrame(plan, 32, 32) - planMacsPerFrame(headless, 32, 32)).toBe(32 * 32 * 8 * 12);
+    expect(describePlan(plan)).toContain('8->12 (p, dx, dy of 2x2 cells)');
+  });
+
+  it.each([1, 2])('the cpu backend renders the detections (grid %i); frame maps sum to the image', async (grid) => {
+    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, sigma: 1.2, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
     const model = loadedModelFromBytes(bytes);
     const stack = makeStack(3, 16, 20, 7);
     const backend = await createCpuBackend(model);
@@ -149,9 +165,9 @@ describe('localization head: plan and backends', () => {
     expect(relativeL2(summed, image)).toBeLessThan(1e-6);
   });
 
-  it('refuses a localization model whose graph does not end in a raw 1x1 conv with 5 channels', () => {
+  it('refuses a localization model whose graph does not end in a raw 1x1 conv with 5g^2 channels', () => {
     const settings = { maxOffset: 1, sigma: 1, radius: 3, minProbability: 0.01 };
-    const build = (channels: number, relu: boolean) => {
+    const build = (channels: number, relu: boolean, grid?: number) => {
       const b = new OnnxModelBuilder();
       const rand = seededRandom(3);
       let x = b.addInput('frames', ['N', 1, 'H', 'W']);
@@ -159,8 +175,12 @@ describe('localization head: plan and backends', () => {
       x = b.conv(x, { weight: Float32Array.from({ length: channels * 4 }, () => rand() - 0.5), weightDims: [channels, 4, 1, 1], bias: new Float32Array(channels), pads: [0, 0, 0, 0] });
       if (relu) x = b.relu(x);
       b.addOutput('detections', ['N', channels, 'H', 'W'], x);
-      return b.build({ metadata: testMetadata({ outputScale: 1, head: { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], maxOffset: 1, render: { sigma: settings.sigma, radius: settings.radius, minProbability: settings.minProbability } } }), graphName: 'bad' });
+      return b.build({ metadata: testMetadata({ outputScale: 1, head: { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], ...(grid ? { grid } : {}), maxOffset: 1, render: { sigma: settings.sigma, radius: settings.radius, minProbability: settings.minProbability } } }), graphName: 'bad' });
     };
+    // Grid 2 wants 20 channels: the g = 1 head's 5 (and any other count) are refused, 20 compiles.
+    expect(compileModel(loadedModelFromBytes(build(20, false, 2))).ops.at(-1)).toMatchObject({ op: 'localization-head', grid: 2 });
+    expectModelInvalid(() => compileModel(loadedModelFromBytes(build(5, false, 2))), 'has 5 channels', '20 output channels');
+    expectModelInvalid(() => compileModel(loadedModelFromBytes(build(20, false))), 'has 20 channels', '5 output channels');
     expect(compileModel(loadedModelFromBytes(build(5, false))).ops.at(-1)!.op).toBe('localization-head');
     expectModelInvalid(() => compileModel(loadedModelFromBytes(build(4, false))), 'has 4 channels', '5 output channels');
     expectModelInvalid(() => compileModel(loadedModelFromBytes(build(5, true))), 'ReLU');

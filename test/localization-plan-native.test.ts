@@ -40,4 +40,12 @@ describe.skipIf(!loaded.ok)('the addon reads localization-head plans', () => {
     const notLast = { ...plan, ops: [...plan.ops.slice(0, -2), plan.ops.at(-1)!, plan.ops.at(-2)!] };
     expect(await outcome(notLast)).toMatch(/^E_MODEL_INVALID: .*must be the last op/);
   });
+
+  it('reads the grid: accepts a compiled grid-2 plan, refuses other grids and rows past the weights', async () => {
+    const grid2 = compileModel(loadedModelFromBytes(makeUNetModel({ base: 8, seed: 62, localization: { maxOffset: 1, sigma: 1, radius: 4, minProbability: 0.01, grid: 2 } })));
+    expect(await outcome(grid2)).not.toMatch(/^E_MODEL_INVALID/);
+    for (const grid of [3, 16, 0]) expect(await outcome(withHead({ grid }))).toMatch(/^E_MODEL_INVALID: .*grid/);
+    // Grid 8 wants 192 rows of weights where the g = 1 plan packed 3: the reader sees they run past the weights.
+    expect(await outcome(withHead({ grid: 8 }))).toMatch(/^E_MODEL_INVALID: .*outside/);
+  });
 });

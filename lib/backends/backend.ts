@@ -6,7 +6,7 @@ export interface BackendRunOptions {
   onProgress?: (progress: Progress) => void;
   /** When given (frames x outH x outW), every frame's clamped map is written here too. */
   frameMaps?: Float32Array;
-  /** Localization-head models: each batch's raw detections (count x 5 x H x W), if this backend has them (cpu). */
+  /** Localization-head models: each batch's raw detections (count x 5g^2 x H x W, g = the head's grid), if this backend has them (cpu). */
   onDetections?: (detections: Float32Array, firstFrame: number, count: number) => void;
 }
 

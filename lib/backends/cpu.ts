@@ -5,7 +5,7 @@
  * use only, so programs that never use the CPU backend (or only list models) never load it.
  */
 import { SmlmError } from '../errors.js';
-import { localizationHeadOf } from '../model/head.js';
+import { cellsPerPixel, localizationHeadOf } from '../model/head.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { DEFAULT_BATCH } from '../options.js';
 import { normalizeFrames } from '../preprocess.js';
@@ -92,11 +92,11 @@ class CpuBackend implements InferenceBackend {
     return { inferenceMs, preprocessMs };
   }
 
-  /** Runs one batch and checks the output's shape: `maps` [count,1,uH,uW], or `detections` [count,5,H,W]. */
+  /** Runs one batch and checks the output's shape: `maps` [count,1,uH,uW], or `detections` [count,5g^2,H,W]. */
   private async runSession(session: OrtSession, tensor: InstanceType<Ort['Tensor']>, count: number, height: number, width: number): Promise<Float32Array> {
     const { upsampling } = this.model.metadata;
     const [name, expected] = this.grid
-      ? ['detections', [count, 5, height, width]]
+      ? ['detections', [count, 5 * cellsPerPixel(this.grid.head) ** 2, height, width]]
       : ['maps', [count, 1, height * upsampling, width * upsampling]];
     try {
       const outputs = await session.run({ frames: tensor });

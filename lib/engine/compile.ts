@@ -62,7 +62,8 @@ export function describePlan(plan: Plan, frame?: { height: number; width: number
       lines.push(`conv  ${op.name}  ${load}${viewText(op.input, plan)} -> ${viewText(op.output, plan)}  ${op.cin}->${op.cout}  ${kernel}${op.relu ? '  relu' : ''}${macs}`);
     } else if (op.op === 'localization-head') {
       const render = `sigma ${op.renderSigma}, radius ${op.renderRadius}, p >= ${op.minProbability}`;
-      lines.push(`loc-head  ${op.name}  ${viewText(op.input, plan)} -> image  ${op.cin}->3 (p, dx, dy)  1x1  rendered x${op.upsampling} (${render}), sum over frames${macs}`);
+      const cells = op.grid > 1 ? ` of ${op.grid}x${op.grid} cells` : '';
+      lines.push(`loc-head  ${op.name}  ${viewText(op.input, plan)} -> image  ${op.cin}->${3 * op.grid * op.grid} (p, dx, dy${cells})  1x1  rendered x${op.upsampling} (${render}), sum over frames${macs}`);
     } else {
       lines.push(`head  ${op.name}  ${viewText(op.input, plan)} -> maps  ${op.cin}->${op.upscale * op.upscale}  1x1${op.upscale > 1 ? ` + depth-to-space ${op.upscale}` : ''}  clamp>=0, sum over frames${macs}`);
     }

@@ -91,11 +91,13 @@ export interface HeadOp {
 
 /**
  * A localization head (model metadata `smlm.head` kind "localization", lib/model/head.ts) fused with its rendering:
- *   v[k] = bias[k] + sum_ci W[k][ci] * in[n, r, c, ci]          for rows k = 0, 1, 2 (raw p, dx, dy; the network's
- *                                                                 sx, sy rows do not affect the image and are dropped)
- *   p = sigmoid(v0), muX = (c + 0.5 + maxOffset tanh(v1)) u, muY = (r + 0.5 + maxOffset tanh(v2)) u
+ *   v[k] = bias[k] + sum_ci W[k][ci] * in[n, r, c, ci]          for rows k = 0 .. 3g^2-1 (raw p, dx, dy of each of
+ *                                                                 the g x g cells; the network's sx, sy rows do not
+ *                                                                 affect the image and are dropped)
+ *   row q g^2 + i g + j is quantity q (p, dx, dy) of cell (R, C) = (r g + i, c g + j)
+ *   p = sigmoid(v[p row]), muX = (C + 0.5 + maxOffset tanh(v[dx row])) u/g, muY = (R + 0.5 + maxOffset tanh(v[dy row])) u/g
  *   image[Y, X] += the detection rendered with renderSigma / renderRadius, skipped when p < minProbability
- * exactly as lib/render-detections.ts states it. The input is at camera resolution; u = `upsampling`.
+ * exactly as lib/render-detections.ts states it. The input is at camera resolution; u = `upsampling`, g = `grid`.
  */
 export interface LocalizationHeadOp {
   op: 'localization-head';
@@ -103,11 +105,13 @@ export interface LocalizationHeadOp {
   input: PlanView;
   inputTransform: 'direct';
   cin: number;
-  /** 3 rows (p, dx, dy) of cin floats. */
+  /** 3g^2 rows (p, dx, dy of every cell, in the order above) of cin floats. */
   weightOffset: number;
-  /** 3 floats. */
+  /** 3g^2 floats. */
   biasOffset: number;
   upsampling: number;
+  /** g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling). */
+  grid: number;
   maxOffset: number;
   renderSigma: number;
   renderRadius: number;
@@ -148,8 +152,8 @@ export function planMacsPerFrame(plan: Plan, height: number, width: number): num
     } else if (op.op === 'head') {
       macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * op.upscale * op.upscale;
     } else {
-      // The three rows that are computed; the rendering is no multiply-accumulate of the network.
-      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * 3;
+      // The 3g^2 rows that are computed; the rendering is no multiply-accumulate of the network.
+      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * 3 * op.grid * op.grid;
     }
   }
   return macs;

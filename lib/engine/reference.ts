@@ -19,8 +19,8 @@ export interface ReferenceResult {
   outHeight: number;
   outWidth: number;
   /**
-   * Localization-head plans only: frames x 5 x height x width raw head values at camera resolution, the layout of the
-   * ONNX `detections` output; rows 3 and 4 (sx, sy) are zero because the plan does not compute them.
+   * Localization-head plans only: frames x 5g^2 x height x width raw head values at camera resolution, the layout of
+   * the ONNX `detections` output; the sx, sy channels (3g^2 onwards) are zero because the plan does not compute them.
    */
   detections?: Float32Array;
 }
@@ -146,16 +146,21 @@ function runHead(op: HeadOp, input: Tensor, weights: Float32Array, map: Float32A
   }
 }
 
-/** The head's raw p, dx, dy rows for one frame into `detections` (5 rows per frame, frame `frame`), then its map. */
+/**
+ * The head's raw p, dx, dy rows (3g^2) for one frame into `detections` (5g^2 channels per frame, frame `frame`, the
+ * ONNX layout: the plan's rows are the network's first 3g^2 channels), then its map.
+ */
 function runLocalizationHead(op: LocalizationHeadOp, input: Tensor, weights: Float32Array, frame: number, detections: Float32Array, map: Float32Array, image: Float32Array): void {
   const plane = input.height * input.width;
+  const channels = 5 * op.grid * op.grid;
+  const rows = 3 * op.grid * op.grid;
   for (let p = 0; p < plane; p++) {
     const src = p * input.channels;
-    for (let row = 0; row < 3; row++) {
+    for (let row = 0; row < rows; row++) {
       let acc = weights[op.biasOffset + row];
       const w = op.weightOffset + row * op.cin;
       for (let ci = 0; ci < op.cin; ci++) acc += weights[w + ci] * input.data[src + ci];
-      detections[(frame * 5 + row) * plane + p] = acc;
+      detections[(frame * channels + row) * plane + p] = acc;
     }
   }
   const grid: DetectionGrid = {
@@ -164,6 +169,7 @@ function runLocalizationHead(op: LocalizationHeadOp, input: Tensor, weights: Flo
       kind: 'localization',
       channels: LOCALIZATION_CHANNELS,
       maxOffset: op.maxOffset,
+      grid: op.grid,
       render: { sigma: op.renderSigma, radius: op.renderRadius, minProbability: op.minProbability },
     },
   };
@@ -179,7 +185,9 @@ export function runPlanReference(plan: Plan, stack: Stack, options: ReferenceOpt
   const maps = new Float32Array(stack.frames * outHeight * outWidth);
   const image = new Float32Array(outHeight * outWidth);
   const localization = plan.ops.at(-1)?.op === 'localization-head';
-  const detections = localization ? new Float32Array(stack.frames * 5 * stack.height * stack.width) : undefined;
+  const last = plan.ops.at(-1);
+  const cells = last?.op === 'localization-head' ? last.grid * last.grid : 1;
+  const detections = localization ? new Float32Array(stack.frames * 5 * cells * stack.height * stack.width) : undefined;
   const buffers = new Map<number, Tensor>();
   for (const b of plan.buffers) {
     const height = (stack.height * b.scaleNum) / b.scaleDen;

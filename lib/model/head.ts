@@ -3,8 +3,8 @@ import { SmlmError } from '../errors.js';
 /**
  * The model's output head, metadata key `smlm.head` (a JSON object). Absent or {"kind":"maps"}: the network writes
  * `maps` [N,1,uH,uW], clamped at zero and summed over frames. {"kind":"localization", ...}: the network writes
- * `detections` [N,5,H,W] at camera resolution (raw p, dx, dy, sx, sy per camera pixel), which smlm-rt renders onto
- * the output grid itself (lib/render-detections.ts says exactly how).
+ * `detections` [N,5*g*g,H,W] at camera resolution (raw p, dx, dy, sx, sy of each of the g x g detection cells of a camera
+ * pixel, g = `grid`), which smlm-rt renders onto the output grid itself (lib/render-detections.ts says exactly how).
  */
 export interface MapsHead {
   kind: 'maps';
@@ -25,8 +25,14 @@ export interface LocalizationRender {
 export interface LocalizationHead {
   kind: 'localization';
   channels: typeof LOCALIZATION_CHANNELS;
-  /** dx = maxOffset * tanh(raw): the largest offset from a camera pixel's centre, camera pixels. */
+  /** dx = maxOffset * tanh(raw): the largest offset from a detection cell's centre, in cells (camera pixels when g = 1). */
   maxOffset: number;
+  /**
+   * Detection cells per camera pixel and axis (g): channel k*g*g + i*g + j of `detections` is quantity k of cell (i, j),
+   * offsets and sigmas are in cell units. Absent = 1, one detection per camera pixel (kept absent by parse and
+   * serialize so that g = 1 models read and write exactly as before the key existed); read it with cellsPerPixel().
+   */
+  grid?: number;
   render: LocalizationRender;
 }
 
@@ -41,6 +47,8 @@ export const LOCALIZATION_LIMITS = {
   radius: { min: 0, max: 8 },
   /** [0, 1): p is a sigmoid, so a threshold of 1 or more would render nothing. */
   minProbability: { min: 0, below: 1 },
+  /** Powers of two up to 8, so that g divides the (power-of-two) upsampling and a cell is whole fine pixels. */
+  grid: [1, 2, 4, 8],
 } as const;
 
 function reject(key: string, message: string, source: string): SmlmError {
@@ -60,14 +68,14 @@ function exactKeys(object: Record<string, unknown>, allowed: readonly string[], 
  * Validates the parsed JSON of `smlm.head` strictly (unknown fields, wrong channel order and out-of-range numbers are
  * E_MODEL_INVALID): a model whose head is misread would render plausible-looking but wrong images.
  */
-export function parseModelHead(value: unknown, key: string, source: string): ModelHead {
+export function parseModelHead(value: unknown, key: string, source: string, upsampling?: number): ModelHead {
   if (!isObject(value)) throw reject(key, 'must be a JSON object', source);
   if (value.kind === 'maps') {
     exactKeys(value, ['kind'], 'the head', key, source);
     return { kind: 'maps' };
   }
   if (value.kind !== 'localization') throw reject(key, `has kind ${JSON.stringify(value.kind)}; expected "maps" or "localization"`, source);
-  exactKeys(value, ['kind', 'channels', 'maxOffset', 'render'], 'the head', key, source);
+  exactKeys(value, ['kind', 'channels', 'grid', 'maxOffset', 'render'], 'the head', key, source);
   const channels = value.channels;
   if (!Array.isArray(channels) || channels.length !== LOCALIZATION_CHANNELS.length || channels.some((c, i) => c !== LOCALIZATION_CHANNELS[i])) {
     throw reject(key, `channels must be ${JSON.stringify(LOCALIZATION_CHANNELS)}, got ${JSON.stringify(channels)}`, source);
@@ -75,6 +83,14 @@ export function parseModelHead(value: unknown, key: string, source: string): Mod
   const { maxOffset } = value;
   if (typeof maxOffset !== 'number' || !(maxOffset > LOCALIZATION_LIMITS.maxOffset.above && maxOffset <= LOCALIZATION_LIMITS.maxOffset.max)) {
     throw reject(key, `maxOffset must be a number in (0, 2] camera pixels, got ${JSON.stringify(maxOffset)}`, source);
+  }
+  const grid = value.grid === undefined ? 1 : value.grid;
+  if (typeof grid !== 'number' || !(LOCALIZATION_LIMITS.grid as readonly number[]).includes(grid)) {
+    throw reject(key, `grid must be one of ${LOCALIZATION_LIMITS.grid.join(', ')} detection cells per camera pixel, got ${JSON.stringify(value.grid)}`, source);
+  }
+  // A cell must be whole fine pixels: the renderers place cell centres at (C + 0.5) * (u / g) fine units.
+  if (upsampling !== undefined && upsampling % grid !== 0) {
+    throw reject(key, `grid ${grid} must divide the model's upsampling ${upsampling}`, source);
   }
   const render = value.render;
   if (!isObject(render)) throw reject(key, 'render must be an object {"sigma","radius","minProbability"}', source);
@@ -89,7 +105,12 @@ export function parseModelHead(value: unknown, key: string, source: string): Mod
   if (typeof minProbability !== 'number' || !(minProbability >= LOCALIZATION_LIMITS.minProbability.min && minProbability < LOCALIZATION_LIMITS.minProbability.below)) {
     throw reject(key, `render.minProbability must be a number in [0, 1), got ${JSON.stringify(minProbability)}`, source);
   }
-  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, maxOffset, render: { sigma, radius, minProbability } };
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(value.grid === undefined ? {} : { grid }), maxOffset, render: { sigma, radius, minProbability } };
+}
+
+/** g, the detection cells per camera pixel and axis, of a localization head (1 when its metadata has no `grid`). */
+export function cellsPerPixel(head: LocalizationHead): number {
+  return head.grid ?? 1;
 }
 
 /** The localization head of a model's metadata, or undefined for a maps model (no head key or kind "maps"). */

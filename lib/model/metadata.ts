@@ -8,7 +8,7 @@ import { parseModelHead, type ModelHead } from './head.js';
  * Graph contract: one input named `frames`, float32 [N, 1, H, W] holding *normalized* frames (see `normalization`);
  * one output named `maps`, float32 [N, 1, H*upsampling, W*upsampling], the raw network output. smlm-rt clamps
  * negatives to zero, sums the frames and divides by `outputScale`. A model with a localization head (`smlm.head`,
- * lib/model/head.ts) instead has one output named `detections`, float32 [N, 5, H, W], rendered by smlm-rt.
+ * lib/model/head.ts) instead has one output named `detections`, float32 [N, 5*g*g, H, W] (g = the head's grid), rendered by smlm-rt.
  */
 export const METADATA_KEYS = {
   format: 'smlm.format',
@@ -131,7 +131,7 @@ export function parseModelMetadata(props: Record<string, string>, source: string
     sizeMultiple,
     minSize,
     training: props[METADATA_KEYS.training] === undefined ? {} : jsonObject(props, METADATA_KEYS.training, source),
-    ...(props[METADATA_KEYS.head] === undefined ? {} : { head: parseModelHead(jsonObject(props, METADATA_KEYS.head, source), METADATA_KEYS.head, source) }),
+    ...(props[METADATA_KEYS.head] === undefined ? {} : { head: parseModelHead(jsonObject(props, METADATA_KEYS.head, source), METADATA_KEYS.head, source, upsampling) }),
   };
 }
 

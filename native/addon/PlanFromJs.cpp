@@ -149,8 +149,12 @@ HeadOp localizationHeadFromJs(const Napi::Object& op, const std::string& where, 
   head.cin = intField(op, "cin", where, 1);
   if (head.input.channels != head.cin) invalidPlan(env, where + " reads " + std::to_string(head.input.channels) + " channels but cin is " + std::to_string(head.cin));
   if (intField(op, "upsampling", where, 1) != upsampling) invalidPlan(env, where + ".upsampling differs from the plan's");
-  head.weightOffset = weightRange(env, numberField(op, "weightOffset", where), 3 * static_cast<size_t>(head.cin), weightCount, where);
-  head.biasOffset = weightRange(env, numberField(op, "biasOffset", where), 3, weightCount, where + " bias");
+  head.grid = intField(op, "grid", where, 1);
+  if ((head.grid != 1 && head.grid != 2 && head.grid != 4 && head.grid != 8) || upsampling % head.grid != 0)
+    invalidPlan(env, where + ".grid must be 1, 2, 4 or 8 and divide the upsampling");
+  const size_t rows = 3 * static_cast<size_t>(head.grid) * head.grid;  // p, dx, dy of every cell
+  head.weightOffset = weightRange(env, numberField(op, "weightOffset", where), rows * head.cin, weightCount, where);
+  head.biasOffset = weightRange(env, numberField(op, "biasOffset", where), rows, weightCount, where + " bias");
   const double maxOffset = numberField(op, "maxOffset", where), sigma = numberField(op, "renderSigma", where);
   const double minProbability = numberField(op, "minProbability", where);
   head.renderRadius = intField(op, "renderRadius", where, 0);

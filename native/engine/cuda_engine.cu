@@ -209,9 +209,12 @@ class CudaEngine final : public Engine {
     checkView(plan_, head.input, head.cin, "head input");
     headBuffer_ = bufferIndex(plan_, head.input.buffer, "head");
     if (localization()) {
-      // Raw p, dx, dy rows at camera resolution; the ranges are the metadata's (lib/model/head.ts).
-      checkRange(plan_, head.weightOffset, 3 * static_cast<size_t>(head.cin), "localization head weights");
-      checkRange(plan_, head.biasOffset, 3, "localization head bias");
+      // Raw p, dx, dy rows of every cell at camera resolution; the ranges are the metadata's (lib/model/head.ts).
+      if ((head.grid != 1 && head.grid != 2 && head.grid != 4 && head.grid != 8) || plan_.upsampling % head.grid != 0)
+        invalidPlan("localization head grid must be 1, 2, 4 or 8 and divide the upsampling");
+      const size_t rows = 3 * static_cast<size_t>(head.grid) * head.grid;
+      checkRange(plan_, head.weightOffset, rows * head.cin, "localization head weights");
+      checkRange(plan_, head.biasOffset, rows, "localization head bias");
       const PlanBuffer& in = plan_.buffers[headBuffer_];
       if (in.scaleNum != 1 || in.scaleDen != 1) invalidPlan("the localization head must read camera-resolution features");
       if (!(head.maxOffset > 0.f && head.maxOffset <= 2.f) || !(head.renderSigma >= 0.f && head.renderSigma <= 4.f) ||
@@ -331,9 +334,10 @@ class CudaEngine final : public Engine {
     return static_cast<int>(std::max<size_t>(1, std::min<size_t>(fits, wanted)));
   }
 
-  // The localization head's decoded detections (p, muX, muY and two window normalizers per camera pixel).
+  // The localization head's decoded detections (p, muX, muY and two window normalizers per detection cell).
   size_t detectionBytesPerFrame(int h, int w) const {
-    return localization() ? 5 * static_cast<size_t>(h) * w * sizeof(float) : 0;
+    const size_t cells = static_cast<size_t>(plan_.head.grid) * plan_.head.grid;
+    return localization() ? 5 * cells * h * w * sizeof(float) : 0;
   }
 
   void ensureCapacity(int batch, int h, int w, PixelType type, bool withMaps) {
@@ -559,6 +563,7 @@ class CudaEngine final : public Engine {
     a.weights = weightsF32_ + head.weightOffset;
     a.bias = weightsF32_ + head.biasOffset;
     a.upsampling = plan_.upsampling;
+    a.grid = head.grid;
     a.maxOffset = head.maxOffset;
     a.sigma = head.renderSigma;
     a.radius = head.renderRadius;
@@ -829,7 +834,7 @@ class CudaEngine final : public Engine {
   void* pinned_[2] = {nullptr, nullptr};
   FrameAffine* affine_ = nullptr;
   float* accum_ = nullptr;
-  float* detections_ = nullptr;  // localization head only: batch x 5 x h x w
+  float* detections_ = nullptr;  // localization head only: batch x 5 x gh x gw (g x g cells per camera pixel)
   float* maps_ = nullptr;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
 };

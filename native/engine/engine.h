@@ -49,8 +49,9 @@ struct ConvOp {
 };
 
 // Maps: 1x1 conv to upscale^2 rows, depth-to-space, clamp, frame sum (plan op 'head').
-// Localization: 1x1 conv to 3 rows (raw p, dx, dy) at camera resolution, each camera pixel rendered onto the
-// output grid as lib/render-detections.ts states it (plan op 'localization-head').
+// Localization: 1x1 conv to 3*g*g rows (raw p, dx, dy of each of the g x g detection cells of a camera pixel) at
+// camera resolution, each cell rendered onto the output grid as lib/render-detections.ts states it (plan op
+// 'localization-head').
 enum class HeadKind { Maps, Localization };
 
 struct HeadOp {
@@ -59,11 +60,12 @@ struct HeadOp {
   PlanView input;
   int cin = 0;
   int upscale = 1;          // Maps only
-  size_t weightOffset = 0;  // Maps: upscale*upscale rows of cin floats; Localization: 3 rows
+  size_t weightOffset = 0;  // Maps: upscale*upscale rows of cin floats; Localization: 3*grid*grid rows
   size_t biasOffset = 0;
   // Localization only (model metadata smlm.head): dx = maxOffset*tanh(v1); Gaussian sigma (fine px, 0 = one pixel),
   // window radius (fine px, 0..8), detections with p < minProbability are not rendered.
   float maxOffset = 1.f;
+  int grid = 1;  // detection cells per camera pixel and axis (1, 2, 4, 8; divides the plan's upsampling)
   float renderSigma = 0.f;
   int renderRadius = 0;
   float minProbability = 0.f;

@@ -100,19 +100,20 @@ struct HeadArgs {
 };
 void launchHead(const HeadArgs& args, cudaStream_t stream);
 
-// ---- Localization head: 1x1 conv to raw p, dx, dy per camera pixel, rendered onto the output grid
-//      (localization_head.cu; the rule is lib/render-detections.ts's) ----
+// ---- Localization head: 1x1 conv to raw p, dx, dy per detection cell (g x g cells per camera pixel), rendered onto
+//      the output grid (localization_head.cu; the rule is lib/render-detections.ts's) ----
 struct LocalizationHeadArgs {
   const __half* in;  // batch x inH x inW x inC features at camera resolution
   int inH, inW, inC, inOff;
   int cin;
   int batch;
-  const float* weights;  // 3 rows (p, dx, dy) of cin
-  const float* bias;     // 3
+  const float* weights;  // 3*grid*grid rows (row q*g*g + i*g + j: quantity q = p, dx, dy of cell (i, j)) of cin
+  const float* bias;     // 3*grid*grid
   int upsampling;
+  int grid;              // g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling)
   float maxOffset, sigma, minProbability;
   int radius;
-  float* detections;  // scratch: batch x 5 x inH x inW (p, muX, muY, 1/sum wx, 1/sum wy)
+  float* detections;  // scratch: batch x 5 x (g*inH) x (g*inW) per cell (p, muX, muY, 1/sum wx, 1/sum wy)
   float* accum;       // (inH*u) x (inW*u), += sum over frames
   float* maps;        // optional: batch x (inH*u) x (inW*u) per-frame rendered maps
 };

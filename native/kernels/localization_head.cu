@@ -1,8 +1,9 @@
 // The localization head (lib/engine/plan.ts LocalizationHeadOp), in two kernels:
-//  1. decode: per camera pixel of every frame, the 1x1 conv to raw p, dx, dy from the fp16 features (fp32 math),
-//     then p = sigmoid, muX/muY on the fine grid, and the inverse sums of the detection's window weights per axis;
-//  2. render (gather): per output pixel, every frame in order, the camera pixels whose window can reach it; each
-//     adds p * wx(X) * wy(Y). One thread owns one output pixel, so the frame sum is deterministic without atomics.
+//  1. decode: per detection cell (R, C) of every frame's [g*H, g*W] cell grid (g x g cells per camera pixel), the 1x1
+//     conv to the cell's raw p, dx, dy rows from the fp16 features of its camera pixel (fp32 math), then p = sigmoid,
+//     muX = (C + 0.5 + dx) * u/g and muY on the fine grid, and the inverse sums of its window weights per axis;
+//  2. render (gather): per output pixel, every frame in order, the cells whose window can reach it; each adds
+//     p * wx(X) * wy(Y). One thread owns one output pixel, so the frame sum is deterministic without atomics.
 // The rule is lib/render-detections.ts's, which the CPU backend runs; this is the same arithmetic in fp32.
 #include <cmath>
 #include <cstdint>
@@ -30,32 +31,37 @@ __device__ float inverseWindowSum(float mu, float sigma, int radius) {
 }
 
 __global__ void decodeKernel(const LocalizationHeadArgs a) {
-  const int plane = a.inH * a.inW;
-  const long long total = static_cast<long long>(a.batch) * plane;
+  const int g = a.grid, cells = g * g;
+  const int cellH = a.inH * g, cellW = a.inW * g;
+  const int cellPlane = cellH * cellW;
+  const long long total = static_cast<long long>(a.batch) * cellPlane;
   const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= total) return;
-  const int n = static_cast<int>(t / plane), i = static_cast<int>(t - static_cast<long long>(n) * plane);
-  const int r = i / a.inW, c = i - r * a.inW;
-  const __half* src = a.in + (static_cast<long long>(n) * plane + i) * a.inC + a.inOff;
+  const int n = static_cast<int>(t / cellPlane), k = static_cast<int>(t - static_cast<long long>(n) * cellPlane);
+  const int R = k / cellW, C = k - R * cellW;
+  const int r = R / g, c = C / g;
+  const int cell = (R - r * g) * g + (C - c * g);  // (i, j) of the camera pixel: its rows are q*g*g + cell
+  const __half* src = a.in + (static_cast<long long>(n) * a.inH * a.inW + r * a.inW + c) * a.inC + a.inOff;
   float v[3];
 #pragma unroll
-  for (int row = 0; row < 3; ++row) {
-    const float* w = a.weights + row * a.cin;
+  for (int q = 0; q < 3; ++q) {
+    const int row = q * cells + cell;
+    const float* w = a.weights + static_cast<long long>(row) * a.cin;
     float acc = __ldg(a.bias + row);
     for (int ci = 0; ci < a.cin; ++ci) acc = fmaf(__half2float(src[ci]), __ldg(w + ci), acc);
-    v[row] = acc;
+    v[q] = acc;
   }
   const float p = 1.f / (1.f + expf(-v[0]));
-  const float u = static_cast<float>(a.upsampling);
-  const float muX = (static_cast<float>(c) + 0.5f + a.maxOffset * tanhf(v[1])) * u;
-  const float muY = (static_cast<float>(r) + 0.5f + a.maxOffset * tanhf(v[2])) * u;
-  float* d = a.detections + static_cast<long long>(n) * 5 * plane + i;
+  const float finePerCell = static_cast<float>(a.upsampling / g);  // exact: g divides u
+  const float muX = (static_cast<float>(C) + 0.5f + a.maxOffset * tanhf(v[1])) * finePerCell;
+  const float muY = (static_cast<float>(R) + 0.5f + a.maxOffset * tanhf(v[2])) * finePerCell;
+  float* d = a.detections + static_cast<long long>(n) * 5 * cellPlane + k;
   d[0] = p;
-  d[plane] = muX;
-  d[2 * plane] = muY;
+  d[cellPlane] = muX;
+  d[2 * cellPlane] = muY;
   const bool render = a.sigma > 0.f && p >= a.minProbability && isfinite(muX) && isfinite(muY);
-  d[3 * plane] = render ? inverseWindowSum(muX, a.sigma, a.radius) : 0.f;
-  d[4 * plane] = render ? inverseWindowSum(muY, a.sigma, a.radius) : 0.f;
+  d[3 * cellPlane] = render ? inverseWindowSum(muX, a.sigma, a.radius) : 0.f;
+  d[4 * cellPlane] = render ? inverseWindowSum(muY, a.sigma, a.radius) : 0.f;
 }
 
 // Weight of fine pixel X for a detection at mu (window floor(mu) +- radius, `inverseSum` from inverseWindowSum).
@@ -73,21 +79,24 @@ __global__ void renderKernel(const LocalizationHeadArgs a) {
   const int Y = static_cast<int>(q / outW), X = static_cast<int>(q - static_cast<long long>(Y) * outW);
   const bool gaussian = a.sigma > 0.f;
   const int R = gaussian ? a.radius : 0;
-  // Camera pixels whose detection can land within R of (Y, X): floor(mu) in [X - R, X + R] needs
-  // (c + 0.5 + m) u >= X - R and (c + 0.5 - m) u < X + R + 1; one pixel of margin on each side for rounding.
+  // Cells whose detection can land within R of (Y, X), with s = u/g fine pixels per cell: floor(mu) in [X - R, X + R]
+  // needs (C + 0.5 + m) s >= X - R and (C + 0.5 - m) s < X + R + 1; one cell of margin on each side for rounding.
+  // The reach in cells is about (2R + 1)/s + 2m + 3 per axis, so it grows with g (smaller cells, same window).
   const float m = a.maxOffset;
-  const int cLo = max(0, static_cast<int>(floorf((X - R) / static_cast<float>(u) - 0.5f - m)) - 1);
-  const int cHi = min(a.inW - 1, static_cast<int>(ceilf((X + R + 1) / static_cast<float>(u) - 0.5f + m)) + 1);
-  const int rLo = max(0, static_cast<int>(floorf((Y - R) / static_cast<float>(u) - 0.5f - m)) - 1);
-  const int rHi = min(a.inH - 1, static_cast<int>(ceilf((Y + R + 1) / static_cast<float>(u) - 0.5f + m)) + 1);
-  const int plane = a.inH * a.inW;
+  const float s = static_cast<float>(u / a.grid);
+  const int cellH = a.inH * a.grid, cellW = a.inW * a.grid;
+  const int cLo = max(0, static_cast<int>(floorf((X - R) / s - 0.5f - m)) - 1);
+  const int cHi = min(cellW - 1, static_cast<int>(ceilf((X + R + 1) / s - 0.5f + m)) + 1);
+  const int rLo = max(0, static_cast<int>(floorf((Y - R) / s - 0.5f - m)) - 1);
+  const int rHi = min(cellH - 1, static_cast<int>(ceilf((Y + R + 1) / s - 0.5f + m)) + 1);
+  const int plane = cellH * cellW;
   float sum = 0.f;
   for (int n = 0; n < a.batch; ++n) {
     const float* d = a.detections + static_cast<long long>(n) * 5 * plane;
     float value = 0.f;
     for (int r = rLo; r <= rHi; ++r) {
       for (int c = cLo; c <= cHi; ++c) {
-        const int i = r * a.inW + c;
+        const int i = r * cellW + c;
         const float p = __ldg(d + i);
         if (!(p >= a.minProbability)) continue;  // also skips NaN
         const float muX = __ldg(d + plane + i), muY = __ldg(d + 2 * plane + i);
@@ -112,10 +121,10 @@ __global__ void renderKernel(const LocalizationHeadArgs a) {
 }  // namespace
 
 void launchLocalizationHead(const LocalizationHeadArgs& a, cudaStream_t stream) {
-  const long long cameraPixels = static_cast<long long>(a.batch) * a.inH * a.inW;
+  const long long cells = static_cast<long long>(a.batch) * a.inH * a.grid * a.inW * a.grid;
   const long long outPixels = static_cast<long long>(a.inH) * a.upsampling * a.inW * a.upsampling;
-  if (cameraPixels <= 0 || outPixels <= 0) return;
-  const long long decodeBlocks = (cameraPixels + 255) / 256, renderBlocks = (outPixels + 255) / 256;
+  if (cells <= 0 || outPixels <= 0) return;
+  const long long decodeBlocks = (cells + 255) / 256, renderBlocks = (outPixels + 255) / 256;
   if (decodeBlocks > 0x7fffffffLL || renderBlocks > 0x7fffffffLL) throw EngineError("E_GPU", "localization head: launch too large for one grid");
   decodeKernel<<<static_cast<unsigned>(decodeBlocks), 256, 0, stream>>>(a);
   checkLaunch("localization head (decode)");

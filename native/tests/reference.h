@@ -32,10 +32,12 @@ struct Tensor {  // NHWC float
 };
 
 // The localization head's rendering written straight from lib/render-detections.ts (scatter form, double math): the
-// engine's gather kernels must agree with it. `hin` holds the head's input features at camera resolution.
+// engine's gather kernels must agree with it. `hin` holds the head's input features at camera resolution; each camera
+// pixel (r, c) holds g x g detection cells (R, C) = (r g + i, c g + j) whose rows are q g^2 + i g + j (q = p, dx, dy).
 inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin, int n, std::vector<float>* image) {
   const HeadOp& hd = p.head;
-  const int u = p.upsampling, H = hin.h * u, W = hin.w * u, R = hd.renderRadius;
+  const int u = p.upsampling, H = hin.h * u, W = hin.w * u, R = hd.renderRadius, g = hd.grid;
+  const double finePerCell = static_cast<double>(u) / g;
   const double sigma = hd.renderSigma;
   auto phi = [](double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); };
   // Normalized window weights along one axis; returns the window's first fine pixel.
@@ -50,18 +52,21 @@ inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin
   std::vector<double> wx(2 * R + 1), wy(2 * R + 1);
   for (int i = 0; i < n; ++i) {
     float* map = maps.data() + static_cast<size_t>(i) * H * W;
-    for (int r = 0; r < hin.h; ++r)
-      for (int c = 0; c < hin.w; ++c) {
+    for (int cellR = 0; cellR < hin.h * g; ++cellR)
+      for (int cellC = 0; cellC < hin.w * g; ++cellC) {
+        const int r = cellR / g, c = cellC / g, cell = (cellR % g) * g + cellC % g;
         double v[3];
-        for (int row = 0; row < 3; ++row) {
+        for (int q = 0; q < 3; ++q) {
+          const int row = q * g * g + cell;
           float acc = p.weights[hd.biasOffset + row];
           for (int ch = 0; ch < hd.cin; ++ch)
             acc += p.weights[hd.weightOffset + static_cast<size_t>(row) * hd.cin + ch] * hin.at(i, r, c, hd.input.channelOffset + ch);
-          v[row] = acc;
+          v[q] = acc;
         }
         const double prob = 1.0 / (1.0 + std::exp(-v[0]));
         if (!(prob >= hd.minProbability)) continue;
-        const double muX = (c + 0.5 + hd.maxOffset * std::tanh(v[1])) * u, muY = (r + 0.5 + hd.maxOffset * std::tanh(v[2])) * u;
+        const double muX = (cellC + 0.5 + hd.maxOffset * std::tanh(v[1])) * finePerCell;
+        const double muY = (cellR + 0.5 + hd.maxOffset * std::tanh(v[2])) * finePerCell;
         if (sigma == 0) {
           const int X = static_cast<int>(std::floor(muX)), Y = static_cast<int>(std::floor(muY));
           if (X >= 0 && X < W && Y >= 0 && Y < H) map[static_cast<size_t>(Y) * W + X] += static_cast<float>(prob);

@@ -233,14 +233,18 @@ void testCommonKernels(std::mt19937& rng) {
 // arithmetic differs): sigma 0 (a detection moves whole pixels when its mu crosses a border, so it cannot be checked
 // through the fp16 network) and thresholds that matter. A pixel may differ only where rounding moved a detection
 // across a fine-pixel border or its p across minProbability (probability ~1e-6 per detection): at most 2 allowed.
+// With grid g > 1 (g x g detection cells per camera pixel) the same checks run over the [gH, gW] cell grid.
 void testLocalizationKernels(std::mt19937& rng) {
-  const int n = 3, h = 12, w = 20, cin = 8, inC = 12, inOff = 2, u = 8;
+  const int n = 3, h = 12, w = 20, cin = 8, inC = 12, inOff = 2, u = 8, maxGrid = 8;
   struct Settings {
     float maxOffset, sigma;
     int radius;
     float minProbability;
+    int grid;
   };
-  const Settings settings[] = {{1.f, 0.f, 0, 0.3f}, {1.f, 1.5f, 4, 0.5f}, {2.f, 3.f, 2, 0.f}, {0.5f, 2.f, 8, 0.2f}, {1.f, 4.f, 0, 0.1f}};
+  const Settings settings[] = {{1.f, 0.f, 0, 0.3f, 1}, {1.f, 1.5f, 4, 0.5f, 1}, {2.f, 3.f, 2, 0.f, 1}, {0.5f, 2.f, 8, 0.2f, 1},
+                               {1.f, 4.f, 0, 0.1f, 1}, {1.f, 0.f, 0, 0.3f, 2}, {1.f, 1.f, 4, 0.5f, 2},  {2.f, 3.f, 8, 0.2f, 2},
+                               {1.f, 0.7f, 3, 0.4f, 4}, {1.f, 0.f, 0, 0.5f, 8}, {1.5f, 0.5f, 2, 0.6f, 8}};
   std::uniform_real_distribution<float> feature(0.f, 2.f), weight(-0.9f, 0.9f), bias(-0.5f, 0.5f);
   Tensor hin{n, h, w, inC, std::vector<float>(static_cast<size_t>(n) * h * w * inC)};
   std::vector<__half> halves(hin.data.size());
@@ -252,21 +256,23 @@ void testLocalizationKernels(std::mt19937& rng) {
   float *dWeights = nullptr, *dDet = nullptr, *dAcc = nullptr, *dMaps = nullptr;
   const size_t outPixels = static_cast<size_t>(h) * u * w * u;
   cudaMalloc(&dIn, halves.size() * 2);
-  cudaMalloc(&dWeights, (3 * cin + 3) * 4);
-  cudaMalloc(&dDet, static_cast<size_t>(n) * 5 * h * w * 4);
+  cudaMalloc(&dWeights, 3 * maxGrid * maxGrid * (cin + 1) * 4);
+  cudaMalloc(&dDet, static_cast<size_t>(n) * 5 * maxGrid * maxGrid * h * w * 4);
   cudaMalloc(&dAcc, outPixels * 4);
   cudaMalloc(&dMaps, n * outPixels * 4);
   cudaMemcpy(dIn, halves.data(), halves.size() * 2, cudaMemcpyHostToDevice);
   for (const Settings& st : settings) {
     Plan p;
     p.upsampling = u;
-    for (int i = 0; i < 3 * cin; ++i) p.weights.push_back(weight(rng));
-    for (int i = 0; i < 3; ++i) p.weights.push_back(bias(rng));
+    const int rows = 3 * st.grid * st.grid;
+    for (int i = 0; i < rows * cin; ++i) p.weights.push_back(weight(rng));
+    for (int i = 0; i < rows; ++i) p.weights.push_back(bias(rng));
     p.head.kind = HeadKind::Localization;
     p.head.input = PlanView{1, inOff, cin};
     p.head.cin = cin;
     p.head.weightOffset = 0;
-    p.head.biasOffset = 3 * cin;
+    p.head.biasOffset = static_cast<size_t>(rows) * cin;
+    p.head.grid = st.grid;
     p.head.maxOffset = st.maxOffset;
     p.head.renderSigma = st.sigma;
     p.head.renderRadius = st.radius;
@@ -284,8 +290,9 @@ void testLocalizationKernels(std::mt19937& rng) {
     a.cin = cin;
     a.batch = n;
     a.weights = dWeights;
-    a.bias = dWeights + 3 * cin;
+    a.bias = dWeights + rows * cin;
     a.upsampling = u;
+    a.grid = st.grid;
     a.maxOffset = st.maxOffset;
     a.sigma = st.sigma;
     a.radius = st.radius;
@@ -312,8 +319,8 @@ void testLocalizationKernels(std::mt19937& rng) {
     char d[160];
     std::snprintf(d, sizeof d, "pixels off by >1e-4: maps %d image %d (mass %.2f) %s", moved, imageMoved, mass, cudaGetErrorString(err));
     char name[128];
-    std::snprintf(name, sizeof name, "launchLocalizationHead sigma %.1f R%d maxOffset %.1f p>=%.2f", st.sigma, st.radius,
-                  st.maxOffset, st.minProbability);
+    std::snprintf(name, sizeof name, "launchLocalizationHead grid %d sigma %.1f R%d maxOffset %.1f p>=%.2f", st.grid, st.sigma,
+                  st.radius, st.maxOffset, st.minProbability);
     report(err == cudaSuccess && finite && mass > 1 && moved <= 2 && imageMoved <= 2, name, d);
   }
   cudaFree(dIn);
@@ -370,14 +377,19 @@ int runTests() {
       float maxOffset, sigma;
       int radius;
       float minProbability;
+      int grid;
     };
     // Through the fp16 network only Gaussian rendering and a threshold no p comes near compare at the fp16 tolerance
     // (sigma 0 and live thresholds move whole detections on rounding: testLocalizationKernels checks those exactly).
-    const LocCase locCases[] = {{"localization head sigma 1.5 R4", 32, 64, 128, 1.f, 1.5f, 4, 0.01f},
-                                {"localization head sigma 3 R2 maxOffset 2", 16, 32, 64, 2.f, 3.f, 2, 0.f},
-                                {"localization head odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.01f}};
+    // Grids 2 and 4 (the trained models' g x g detection cells per camera pixel) gather over more, smaller cells.
+    const LocCase locCases[] = {{"localization head sigma 1.5 R4", 32, 64, 128, 1.f, 1.5f, 4, 0.01f, 1},
+                                {"localization head sigma 3 R2 maxOffset 2", 16, 32, 64, 2.f, 3.f, 2, 0.f, 1},
+                                {"localization head odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.01f, 1},
+                                {"localization head grid 2 sigma 1 R4", 32, 64, 128, 1.f, 1.f, 4, 0.01f, 2},
+                                {"localization head grid 2 odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.f, 2},
+                                {"localization head grid 4 sigma 1.5 R3", 32, 64, 128, 1.f, 1.5f, 3, 0.01f, 4}};
     for (const LocCase& c : locCases) {
-      const Plan lp = localizationPlan(rng(), c.c1, c.c2, c.c3, c.maxOffset, c.sigma, c.radius, c.minProbability);
+      const Plan lp = localizationPlan(rng(), c.c1, c.c2, c.c3, c.maxOffset, c.sigma, c.radius, c.minProbability, c.grid);
       auto engine = createCudaEngine(lp, opts);
       checkCase(*engine, lp, c.label, 5, 32, 24, PixelType::U16, 2, rng);
       checkCase(*engine, lp, c.label, 3, 16, 40, PixelType::F32, 0, rng);

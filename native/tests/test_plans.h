@@ -175,8 +175,10 @@ inline Plan unetPlan(uint32_t seed, int c1, int c2, int c3) {
 }
 
 // The U-Net above ending in a localization head (lib/engine/plan.ts LocalizationHeadOp) instead of depth-to-space:
-// random p, dx, dy rows on its camera-resolution features, rendered with the given settings.
-inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOffset, float sigma, int radius, float minProbability) {
+// random p, dx, dy rows of each of the grid x grid cells on its camera-resolution features, rendered with the given
+// settings.
+inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOffset, float sigma, int radius, float minProbability,
+                             int grid = 1) {
   PlanBuilder b(seed);
   b.plan = unetPlan(seed, c1, c2, c3);
   b.plan.modelHash += "-loc";
@@ -184,8 +186,9 @@ inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOff
   head.kind = HeadKind::Localization;
   head.name = "localization-head";
   head.upscale = 1;
-  head.weightOffset = b.append(b.randomKernel(3, 1, 1, head.cin));
-  head.biasOffset = b.randomBias(3);
+  head.grid = grid;
+  head.weightOffset = b.append(b.randomKernel(3 * grid * grid, 1, 1, head.cin));
+  head.biasOffset = b.randomBias(3 * grid * grid);
   head.maxOffset = maxOffset;
   head.renderSigma = sigma;
   head.renderRadius = radius;
@@ -213,7 +216,7 @@ inline double planMacs(const Plan& p, int h, int w) {
     }
     for (const ConvPhase& ph : op.phases) macs += ih * iw * ph.kh * ph.kw * op.cin * op.cout;
   }
-  const int headRows = p.head.kind == HeadKind::Localization ? 3 : p.head.upscale * p.head.upscale;
+  const int headRows = p.head.kind == HeadKind::Localization ? 3 * p.head.grid * p.head.grid : p.head.upscale * p.head.upscale;
   macs += scaled(p.head.input.buffer, h) * scaled(p.head.input.buffer, w) * p.head.cin * headRows;
   return macs;
 }

@@ -1,5 +1,5 @@
 import { SmlmError } from '../../errors.js';
-import { localizationHeadOf } from '../../model/head.js';
+import { cellsPerPixel, localizationHeadOf } from '../../model/head.js';
 import type { ModelMetadata } from '../../model/metadata.js';
 import { PLAN_VERSION, type ConvOp, type HeadOp, type LocalizationHeadOp, type Plan, type PlanBuffer, type PlanView } from '../plan.js';
 import { consumersOf, producerOf, removeLayer, unsupported, type IrConcat, type IrConv, type IrGraph, type IrLayer } from './ir.js';
@@ -34,18 +34,23 @@ interface Head {
   channelOf: number[];
 }
 
-/** Rows of a localization head's 1x1 conv that the rendering reads: p, dx, dy (sx, sy only matter for localize). */
-const RENDERED_ROWS = 3;
-const DETECTION_CHANNELS = 5;
+/**
+ * Quantities of a localization head's 1x1 conv that the rendering reads: p, dx, dy (sx, sy only matter for localize).
+ * Each quantity has g^2 rows (one per detection cell), so the rendered rows are the conv's first 3g^2.
+ */
+const RENDERED_QUANTITIES = 3;
+const DETECTION_QUANTITIES = 5;
 
 /**
- * A localization head (metadata `smlm.head` kind "localization"): the graph output must be the raw output of a 1x1
- * Conv with 5 channels at camera resolution. Anything after it (a ReLU, a pixel shuffle) would change the raw values
- * the contract defines, so it is refused rather than guessed at.
+ * A localization head (metadata `smlm.head` kind "localization", grid g): the graph output must be the raw output of a
+ * 1x1 Conv with 5g^2 channels at camera resolution. Anything after it (a ReLU, a pixel shuffle) would change the raw
+ * values the contract defines, so it is refused rather than guessed at.
  */
-function extractLocalizationHead(graph: IrGraph, source: string): Head {
+function extractLocalizationHead(graph: IrGraph, grid: number, source: string): Head {
   const conv = producerOf(graph, graph.output);
-  const what = 'a localization-head network must end with a 1x1 Conv with 5 output channels (raw p, dx, dy, sx, sy) and nothing after it';
+  const channels = DETECTION_QUANTITIES * grid * grid;
+  const cells = grid > 1 ? ` of each of its ${grid}x${grid} detection cells` : '';
+  const what = `a localization-head network must end with a 1x1 Conv with ${channels} output channels (raw p, dx, dy, sx, sy${cells}) and nothing after it`;
   if (!conv || conv.kind !== 'conv') {
     const origin = conv ?? { opType: 'graph output', nodeName: graph.output };
     throw unsupported(origin, `cannot be the last layer: ${what}`, source);
@@ -55,7 +60,7 @@ function extractLocalizationHead(graph: IrGraph, source: string): Head {
     throw unsupported(conv, `cannot be the last layer: ${what}`, source);
   }
   if (conv.relu) throw unsupported(conv, `is followed by a ReLU/Clip: ${what}`, source);
-  if (conv.cout !== DETECTION_CHANNELS) throw unsupported(conv, `the last conv has ${conv.cout} channels: ${what}`, source);
+  if (conv.cout !== channels) throw unsupported(conv, `the last conv has ${conv.cout} channels: ${what}`, source);
   removeLayer(graph, conv);
   return { conv, factor: 1, channelOf: [] };
 }
@@ -134,7 +139,7 @@ class WeightPacker {
 
 export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: string, source: string): Plan {
   const locHead = localizationHeadOf(metadata);
-  const head = locHead ? extractLocalizationHead(graph, source) : extractHead(graph, source);
+  const head = locHead ? extractLocalizationHead(graph, cellsPerPixel(locHead), source) : extractHead(graph, source);
   removeDeadLayers(graph, new Set([head.conv.input]));
   for (const layer of graph.layers) {
     if (layer.kind === 'conv' || layer.kind === 'concat') continue;
@@ -248,16 +253,18 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
   }
   const cin = conv.cin;
   if (locHead) {
-    // The rendered rows p, dx, dy are the conv's first three output channels (the metadata fixes the order).
+    // The rendered rows p, dx, dy of every cell are the conv's first 3g^2 output channels (the metadata fixes the order).
+    const renderedRows = RENDERED_QUANTITIES * cellsPerPixel(locHead) ** 2;
     ops.push({
       op: 'localization-head',
       name: conv.nodeName,
       input: viewOf(conv.input),
       inputTransform: 'direct',
       cin,
-      weightOffset: packer.push(conv.phases[0].weights.slice(0, RENDERED_ROWS * cin)),
-      biasOffset: packer.push(conv.bias.slice(0, RENDERED_ROWS)),
+      weightOffset: packer.push(conv.phases[0].weights.slice(0, renderedRows * cin)),
+      biasOffset: packer.push(conv.bias.slice(0, renderedRows)),
       upsampling: metadata.upsampling,
+      grid: cellsPerPixel(locHead),
       maxOffset: locHead.maxOffset,
       renderSigma: locHead.render.sigma,
       renderRadius: locHead.render.radius,
