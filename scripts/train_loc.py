@@ -82,30 +82,36 @@ def mixture_loss(raw, pos, mask, grid=1, reach_px=3):
     return (count + place).mean(), count.mean(), place.mean()
 
 
-def render(raw, upsampling, sigma, grid=1, radius=RENDER_RADIUS, min_p=MIN_PROBABILITY):
-    """The image smlm-rt renders from raw detections (lib/model/metadata.ts), summed over the batch: [H*u, W*u]."""
-    p, x, y, _, _ = decode(raw.float(), grid)
+def render(raw, upsampling, sigma, grid=1, radius=RENDER_RADIUS, min_p=MIN_PROBABILITY, sigma_range=None):
+    """The image smlm-rt renders from raw detections (lib/model/head.ts), summed over the batch: [H*u, W*u].
+    sigma: fine pixels, or "predicted": each detection as wide as its own uncertainty, clamped to sigma_range."""
+    p, x, y, sx, sy = decode(raw.float(), grid)
     H, W = raw.shape[2] * upsampling, raw.shape[3] * upsampling
     keep = p >= min_p
     p, mx, my = p[keep], x[keep] * upsampling, y[keep] * upsampling
+    if sigma == "predicted":
+        lo, hi = sigma_range
+        sgx, sgy = (sx[keep] * upsampling).clamp(lo, hi), (sy[keep] * upsampling).clamp(lo, hi)
+    else:
+        sgx = sgy = torch.full_like(p, float(sigma))
     img = torch.zeros(H * W, device=raw.device, dtype=torch.float64)
     if p.numel() == 0:
         return img.view(H, W)
     fx, fy = mx.floor(), my.floor()
-    if sigma <= 0:
+    if sigma != "predicted" and sigma <= 0:
         ok = (fx >= 0) & (fx < W) & (fy >= 0) & (fy < H)
         img.index_add_(0, (fy[ok] * W + fx[ok]).long(), p[ok].double())
         return img.view(H, W)
     k = torch.arange(-radius, radius + 1, device=raw.device, dtype=p.dtype)
 
-    def weights(mu, f):
+    def weights(mu, f, s):
         edges = f[:, None] + k[None, :]
-        cdf = lambda e: torch.erf((e - mu[:, None]) / (math.sqrt(2) * sigma))  # noqa: E731
+        cdf = lambda e: torch.erf((e - mu[:, None]) / (math.sqrt(2) * s[:, None]))  # noqa: E731
         wt = 0.5 * (cdf(edges + 1) - cdf(edges))
         return edges, wt / wt.sum(1, keepdim=True)
 
-    ex, wx = weights(mx, fx)
-    ey, wy = weights(my, fy)
+    ex, wx = weights(mx, fx, sgx)
+    ey, wy = weights(my, fy, sgy)
     val = p[:, None, None] * wy[:, :, None] * wx[:, None, :]
     X = ex[:, None, :].expand_as(val)
     Y = ey[:, :, None].expand_as(val)
