@@ -43,8 +43,13 @@ export {
   type SimulatedStack,
   type PhotonDistribution,
   type CameraOptions,
+  type PixelVariation,
   type StructureOptions,
   type Emitter,
 } from './simulate/index.js';
+export { estimateConditions, type ImagingConditions, type EstimateOptions } from './estimate/estimate.js';
+export { parseFrameRange, selectFrames, type FrameRange } from './io/frame-range.js';
+export { openStackInput, resolveStackPaths, type StackInput } from './io/stack-input.js';
+export { openTiffFiles, type TiffFilesSource } from './io/tiff-files.js';
 export { groundTruthImage, gaussianBlur, compareImages, type ImageComparison, type ErrorFigures, type Position } from './metrics.js';
 export { localizeMaps, localizeCamera, matchLocalizations, findPeaks, type Localization, type MatchFigures, type MapLocalizeOptions } from './localize.js';

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isSmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
+import * as estimate from './estimate.js';
 import * as evaluate from './evaluate.js';
 import * as info from './info.js';
 import * as localize from './localize.js';
@@ -19,7 +20,7 @@ interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate];
 
 function packageVersion(): string {
   try {
