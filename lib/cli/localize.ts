@@ -4,14 +4,19 @@ import { framesWithin } from '../allocation.js';
 import { DEFAULT_MAP_RADIUS, DEFAULT_MAP_THRESHOLD, localizeMaps, type Localization } from '../localize.js';
 import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
-import { openTiffStack } from '../io/tiff-read.js';
+import { selectFrames, type FrameRange } from '../io/frame-range.js';
+import { openStackInput, resolveStackPaths } from '../io/stack-input.js';
 import { validateStack } from '../io/validate-stack.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice } from '../types.js';
-import { integerOption } from './options.js';
+import { frameRangeOption, integerOption, pixelSizeOption } from './options.js';
+import { noteFramePreparation } from './reconstruct.js';
 
 export interface LocalizeCliOptions {
-  output: string;
+  /** Absent: the CSV goes to stdout. */
+  output?: string;
+  pixelSize?: number;
+  frames?: FrameRange;
   backend: BackendChoice;
   model?: string;
   batch?: number;
@@ -45,24 +50,29 @@ export function formatLocalizationsCsv(locs: readonly Localization[]): string {
 
 /** Reconstructs the stack chunk by chunk with per-frame maps kept, localizes each map, returns all localizations. */
 export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
-  const source = await openTiffStack(stackPath);
+  const input = await openStackInput(stackPath);
+  const source = opts.frames ? selectFrames(input.source, opts.frames) : input.source;
   let rec: Reconstructor | undefined;
   try {
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch });
     const locs: Localization[] = [];
-    let first = 1;
+    // Frame numbers in the CSV are the stack's own, also when a range was given.
+    let first = 'firstFrame' in source ? (source as { firstFrame: number }).firstFrame : 1;
+    let noted = false;
     const chunkFrames = localizeChunkFrames(source.width, source.height, rec.model.metadata.upsampling);
     for await (const chunk of source.chunks(chunkFrames)) {
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
-      const r = await rec.reconstruct(chunk, { keepFrameMaps: true });
+      const r = await rec.reconstruct(chunk, { keepFrameMaps: true, pixelSizeNm: opts.pixelSize });
+      if (!noted) noteFramePreparation(r.preparation, rec.model.name);
+      noted = true;
       locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
       first += chunk.frames;
     }
     return { locs, frames: source.frames, model: rec.model.name, backend: rec.backendName };
   } finally {
     await rec?.close();
-    await source.close();
+    await input.close();
   }
 }
 
@@ -70,19 +80,33 @@ export function register(program: Command): void {
   program
     .command('localize')
     .description('list emitters (frame, x, y, confidence) from the per-frame maps, as ThunderSTORM-compatible CSV')
-    .argument('<stack>', 'input TIFF stack')
-    .requiredOption('-o, --output <file>', 'output CSV')
+    .argument('<stack>', 'input TIFF stack, or a folder or glob of single-frame TIFFs')
+    .option('-o, --output <file>', 'output CSV (default: standard output)')
     .addOption(new Option('-b, --backend <name>', 'inference backend').choices(['auto', 'cpu', 'cuda', 'tensorrt']).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
     .option('--batch <frames>', 'frames per inference batch', integerOption(1, 4096))
     .option('--threshold <emitters>', 'minimum map mass around a maximum (expected emitters)', nonNegative, DEFAULT_MAP_THRESHOLD)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
+    .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
+    .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
-      await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
-      await checkOutputWritable(opts.output, opts.force ?? false);
+      const output = opts.output;
+      if (output !== undefined) {
+        const stackFiles = await resolveStackPaths(stackPath).catch(() => [stackPath]);
+        await checkOutputIsNotInput(output, [stackPath, ...stackFiles, modelFilePath(opts.model)]);
+        await checkOutputWritable(output, opts.force ?? false);
+      }
       const r = await localizeFile(stackPath, opts);
-      await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);
-      process.stdout.write(`wrote ${opts.output}: ${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})\n`);
+      const csv = formatLocalizationsCsv(r.locs);
+      const summary = `${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})`;
+      if (output === undefined) {
+        // The CSV is the output: the summary goes to stderr, so `smlm-rt localize s.tif > locs.csv` holds only CSV.
+        process.stdout.write(csv);
+        process.stderr.write(`smlm-rt: ${summary}\n`);
+      } else {
+        await writeOutputFile(output, new TextEncoder().encode(csv), opts.force ?? false);
+        process.stdout.write(`wrote ${output}: ${summary}\n`);
+      }
     });
 }
