@@ -46,6 +46,10 @@ export {
   type PixelVariation,
   type StructureOptions,
   type Emitter,
+  checkConditions,
+  readConditionsFile,
+  simulationOptionsFor,
+  type MicroscopeConditions,
 } from './simulate/index.js';
 export { estimateConditions, type ImagingConditions, type EstimateOptions } from './estimate/estimate.js';
 export { parseFrameRange, selectFrames, type FrameRange } from './io/frame-range.js';

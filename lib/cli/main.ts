@@ -15,12 +15,13 @@ import * as evaluate from './evaluate.js';
 import * as info from './info.js';
 import * as localize from './localize.js';
 import * as reconstruct from './reconstruct.js';
+import * as simulate from './simulate.js';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate, simulate];
 
 function packageVersion(): string {
   try {

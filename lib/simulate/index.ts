@@ -13,3 +13,4 @@ export {
   type Emitter,
 } from './csv.js';
 export { makeTrainingSet, drawTrainingConditions, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';
+export { checkConditions, readConditionsFile, simulationOptionsFor, CONDITION_KEYS, type MicroscopeConditions } from './conditions.js';
