@@ -51,6 +51,8 @@ export {
   simulationOptionsFor,
   type MicroscopeConditions,
 } from './simulate/index.js';
+export { trainModel, type TrainOptions, type TrainResult } from './train/train.js';
+export { checkTrainingEnvironment, type TrainingEnvironment } from './train/environment.js';
 export { estimateConditions, type ImagingConditions, type EstimateOptions } from './estimate/estimate.js';
 export { parseFrameRange, selectFrames, type FrameRange } from './io/frame-range.js';
 export { openStackInput, resolveStackPaths, type StackInput } from './io/stack-input.js';

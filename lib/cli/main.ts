@@ -16,12 +16,13 @@ import * as info from './info.js';
 import * as localize from './localize.js';
 import * as reconstruct from './reconstruct.js';
 import * as simulate from './simulate.js';
+import * as train from './train.js';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate, simulate];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate, simulate, train];
 
 function packageVersion(): string {
   try {
