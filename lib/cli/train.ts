@@ -39,7 +39,7 @@ export function register(program: Command): void {
         const r = await trainModel({ ...opts, signal: controller.signal, onStdout: (t) => process.stderr.write(t) });
         const m = r.metadata;
         process.stdout.write(
-          `wrote ${r.output} (${m.architecture}, ${m.cameraPixelNm} nm camera pixels, ${m.upsampling}x) ${r.log ? ` and ${r.log}` : ''} in ${r.minutes.toFixed(1)} min on ${r.environment.gpu || 'the GPU'}\n`,
+          `wrote ${r.output} (${m.architecture}, ${m.cameraPixelNm} nm camera pixels, ${m.upsampling}x)${r.log ? ` and ${r.log}` : ''} in ${r.minutes.toFixed(1)} min on ${r.environment.gpu || 'the GPU'}\n`,
         );
       } finally {
         process.removeListener('SIGINT', onSigint);
