@@ -98,6 +98,15 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(e.psfSigmaNm / 50).toBeCloseTo(e.psfSigmaPx, 6);
   });
 
+  it('refuses crowded stacks instead of returning figures fitted to merged spots', async () => {
+    // Filaments at 2 emitters/um^2: spots along a filament hide neighbours; before this check the gain read 2.8x.
+    const crowded = simulateStack({ frames: 361, seed: 3, densityPerUm2: 2 });
+    await expect(estimateConditions(crowded.stack, { maxFrames: 361 })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/emitters overlap too much/) });
+    // Uniform at the benchmark's 5.5/um^2: too few isolated spots at all.
+    const dense = simulateStack({ frames: 100, seed: 3, densityPerUm2: 5.5, structure: { kind: 'uniform' }, marginNm: 0 });
+    await expect(estimateConditions(dense.stack)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/isolated spots could be fitted/) });
+  });
+
   it('refuses a stack with nothing to fit', async () => {
     const flat = { data: new Uint16Array(10 * 32 * 32).fill(100), frames: 10, height: 32, width: 32 };
     await expect(estimateConditions(flat)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });
