@@ -12,6 +12,7 @@ export { SmlmError, isSmlmError, type SmlmErrorCode } from './errors.js';
 export type {
   BackendChoice,
   BackendName,
+  FramePreparation,
   PixelArray,
   Precision,
   Progress,

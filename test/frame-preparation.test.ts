@@ -24,14 +24,31 @@ function rampStack(frames: number, height: number, width: number, pixelSizeNm?: 
 
 describe('resampleFrames', () => {
   it('area averaging to larger pixels keeps the mean and covers the same field', () => {
-    const s = rampStack(2, 13, 13);
-    const r = resampleFrames(s.data, 2, 13, 13, 65, 100); // 13 px of 65 nm = 845 nm -> 8 px of ~105 nm... rounded
+    const s = rampStack(2, 20, 20); // 20 px of 65 nm = 1300 nm = 13 px of 100 nm
+    const r = resampleFrames(s.data, 2, 20, 20, 65, 100);
     expect(r.method).toBe('area');
-    expect([r.height, r.width]).toEqual([8, 8]);
+    expect([r.height, r.width]).toEqual([13, 13]);
     for (let f = 0; f < 2; f++) {
-      const inMean = s.data.subarray(f * 169, (f + 1) * 169).reduce((a, b) => a + b, 0) / 169;
-      const outMean = r.data.subarray(f * 64, (f + 1) * 64).reduce((a, b) => a + b, 0) / 64;
-      expect(outMean).toBeCloseTo(inMean, 3);
+      const inMean = s.data.subarray(f * 400, (f + 1) * 400).reduce((a, b) => a + b, 0) / 400;
+      const outMean = r.data.subarray(f * 169, (f + 1) * 169).reduce((a, b) => a + b, 0) / 169;
+      expect(outMean).toBeCloseTo(inMean, 2);
+    }
+  });
+  it('keeps the grid exact: output pixel j is centred at (j + 0.5) x the new pixel size', () => {
+    // A frame whose value is each pixel's centre x in nm: resampled, it reads the new centres (bilinear: exactly,
+    // between input centres; area: within a quarter input pixel, the step function's mean over the output pixel).
+    // A grid stretched to fit the field (30 px of 65 nm -> 20 px of 97.5 nm) would be 46 nm off at pixel 18.
+    for (const [from, to] of [[65, 100], [160, 100]]) {
+      const width = 30;
+      const frame = Float32Array.from({ length: width }, (_, c) => (c + 0.5) * from);
+      const r = resampleFrames(frame, 1, 1, width, from, to);
+      for (let j = 1; j < r.width - 1; j++) {
+        const centre = (j + 0.5) * to;
+        if (centre > 0.5 * from && centre < (width - 0.5) * from && (j + 1) * to <= width * from) {
+          if (r.method === 'bilinear') expect(r.data[j]).toBeCloseTo(centre, 2);
+          else expect(Math.abs(r.data[j] - centre)).toBeLessThanOrEqual(from / 4);
+        }
+      }
     }
   });
   it('bilinear to smaller pixels: a constant stays constant, a linear ramp stays linear inside', () => {

@@ -24,18 +24,23 @@ export function resampledLength(n: number, fromNm: number, toNm: number): number
   return Math.max(1, Math.round((n * fromNm) / toNm));
 }
 
-function axisWeights(nIn: number, nOut: number, method: ResampleMethod): AxisWeights {
+/**
+ * Output pixel j covers [j * toNm, (j + 1) * toNm) exactly, so that coordinates on the resampled grid are exact (a grid
+ * stretched to fit the field would be off by up to half a pixel at its far edge). An output pixel reaching past the
+ * field's end averages the part inside it.
+ */
+function axisWeights(nIn: number, nOut: number, fromNm: number, toNm: number, method: ResampleMethod): AxisWeights {
   const index: number[] = [];
   const weight: number[] = [];
   const start = new Int32Array(nOut);
   const count = new Int32Array(nOut);
-  // Input pixels per output pixel, in input units: the exact field ratio, so the last pixel ends where the input does.
-  const scale = nIn / nOut;
+  // Input pixels per output pixel.
+  const scale = toNm / fromNm;
   for (let j = 0; j < nOut; j++) {
     start[j] = index.length;
     if (method === 'area') {
-      const a = j * scale;
-      const b = (j + 1) * scale;
+      const a = Math.min(j * scale, nIn - 1);
+      const b = Math.min((j + 1) * scale, nIn);
       for (let i = Math.floor(a); i < Math.min(nIn, Math.ceil(b)); i++) {
         const overlap = Math.min(b, i + 1) - Math.max(a, i);
         if (overlap > 0) {
@@ -71,8 +76,8 @@ export function resampleFrames(
   const method: ResampleMethod = toNm > fromNm ? 'area' : 'bilinear';
   const outH = resampledLength(height, fromNm, toNm);
   const outW = resampledLength(width, fromNm, toNm);
-  const wx = axisWeights(width, outW, method);
-  const wy = axisWeights(height, outH, method);
+  const wx = axisWeights(width, outW, fromNm, toNm, method);
+  const wy = axisWeights(height, outH, fromNm, toNm, method);
   const out = new Float32Array(frames * outH * outW);
   const rows = new Float64Array(height * outW);
   for (let f = 0; f < frames; f++) {
