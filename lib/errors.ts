@@ -18,6 +18,7 @@ export type SmlmErrorCode =
   | 'E_BACKEND_UNAVAILABLE' // the requested backend cannot run here (no GPU, addon not built, TensorRT missing)
   | 'E_GPU' // a CUDA / TensorRT runtime failure, with the driver's message
   | 'E_GPU_OUT_OF_MEMORY' // device memory exhausted even at the smallest batch
+  | 'E_TRAINING_FAILED' // the training script failed (its last output is in the message)
   | 'E_ABORTED' // the caller's AbortSignal fired
   | 'E_CLOSED'; // the Reconstructor was closed
 

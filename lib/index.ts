@@ -12,6 +12,8 @@ export { SmlmError, isSmlmError, type SmlmErrorCode } from './errors.js';
 export type {
   BackendChoice,
   BackendName,
+  FramePreparation,
+  DetectionFrames,
   PixelArray,
   Precision,
   Progress,
@@ -44,9 +46,20 @@ export {
   type SimulatedStack,
   type PhotonDistribution,
   type CameraOptions,
+  type PixelVariation,
   type StructureOptions,
   type Emitter,
+  checkConditions,
+  readConditionsFile,
+  simulationOptionsFor,
+  type MicroscopeConditions,
 } from './simulate/index.js';
+export { trainModel, type TrainOptions, type TrainResult } from './train/train.js';
+export { checkTrainingEnvironment, type TrainingEnvironment } from './train/environment.js';
+export { estimateConditions, type ImagingConditions, type EstimateOptions } from './estimate/estimate.js';
+export { parseFrameRange, selectFrames, type FrameRange } from './io/frame-range.js';
+export { openStackInput, resolveStackPaths, type StackInput } from './io/stack-input.js';
+export { openTiffFiles, type TiffFilesSource } from './io/tiff-files.js';
 export { groundTruthImage, gaussianBlur, compareImages, type ImageComparison, type ErrorFigures, type Position } from './metrics.js';
 export { localizeMaps, localizeCamera, matchLocalizations, findPeaks, type Localization, type MatchFigures, type MapLocalizeOptions } from './localize.js';
 export { localizeDetections, DEFAULT_DETECTION_THRESHOLD, type DetectionLocalization, type DetectionLocalizeOptions } from './localize-detections.js';

@@ -8,13 +8,17 @@ import type { InferenceBackend } from './backends/backend.js';
 import { selectBackend } from './backends/select.js';
 import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
+import { planPreparation, prepareChunk } from './frames/prepare.js';
+import { cropImages } from './frames/pad.js';
+import { checkFrameRange, selectFrames } from './io/frame-range.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
-import { checkFrameSizeForModel, validateFrameSource, validateStack } from './io/validate-stack.js';
+import { checkPixelSizeNm } from './io/pixel-size.js';
+import { validateFrameSource, validateStack } from './io/validate-stack.js';
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
 import { checkBackendChoice, checkBatchSize, checkDevice, checkPrecision } from './options.js';
-import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
+import type { BackendName, DetectionFrames, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
 /** Frames read from a streamed source at a time (independent of the backend's batch size)... */
 const STREAM_CHUNK_FRAMES = 256;
@@ -44,6 +48,12 @@ function checkCallOptions(options: ReconstructCallOptions): void {
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onProgress must be a function, got ${typeof onProgress}`);
   if (keepFrameMaps !== undefined && typeof keepFrameMaps !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `keepFrameMaps must be true or false, got ${String(keepFrameMaps)}`);
   if (onDetections !== undefined && typeof onDetections !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onDetections must be a function, got ${typeof onDetections}`);
+  const { frames, pixelSizeNm, resample, padFrames } = options;
+  if (frames !== undefined) checkFrameRange(frames);
+  if (pixelSizeNm !== undefined) checkPixelSizeNm(pixelSizeNm, 'pixelSizeNm');
+  for (const [name, v] of [['resample', resample], ['padFrames', padFrames]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `${name} must be true or false, got ${String(v)}`);
+  }
 }
 
 function closedError(): SmlmError {
@@ -108,7 +118,7 @@ export class Reconstructor {
       if (this.closed) throw closedError();
       checkCallOptions(options);
       validateStack(stack);
-      checkFrameSizeForModel(stack.height, stack.width, this.loaded.metadata, this.loaded.name);
+      planPreparation(stack, this.loaded.metadata, this.loaded.name, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -143,21 +153,34 @@ export class Reconstructor {
     if (signal?.aborted) throw aborted();
     const meta = this.loaded.metadata;
     validateFrameSource(source);
+    if (options.frames) source = selectFrames(source, options.frames);
     const { frames, height, width } = source;
-    checkFrameSizeForModel(height, width, meta, this.loaded.name);
+    // Pixel size, resampling to the model's pixels and padding to a size it takes: decided once, applied per chunk.
+    const plan = planPreparation(source, meta, this.loaded.name, options);
     const u = meta.upsampling;
-    const outH = height * u;
-    const outW = width * u;
-    const image = allocateArray(Float32Array, outH * outW, 'E_FRAME_SIZE_UNSUPPORTED', `the ${outW} x ${outH} px output image of ${width} x ${height} px frames at ${u}x upsampling`);
+    const runH = plan.runHeight * u;
+    const runW = plan.runWidth * u;
+    const outH = plan.outHeight;
+    const outW = plan.outWidth;
+    const cropped = runH !== outH || runW !== outW;
+    const runPixelNm = plan.resampled ? plan.resampled.toNm : plan.cameraPixelNm;
+    const detectionFrames = (prepared: Stack): DetectionFrames => ({
+      height: prepared.height,
+      width: prepared.width,
+      cameraPixelNm: runPixelNm,
+      fieldWidthNm: width * plan.cameraPixelNm,
+      fieldHeightNm: height * plan.cameraPixelNm,
+    });
+    const image = allocateArray(Float32Array, runH * runW, 'E_FRAME_SIZE_UNSUPPORTED', `the ${runW} x ${runH} px output image of ${plan.runWidth} x ${plan.runHeight} px frames at ${u}x upsampling`);
     const frameMaps = keepFrameMaps
       ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
       : undefined;
     // After the result buffers, whose refusals say more plainly what is too big; before any frame is read or run.
-    const batchSize = batchWithinMemory(this.footprint, height, width, this.batchSize, this.loaded.name);
+    const batchSize = batchWithinMemory(this.footprint, plan.runHeight, plan.runWidth, this.batchSize, this.loaded.name);
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
-    const chunkFrames = streamChunkFrames(height * width, batchSize);
+    const chunkFrames = streamChunkFrames(Math.max(height * width, plan.runHeight * plan.runWidth), batchSize);
     for await (const chunk of readAhead(source.chunks(chunkFrames))) {
       if (signal?.aborted) throw aborted();
       validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
@@ -166,13 +189,18 @@ export class Reconstructor {
       }
       if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
       const offset = framesDone;
-      const timings = await this.backend.run(chunk, image, {
+      const prepared = prepareChunk(chunk, plan);
+      const mapsOut = frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW);
+      // Padded frames' maps go through a buffer of the padded size and are cropped into the kept maps.
+      const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
+      const timings = await this.backend.run(prepared, image, {
         batchSize,
         signal,
         onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
-        frameMaps: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),
-        onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count)),
+        frameMaps: runMaps,
+        onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, detectionFrames(prepared))),
       });
+      if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
       inferenceMs += timings.inferenceMs;
       preprocessMs += timings.preprocessMs;
       framesDone += chunk.frames;
@@ -180,15 +208,25 @@ export class Reconstructor {
     if (framesDone !== frames) throw new SmlmError('E_BAD_OPTIONS', `the source announced ${frames} frames but yielded ${framesDone}`);
     // Raw network units -> expected emitters per output pixel; frame maps get the same scale so they sum to the image.
     const scale = 1 / meta.outputScale;
-    for (let i = 0; i < image.length; i++) image[i] *= scale;
+    let result = image;
+    if (cropped) {
+      result = new Float32Array(outH * outW);
+      cropImages(image, 1, runH, runW, outH, outW, result);
+    }
+    for (let i = 0; i < result.length; i++) result[i] *= scale;
     if (frameMaps) for (let i = 0; i < frameMaps.length; i++) frameMaps[i] *= scale;
-    const cameraPixelNm = source.pixelSizeNm ?? meta.cameraPixelNm;
+    // Resampled frames are on the model's camera grid, so the output is on the model's output grid.
+    const cameraPixelNm = plan.resampled ? plan.resampled.toNm : plan.cameraPixelNm;
+    const { runHeight: _h, runWidth: _w, outHeight: _oh, outWidth: _ow, ...preparation } = plan;
     return {
-      image,
+      image: result,
       width: outW,
       height: outH,
       pixelSizeNm: cameraPixelNm / u,
       frames,
+      firstFrame: 'firstFrame' in source ? (source as { firstFrame: number }).firstFrame : 1,
+      preparation,
+      ...(plan.resampled ? { resampled: plan.resampled } : {}),
       backend: this.backend.name,
       model: this.loaded.name,
       timings: { totalMs: performance.now() - started, inferenceMs, preprocessMs },
@@ -243,13 +281,14 @@ export async function* readAhead<T>(chunks: AsyncIterable<T>): AsyncGenerator<T>
 /** One-shot: create a Reconstructor, reconstruct one stack, close it. */
 export async function reconstruct(stack: Stack, options: ReconstructorOptions & ReconstructCallOptions = {}): Promise<ReconstructionResult> {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `options must be an object, got ${String(options)}`);
-  const { signal, onProgress, keepFrameMaps, onDetections, ...createOptions } = options;
+  const { signal, onProgress, keepFrameMaps, onDetections, frames, pixelSizeNm, resample, padFrames, ...createOptions } = options;
+  const callOptions = { signal, onProgress, keepFrameMaps, onDetections, frames, pixelSizeNm, resample, padFrames };
   // Validate the call and the stack before paying for model loading.
-  checkCallOptions({ signal, onProgress, keepFrameMaps, onDetections });
+  checkCallOptions(callOptions);
   validateStack(stack);
   const rec = await Reconstructor.create(createOptions);
   try {
-    return await rec.reconstruct(stack, { signal, onProgress, keepFrameMaps, onDetections });
+    return await rec.reconstruct(stack, callOptions);
   } finally {
     await rec.close();
   }

@@ -1,3 +1,4 @@
+import type { FrameRange } from './io/frame-range.js';
 /** Pixel data of one stack, frame-major: frames x height x width, row-major inside a frame. */
 export type PixelArray = Uint8Array | Uint16Array | Float32Array;
 
@@ -34,6 +35,17 @@ export interface Progress {
 
 export interface ReconstructCallOptions {
   signal?: AbortSignal;
+  /** Only these frames of the stack (1-based, inclusive: { from: 100, to: 5000 }). */
+  frames?: FrameRange;
+  /**
+   * Camera pixel size, nm (10..10000): overrides or supplies the stack's own. A stack's calibration outside
+   * 10 nm..10 um is ignored (result.preparation.ignoredCalibration says so); without either, the model's is assumed.
+   */
+  pixelSizeNm?: number;
+  /** Resample frames to the model's camera pixel size when theirs differs by more than 2 %. Default true. */
+  resample?: boolean;
+  /** Pad frames to a size the model takes and crop the result back. Default true; false: E_FRAME_SIZE_UNSUPPORTED. */
+  padFrames?: boolean;
   onProgress?: (progress: Progress) => void;
   /**
    * Also return every frame's map (frames x outHeight x outWidth). Costs 4 bytes per map pixel; needed for
@@ -47,7 +59,7 @@ export interface ReconstructCallOptions {
    * have them. The `cpu` backend does; the GPU backends render on the device and do not call it (use the frame maps
    * there). The array is only valid during the call.
    */
-  onDetections?: (detections: Float32Array, firstFrame: number, count: number) => void;
+  onDetections?: (detections: Float32Array, firstFrame: number, count: number, grid: DetectionFrames) => void;
 }
 
 export interface Timings {
@@ -57,6 +69,39 @@ export interface Timings {
   inferenceMs: number;
   /** Preprocessing / upload time, in ms. */
   preprocessMs: number;
+}
+
+/** What was done to the frames before inference (lib/frames/prepare.ts). */
+/**
+ * Where a batch of detections lies: the frames as the model ran them (after resampling to its pixels and padding at
+ * the bottom and right), their camera pixel, and the extent of the frames as given, nm (detections beyond it are in
+ * the padding).
+ */
+export interface DetectionFrames {
+  height: number;
+  width: number;
+  cameraPixelNm: number;
+  fieldWidthNm: number;
+  fieldHeightNm: number;
+}
+
+export interface FramePreparation {
+  /** The camera pixel size the frames were taken to have, nm, and where it came from. */
+  cameraPixelNm: number;
+  pixelSizeSource: 'option' | 'file' | 'model';
+  /** Set when the stack's calibration was absurd and ignored: says what it was. */
+  ignoredCalibration?: string;
+  /** Frames resampled from the camera's pixel size to the model's (on the host, for every backend). */
+  resampled?: {
+    fromNm: number;
+    toNm: number;
+    from: { height: number; width: number };
+    to: { height: number; width: number };
+    method: 'area' | 'bilinear';
+    where: 'host';
+  };
+  /** Frames padded (mirrored at the bottom and right) to a size the model takes; the result is cropped back. */
+  padded?: { from: { height: number; width: number }; to: { height: number; width: number }; mode: 'reflect' };
 }
 
 export interface ReconstructionResult {
@@ -70,6 +115,12 @@ export interface ReconstructionResult {
   /** Output pixel pitch in nm. */
   pixelSizeNm: number;
   frames: number;
+  /** 1-based index, in the stack, of the first frame reconstructed (1 unless a frame range was given). */
+  firstFrame: number;
+  /** Pixel size, resampling and padding applied to the frames. */
+  preparation: FramePreparation;
+  /** Same as preparation.resampled, when frames were resampled. */
+  resampled?: FramePreparation['resampled'];
   backend: BackendName;
   model: string;
   timings: Timings;

@@ -6,17 +6,23 @@ import { DEFAULT_DETECTION_THRESHOLD, localizeDetections } from '../localize-det
 import { localizationHeadOf } from '../model/head.js';
 import { checkOutputIsNotInput, checkOutputWritable, writeOutputFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
-import { openTiffStack } from '../io/tiff-read.js';
+import { selectFrames, type FrameRange } from '../io/frame-range.js';
+import { openStackInput, resolveStackPaths } from '../io/stack-input.js';
 import { validateStack } from '../io/validate-stack.js';
 import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
 import type { BackendChoice, Progress } from '../types.js';
 import { withInterrupt } from './interrupt.js';
-import { integerOption } from './options.js';
+import { frameRangeOption, integerOption, pixelSizeOption } from './options.js';
 import { createProgressReporter } from './progress.js';
+import { noteWriter } from './notes.js';
+import { noteFramePreparation } from './reconstruct.js';
 
 export interface LocalizeCliOptions {
-  output: string;
+  /** Absent: the CSV goes to stdout. */
+  output?: string;
+  pixelSize?: number;
+  frames?: FrameRange;
   backend: BackendChoice;
   model?: string;
   batch?: number;
@@ -58,12 +64,15 @@ export function formatLocalizationsCsv(locs: readonly Localization[]): string {
 
 /** Reconstructs the stack chunk by chunk with per-frame maps kept, localizes each map, returns all localizations. */
 export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOptions, 'output'>, run: LocalizeRun = {}): Promise<{ locs: Localization[]; frames: number; model: string; backend: string }> {
-  const source = await openTiffStack(stackPath);
+  const input = await openStackInput(stackPath);
+  const source = opts.frames ? selectFrames(input.source, opts.frames) : input.source;
   let rec: Reconstructor | undefined;
   try {
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch });
     const locs: Localization[] = [];
-    let first = 1;
+    // Frame numbers in the CSV are the stack's own, also when a range was given.
+    let first = 'firstFrame' in source ? (source as { firstFrame: number }).firstFrame : 1;
+    let noted = false;
     const chunkFrames = localizeChunkFrames(source.width, source.height, rec.model.metadata.upsampling);
     // A localization-head model's detections are its localizations (model contract): read them where the backend
     // hands them out (cpu). The GPU backends render on the device and keep no detections; there the per-frame maps
@@ -74,28 +83,31 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
       const done = first - 1;
+      const chunkFirst = first;
       const signal = run.signal;
       const onProgress = run.onProgress && ((p: Progress) => run.onProgress!({ framesDone: done + p.framesDone, framesTotal: source.frames }));
-      if (fromDetections) {
-        const chunkFirst = first;
-        const cameraPixelNm = chunk.pixelSizeNm ?? source.pixelSizeNm ?? rec.model.metadata.cameraPixelNm;
-        const threshold = opts.threshold ?? DEFAULT_DETECTION_THRESHOLD;
-        await rec.reconstruct(chunk, {
-          signal,
-          onProgress,
-          onDetections: (detections, firstFrame, count) =>
-            locs.push(...localizeDetections(detections, count, chunk.height, chunk.width, { head, cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame })),
-        });
-      } else {
-        const r = await rec.reconstruct(chunk, { keepFrameMaps: true, signal, onProgress });
-        locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold ?? DEFAULT_MAP_THRESHOLD, radius: opts.radius, firstFrame: first }));
-      }
+      const threshold = opts.threshold ?? (fromDetections ? DEFAULT_DETECTION_THRESHOLD : DEFAULT_MAP_THRESHOLD);
+      const r = await rec.reconstruct(chunk, {
+        signal,
+        onProgress,
+        pixelSizeNm: opts.pixelSize,
+        keepFrameMaps: !fromDetections,
+        // Detections come on the frames as the model ran them (resampled to its pixels, padded at the bottom and
+        // right): positions in nm are physical either way, and those in the padding are dropped below.
+        onDetections: fromDetections
+          ? (detections, firstFrame, count, grid) =>
+              locs.push(...localizeDetections(detections, count, grid.height, grid.width, { head, cameraPixelNm: grid.cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame }).filter((l) => l.xNm < grid.fieldWidthNm && l.yNm < grid.fieldHeightNm))
+          : undefined,
+      });
+      if (!noted) noteFramePreparation(r.preparation, rec.model.name, noteWriter(opts.quiet));
+      noted = true;
+      if (!fromDetections) locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold, radius: opts.radius, firstFrame: first }));
       first += chunk.frames;
     }
     return { locs, frames: source.frames, model: rec.model.name, backend: rec.backendName };
   } finally {
     await rec?.close();
-    await source.close();
+    await input.close();
   }
 }
 
@@ -103,8 +115,8 @@ export function register(program: Command): void {
   program
     .command('localize')
     .description('list emitters (frame, x, y, confidence) from the per-frame maps, as ThunderSTORM-compatible CSV')
-    .argument('<stack>', 'input TIFF stack')
-    .requiredOption('-o, --output <file>', 'output CSV')
+    .argument('<stack>', 'input TIFF stack, or a folder or glob of single-frame TIFFs')
+    .option('-o, --output <file>', 'output CSV (default: standard output)')
     .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
     .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
@@ -112,13 +124,27 @@ export function register(program: Command): void {
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
     .option('-q, --quiet', 'no progress output; errors only')
+    .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
+    .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
-      await checkOutputIsNotInput(opts.output, [stackPath, modelFilePath(opts.model)]);
-      await checkOutputWritable(opts.output, opts.force ?? false);
+      const output = opts.output;
+      if (output !== undefined) {
+        const stackFiles = await resolveStackPaths(stackPath).catch(() => [stackPath]);
+        await checkOutputIsNotInput(output, [stackPath, ...stackFiles, modelFilePath(opts.model)]);
+        await checkOutputWritable(output, opts.force ?? false);
+      }
       const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
       const r = await withInterrupt((signal) => localizeFile(stackPath, opts, { signal, onProgress: progress && ((p) => progress.update(p)) }));
       progress?.finish();
-      await writeOutputFile(opts.output, new TextEncoder().encode(formatLocalizationsCsv(r.locs)), opts.force ?? false);
-      process.stdout.write(`wrote ${opts.output}: ${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})\n`);
+      const csv = formatLocalizationsCsv(r.locs);
+      const summary = `${r.locs.length} localizations in ${r.frames} frames (model ${r.model}, backend ${r.backend})`;
+      if (output === undefined) {
+        // The CSV is the output: the summary goes to stderr, so `smlm-rt localize s.tif > locs.csv` holds only CSV.
+        process.stdout.write(csv);
+        process.stderr.write(`smlm-rt: ${summary}\n`);
+      } else {
+        await writeOutputFile(output, new TextEncoder().encode(csv), opts.force ?? false);
+        process.stdout.write(`wrote ${output}: ${summary}\n`);
+      }
     });
 }

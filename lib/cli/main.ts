@@ -10,17 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { isSmlmError } from '../errors.js';
 import { packageRoot } from '../model/registry.js';
+import * as estimate from './estimate.js';
 import * as evaluate from './evaluate.js';
 import * as info from './info.js';
 import { EXIT_INTERRUPTED } from './interrupt.js';
 import * as localize from './localize.js';
 import * as reconstruct from './reconstruct.js';
+import * as simulate from './simulate.js';
+import * as train from './train.js';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize];
+const COMMANDS: CommandModule[] = [reconstruct, info, evaluate, localize, estimate, simulate, train];
 
 function packageVersion(): string {
   try {

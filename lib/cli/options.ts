@@ -1,5 +1,7 @@
 import { extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseFrameRange, type FrameRange } from '../io/frame-range.js';
+import { PLAUSIBLE_CAMERA_PIXEL_NM } from '../io/pixel-size.js';
 
 /** A commander argument parser for integers in [min, max]; a bad value is a usage error (exit code 2). */
 export function integerOption(min: number, max: number): (value: string) => number {
@@ -34,4 +36,21 @@ export function checkGpuOnlyOptions(opts: { backend: string; device?: number; pr
   if (opts.backend !== 'cpu') return;
   const given = [opts.device !== undefined ? '--device' : '', opts.precision !== undefined ? '--precision' : ''].filter(Boolean);
   if (given.length > 0) usageError(command, `${given.join(' and ')} only apply to GPU backends; --backend cpu always computes in fp32 on the CPU`, 'gpuOptionOnCpu');
+}
+
+/** --pixel-size: a camera pixel size in nm, 10..10000 (usage error otherwise). */
+export function pixelSizeOption(value: string): number {
+  const n = Number(value);
+  const { min, max } = PLAUSIBLE_CAMERA_PIXEL_NM;
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a camera pixel size from ${min} to ${max} nm, got "${value}"`);
+  return n;
+}
+
+/** --frames first:last (1-based, inclusive; either end may be left out). */
+export function frameRangeOption(value: string): FrameRange {
+  try {
+    return parseFrameRange(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }

@@ -1,16 +1,17 @@
 /** `smlm-rt reconstruct <stack.tif> -o <sr.tif>`: TIFF stack in, float TIFF (+ PNG preview) out. */
 import { Option, type Command } from 'commander';
-import { openTiffStack } from '../io/tiff-read.js';
+import { openStackInput, resolveStackPaths } from '../io/stack-input.js';
+import type { FrameRange } from '../io/frame-range.js';
 import { checkOutputIsNotInput, checkOutputWritable, sameFile } from '../io/output-file.js';
 import { modelFilePath } from '../model/registry.js';
 import { writeFloatTiff } from '../io/tiff-write.js';
 import { writePngPreview } from '../io/png.js';
 import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
-import type { BackendChoice, Precision } from '../types.js';
+import type { BackendChoice, FramePreparation, Precision } from '../types.js';
 import { withInterrupt } from './interrupt.js';
 import { noteWriter } from './notes.js';
-import { checkGpuOnlyOptions, checkOutputIsTiff, integerOption } from './options.js';
+import { checkGpuOnlyOptions, checkOutputIsTiff, frameRangeOption, integerOption, pixelSizeOption } from './options.js';
 import { createProgressReporter, formatDuration } from './progress.js';
 
 export interface ReconstructCliOptions {
@@ -23,6 +24,8 @@ export interface ReconstructCliOptions {
   device?: number;
   force?: boolean;
   quiet?: boolean;
+  pixelSize?: number;
+  frames?: FrameRange;
 }
 
 export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
@@ -30,26 +33,30 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
   const force = opts.force ?? false;
   // Refuse to overwrite before reading anything: a long run must not end in E_OUTPUT_EXISTS, and no --force may
   // replace the stack or the model being read.
-  const inputs = [stackPath, modelFilePath(opts.model)];
+  const stackFiles = await resolveStackPaths(stackPath).catch(() => [stackPath]);
+  const inputs = [stackPath, ...stackFiles, modelFilePath(opts.model)];
   for (const output of opts.png ? [opts.output, opts.png] : [opts.output]) {
     await checkOutputIsNotInput(output, inputs);
     await checkOutputWritable(output, force);
   }
-  const source = await openTiffStack(stackPath);
+  const input = await openStackInput(stackPath);
+  const source = input.source;
   let rec: Reconstructor | undefined;
   try {
     rec = await Reconstructor.create({ model: opts.model, backend: opts.backend, batchSize: opts.batch, precision: opts.precision, device: opts.device });
     if (rec.fallbackReason) note(`using the cpu backend (${rec.fallbackReason})`);
     const meta = rec.model.metadata;
-    if (source.pixelSizeNm === undefined) {
-      note(`${stackPath} does not state its pixel size; assuming the model's ${meta.cameraPixelNm} nm`);
-    } else if (Math.abs(source.pixelSizeNm / meta.cameraPixelNm - 1) > 0.1) {
-      note(`${stackPath} has ${source.pixelSizeNm.toFixed(1)} nm pixels but model "${rec.model.name}" was trained for ${meta.cameraPixelNm} nm; results may degrade`);
+    if (opts.pixelSize === undefined) {
+      if (input.pixelSizeNote) note(input.pixelSizeNote);
+      if (source.pixelSizeNm === undefined) note(`${stackPath} does not state its pixel size; assuming the model's ${meta.cameraPixelNm} nm (give --pixel-size)`);
     }
     const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
     const reconstructor = rec;
-    const result = await withInterrupt((signal) => reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)) }));
+    const result = await withInterrupt((signal) =>
+      reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)), pixelSizeNm: opts.pixelSize, frames: opts.frames }),
+    );
     progress?.finish();
+    noteFramePreparation(result.preparation, rec.model.name, note);
     await writeFloatTiff(opts.output, result.image, result.width, result.height, { pixelSizeNm: result.pixelSizeNm, force });
     if (opts.png) await writePngPreview(opts.png, result.image, result.width, result.height, { force });
     const fps = (result.frames * 1000) / result.timings.totalMs;
@@ -59,15 +66,24 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
     );
   } finally {
     await rec?.close();
-    await source.close();
+    await input.close();
   }
+}
+
+/** Says on stderr what was done to the frames (resampled, padded), so no silent change goes unnoticed. */
+export function noteFramePreparation(p: FramePreparation, model: string, note: (text: string) => void): void {
+  if (p.resampled) {
+    const { fromNm, toNm, from, to, method } = p.resampled;
+    note(`frames resampled from ${+fromNm.toFixed(2)} nm to model "${model}"'s ${toNm} nm pixels (${from.width} x ${from.height} -> ${to.width} x ${to.height} px, ${method})`);
+  }
+  if (p.padded) note(`frames padded from ${p.padded.from.width} x ${p.padded.from.height} to ${p.padded.to.width} x ${p.padded.to.height} px (mirrored) for the model; the result is cropped back`);
 }
 
 export function register(program: Command): void {
   program
     .command('reconstruct')
     .description('reconstruct a super-resolution image from a TIFF stack of SMLM frames')
-    .argument('<stack>', 'input TIFF stack: uint8, uint16 or float32 pages (ImageJ, OME-TIFF or plain multi-page)')
+    .argument('<stack>', 'input TIFF stack: uint8, uint16 or float32 pages (ImageJ, OME-TIFF or plain multi-page), or a folder or glob of single-frame TIFFs')
     .requiredOption('-o, --output <file>', 'output: 32-bit float TIFF with its nm scale')
     .option('--png <file>', 'also write a colour PNG preview')
     .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
@@ -77,6 +93,8 @@ export function register(program: Command): void {
     .option('--device <index>', 'CUDA device ordinal', integerOption(0, 1024))
     .option('-f, --force', 'overwrite existing output files')
     .option('-q, --quiet', 'no progress and no notes; errors only')
+    .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
+    .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
     .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
       checkOutputIsTiff(opts.output, command);
       checkGpuOnlyOptions(opts, command);

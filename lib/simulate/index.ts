@@ -2,7 +2,7 @@
 export { Random } from './random.js';
 export { erf, gaussianMass, addIntegratedGaussian } from './psf.js';
 export { drawStructure, StructureSampler, type Structure, type StructureOptions, type FilamentOptions, type UniformOptions } from './structures.js';
-export { aduPerPhoton, exposeFrame, BENCHMARK_CAMERA, type CameraOptions, type ResolvedCamera } from './camera.js';
+export { aduPerPhoton, exposeFrame, drawPixelMaps, BENCHMARK_CAMERA, type CameraOptions, type ResolvedCamera, type PixelVariation, type PixelMaps } from './camera.js';
 export { simulateStack, BENCHMARK_CONDITIONS, type SimulationOptions, type SimulatedStack, type PhotonDistribution } from './simulate.js';
 export {
   formatThunderstormCsv,
@@ -13,3 +13,4 @@ export {
   type Emitter,
 } from './csv.js';
 export { makeTrainingSet, drawTrainingConditions, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';
+export { checkConditions, readConditionsFile, simulationOptionsFor, CONDITION_KEYS, type MicroscopeConditions } from './conditions.js';

@@ -1,6 +1,6 @@
 import { SmlmError } from '../errors.js';
 import type { Stack } from '../types.js';
-import { aduPerPhoton, BENCHMARK_CAMERA, exposeFrame, type CameraOptions, type ResolvedCamera } from './camera.js';
+import { aduPerPhoton, BENCHMARK_CAMERA, drawPixelMaps, exposeFrame, type CameraOptions, type ResolvedCamera } from './camera.js';
 import type { Emitter } from './csv.js';
 import { addIntegratedGaussian } from './psf.js';
 import { Random } from './random.js';
@@ -86,6 +86,8 @@ function resolveCamera(c: CameraOptions | undefined): ResolvedCamera {
   if (!(camera.electronsPerAdu > 0)) throw badOption(`camera.electronsPerAdu must be > 0, got ${camera.electronsPerAdu}`);
   nonNegative(camera.baselineAdu, 'camera.baselineAdu');
   nonNegative(camera.readNoiseAdu, 'camera.readNoiseAdu');
+  const v = camera.pixelVariation;
+  if (v) for (const key of ['offsetSdAdu', 'gainSdRelative', 'readNoiseSdRelative'] as const) if (v[key] !== undefined) nonNegative(v[key], `camera.pixelVariation.${key}`);
   return camera;
 }
 
@@ -154,6 +156,7 @@ export function simulateStack(options: SimulationOptions = {}): SimulatedStack {
 
   const data = new Uint16Array(frames * width * height);
   const expected = new Float64Array(width * height);
+  const maps = drawPixelMaps(camera, width * height, (s) => new Random(s));
   let next = 0;
   for (let f = 1; f <= frames; f++) {
     expected.fill(background);
@@ -161,7 +164,7 @@ export function simulateStack(options: SimulationOptions = {}): SimulatedStack {
       const e = emitters[next];
       addIntegratedGaussian(expected, width, height, pixel, e.xNm, e.yNm, e.sigmaNm, e.photons);
     }
-    exposeFrame(rng, expected, camera, data, (f - 1) * width * height);
+    exposeFrame(rng, expected, camera, data, (f - 1) * width * height, maps);
   }
   return { stack: { data, frames, width, height, pixelSizeNm: pixel }, emitters, structure };
 }

@@ -1,0 +1,48 @@
+/** `smlm-rt estimate <stack>`: the imaging conditions read from the frames (camera, background, photons, PSF, density). */
+import type { Command } from 'commander';
+import { estimateConditions, type ImagingConditions } from '../estimate/estimate.js';
+import { openStackInput } from '../io/stack-input.js';
+import { frameRangeOption, pixelSizeOption } from './options.js';
+import type { FrameRange } from '../io/frame-range.js';
+
+export interface EstimateCliOptions {
+  json?: boolean;
+  pixelSize?: number;
+  frames?: FrameRange;
+}
+
+/** The human-readable summary: one line per quantity, with its unit. */
+export function formatConditions(c: ImagingConditions): string {
+  const f = (v: number, digits = 3) => Number(v.toPrecision(digits)).toString();
+  return [
+    `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}`,
+    `baseline          ${f(c.baselineAdu, 4)} ADU`,
+    `gain              ${f(c.aduPerPhoton)} ADU per photon`,
+    `background        ${f(c.backgroundPhotons)} photons per pixel`,
+    `emitter photons   ${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`,
+    `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
+    `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
+    `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames`,
+  ].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('estimate')
+    .description('estimate the imaging conditions of a stack: baseline, gain, background, photons, PSF sigma, density, pixel size')
+    .argument('<stack>', 'input TIFF stack, a folder of single-frame TIFFs, or a glob of them')
+    .option('--json', 'print one JSON object (the input of `simulate --like` and `train --like`)')
+    .option('--pixel-size <nm>', "camera pixel size in nm (overrides the file's calibration)", pixelSizeOption)
+    .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .action(async (stackPath: string, opts: EstimateCliOptions) => {
+      const input = await openStackInput(stackPath);
+      try {
+        if (input.pixelSizeNote && opts.pixelSize === undefined) process.stderr.write(`smlm-rt: note: ${input.pixelSizeNote}\n`);
+        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames });
+        process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c)}\n`);
+      } finally {
+        await input.close();
+      }
+    });
+}
