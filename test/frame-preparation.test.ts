@@ -170,7 +170,7 @@ describe('the CLI', () => {
     mkdirSync(folder);
     for (let k = 1; k <= 2; k++) writeFileSync(join(folder, `f${k}.tif`), encodeStackTiff(rampStack(1, 62, 62, 100)));
     const out = join(dir, 'sr62.tif');
-    const run = smlm(['reconstruct', folder, '-o', out, '-b', 'cpu', '--model', 'unet', '--quiet']);
+    const run = smlm(['reconstruct', folder, '-o', out, '-b', 'cpu', '--model', 'unet']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/496 x 496 px at 12\.5 nm, 2 frames/);
     expect(run.stderr).toMatch(/padded from 62 x 62 to 64 x 64/);

@@ -11,7 +11,7 @@ import { openStackInput, resolveStackPaths } from '../io/stack-input.js';
 import { validateStack } from '../io/validate-stack.js';
 import { BACKEND_CHOICES, BATCH_LIMITS } from '../options.js';
 import { Reconstructor } from '../reconstructor.js';
-import type { BackendChoice, Progress } from '../types.js';
+import type { BackendChoice, DetectionFrames, Progress } from '../types.js';
 import { withInterrupt } from './interrupt.js';
 import { frameRangeOption, integerOption, pixelSizeOption } from './options.js';
 import { createProgressReporter } from './progress.js';
@@ -55,6 +55,14 @@ function nonNegative(value: string): number {
   return n;
 }
 
+/** Drops localizations in the rows and columns padding added (a detection may sit a little past an unpadded edge). */
+function withoutPadding(locs: Localization[], grid: DetectionFrames): Localization[] {
+  const paddedX = grid.width * grid.cameraPixelNm > grid.fieldWidthNm + 1e-6;
+  const paddedY = grid.height * grid.cameraPixelNm > grid.fieldHeightNm + 1e-6;
+  if (!paddedX && !paddedY) return locs;
+  return locs.filter((l) => (!paddedX || l.xNm < grid.fieldWidthNm) && (!paddedY || l.yNm < grid.fieldHeightNm));
+}
+
 /** ThunderSTORM reads any columns named "name [unit]"; frame, x and y are what it needs. */
 export function formatLocalizationsCsv(locs: readonly Localization[]): string {
   const lines = ['"id","frame","x [nm]","y [nm]","confidence"'];
@@ -96,7 +104,7 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
         // right): positions in nm are physical either way, and those in the padding are dropped below.
         onDetections: fromDetections
           ? (detections, firstFrame, count, grid) =>
-              locs.push(...localizeDetections(detections, count, grid.height, grid.width, { head, cameraPixelNm: grid.cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame }).filter((l) => l.xNm < grid.fieldWidthNm && l.yNm < grid.fieldHeightNm))
+              locs.push(...withoutPadding(localizeDetections(detections, count, grid.height, grid.width, { head, cameraPixelNm: grid.cameraPixelNm, threshold, firstFrame: chunkFirst + firstFrame }), grid))
           : undefined,
       });
       if (!noted) noteFramePreparation(r.preparation, rec.model.name, noteWriter(opts.quiet));
