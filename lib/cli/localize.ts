@@ -17,6 +17,7 @@ export interface LocalizeCliOptions {
   output?: string;
   pixelSize?: number;
   frames?: FrameRange;
+  resample?: 'auto' | 'always' | 'never';
   backend: BackendChoice;
   model?: string;
   batch?: number;
@@ -63,7 +64,7 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
     for await (const chunk of source.chunks(chunkFrames)) {
       // Validated here with its place in the file, so that an error names the frame as counted in the whole stack.
       validateStack(chunk, `the stack (frames ${first - 1}..${first + chunk.frames - 2})`, first - 1);
-      const r = await rec.reconstruct(chunk, { keepFrameMaps: true, pixelSizeNm: opts.pixelSize });
+      const r = await rec.reconstruct(chunk, { keepFrameMaps: true, pixelSizeNm: opts.pixelSize, resample: opts.resample });
       if (!noted) noteFramePreparation(r.preparation, rec.model.name);
       noted = true;
       locs.push(...localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm, threshold: opts.threshold, radius: opts.radius, firstFrame: first }));
@@ -90,6 +91,7 @@ export function register(program: Command): void {
     .option('-f, --force', 'overwrite an existing output file')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .addOption(new Option('--resample <when>', "resample frames to the model's pixel size: auto (only smaller camera pixels), always, never").choices(['auto', 'always', 'never']).default('auto'))
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
       const output = opts.output;
       if (output !== undefined) {

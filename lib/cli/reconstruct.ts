@@ -23,6 +23,7 @@ export interface ReconstructCliOptions {
   quiet?: boolean;
   pixelSize?: number;
   frames?: FrameRange;
+  resample?: 'auto' | 'always' | 'never';
 }
 
 const note = (text: string) => process.stderr.write(`smlm-rt: note: ${text}\n`);
@@ -57,6 +58,7 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
       onProgress: progress && ((p) => progress.update(p)),
       pixelSizeNm: opts.pixelSize,
       frames: opts.frames,
+      resample: opts.resample,
     });
     progress?.finish();
     noteFramePreparation(result.preparation, rec.model.name);
@@ -80,6 +82,7 @@ export function noteFramePreparation(p: FramePreparation, model: string): void {
     const { fromNm, toNm, from, to, method } = p.resampled;
     note(`frames resampled from ${+fromNm.toFixed(2)} nm to model "${model}"'s ${toNm} nm pixels (${from.width} x ${from.height} -> ${to.width} x ${to.height} px, ${method})`);
   }
+  if (p.notResampled) note(`${p.notResampled} (--resample always)`);
   if (p.padded) note(`frames padded from ${p.padded.from.width} x ${p.padded.from.height} to ${p.padded.to.width} x ${p.padded.to.height} px (mirrored) for the model; the result is cropped back`);
 }
 
@@ -99,6 +102,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress output')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .addOption(new Option('--resample <when>', "resample frames to the model's pixel size: auto (only smaller camera pixels), always, never").choices(['auto', 'always', 'never']).default('auto'))
     .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
       if (opts.png !== undefined && (await sameFile(opts.png, opts.output))) {
         command.error(`error: --png and --output name the same file (${opts.png}); the preview would replace the result`, { exitCode: 2, code: 'smlm-rt.sameOutput' });
