@@ -15,9 +15,9 @@ import { resampledLength, resampleFrames } from './resample.js';
 /**
  * 'auto': resample frames whose pixels are smaller than the model's (area averaging: noise stays independent from
  * pixel to pixel, as the model saw it), but not larger ones, whose upsampling would smooth single noisy pixels into
- * PSF-sized blobs: measured with the bundled unet on 20 simulated frames (0.5 emitters/um^2, localize, 100 nm match
- * radius), 65 nm frames gave recall/precision 0.985/0.891 resampled against 0.682/0.749 as they were; 160 nm frames
- * 0.987/0.186 upsampled against 0.969/0.698 as they were. 'always' resamples both ways, 'never' neither.
+ * PSF-sized blobs: measured by benchmarks/resample.ts (bundled unet, 20 simulated frames of 0.5 emitters/um^2,
+ * localized, 100 nm match radius), 65 nm frames gave recall/precision 0.979/0.847 resampled against 0.590/0.772 as
+ * they were; 160 nm frames 0.986/0.194 upsampled against 0.977/0.688 as they were. 'always' resamples both ways, 'never' neither.
  */
 export type ResampleMode = 'auto' | 'always' | 'never';
 export const RESAMPLE_MODES: readonly ResampleMode[] = ['auto', 'always', 'never'];
