@@ -4,6 +4,8 @@
  * window is small (at most ~21 x 21 px) so the 5 x 5 normal equations are solved directly.
  */
 
+import { erf } from '../simulate/psf.js';
+
 export interface SpotFit {
   /** Centre, camera pixels, in the window's frame (pixel c covers [c, c+1)). */
   x: number;
@@ -25,8 +27,6 @@ export interface SpotFit {
   /** Weighted sum of squared residuals / (pixels - 5): ~1 when the one-spot model and the variance line fit. */
   reducedChi2: number;
 }
-
-import { erf } from '../simulate/psf.js';
 
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
