@@ -8,7 +8,7 @@ import type { InferenceBackend } from './backends/backend.js';
 import { selectBackend } from './backends/select.js';
 import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
-import { planPreparation, prepareChunk } from './frames/prepare.js';
+import { planPreparation, prepareChunk, RESAMPLE_MODES } from './frames/prepare.js';
 import { cropImages } from './frames/pad.js';
 import { checkFrameRange, selectFrames } from './io/frame-range.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
@@ -51,9 +51,8 @@ function checkCallOptions(options: ReconstructCallOptions): void {
   const { frames, pixelSizeNm, resample, padFrames } = options;
   if (frames !== undefined) checkFrameRange(frames);
   if (pixelSizeNm !== undefined) checkPixelSizeNm(pixelSizeNm, 'pixelSizeNm');
-  for (const [name, v] of [['resample', resample], ['padFrames', padFrames]] as const) {
-    if (v !== undefined && typeof v !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `${name} must be true or false, got ${String(v)}`);
-  }
+  if (resample !== undefined && !RESAMPLE_MODES.includes(resample)) throw new SmlmError('E_BAD_OPTIONS', `resample must be "auto", "always" or "never", got ${JSON.stringify(resample)}`);
+  if (padFrames !== undefined && typeof padFrames !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `padFrames must be true or false, got ${String(padFrames)}`);
 }
 
 function closedError(): SmlmError {

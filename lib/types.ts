@@ -42,8 +42,12 @@ export interface ReconstructCallOptions {
    * 10 nm..10 um is ignored (result.preparation.ignoredCalibration says so); without either, the model's is assumed.
    */
   pixelSizeNm?: number;
-  /** Resample frames to the model's camera pixel size when theirs differs by more than 2 %. Default true. */
-  resample?: boolean;
+  /**
+   * Resample frames to the model's camera pixel size when theirs differs by more than 2 %: 'auto' (default) only
+   * frames with smaller pixels (area averaging; upsampling larger pixels was measured to cost precision, see
+   * lib/frames/prepare.ts), 'always' both ways (bilinear to smaller pixels), 'never'.
+   */
+  resample?: 'auto' | 'always' | 'never';
   /** Pad frames to a size the model takes and crop the result back. Default true; false: E_FRAME_SIZE_UNSUPPORTED. */
   padFrames?: boolean;
   onProgress?: (progress: Progress) => void;
@@ -91,6 +95,8 @@ export interface FramePreparation {
   pixelSizeSource: 'option' | 'file' | 'model';
   /** Set when the stack's calibration was absurd and ignored: says what it was. */
   ignoredCalibration?: string;
+  /** Why frames whose pixel size differs from the model's were not resampled (resample: 'auto', larger pixels). */
+  notResampled?: string;
   /** Frames resampled from the camera's pixel size to the model's (on the host, for every backend). */
   resampled?: {
     fromNm: number;

@@ -35,9 +35,10 @@ describe('CPU reconstruction with a model whose answer is known by hand', () => 
   it('output pixel size: the stack’s camera pixel (or the model’s) / upsampling', async () => {
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
     expect((await rec.reconstruct(randomStack(1, 4, 4))).pixelSizeNm).toBe(50);
-    expect((await rec.reconstruct({ ...randomStack(1, 4, 4), pixelSizeNm: 160 }, { resample: false })).pixelSizeNm).toBe(80);
-    // Resampled (the default) to the model's 100 nm camera pixels, the output is on the model's grid.
-    expect((await rec.reconstruct({ ...randomStack(1, 4, 4), pixelSizeNm: 160 })).pixelSizeNm).toBe(50);
+    expect((await rec.reconstruct({ ...randomStack(1, 4, 4), pixelSizeNm: 160 })).pixelSizeNm).toBe(80);
+    // Resampled to the model's 100 nm camera pixels, the output is on the model's grid.
+    expect((await rec.reconstruct({ ...randomStack(1, 4, 4), pixelSizeNm: 160 }, { resample: 'always' })).pixelSizeNm).toBe(50);
+    expect((await rec.reconstruct({ ...randomStack(1, 8, 8), pixelSizeNm: 50 })).pixelSizeNm).toBe(50);
     await rec.close();
   });
 

@@ -103,7 +103,7 @@ describe('Reconstructor: frames as they come', () => {
   });
 
   it('pixelSizeNm overrides the stack calibration; an absurd calibration is ignored and reported', async () => {
-    const r = await rec.reconstruct(rampStack(1, 8, 8, 160), { pixelSizeNm: 200 });
+    const r = await rec.reconstruct(rampStack(1, 8, 8, 160), { pixelSizeNm: 200, resample: 'always' });
     expect(r.preparation).toMatchObject({ cameraPixelNm: 200, pixelSizeSource: 'option' });
     expect(r.resampled).toMatchObject({ fromNm: 200, toNm: 100, to: { height: 16, width: 16 }, method: 'bilinear', where: 'host' });
     expect([r.width, r.height, r.pixelSizeNm]).toEqual([32, 32, 50]);
@@ -112,6 +112,19 @@ describe('Reconstructor: frames as they come', () => {
     expect(absurd.preparation.ignoredCalibration).toMatch(/outside 10\.\.10000 nm/);
     expect(absurd.resampled).toBeUndefined();
     await expect(rec.reconstruct(rampStack(1, 8, 8), { pixelSizeNm: 5 })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });
+  });
+
+  it("resample 'auto' (the default) downsamples smaller camera pixels, leaves larger ones, and says so", async () => {
+    const small = await rec.reconstruct(rampStack(1, 20, 20, 65));
+    expect(small.resampled).toMatchObject({ fromNm: 65, toNm: 100, to: { height: 13, width: 13 }, method: 'area' });
+    expect(small.pixelSizeNm).toBe(50);
+    const large = await rec.reconstruct(rampStack(1, 8, 8, 160));
+    expect(large.resampled).toBeUndefined();
+    expect(large.preparation.notResampled).toMatch(/larger than the model's 100 nm; not upsampled/);
+    expect(large.pixelSizeNm).toBe(80);
+    const never = await rec.reconstruct(rampStack(1, 20, 20, 65), { resample: 'never' });
+    expect([never.resampled, never.pixelSizeNm]).toEqual([undefined, 32.5]);
+    await expect(rec.reconstruct(rampStack(1, 8, 8), { resample: true as never })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });
   });
 });
 

@@ -331,10 +331,10 @@ describe('streaming a TIFF larger than one read chunk', () => {
     const frames = 600; // more than the 256 frames read at a time
     await writeStackTiff(path, { ...stackOf(frames, 4, 4, 3), pixelSizeNm: 120 });
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu', batchSize: 64 });
-    const whole = await rec.reconstruct(await readTiffStack(path));
+    const whole = await rec.reconstruct(await readTiffStack(path), { resample: 'always' });
     const source = await openTiffStack(path);
     const seen: number[] = [];
-    const streamed = await rec.reconstructSource(source, { onProgress: (p) => seen.push(p.framesDone) });
+    const streamed = await rec.reconstructSource(source, { onProgress: (p) => seen.push(p.framesDone), resample: 'always' });
     await source.close();
     await rec.close();
     expect(streamed.frames).toBe(frames);

@@ -23,6 +23,7 @@ export interface LocalizeCliOptions {
   output?: string;
   pixelSize?: number;
   frames?: FrameRange;
+  resample?: 'auto' | 'always' | 'never';
   backend: BackendChoice;
   model?: string;
   batch?: number;
@@ -99,6 +100,7 @@ export async function localizeFile(stackPath: string, opts: Omit<LocalizeCliOpti
         signal,
         onProgress,
         pixelSizeNm: opts.pixelSize,
+        resample: opts.resample,
         keepFrameMaps: !fromDetections,
         // Detections come on the frames as the model ran them (resampled to its pixels, padded at the bottom and
         // right): positions in nm are physical either way, and those in the padding are dropped below.
@@ -134,6 +136,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress output; errors only')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .addOption(new Option('--resample <when>', "resample frames to the model's pixel size: auto (only smaller camera pixels), always, never").choices(['auto', 'always', 'never']).default('auto'))
     .action(async (stackPath: string, opts: LocalizeCliOptions) => {
       const output = opts.output;
       if (output !== undefined) {

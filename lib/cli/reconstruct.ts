@@ -26,6 +26,7 @@ export interface ReconstructCliOptions {
   quiet?: boolean;
   pixelSize?: number;
   frames?: FrameRange;
+  resample?: 'auto' | 'always' | 'never';
 }
 
 export async function runReconstruct(stackPath: string, opts: ReconstructCliOptions): Promise<void> {
@@ -53,7 +54,7 @@ export async function runReconstruct(stackPath: string, opts: ReconstructCliOpti
     const progress = opts.quiet ? undefined : createProgressReporter(process.stderr);
     const reconstructor = rec;
     const result = await withInterrupt((signal) =>
-      reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)), pixelSizeNm: opts.pixelSize, frames: opts.frames }),
+      reconstructor.reconstructSource(source, { signal, onProgress: progress && ((p) => progress.update(p)), pixelSizeNm: opts.pixelSize, frames: opts.frames, resample: opts.resample }),
     );
     progress?.finish();
     noteFramePreparation(result.preparation, rec.model.name, note);
@@ -76,6 +77,7 @@ export function noteFramePreparation(p: FramePreparation, model: string, note: (
     const { fromNm, toNm, from, to, method } = p.resampled;
     note(`frames resampled from ${+fromNm.toFixed(2)} nm to model "${model}"'s ${toNm} nm pixels (${from.width} x ${from.height} -> ${to.width} x ${to.height} px, ${method})`);
   }
+  if (p.notResampled) note(`${p.notResampled} (--resample always)`);
   if (p.padded) note(`frames padded from ${p.padded.from.width} x ${p.padded.from.height} to ${p.padded.to.width} x ${p.padded.to.height} px (mirrored) for the model; the result is cropped back`);
 }
 
@@ -95,6 +97,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress and no notes; errors only')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides or supplies the file's); frames are resampled to the model's", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .addOption(new Option('--resample <when>', "resample frames to the model's pixel size: auto (only smaller camera pixels), always, never").choices(['auto', 'always', 'never']).default('auto'))
     .action(async (stack: string, opts: ReconstructCliOptions, command: Command) => {
       checkOutputIsTiff(opts.output, command);
       checkGpuOnlyOptions(opts, command);

@@ -4,6 +4,8 @@
  * window is small (at most ~21 x 21 px) so the 5 x 5 normal equations are solved directly.
  */
 
+import { erf } from '../simulate/psf.js';
+
 export interface SpotFit {
   /** Centre, camera pixels, in the window's frame (pixel c covers [c, c+1)). */
   x: number;
@@ -28,15 +30,6 @@ export interface SpotFit {
 
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-function erf(x: number): number {
-  // Abramowitz & Stegun 7.1.26, |error| < 1.5e-7: far below the noise of any camera pixel.
-  const sign = x < 0 ? -1 : 1;
-  const ax = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * ax);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-ax * ax);
-  return sign * y;
-}
 
 const cdf = (a: number) => 0.5 * (1 + erf(a * INV_SQRT2));
 const pdf = (a: number) => INV_SQRT_2PI * Math.exp(-0.5 * a * a);
