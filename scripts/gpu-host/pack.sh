@@ -44,6 +44,8 @@ tar -cf - \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/win32' \
   --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' \
   --exclude='node_modules/onnxruntime-web' \
+  --exclude='node_modules/eslint' --exclude='node_modules/@eslint' --exclude='node_modules/typescript-eslint' --exclude='node_modules/@typescript-eslint' \
+  --exclude='node_modules/prettier' \
   --exclude='node_modules/@types' \
   --exclude='node_modules/cmake-js' \
   --exclude='node_modules/prebuildify' \

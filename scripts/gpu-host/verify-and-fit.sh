@@ -4,7 +4,8 @@
 #   2. "Fit a model to your microscope" (README): for every .gpu/fit/NAME.conditions.json (written here by
 #      `smlm-rt estimate --json` on a stack of those conditions), `smlm-rt train --like` fine-tunes the default model
 #      for FIT_MINUTES (default 2), all of them at once, and reports its wall time; the models come back;
-#   3. run.sh's benchmarks alone on the idle GPU: bench:gpu and the PyTorch reference, side by side.
+#   3. run.sh's benchmarks alone on the idle GPU: bench:gpu and the PyTorch reference, side by side;
+#   4. bench:pipeline on the cuda backend (issue #12's four stacks: engine, in memory, read, CLI from the file).
 # Everything but the fitted models comes back in logs.tgz (at most 8 files come back from the host).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +32,8 @@ tail -n 3 "$LOGS"/fit-*.log
 
 OUT=$LOGS SKIP_SELFTEST=1 SKIP_TESTS=1 BENCH_ARGS=${BENCH_ARGS:-"--batches 1,16,64,256"} TORCH64_BATCHES=${TORCH64_BATCHES:-64} \
   bash scripts/gpu-host/run.sh || status=1
+timeout "${PIPELINE_TIMEOUT:-150}" node dist/benchmarks/pipeline.js --backend cuda --json "$LOGS/pipeline.json" > "$LOGS/pipeline.log" 2>&1
+echo "bench:pipeline exit $?"; tail -n 12 "$LOGS/pipeline.log"
 cp "$LOGS/summary.txt" "$OUT/" 2>/dev/null
 (cd "$LOGS" && tar czf "$OUT/logs.tgz" .)
 exit $status
