@@ -12,7 +12,15 @@ function head(grid: number): LocalizationHead {
   return { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], maxOffset: 1, ...(grid === 1 ? {} : { grid }), render: { sigma: 1, radius: 3, minProbability: 0.01 } };
 }
 
-interface Cell { R: number; C: number; p: number; dx?: number; dy?: number; sx?: number; sy?: number }
+interface Cell {
+  R: number;
+  C: number;
+  p: number;
+  dx?: number;
+  dy?: number;
+  sx?: number;
+  sy?: number;
+}
 
 /** One frame of raw detections [5 g^2, H, W]: every cell empty (p exactly 0) except `cells`. */
 function detections(height: number, width: number, g: number, cells: Cell[]): Float32Array {
@@ -86,7 +94,11 @@ describe('localizeDetections: spatial integration over 3x3 detection cells', () 
   it('emitters two cells apart are separate peaks; the threshold applies to the neighbourhood sum, not to a cell', () => {
     // Cells 0.4 and 0.35 two columns apart: each is its own peak (neither is in the other's 3x3), the 0.2 between them
     // belongs to both neighbourhoods.
-    const cells = [{ R: 2, C: 2, p: 0.4 }, { R: 2, C: 3, p: 0.2 }, { R: 2, C: 4, p: 0.35 }];
+    const cells = [
+      { R: 2, C: 2, p: 0.4 },
+      { R: 2, C: 3, p: 0.2 },
+      { R: 2, C: 4, p: 0.35 },
+    ];
     const raw = detections(4, 4, 2, cells);
     const at = (threshold: number) => localizeDetections(raw, 1, 4, 4, { head: head(2), cameraPixelNm: NM, threshold }).map((l) => l.confidence);
     expect(at(0.5).map((s) => +s.toFixed(6))).toEqual([0.6, 0.55]);
@@ -106,7 +118,10 @@ describe('localizeDetections: spatial integration over 3x3 detection cells', () 
     two[one.length + 3 * plane + 1 * 2 + 1 + 4 * plane] = NaN; // frame 2, cell (3, 3): dx of camera pixel (1,1), cell (1,1)
     two[one.length + 3 * plane + 1 * 2 + 1] = logit(0.9); // its p is high but its position is broken
     const locs = localizeDetections(two, 2, 2, 2, { head: head(2), cameraPixelNm: NM });
-    expect(locs.map((l) => [l.frame, +l.xNm.toFixed(3), +l.confidence.toFixed(6)])).toEqual([[1, 75, 0.7], [2, 125, 0.7]]);
+    expect(locs.map((l) => [l.frame, +l.xNm.toFixed(3), +l.confidence.toFixed(6)])).toEqual([
+      [1, 75, 0.7],
+      [2, 125, 0.7],
+    ]);
     for (const threshold of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => localizeDetections(one, 1, 2, 2, { head: head(2), cameraPixelNm: NM, threshold })).toThrow(expect.objectContaining({ code: 'E_BAD_OPTIONS' }));
     }

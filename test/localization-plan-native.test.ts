@@ -50,7 +50,9 @@ describe.skipIf(!loaded.ok)('the addon reads localization-head plans', () => {
   });
 
   it('reads predicted widths: accepts a compiled "predicted" plan, refuses bad modes and ranges', async () => {
-    const predicted = compileModel(loadedModelFromBytes(makeUNetModel({ base: 8, seed: 63, localization: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.5, 3], radius: 4, minProbability: 0.01, grid: 2 } })));
+    const predicted = compileModel(
+      loadedModelFromBytes(makeUNetModel({ base: 8, seed: 63, localization: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.5, 3], radius: 4, minProbability: 0.01, grid: 2 } })),
+    );
     expect(await outcome(predicted)).not.toMatch(/^E_MODEL_INVALID/);
     expect(await outcome(withHead({ sigmaMode: 'learned' as never }))).toMatch(/^E_MODEL_INVALID: .*sigmaMode/);
     expect(await outcome(withHead({ sigmaRange: [0.5, 3] }))).toMatch(/^E_MODEL_INVALID: .*sigmaRange is only allowed/);

@@ -75,10 +75,11 @@ function profiles(image: Float32Array, outW: number): { x: number[]; y: number[]
   const outH = image.length / outW;
   const x = new Array<number>(outW).fill(0);
   const y = new Array<number>(outH).fill(0);
-  for (let Y = 0; Y < outH; Y++) for (let X = 0; X < outW; X++) {
-    x[X] += image[Y * outW + X];
-    y[Y] += image[Y * outW + X];
-  }
+  for (let Y = 0; Y < outH; Y++)
+    for (let X = 0; X < outW; X++) {
+      x[X] += image[Y * outW + X];
+      y[Y] += image[Y * outW + X];
+    }
   return { x, y };
 }
 

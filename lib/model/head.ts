@@ -118,7 +118,8 @@ export function parseModelHead(value: unknown, key: string, source: string, upsa
 function parseRenderWidths(sigma: unknown, sigmaRange: unknown, key: string, source: string): Pick<LocalizationRender, 'sigma' | 'sigmaRange'> {
   if (sigma === 'predicted') {
     const { above, max } = LOCALIZATION_LIMITS.sigmaRange;
-    const valid = Array.isArray(sigmaRange) && sigmaRange.length === 2 && sigmaRange.every((v) => typeof v === 'number') && sigmaRange[0] > above && sigmaRange[0] <= sigmaRange[1] && sigmaRange[1] <= max;
+    const valid =
+      Array.isArray(sigmaRange) && sigmaRange.length === 2 && sigmaRange.every((v) => typeof v === 'number') && sigmaRange[0] > above && sigmaRange[0] <= sigmaRange[1] && sigmaRange[1] <= max;
     if (!valid) throw reject(key, `render.sigmaRange must be [lo, hi] fine pixels with 0 < lo <= hi <= 4 when render.sigma is "predicted", got ${JSON.stringify(sigmaRange)}`, source);
     return { sigma, sigmaRange: [sigmaRange[0], sigmaRange[1]] };
   }
