@@ -160,8 +160,13 @@ describe('localization head: plan and backends', () => {
     expect(describePlan(plan)).toContain('predicted sigma in [0.5, 3]');
   });
 
-  it.each([1, 2])('the cpu backend renders the detections (grid %i); frame maps sum to the image', async (grid) => {
-    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, sigma: 1.2, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
+  it.each([
+    [1, 'fixed'],
+    [2, 'fixed'],
+    [2, 'predicted'],
+  ] as const)('the cpu backend renders the detections (grid %i, %s widths); frame maps sum to the image', async (grid, widths) => {
+    const sigma = widths === 'predicted' ? { sigma: 'predicted' as const, sigmaRange: [0.6, 3] as [number, number] } : { sigma: 1.2 };
+    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, ...sigma, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
     const model = loadedModelFromBytes(bytes);
     const stack = makeStack(3, 16, 20, 7);
     const backend = await createCpuBackend(model);
