@@ -204,7 +204,10 @@ export interface UNetModelOptions {
 /** The numbers of a localization head a test chooses (channels are fixed by the contract). */
 export interface LocalizationRenderSettings {
   maxOffset: number;
-  sigma: number;
+  /** A fixed width (fine px) or "predicted" (each detection's own widths, clamped to sigmaRange). */
+  sigma: number | 'predicted';
+  /** [lo, hi] fine px; with sigma "predicted" only. */
+  sigmaRange?: [number, number];
   radius: number;
   minProbability: number;
   /** Detection cells per camera pixel and axis; absent = no `grid` key in the metadata (g = 1). */
@@ -212,8 +215,9 @@ export interface LocalizationRenderSettings {
 }
 
 export function localizationHead(settings: LocalizationRenderSettings): LocalizationHead {
-  const { maxOffset, sigma, radius, minProbability, grid } = settings;
-  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(grid === undefined ? {} : { grid }), maxOffset, render: { sigma, radius, minProbability } };
+  const { maxOffset, sigma, sigmaRange, radius, minProbability, grid } = settings;
+  const widths = sigmaRange === undefined ? { sigma } : { sigma, sigmaRange };
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(grid === undefined ? {} : { grid }), maxOffset, render: { ...widths, radius, minProbability } };
 }
 
 /**

@@ -12,6 +12,9 @@
  *   S > 0: for X in floor(muX) +- R, wx(X) = Phi((X + 1 - muX)/S) - Phi((X - muX)/S), divided by the window's sum
  *          (each detection's weights sum to 1 before the image border clips them); wy likewise;
  *          map[Y, X] += p wx(X) wy(Y) for Y, X inside the image.
+ *   S "predicted" (sigmaRange [lo, hi]): as S > 0 with the detection's own widths per axis,
+ *          Sx = clamp((0.01 + 3 sigmoid(v3)) u/g, lo, hi), Sy likewise from v4 (its predicted uncertainty, fine px);
+ *          a detection whose width is not finite is skipped like one whose position is not.
  *   image = sum over frames of the maps, in frame order.
  */
 import { cellsPerPixel, type LocalizationHead } from './model/head.js';
@@ -55,6 +58,14 @@ export function decodeDetection(v0: number, v1: number, v2: number, R: number, C
   return { p: sigmoid(v0), muX: (C + 0.5 + maxOffset * Math.tanh(v1)) * finePerCell, muY: (R + 0.5 + maxOffset * Math.tanh(v2)) * finePerCell };
 }
 
+/**
+ * The rendering width of a detection with raw uncertainty value `v` (v3 or v4) when render.sigma is "predicted": its
+ * predicted 1-sigma uncertainty (0.01 + 3 sigmoid(v)) cells, on the fine grid (`finePerCell` = u/g), clamped to [lo, hi].
+ */
+export function predictedRenderSigma(v: number, finePerCell: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, (0.01 + 3 * sigmoid(v)) * finePerCell));
+}
+
 /** Values per frame of `detections`: 5 g^2 channels of height x width. */
 export function detectionValuesPerFrame(height: number, width: number, head: LocalizationHead): number {
   const g = cellsPerPixel(head);
@@ -95,7 +106,9 @@ export function renderFrame(detections: Float32Array, frame: number, height: num
   const finePerCell = u / g;
   const outH = height * u;
   const outW = width * u;
-  const { sigma, radius, minProbability } = grid.head.render;
+  const { sigma, sigmaRange, radius, minProbability } = grid.head.render;
+  const predicted = sigma === 'predicted';
+  const [lo, hi] = sigmaRange ?? [0, 0];
   const { maxOffset } = grid.head;
   const plane = height * width;
   const cells = g * g;
@@ -112,14 +125,18 @@ export function renderFrame(detections: Float32Array, frame: number, height: num
       const d = decodeDetection(detections[at], detections[at + cells * plane], detections[at + 2 * cells * plane], R, C, maxOffset, finePerCell);
       // `!(p >= min)` also skips NaN (as do the finiteness checks): a broken activation must not poison the image.
       if (!(d.p >= minProbability) || !Number.isFinite(d.muX) || !Number.isFinite(d.muY)) continue;
-      if (sigma === 0) {
+      const sigmaX = predicted ? predictedRenderSigma(detections[at + 3 * cells * plane], finePerCell, lo, hi) : sigma;
+      const sigmaY = predicted ? predictedRenderSigma(detections[at + 4 * cells * plane], finePerCell, lo, hi) : sigma;
+      // NaN survives the clamp (Math.max/min propagate it): skip such a detection rather than render NaN weights.
+      if (!Number.isFinite(sigmaX) || !Number.isFinite(sigmaY)) continue;
+      if (sigmaX === 0) {
         const X = Math.floor(d.muX);
         const Y = Math.floor(d.muY);
         if (X >= 0 && X < outW && Y >= 0 && Y < outH) map[Y * outW + X] += d.p;
         continue;
       }
-      const x0 = windowWeights(d.muX, sigma, radius, wx);
-      const y0 = windowWeights(d.muY, sigma, radius, wy);
+      const x0 = windowWeights(d.muX, sigmaX, radius, wx);
+      const y0 = windowWeights(d.muY, sigmaY, radius, wy);
       for (let ky = 0; ky <= 2 * radius; ky++) {
         const Y = y0 + ky;
         if (Y < 0 || Y >= outH) continue;

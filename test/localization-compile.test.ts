@@ -70,6 +70,9 @@ const cases: { name: string; seed: number; withBatchNorm: boolean; settings: Loc
   { name: 'grid 2 (2x2 cells per camera pixel), sigma 1, radius 4', seed: 37, withBatchNorm: true, settings: { maxOffset: 1, sigma: 1, radius: 4, minProbability: 0.45, grid: 2 } },
   { name: 'grid 4, one fine pixel per detection (sigma 0)', seed: 38, withBatchNorm: false, settings: { maxOffset: 1.5, sigma: 0, radius: 0, minProbability: 0.6, grid: 4 } },
   { name: 'grid 8 (one fine pixel per cell), sigma 0.7, radius 3', seed: 39, withBatchNorm: true, settings: { maxOffset: 1, sigma: 0.7, radius: 3, minProbability: 0.45, grid: 8 } },
+  // Predicted widths: random sx, sy rows give widths around 1.5 cells, so these ranges both clamp some and keep some.
+  { name: 'predicted widths in [0.8, 2] (grid 8), radius 3', seed: 40, withBatchNorm: true, settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.8, 2], radius: 3, minProbability: 0.45, grid: 8 } },
+  { name: 'predicted widths in [1, 4] (grid 2), radius 5', seed: 41, withBatchNorm: false, settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [1, 4], radius: 5, minProbability: 0.6, grid: 2 } },
 ];
 
 describe('localization head: compiled plan (reference executor) equals onnxruntime + the TS renderer', () => {
@@ -85,7 +88,9 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         expect(head.render.sigma).toBe(c.settings.sigma);
         const plan = compileModel(model);
         const g = c.settings.grid ?? 1;
-        expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', cin: 8, upsampling: 8, grid: g, renderSigma: c.settings.sigma, renderRadius: c.settings.radius });
+        const predicted = c.settings.sigma === 'predicted';
+        const widths = predicted ? { sigmaMode: 'predicted', renderSigma: 0, sigmaRange: c.settings.sigmaRange } : { sigmaMode: 'fixed', renderSigma: c.settings.sigma };
+        expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', cin: 8, upsampling: 8, grid: g, ...widths, renderRadius: c.settings.radius });
         const stack = makeStack(2, height, width, height * 100 + width);
         const { mean, std } = model.metadata.normalization;
         const detections = await runDetections(bytes, stack, mean, std, g);
@@ -103,9 +108,9 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         renderDetections(detections, stack.frames, height, width, { head, upsampling: 8 }, expectedImage, expectedMaps);
         const ref = runPlanReference(plan, stack);
         expect([ref.outHeight, ref.outWidth]).toEqual([height * 8, width * 8]);
-        // The raw p, dx, dy rows agree, and so do the rendered image and per-frame maps.
+        // The raw rows the plan computes (p, dx, dy; sx, sy too when predicted) agree, and so do the image and maps.
         for (let f = 0; f < stack.frames; f++) {
-          const rows = (d: Float32Array) => d.subarray(f * frameValues, f * frameValues + 3 * cellPlane);
+          const rows = (d: Float32Array) => d.subarray(f * frameValues, f * frameValues + (predicted ? 5 : 3) * cellPlane);
           expect(relativeL2(rows(ref.detections!), rows(detections))).toBeLessThan(1e-4);
         }
         expect(relativeL2(ref.image, expectedImage)).toBeLessThan(1e-4);
@@ -145,8 +150,23 @@ describe('localization head: plan and backends', () => {
     expect(describePlan(plan)).toContain('8->12 (p, dx, dy of 2x2 cells)');
   });
 
-  it.each([1, 2])('the cpu backend renders the detections (grid %i); frame maps sum to the image', async (grid) => {
-    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, sigma: 1.2, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
+  it('with predicted widths keeps all 5g^2 rows (sx, sy set the widths) and says so', () => {
+    const bytes = makeUNetModel({ seed: 34, base: 8, localization: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.5, 3], radius: 3, minProbability: 0.01, grid: 2 } });
+    const plan = compileModel(loadedModelFromBytes(bytes));
+    expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', grid: 2, sigmaMode: 'predicted', sigmaRange: [0.5, 3] });
+    const headless = { ...plan, ops: plan.ops.slice(0, -1) };
+    expect(planMacsPerFrame(plan, 32, 32) - planMacsPerFrame(headless, 32, 32)).toBe(32 * 32 * 8 * 20);
+    expect(describePlan(plan)).toContain('8->20 (p, dx, dy, sx, sy of 2x2 cells)');
+    expect(describePlan(plan)).toContain('predicted sigma in [0.5, 3]');
+  });
+
+  it.each([
+    [1, 'fixed'],
+    [2, 'fixed'],
+    [2, 'predicted'],
+  ] as const)('the cpu backend renders the detections (grid %i, %s widths); frame maps sum to the image', async (grid, widths) => {
+    const sigma = widths === 'predicted' ? { sigma: 'predicted' as const, sigmaRange: [0.6, 3] as [number, number] } : { sigma: 1.2 };
+    const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, ...sigma, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
     const model = loadedModelFromBytes(bytes);
     const stack = makeStack(3, 16, 20, 7);
     const backend = await createCpuBackend(model);

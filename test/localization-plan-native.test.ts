@@ -48,4 +48,16 @@ describe.skipIf(!loaded.ok)('the addon reads localization-head plans', () => {
     // Grid 8 wants 192 rows of weights where the g = 1 plan packed 3: the reader sees they run past the weights.
     expect(await outcome(withHead({ grid: 8 }))).toMatch(/^E_MODEL_INVALID: .*outside/);
   });
+
+  it('reads predicted widths: accepts a compiled "predicted" plan, refuses bad modes and ranges', async () => {
+    const predicted = compileModel(
+      loadedModelFromBytes(makeUNetModel({ base: 8, seed: 63, localization: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.5, 3], radius: 4, minProbability: 0.01, grid: 2 } })),
+    );
+    expect(await outcome(predicted)).not.toMatch(/^E_MODEL_INVALID/);
+    expect(await outcome(withHead({ sigmaMode: 'learned' as never }))).toMatch(/^E_MODEL_INVALID: .*sigmaMode/);
+    expect(await outcome(withHead({ sigmaRange: [0.5, 3] }))).toMatch(/^E_MODEL_INVALID: .*sigmaRange is only allowed/);
+    for (const sigmaRange of [undefined, [0, 1], [2, 1], [1, 5], [1]] as [number, number][]) {
+      expect(await outcome(withHead({ sigmaMode: 'predicted', sigmaRange }))).toMatch(/^E_MODEL_INVALID: .*sigmaRange/);
+    }
+  });
 });

@@ -130,7 +130,7 @@ export function register(program: Command): void {
     .addOption(new Option('-b, --backend <name>', 'inference backend').choices([...BACKEND_CHOICES]).default('auto'))
     .option('-m, --model <name|path>', 'bundled model name or .onnx path (default: the bundled default)')
     .option('--batch <frames>', 'frames per inference batch', integerOption(BATCH_LIMITS.min, BATCH_LIMITS.max))
-    .option('--threshold <value>', `minimum map mass around a maximum (expected emitters, default ${DEFAULT_MAP_THRESHOLD}); for a localization-head model on the cpu backend, minimum detection probability p (default ${DEFAULT_DETECTION_THRESHOLD})`, nonNegative)
+    .option('--threshold <value>', `minimum map mass around a maximum (expected emitters, default ${DEFAULT_MAP_THRESHOLD}); for a localization-head model on the cpu backend, minimum expected emitters s summed over a peak detection cell's 3x3 cells (default ${DEFAULT_DETECTION_THRESHOLD})`, nonNegative)
     .option('--radius <px>', 'half-size of the maximum/centroid window, output pixels', integerOption(1, 16), DEFAULT_MAP_RADIUS)
     .option('-f, --force', 'overwrite an existing output file')
     .option('-q, --quiet', 'no progress output; errors only')

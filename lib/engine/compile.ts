@@ -7,7 +7,7 @@ import { fuseUpsampleIntoConv } from './passes/fuse-upsample.js';
 import { lowerToPlan } from './passes/lower.js';
 import { parseOnnxGraph } from './passes/parse.js';
 import { recognizePixelShuffle } from './passes/pixel-shuffle.js';
-import { planMacsPerFrame, type Plan, type PlanView } from './plan.js';
+import { localizationHeadRows, planMacsPerFrame, type Plan, type PlanView } from './plan.js';
 
 /**
  * The graph passes, in the order they run. Order matters in two places: BatchNorm is folded before the ReLU is fused
@@ -61,9 +61,11 @@ export function describePlan(plan: Plan, frame?: { height: number; width: number
       const load = op.inputTransform === 'maxpool2' ? 'maxpool2 ' : '';
       lines.push(`conv  ${op.name}  ${load}${viewText(op.input, plan)} -> ${viewText(op.output, plan)}  ${op.cin}->${op.cout}  ${kernel}${op.relu ? '  relu' : ''}${macs}`);
     } else if (op.op === 'localization-head') {
-      const render = `sigma ${op.renderSigma}, radius ${op.renderRadius}, p >= ${op.minProbability}`;
+      const predicted = op.sigmaMode === 'predicted';
+      const width = predicted ? `predicted sigma in [${op.sigmaRange![0]}, ${op.sigmaRange![1]}]` : `sigma ${op.renderSigma}`;
+      const render = `${width}, radius ${op.renderRadius}, p >= ${op.minProbability}`;
       const cells = op.grid > 1 ? ` of ${op.grid}x${op.grid} cells` : '';
-      lines.push(`loc-head  ${op.name}  ${viewText(op.input, plan)} -> image  ${op.cin}->${3 * op.grid * op.grid} (p, dx, dy${cells})  1x1  rendered x${op.upsampling} (${render}), sum over frames${macs}`);
+      lines.push(`loc-head  ${op.name}  ${viewText(op.input, plan)} -> image  ${op.cin}->${localizationHeadRows(op)} (p, dx, dy${predicted ? ', sx, sy' : ''}${cells})  1x1  rendered x${op.upsampling} (${render}), sum over frames${macs}`);
     } else {
       lines.push(`head  ${op.name}  ${viewText(op.input, plan)} -> maps  ${op.cin}->${op.upscale * op.upscale}  1x1${op.upscale > 1 ? ` + depth-to-space ${op.upscale}` : ''}  clamp>=0, sum over frames${macs}`);
     }

@@ -91,12 +91,15 @@ export interface HeadOp {
 
 /**
  * A localization head (model metadata `smlm.head` kind "localization", lib/model/head.ts) fused with its rendering:
- *   v[k] = bias[k] + sum_ci W[k][ci] * in[n, r, c, ci]          for rows k = 0 .. 3g^2-1 (raw p, dx, dy of each of
- *                                                                 the g x g cells; the network's sx, sy rows do not
- *                                                                 affect the image and are dropped)
- *   row q g^2 + i g + j is quantity q (p, dx, dy) of cell (R, C) = (r g + i, c g + j)
+ *   v[k] = bias[k] + sum_ci W[k][ci] * in[n, r, c, ci]          for rows k = 0 .. renderedRows-1 (raw p, dx, dy of
+ *                                                                 each of the g x g cells, and sx, sy when the widths
+ *                                                                 are predicted; otherwise the network's sx, sy rows do
+ *                                                                 not affect the image and are dropped)
+ *   row q g^2 + i g + j is quantity q (p, dx, dy, sx, sy) of cell (R, C) = (r g + i, c g + j)
  *   p = sigmoid(v[p row]), muX = (C + 0.5 + maxOffset tanh(v[dx row])) u/g, muY = (R + 0.5 + maxOffset tanh(v[dy row])) u/g
- *   image[Y, X] += the detection rendered with renderSigma / renderRadius, skipped when p < minProbability
+ *   sigmaMode 'fixed': width renderSigma on both axes; 'predicted': sigmaX = clamp((0.01 + 3 sigmoid(v[sx row])) u/g,
+ *   sigmaRange[0], sigmaRange[1]), sigmaY likewise from the sy row
+ *   image[Y, X] += the detection rendered with those widths and renderRadius, skipped when p < minProbability
  * exactly as lib/render-detections.ts states it. The input is at camera resolution; u = `upsampling`, g = `grid`.
  */
 export interface LocalizationHeadOp {
@@ -105,17 +108,27 @@ export interface LocalizationHeadOp {
   input: PlanView;
   inputTransform: 'direct';
   cin: number;
-  /** 3g^2 rows (p, dx, dy of every cell, in the order above) of cin floats. */
+  /** localizationHeadRows(op) rows (p, dx, dy[, sx, sy] of every cell, in the order above) of cin floats. */
   weightOffset: number;
-  /** 3g^2 floats. */
+  /** localizationHeadRows(op) floats. */
   biasOffset: number;
   upsampling: number;
   /** g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling). */
   grid: number;
   maxOffset: number;
+  /** 'fixed': every detection is rendered renderSigma wide; 'predicted': with its own widths, clamped to sigmaRange. */
+  sigmaMode: 'fixed' | 'predicted';
+  /** Fine px; the width in 'fixed' mode, 0 (unused) in 'predicted' mode. */
   renderSigma: number;
+  /** [lo, hi] fine px, 0 < lo <= hi <= 4; present exactly in 'predicted' mode. */
+  sigmaRange?: [number, number];
   renderRadius: number;
   minProbability: number;
+}
+
+/** Rows of a localization head's 1x1 conv that the plan keeps: 3g^2 (p, dx, dy), 5g^2 when the widths are predicted. */
+export function localizationHeadRows(op: Pick<LocalizationHeadOp, 'grid' | 'sigmaMode'>): number {
+  return (op.sigmaMode === 'predicted' ? 5 : 3) * op.grid * op.grid;
 }
 
 export type PlanOp = ConvOp | HeadOp | LocalizationHeadOp;
@@ -152,8 +165,8 @@ export function planMacsPerFrame(plan: Plan, height: number, width: number): num
     } else if (op.op === 'head') {
       macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * op.upscale * op.upscale;
     } else {
-      // The 3g^2 rows that are computed; the rendering is no multiply-accumulate of the network.
-      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * 3 * op.grid * op.grid;
+      // The rows that are computed; the rendering is no multiply-accumulate of the network.
+      macs += scaled(op.input.buffer, height) * scaled(op.input.buffer, width) * op.cin * localizationHeadRows(op);
     }
   }
   return macs;

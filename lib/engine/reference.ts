@@ -3,7 +3,7 @@ import type { Normalization } from '../model/metadata.js';
 import type { Stack } from '../types.js';
 import { LOCALIZATION_CHANNELS } from '../model/head.js';
 import { renderFrame, type DetectionGrid } from '../render-detections.js';
-import type { ConvOp, HeadOp, LocalizationHeadOp, Plan, PlanView } from './plan.js';
+import { localizationHeadRows, type ConvOp, type HeadOp, type LocalizationHeadOp, type Plan, type PlanView } from './plan.js';
 
 /**
  * A deliberately plain fp32 executor of a Plan, written straight from the semantics in plan.ts. It is the yardstick
@@ -147,13 +147,13 @@ function runHead(op: HeadOp, input: Tensor, weights: Float32Array, map: Float32A
 }
 
 /**
- * The head's raw p, dx, dy rows (3g^2) for one frame into `detections` (5g^2 channels per frame, frame `frame`, the
- * ONNX layout: the plan's rows are the network's first 3g^2 channels), then its map.
+ * The head's raw rows (p, dx, dy: 3g^2; and sx, sy: 5g^2 with predicted widths) for one frame into `detections` (5g^2
+ * channels per frame, frame `frame`, the ONNX layout: the plan's rows are the network's first channels), then its map.
  */
 function runLocalizationHead(op: LocalizationHeadOp, input: Tensor, weights: Float32Array, frame: number, detections: Float32Array, map: Float32Array, image: Float32Array): void {
   const plane = input.height * input.width;
   const channels = 5 * op.grid * op.grid;
-  const rows = 3 * op.grid * op.grid;
+  const rows = localizationHeadRows(op);
   for (let p = 0; p < plane; p++) {
     const src = p * input.channels;
     for (let row = 0; row < rows; row++) {
@@ -170,7 +170,11 @@ function runLocalizationHead(op: LocalizationHeadOp, input: Tensor, weights: Flo
       channels: LOCALIZATION_CHANNELS,
       maxOffset: op.maxOffset,
       grid: op.grid,
-      render: { sigma: op.renderSigma, radius: op.renderRadius, minProbability: op.minProbability },
+      render: {
+        ...(op.sigmaMode === 'predicted' ? { sigma: 'predicted' as const, sigmaRange: op.sigmaRange } : { sigma: op.renderSigma }),
+        radius: op.renderRadius,
+        minProbability: op.minProbability,
+      },
     },
   };
   renderFrame(detections, frame, input.height, input.width, grid, map);

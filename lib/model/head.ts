@@ -14,8 +14,14 @@ export interface MapsHead {
 export const LOCALIZATION_CHANNELS = ['p', 'dx', 'dy', 'sx', 'sy'] as const;
 
 export interface LocalizationRender {
-  /** Gaussian sigma of each detection on the output grid, fine pixels; 0 = all of p into one fine pixel. */
-  sigma: number;
+  /**
+   * Gaussian sigma of each detection on the output grid, fine pixels; 0 = all of p into one fine pixel. "predicted":
+   * each detection is rendered with its own widths, its predicted uncertainty on the fine grid clamped to sigmaRange
+   * (the posterior mean of an emitter's position is spread by its uncertainty, so an uncertain detection renders wider).
+   */
+  sigma: number | 'predicted';
+  /** [lo, hi] fine pixels, 0 < lo <= hi <= 4: the clamp of predicted widths. Required with "predicted", absent otherwise. */
+  sigmaRange?: [number, number];
   /** Half-width of the rendering window, whole fine pixels (the window is 2*radius+1 wide). */
   radius: number;
   /** Detections with p below this are not rendered (they cost time and add almost nothing). */
@@ -43,6 +49,8 @@ export const LOCALIZATION_LIMITS = {
   /** (0, 2]: an offset beyond two camera pixels would mean the detection belongs to another pixel. */
   maxOffset: { above: 0, max: 2 },
   sigma: { min: 0, max: 4 },
+  /** Predicted widths are clamped into (0, 4] fine px: a zero width would need the point rule per detection. */
+  sigmaRange: { above: 0, max: 4 },
   /** Integer: the GPU gather kernel loops over (2R+1)^2 fine pixels' worth of camera pixels; 8 bounds it. */
   radius: { min: 0, max: 8 },
   /** [0, 1): p is a sigmoid, so a threshold of 1 or more would render nothing. */
@@ -93,19 +101,33 @@ export function parseModelHead(value: unknown, key: string, source: string, upsa
     throw reject(key, `grid ${grid} must divide the model's upsampling ${upsampling}`, source);
   }
   const render = value.render;
-  if (!isObject(render)) throw reject(key, 'render must be an object {"sigma","radius","minProbability"}', source);
-  exactKeys(render, ['sigma', 'radius', 'minProbability'], 'render', key, source);
+  if (!isObject(render)) throw reject(key, 'render must be an object {"sigma","radius","minProbability"} (and "sigmaRange" with sigma "predicted")', source);
+  exactKeys(render, ['sigma', 'sigmaRange', 'radius', 'minProbability'], 'render', key, source);
   const { sigma, radius, minProbability } = render;
-  if (typeof sigma !== 'number' || !(sigma >= LOCALIZATION_LIMITS.sigma.min && sigma <= LOCALIZATION_LIMITS.sigma.max)) {
-    throw reject(key, `render.sigma must be a number in [0, 4] fine pixels, got ${JSON.stringify(sigma)}`, source);
-  }
+  const widths = parseRenderWidths(sigma, render.sigmaRange, key, source);
   if (typeof radius !== 'number' || !Number.isInteger(radius) || radius < LOCALIZATION_LIMITS.radius.min || radius > LOCALIZATION_LIMITS.radius.max) {
     throw reject(key, `render.radius must be an integer 0..8 fine pixels, got ${JSON.stringify(radius)}`, source);
   }
   if (typeof minProbability !== 'number' || !(minProbability >= LOCALIZATION_LIMITS.minProbability.min && minProbability < LOCALIZATION_LIMITS.minProbability.below)) {
     throw reject(key, `render.minProbability must be a number in [0, 1), got ${JSON.stringify(minProbability)}`, source);
   }
-  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(value.grid === undefined ? {} : { grid }), maxOffset, render: { sigma, radius, minProbability } };
+  return { kind: 'localization', channels: LOCALIZATION_CHANNELS, ...(value.grid === undefined ? {} : { grid }), maxOffset, render: { ...widths, radius, minProbability } };
+}
+
+/** render.sigma and render.sigmaRange: a fixed width without a range, or "predicted" with one. */
+function parseRenderWidths(sigma: unknown, sigmaRange: unknown, key: string, source: string): Pick<LocalizationRender, 'sigma' | 'sigmaRange'> {
+  if (sigma === 'predicted') {
+    const { above, max } = LOCALIZATION_LIMITS.sigmaRange;
+    const valid =
+      Array.isArray(sigmaRange) && sigmaRange.length === 2 && sigmaRange.every((v) => typeof v === 'number') && sigmaRange[0] > above && sigmaRange[0] <= sigmaRange[1] && sigmaRange[1] <= max;
+    if (!valid) throw reject(key, `render.sigmaRange must be [lo, hi] fine pixels with 0 < lo <= hi <= 4 when render.sigma is "predicted", got ${JSON.stringify(sigmaRange)}`, source);
+    return { sigma, sigmaRange: [sigmaRange[0], sigmaRange[1]] };
+  }
+  if (typeof sigma !== 'number' || !(sigma >= LOCALIZATION_LIMITS.sigma.min && sigma <= LOCALIZATION_LIMITS.sigma.max)) {
+    throw reject(key, `render.sigma must be a number in [0, 4] fine pixels or "predicted", got ${JSON.stringify(sigma)}`, source);
+  }
+  if (sigmaRange !== undefined) throw reject(key, `render.sigmaRange is only allowed with render.sigma "predicted" (sigma is ${sigma})`, source);
+  return { sigma };
 }
 
 /** g, the detection cells per camera pixel and axis, of a localization head (1 when its metadata has no `grid`). */

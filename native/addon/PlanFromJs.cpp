@@ -152,7 +152,23 @@ HeadOp localizationHeadFromJs(const Napi::Object& op, const std::string& where, 
   head.grid = intField(op, "grid", where, 1);
   if ((head.grid != 1 && head.grid != 2 && head.grid != 4 && head.grid != 8) || upsampling % head.grid != 0)
     invalidPlan(env, where + ".grid must be 1, 2, 4 or 8 and divide the upsampling");
-  const size_t rows = 3 * static_cast<size_t>(head.grid) * head.grid;  // p, dx, dy of every cell
+  // "fixed": one width for every detection; "predicted": each detection's own, so the plan keeps the sx, sy rows too.
+  const std::string sigmaMode = stringField(op, "sigmaMode", where);
+  if (sigmaMode != "fixed" && sigmaMode != "predicted") invalidPlan(env, where + ".sigmaMode must be \"fixed\" or \"predicted\"");
+  head.predictedSigma = sigmaMode == "predicted";
+  if (head.predictedSigma) {
+    Napi::Array range = arrayField(op, "sigmaRange", where);
+    const Napi::Value lo = range.Get(0u), hi = range.Get(1u);
+    const bool numbers = range.Length() == 2 && lo.IsNumber() && hi.IsNumber();
+    const double sigmaMin = numbers ? lo.As<Napi::Number>().DoubleValue() : std::nan("");
+    const double sigmaMax = numbers ? hi.As<Napi::Number>().DoubleValue() : std::nan("");
+    if (!(sigmaMin > 0 && sigmaMin <= sigmaMax && sigmaMax <= 4)) invalidPlan(env, where + ".sigmaRange must be [lo, hi] with 0 < lo <= hi <= 4");
+    head.sigmaMin = static_cast<float>(sigmaMin);
+    head.sigmaMax = static_cast<float>(sigmaMax);
+  } else if (!op.Get("sigmaRange").IsUndefined()) {
+    invalidPlan(env, where + ".sigmaRange is only allowed with sigmaMode \"predicted\"");
+  }
+  const size_t rows = static_cast<size_t>(head.predictedSigma ? 5 : 3) * head.grid * head.grid;  // p, dx, dy[, sx, sy] of every cell
   head.weightOffset = weightRange(env, numberField(op, "weightOffset", where), rows * head.cin, weightCount, where);
   head.biasOffset = weightRange(env, numberField(op, "biasOffset", where), rows, weightCount, where + " bias");
   const double maxOffset = numberField(op, "maxOffset", where), sigma = numberField(op, "renderSigma", where);

@@ -209,10 +209,11 @@ class CudaEngine final : public Engine {
     checkView(plan_, head.input, head.cin, "head input");
     headBuffer_ = bufferIndex(plan_, head.input.buffer, "head");
     if (localization()) {
-      // Raw p, dx, dy rows of every cell at camera resolution; the ranges are the metadata's (lib/model/head.ts).
+      // Raw p, dx, dy rows of every cell at camera resolution (and sx, sy with predicted widths); the ranges are the
+      // metadata's (lib/model/head.ts).
       if ((head.grid != 1 && head.grid != 2 && head.grid != 4 && head.grid != 8) || plan_.upsampling % head.grid != 0)
         invalidPlan("localization head grid must be 1, 2, 4 or 8 and divide the upsampling");
-      const size_t rows = 3 * static_cast<size_t>(head.grid) * head.grid;
+      const size_t rows = static_cast<size_t>(localizationHeadRows(head.grid, head.predictedSigma));
       checkRange(plan_, head.weightOffset, rows * head.cin, "localization head weights");
       checkRange(plan_, head.biasOffset, rows, "localization head bias");
       const PlanBuffer& in = plan_.buffers[headBuffer_];
@@ -220,6 +221,8 @@ class CudaEngine final : public Engine {
       if (!(head.maxOffset > 0.f && head.maxOffset <= 2.f) || !(head.renderSigma >= 0.f && head.renderSigma <= 4.f) ||
           head.renderRadius < 0 || head.renderRadius > 8 || !(head.minProbability >= 0.f && head.minProbability < 1.f))
         invalidPlan("localization head render settings out of range");
+      if (head.predictedSigma && !(head.sigmaMin > 0.f && head.sigmaMin <= head.sigmaMax && head.sigmaMax <= 4.f))
+        invalidPlan("localization head predicted width range must satisfy 0 < min <= max <= 4");
     } else {
       if (head.upscale < 1) invalidPlan("head upscale must be >= 1");
       checkRange(plan_, head.weightOffset, static_cast<size_t>(head.upscale) * head.upscale * head.cin, "head weights");
@@ -334,10 +337,12 @@ class CudaEngine final : public Engine {
     return static_cast<int>(std::max<size_t>(1, std::min<size_t>(fits, wanted)));
   }
 
-  // The localization head's decoded detections (p, muX, muY and two window normalizers per detection cell).
+  // The localization head's decoded detections (p, muX, muY and two window normalizers per detection cell, and the
+  // two widths when they are predicted).
   size_t detectionBytesPerFrame(int h, int w) const {
     const size_t cells = static_cast<size_t>(plan_.head.grid) * plan_.head.grid;
-    return localization() ? 5 * cells * h * w * sizeof(float) : 0;
+    const size_t planes = static_cast<size_t>(localizationDetectionPlanes(plan_.head.predictedSigma));
+    return localization() ? planes * cells * h * w * sizeof(float) : 0;
   }
 
   void ensureCapacity(int batch, int h, int w, PixelType type, bool withMaps) {
@@ -566,6 +571,9 @@ class CudaEngine final : public Engine {
     a.grid = head.grid;
     a.maxOffset = head.maxOffset;
     a.sigma = head.renderSigma;
+    a.predictedSigma = head.predictedSigma;
+    a.sigmaMin = head.sigmaMin;
+    a.sigmaMax = head.sigmaMax;
     a.radius = head.renderRadius;
     a.minProbability = head.minProbability;
     a.detections = detections_;
@@ -834,7 +842,7 @@ class CudaEngine final : public Engine {
   void* pinned_[2] = {nullptr, nullptr};
   FrameAffine* affine_ = nullptr;
   float* accum_ = nullptr;
-  float* detections_ = nullptr;  // localization head only: batch x 5 x gh x gw (g x g cells per camera pixel)
+  float* detections_ = nullptr;  // localization head only: batch x 5 (7 with predicted widths) x gh x gw (g x g cells per camera pixel)
   float* maps_ = nullptr;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
 };

@@ -60,13 +60,18 @@ struct HeadOp {
   PlanView input;
   int cin = 0;
   int upscale = 1;          // Maps only
-  size_t weightOffset = 0;  // Maps: upscale*upscale rows of cin floats; Localization: 3*grid*grid rows
+  size_t weightOffset = 0;  // Maps: upscale*upscale rows of cin floats; Localization: 3*grid*grid rows (5*grid*grid
+                            // with predicted widths: p, dx, dy, sx, sy)
   size_t biasOffset = 0;
   // Localization only (model metadata smlm.head): dx = maxOffset*tanh(v1); Gaussian sigma (fine px, 0 = one pixel),
   // window radius (fine px, 0..8), detections with p < minProbability are not rendered.
   float maxOffset = 1.f;
   int grid = 1;  // detection cells per camera pixel and axis (1, 2, 4, 8; divides the plan's upsampling)
   float renderSigma = 0.f;
+  // render.sigma "predicted": each detection rendered with its predicted uncertainty on the fine grid, clamped to
+  // [sigmaMin, sigmaMax] (0 < sigmaMin <= sigmaMax <= 4); renderSigma is then unused.
+  bool predictedSigma = false;
+  float sigmaMin = 0.f, sigmaMax = 0.f;
   int renderRadius = 0;
   float minProbability = 0.f;
 };

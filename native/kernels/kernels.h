@@ -107,16 +107,29 @@ struct LocalizationHeadArgs {
   int inH, inW, inC, inOff;
   int cin;
   int batch;
-  const float* weights;  // 3*grid*grid rows (row q*g*g + i*g + j: quantity q = p, dx, dy of cell (i, j)) of cin
-  const float* bias;     // 3*grid*grid
+  // localizationHeadRows(grid, predictedSigma) rows (row q*g*g + i*g + j: quantity q = p, dx, dy[, sx, sy] of cell
+  // (i, j)) of cin; the sx, sy rows only with predicted widths
+  const float* weights;
+  const float* bias;  // one per row
   int upsampling;
-  int grid;              // g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling)
+  int grid;  // g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling)
   float maxOffset, sigma, minProbability;
+  // Predicted widths (render.sigma "predicted"): each detection's sigmaX = clamp((0.01 + 3 sigmoid(v_sx)) u/g,
+  // sigmaMin, sigmaMax), sigmaY likewise; `sigma` is then unused.
+  bool predictedSigma;
+  float sigmaMin, sigmaMax;
   int radius;
-  float* detections;  // scratch: batch x 5 x (g*inH) x (g*inW) per cell (p, muX, muY, 1/sum wx, 1/sum wy)
-  float* accum;       // (inH*u) x (inW*u), += sum over frames
-  float* maps;        // optional: batch x (inH*u) x (inW*u) per-frame rendered maps
+  // scratch: batch x localizationDetectionPlanes(predictedSigma) x (g*inH) x (g*inW) per cell: p, muX, muY,
+  // 1/sum wx, 1/sum wy, and with predicted widths sigmaX, sigmaY
+  float* detections;
+  float* accum;  // (inH*u) x (inW*u), += sum over frames
+  float* maps;   // optional: batch x (inH*u) x (inW*u) per-frame rendered maps
 };
 void launchLocalizationHead(const LocalizationHeadArgs& args, cudaStream_t stream);
+
+// Rows of the localization head's 1x1 conv that are computed: p, dx, dy of every cell, and sx, sy with predicted widths.
+__host__ __device__ inline int localizationHeadRows(int grid, bool predictedSigma) { return (predictedSigma ? 5 : 3) * grid * grid; }
+// Planes per frame of the decoded-detection scratch (see LocalizationHeadArgs::detections).
+__host__ __device__ inline int localizationDetectionPlanes(bool predictedSigma) { return predictedSigma ? 7 : 5; }
 
 }  // namespace smlmrt

@@ -33,15 +33,21 @@ struct Tensor {  // NHWC float
 
 // The localization head's rendering written straight from lib/render-detections.ts (scatter form, double math): the
 // engine's gather kernels must agree with it. `hin` holds the head's input features at camera resolution; each camera
-// pixel (r, c) holds g x g detection cells (R, C) = (r g + i, c g + j) whose rows are q g^2 + i g + j (q = p, dx, dy).
+// pixel (r, c) holds g x g detection cells (R, C) = (r g + i, c g + j) whose rows are q g^2 + i g + j (q = p, dx, dy,
+// and sx, sy with predicted widths).
 inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin, int n, std::vector<float>* image) {
   const HeadOp& hd = p.head;
   const int u = p.upsampling, H = hin.h * u, W = hin.w * u, R = hd.renderRadius, g = hd.grid;
   const double finePerCell = static_cast<double>(u) / g;
-  const double sigma = hd.renderSigma;
+  const int quantities = hd.predictedSigma ? 5 : 3;
   auto phi = [](double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); };
+  // A predicted width: the uncertainty (0.01 + 3 sigmoid(v)) cells on the fine grid, clamped (NaN stays NaN).
+  auto predictedWidth = [&](double v) {
+    const double wide = (0.01 + 3.0 / (1.0 + std::exp(-v))) * finePerCell;
+    return std::isfinite(wide) ? std::min<double>(hd.sigmaMax, std::max<double>(hd.sigmaMin, wide)) : wide;
+  };
   // Normalized window weights along one axis; returns the window's first fine pixel.
-  auto window = [&](double mu, std::vector<double>& w) {
+  auto window = [&](double mu, double sigma, std::vector<double>& w) {
     const int first = static_cast<int>(std::floor(mu)) - R;
     double sum = 0;
     for (int k = 0; k <= 2 * R; ++k) sum += w[k] = phi((first + k + 1 - mu) / sigma) - phi((first + k - mu) / sigma);
@@ -55,8 +61,8 @@ inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin
     for (int cellR = 0; cellR < hin.h * g; ++cellR)
       for (int cellC = 0; cellC < hin.w * g; ++cellC) {
         const int r = cellR / g, c = cellC / g, cell = (cellR % g) * g + cellC % g;
-        double v[3];
-        for (int q = 0; q < 3; ++q) {
+        double v[5] = {0, 0, 0, 0, 0};
+        for (int q = 0; q < quantities; ++q) {
           const int row = q * g * g + cell;
           float acc = p.weights[hd.biasOffset + row];
           for (int ch = 0; ch < hd.cin; ++ch)
@@ -67,12 +73,15 @@ inline std::vector<float> referenceLocalization(const Plan& p, const Tensor& hin
         if (!(prob >= hd.minProbability)) continue;
         const double muX = (cellC + 0.5 + hd.maxOffset * std::tanh(v[1])) * finePerCell;
         const double muY = (cellR + 0.5 + hd.maxOffset * std::tanh(v[2])) * finePerCell;
-        if (sigma == 0) {
+        const double sigmaX = hd.predictedSigma ? predictedWidth(v[3]) : hd.renderSigma;
+        const double sigmaY = hd.predictedSigma ? predictedWidth(v[4]) : hd.renderSigma;
+        if (!std::isfinite(sigmaX) || !std::isfinite(sigmaY)) continue;
+        if (sigmaX == 0) {
           const int X = static_cast<int>(std::floor(muX)), Y = static_cast<int>(std::floor(muY));
           if (X >= 0 && X < W && Y >= 0 && Y < H) map[static_cast<size_t>(Y) * W + X] += static_cast<float>(prob);
           continue;
         }
-        const int x0 = window(muX, wx), y0 = window(muY, wy);
+        const int x0 = window(muX, sigmaX, wx), y0 = window(muY, sigmaY, wy);
         for (int ky = 0; ky <= 2 * R; ++ky) {
           const int Y = y0 + ky;
           if (Y < 0 || Y >= H) continue;

@@ -233,7 +233,8 @@ void testCommonKernels(std::mt19937& rng) {
 // arithmetic differs): sigma 0 (a detection moves whole pixels when its mu crosses a border, so it cannot be checked
 // through the fp16 network) and thresholds that matter. A pixel may differ only where rounding moved a detection
 // across a fine-pixel border or its p across minProbability (probability ~1e-6 per detection): at most 2 allowed.
-// With grid g > 1 (g x g detection cells per camera pixel) the same checks run over the [gH, gW] cell grid.
+// With grid g > 1 (g x g detection cells per camera pixel) the same checks run over the [gH, gW] cell grid; with
+// predicted widths each detection's sx, sy rows set its widths (random weights: many clamp at either end of the range).
 void testLocalizationKernels(std::mt19937& rng) {
   const int n = 3, h = 12, w = 20, cin = 8, inC = 12, inOff = 2, u = 8, maxGrid = 8;
   struct Settings {
@@ -241,10 +242,14 @@ void testLocalizationKernels(std::mt19937& rng) {
     int radius;
     float minProbability;
     int grid;
+    bool predicted = false;
+    float sigmaMin = 0.f, sigmaMax = 0.f;
   };
   const Settings settings[] = {{1.f, 0.f, 0, 0.3f, 1}, {1.f, 1.5f, 4, 0.5f, 1}, {2.f, 3.f, 2, 0.f, 1}, {0.5f, 2.f, 8, 0.2f, 1},
                                {1.f, 4.f, 0, 0.1f, 1}, {1.f, 0.f, 0, 0.3f, 2}, {1.f, 1.f, 4, 0.5f, 2},  {2.f, 3.f, 8, 0.2f, 2},
-                               {1.f, 0.7f, 3, 0.4f, 4}, {1.f, 0.f, 0, 0.5f, 8}, {1.5f, 0.5f, 2, 0.6f, 8}};
+                               {1.f, 0.7f, 3, 0.4f, 4}, {1.f, 0.f, 0, 0.5f, 8}, {1.5f, 0.5f, 2, 0.6f, 8},
+                               {1.f, 0.f, 4, 0.3f, 1, true, 0.5f, 2.5f}, {1.f, 0.f, 5, 0.2f, 2, true, 0.8f, 4.f},
+                               {1.5f, 0.f, 2, 0.5f, 8, true, 0.3f, 1.2f}, {1.f, 0.f, 0, 0.4f, 2, true, 1.f, 1.f}};
   std::uniform_real_distribution<float> feature(0.f, 2.f), weight(-0.9f, 0.9f), bias(-0.5f, 0.5f);
   Tensor hin{n, h, w, inC, std::vector<float>(static_cast<size_t>(n) * h * w * inC)};
   std::vector<__half> halves(hin.data.size());
@@ -256,15 +261,15 @@ void testLocalizationKernels(std::mt19937& rng) {
   float *dWeights = nullptr, *dDet = nullptr, *dAcc = nullptr, *dMaps = nullptr;
   const size_t outPixels = static_cast<size_t>(h) * u * w * u;
   cudaMalloc(&dIn, halves.size() * 2);
-  cudaMalloc(&dWeights, 3 * maxGrid * maxGrid * (cin + 1) * 4);
-  cudaMalloc(&dDet, static_cast<size_t>(n) * 5 * maxGrid * maxGrid * h * w * 4);
+  cudaMalloc(&dWeights, localizationHeadRows(maxGrid, true) * (cin + 1) * 4);
+  cudaMalloc(&dDet, static_cast<size_t>(n) * localizationDetectionPlanes(true) * maxGrid * maxGrid * h * w * 4);
   cudaMalloc(&dAcc, outPixels * 4);
   cudaMalloc(&dMaps, n * outPixels * 4);
   cudaMemcpy(dIn, halves.data(), halves.size() * 2, cudaMemcpyHostToDevice);
   for (const Settings& st : settings) {
     Plan p;
     p.upsampling = u;
-    const int rows = 3 * st.grid * st.grid;
+    const int rows = localizationHeadRows(st.grid, st.predicted);
     for (int i = 0; i < rows * cin; ++i) p.weights.push_back(weight(rng));
     for (int i = 0; i < rows; ++i) p.weights.push_back(bias(rng));
     p.head.kind = HeadKind::Localization;
@@ -275,6 +280,9 @@ void testLocalizationKernels(std::mt19937& rng) {
     p.head.grid = st.grid;
     p.head.maxOffset = st.maxOffset;
     p.head.renderSigma = st.sigma;
+    p.head.predictedSigma = st.predicted;
+    p.head.sigmaMin = st.sigmaMin;
+    p.head.sigmaMax = st.sigmaMax;
     p.head.renderRadius = st.radius;
     p.head.minProbability = st.minProbability;
     std::vector<float> refImage;
@@ -295,6 +303,9 @@ void testLocalizationKernels(std::mt19937& rng) {
     a.grid = st.grid;
     a.maxOffset = st.maxOffset;
     a.sigma = st.sigma;
+    a.predictedSigma = st.predicted;
+    a.sigmaMin = st.sigmaMin;
+    a.sigmaMax = st.sigmaMax;
     a.radius = st.radius;
     a.minProbability = st.minProbability;
     a.detections = dDet;
@@ -318,9 +329,14 @@ void testLocalizationKernels(std::mt19937& rng) {
       if (!(std::fabs(image[i] - refImage[i]) <= 1e-4f)) ++imageMoved;
     char d[160];
     std::snprintf(d, sizeof d, "pixels off by >1e-4: maps %d image %d (mass %.2f) %s", moved, imageMoved, mass, cudaGetErrorString(err));
-    char name[128];
-    std::snprintf(name, sizeof name, "launchLocalizationHead grid %d sigma %.1f R%d maxOffset %.1f p>=%.2f", st.grid, st.sigma,
-                  st.radius, st.maxOffset, st.minProbability);
+    char width[48];
+    if (st.predicted)
+      std::snprintf(width, sizeof width, "predicted sigma [%.1f, %.1f]", st.sigmaMin, st.sigmaMax);
+    else
+      std::snprintf(width, sizeof width, "sigma %.1f", st.sigma);
+    char name[160];
+    std::snprintf(name, sizeof name, "launchLocalizationHead grid %d %s R%d maxOffset %.1f p>=%.2f", st.grid, width, st.radius,
+                  st.maxOffset, st.minProbability);
     report(err == cudaSuccess && finite && mass > 1 && moved <= 2 && imageMoved <= 2, name, d);
   }
   cudaFree(dIn);
@@ -378,6 +394,8 @@ int runTests() {
       int radius;
       float minProbability;
       int grid;
+      bool predicted = false;
+      float sigmaMin = 0.f, sigmaMax = 0.f;
     };
     // Through the fp16 network only Gaussian rendering and a threshold no p comes near compare at the fp16 tolerance
     // (sigma 0 and live thresholds move whole detections on rounding: testLocalizationKernels checks those exactly).
@@ -387,9 +405,12 @@ int runTests() {
                                 {"localization head odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.01f, 1},
                                 {"localization head grid 2 sigma 1 R4", 32, 64, 128, 1.f, 1.f, 4, 0.01f, 2},
                                 {"localization head grid 2 odd widths sigma 2 R8", 12, 20, 36, 1.f, 2.f, 8, 0.f, 2},
-                                {"localization head grid 4 sigma 1.5 R3", 32, 64, 128, 1.f, 1.5f, 3, 0.01f, 4}};
+                                {"localization head grid 4 sigma 1.5 R3", 32, 64, 128, 1.f, 1.5f, 3, 0.01f, 4},
+                                {"localization head grid 2 predicted widths [0.5, 3] R4", 32, 64, 128, 1.f, 0.f, 4, 0.01f, 2, true, 0.5f, 3.f},
+                                {"localization head odd widths predicted widths [1, 4] R6", 12, 20, 36, 1.f, 0.f, 6, 0.f, 1, true, 1.f, 4.f}};
     for (const LocCase& c : locCases) {
-      const Plan lp = localizationPlan(rng(), c.c1, c.c2, c.c3, c.maxOffset, c.sigma, c.radius, c.minProbability, c.grid);
+      const Plan lp = localizationPlan(rng(), c.c1, c.c2, c.c3, c.maxOffset, c.sigma, c.radius, c.minProbability, c.grid, c.predicted,
+                                       c.sigmaMin, c.sigmaMax);
       auto engine = createCudaEngine(lp, opts);
       checkCase(*engine, lp, c.label, 5, 32, 24, PixelType::U16, 2, rng);
       checkCase(*engine, lp, c.label, 3, 16, 40, PixelType::F32, 0, rng);

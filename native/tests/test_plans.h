@@ -176,9 +176,10 @@ inline Plan unetPlan(uint32_t seed, int c1, int c2, int c3) {
 
 // The U-Net above ending in a localization head (lib/engine/plan.ts LocalizationHeadOp) instead of depth-to-space:
 // random p, dx, dy rows of each of the grid x grid cells on its camera-resolution features, rendered with the given
-// settings.
+// settings; with predictedSigma also random sx, sy rows, each detection rendered as wide as they say, clamped to
+// [sigmaMin, sigmaMax] (`sigma` is then unused).
 inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOffset, float sigma, int radius, float minProbability,
-                             int grid = 1) {
+                             int grid = 1, bool predictedSigma = false, float sigmaMin = 0.f, float sigmaMax = 0.f) {
   PlanBuilder b(seed);
   b.plan = unetPlan(seed, c1, c2, c3);
   b.plan.modelHash += "-loc";
@@ -187,10 +188,14 @@ inline Plan localizationPlan(uint32_t seed, int c1, int c2, int c3, float maxOff
   head.name = "localization-head";
   head.upscale = 1;
   head.grid = grid;
-  head.weightOffset = b.append(b.randomKernel(3 * grid * grid, 1, 1, head.cin));
-  head.biasOffset = b.randomBias(3 * grid * grid);
+  const int rows = (predictedSigma ? 5 : 3) * grid * grid;
+  head.weightOffset = b.append(b.randomKernel(rows, 1, 1, head.cin));
+  head.biasOffset = b.randomBias(rows);
   head.maxOffset = maxOffset;
-  head.renderSigma = sigma;
+  head.renderSigma = predictedSigma ? 0.f : sigma;
+  head.predictedSigma = predictedSigma;
+  head.sigmaMin = sigmaMin;
+  head.sigmaMax = sigmaMax;
   head.renderRadius = radius;
   head.minProbability = minProbability;
   return b.plan;
@@ -216,7 +221,8 @@ inline double planMacs(const Plan& p, int h, int w) {
     }
     for (const ConvPhase& ph : op.phases) macs += ih * iw * ph.kh * ph.kw * op.cin * op.cout;
   }
-  const int headRows = p.head.kind == HeadKind::Localization ? 3 * p.head.grid * p.head.grid : p.head.upscale * p.head.upscale;
+  const int locRows = (p.head.predictedSigma ? 5 : 3) * p.head.grid * p.head.grid;
+  const int headRows = p.head.kind == HeadKind::Localization ? locRows : p.head.upscale * p.head.upscale;
   macs += scaled(p.head.input.buffer, h) * scaled(p.head.input.buffer, w) * p.head.cin * headRows;
   return macs;
 }

@@ -94,6 +94,8 @@ const localizationModels = [
   // Grid 2 (the trained models' 2x2 detection cells per camera pixel): offsets are in cells of u/g = 4 fine px, so the
   // fp16 position error in fine px halves while the engine gathers over about twice as many cells per axis.
   { label: 'unet-loc random b8, grid 2, sigma 1.5 R6', bytes: () => makeUNetModel({ base: 8, seed: 43, localization: { maxOffset: 1, sigma: 1.5, radius: 6, minProbability: 0.01, grid: 2 } }) },
+  // Predicted widths: each detection as wide as its sx, sy rows say, clamped to [1.5, 4] (>= 1.5 for the tolerance above).
+  { label: 'unet-loc random b8, grid 2, predicted sigma [1.5, 4] R6', bytes: () => makeUNetModel({ base: 8, seed: 44, localization: { maxOffset: 1, sigma: 'predicted', sigmaRange: [1.5, 4], radius: 6, minProbability: 0.01, grid: 2 } }) },
 ];
 
 describe.skipIf(!gpu.usable)('localization head: cuda matches cpu within the FP16 tolerance and is deterministic', () => {

@@ -1,7 +1,7 @@
 import { SmlmError } from '../../errors.js';
 import { cellsPerPixel, localizationHeadOf } from '../../model/head.js';
 import type { ModelMetadata } from '../../model/metadata.js';
-import { PLAN_VERSION, type ConvOp, type HeadOp, type LocalizationHeadOp, type Plan, type PlanBuffer, type PlanView } from '../plan.js';
+import { localizationHeadRows, PLAN_VERSION, type ConvOp, type HeadOp, type LocalizationHeadOp, type Plan, type PlanBuffer, type PlanView } from '../plan.js';
 import { consumersOf, producerOf, removeLayer, unsupported, type IrConcat, type IrConv, type IrGraph, type IrLayer } from './ir.js';
 
 /**
@@ -34,11 +34,7 @@ interface Head {
   channelOf: number[];
 }
 
-/**
- * Quantities of a localization head's 1x1 conv that the rendering reads: p, dx, dy (sx, sy only matter for localize).
- * Each quantity has g^2 rows (one per detection cell), so the rendered rows are the conv's first 3g^2.
- */
-const RENDERED_QUANTITIES = 3;
+/** Quantities of a localization head's 1x1 conv (p, dx, dy, sx, sy), each with g^2 rows (one per detection cell). */
 const DETECTION_QUANTITIES = 5;
 
 /**
@@ -253,8 +249,11 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
   }
   const cin = conv.cin;
   if (locHead) {
-    // The rendered rows p, dx, dy of every cell are the conv's first 3g^2 output channels (the metadata fixes the order).
-    const renderedRows = RENDERED_QUANTITIES * cellsPerPixel(locHead) ** 2;
+    // The rendered rows are the conv's first output channels (the metadata fixes the order): p, dx, dy of every cell,
+    // and sx, sy too when the widths are predicted (sx, sy only matter for localize otherwise).
+    const { sigma, sigmaRange } = locHead.render;
+    const widths = sigma === 'predicted' ? { sigmaMode: 'predicted' as const, renderSigma: 0, sigmaRange: sigmaRange! } : { sigmaMode: 'fixed' as const, renderSigma: sigma };
+    const renderedRows = localizationHeadRows({ grid: cellsPerPixel(locHead), sigmaMode: widths.sigmaMode });
     ops.push({
       op: 'localization-head',
       name: conv.nodeName,
@@ -266,7 +265,7 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
       upsampling: metadata.upsampling,
       grid: cellsPerPixel(locHead),
       maxOffset: locHead.maxOffset,
-      renderSigma: locHead.render.sigma,
+      ...widths,
       renderRadius: locHead.render.radius,
       minProbability: locHead.render.minProbability,
     });
