@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { loadOnnxRuntime } from '../backends/onnx-runtime.js';
 import { listModels, modelsDir, type ModelInfo } from '../model/registry.js';
+import { cellsPerPixel, localizationHeadOf } from '../model/head.js';
+import type { ModelMetadata } from '../model/metadata.js';
 
 export interface BackendReport {
   name: 'cpu' | 'cuda' | 'tensorrt';
@@ -109,6 +111,16 @@ export function summarizeTraining(training: Record<string, unknown>): string {
   return json.length <= PROVENANCE_PREVIEW_CHARS ? json : `${json.slice(0, PROVENANCE_PREVIEW_CHARS)}... (all of it: smlm-rt info --json)`;
 }
 
+/** What the network's output is and how smlm-rt turns it into the image (lib/model/head.ts). */
+export function describeHead(md: ModelMetadata): string {
+  const loc = localizationHeadOf(md);
+  if (!loc) return `maps on the ${md.outputPixelNm} nm grid, clamped at zero and summed`;
+  const g = cellsPerPixel(loc);
+  const { sigma, radius, sigmaRange } = loc.render;
+  const width = sigma === 'predicted' ? `each as wide as its predicted uncertainty (${sigmaRange?.[0]}-${sigmaRange?.[1]} fine px)` : `Gaussian of ${sigma} fine px`;
+  return `localization: ${g}x${g} detection cells per camera pixel (probability, sub-pixel offset, uncertainty), rendered ${width} within ${radius} fine px`;
+}
+
 function formatModel(m: ModelInfo): string[] {
   const head = `  ${m.name}${m.isDefault ? ' (default)' : ''}  ${m.path}`;
   if (!m.metadata) return [head, `    unusable: ${m.error ?? 'unknown error'}`];
@@ -118,6 +130,7 @@ function formatModel(m: ModelInfo): string[] {
     head,
     `    ${md.architecture}, ${md.upsampling}x upsampling: ${md.cameraPixelNm} nm camera pixels -> ${md.outputPixelNm} nm output pixels; frames: ${sizes}`,
     `    normalization: per-frame min-max, then (v - ${md.normalization.mean}) / ${md.normalization.std}; output scale ${md.outputScale}`,
+    `    head: ${describeHead(md)}`,
     `    training: ${summarizeTraining(md.training)}`,
     `    sha256: ${m.hash}`,
   ];
