@@ -19,7 +19,9 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { localizeCamera, localizeMaps, matchLocalizations, type MatchFigures } from '../lib/localize.js';
+import { localizeCamera, localizeMaps, matchLocalizations, type Localization, type MatchFigures } from '../lib/localize.js';
+import { DEFAULT_DETECTION_THRESHOLD, localizeDetections } from '../lib/localize-detections.js';
+import { localizationHeadOf } from '../lib/model/head.js';
 import { compareImages, groundTruthImage } from '../lib/metrics.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
@@ -78,10 +80,19 @@ async function evaluateStack(name: string, stack: Stack, truth: readonly TruthPo
   for (const model of models) {
     const rec = await Reconstructor.create({ model, backend: 'cpu' });
     try {
+      // What `smlm-rt localize` reports on the cpu backend: a localization-head model's own detections (spatially
+      // integrated), a maps model's local maxima.
+      const head = localizationHeadOf(rec.model.metadata);
+      const detected: Localization[] = [];
       const t0 = performance.now();
-      const r = await rec.reconstruct(stack, { keepFrameMaps: true });
+      const r = await rec.reconstruct(stack, {
+        keepFrameMaps: !head,
+        onDetections: head
+          ? (d, first, count, grid) => detected.push(...localizeDetections(d, count, grid.height, grid.width, { head, cameraPixelNm: grid.cameraPixelNm, threshold: DEFAULT_DETECTION_THRESHOLD, firstFrame: first + 1 }))
+          : undefined,
+      });
       const seconds = (performance.now() - t0) / 1000;
-      const locs = localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm });
+      const locs = head ? detected : localizeMaps(r.frameMaps!, r.frames, r.width, r.height, { pixelNm: r.pixelSizeNm });
       rows.push({ stack: name, method: modelLabel(model), ...imageFigures(r.image, gt, W, H), loc: matchLocalizations(locs, truth, MATCH_RADIUS_NM), seconds });
     } finally {
       await rec.close();

@@ -5,7 +5,7 @@ candidates of a training round can be compared here or on the GPU host with the 
 
   python3 scripts/score_candidates.py --stacks DIR/validation-* --models a.onnx b.onnx [--render-sigmas 0 0.5 1]
 Prints, per model, NMSE sigma0 / sigma1 (least-squares scaled) on every stack and the selection score: the mean of
-NMSE sigma0 and sigma1 over the stacks, for each render width of a localization model.
+NMSE sigma0 and sigma1 over the stacks, for the model's own rendering (its smlm.head) and each fixed render width.
 """
 import argparse
 import json
@@ -61,6 +61,9 @@ def score(model, norm, head, output_scale, prefix, sigmas):
     if head["kind"] == "localization":
         grid = head.get("grid", 1)
         res["count"] = float(decode(raw, grid)[0].sum()) / len(xs)
+        r = head["render"]
+        pred = render(raw, UPSAMPLING, r["sigma"], grid, r["radius"], r["minProbability"], r.get("sigmaRange")).numpy()
+        res["as-shipped"] = [evaluation.scores(pred, gt, b)["scaled"]["nmse"] for b in (0, 1)]
         for sg in sigmas:
             pred = render(raw, UPSAMPLING, sg, grid).numpy()
             res[f"render{sg:g}"] = [evaluation.scores(pred, gt, b)["scaled"]["nmse"] for b in (0, 1)]
