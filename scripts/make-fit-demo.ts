@@ -9,6 +9,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SCMOS_107NM, simulateIndependentStack, writeTruthCsv, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { writeStackTiff } from '../lib/io/tiff-write.js';
@@ -48,7 +49,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run as a script only: importing FIT_DEMO_MICROSCOPES must not write files.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
