@@ -107,12 +107,9 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(e.cameraModel).toBe('highpass');
     expect(e.cameraSource).toBe('option');
     const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 2, camera: 'emccd' };
-    // Known gaps on filaments this crowded: single spots are the brighter ones, and the light of a filament's
-    // unresolved emitters is counted in neither the background nor them.
-    expect(misses(e, truth)).toEqual(['baselineAdu 97.33 vs 100 (2.7 %)', 'backgroundPhotons 23.54 vs 20 (17.7 %)', 'photonsMedian 1999 vs 1500 (33.3 %)', 'densityPerUm2 1.239 vs 2 (38.1 %)']);
-    // Uniform at the benchmark's 5.5/um^2: hardly any spot stands alone, so PSF and photons cannot be measured.
-    const dense = simulateStack({ frames: 100, seed: 3, densityPerUm2: 5.5, structure: { kind: 'uniform' }, marginNm: 0 });
-    await expect(estimateConditions(dense.stack)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/stand alone well enough/) });
+    // A known gap: the baseline reads low by read noise^2 / slope plus what the emitters' light leaves in the finest
+    // detail (lib/estimate/highpass-noise.ts).
+    expect(misses(e, truth)).toEqual(['baselineAdu 97.33 vs 100 (2.7 %)']);
   });
 
   it('refuses a stack with nothing to fit', async () => {
@@ -151,14 +148,15 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
   // Too few spots stand alone to model the camera from their residuals: the camera comes from the noise in the
   // frames' finest detail (lib/estimate/highpass-noise.ts), PSF and photons from the spots that do stand alone.
   const DENSE: { name: string; conditions: IndependentConditions; camera?: 'emccd'; knownMisses: string[] }[] = [
+    { name: "sCMOS, 107 nm, 4.5 emitters/um^2 (the issue's microscope)", conditions: SCMOS_107NM, knownMisses: [] },
     { name: 'sCMOS, 107 nm, 2 emitters/um^2', conditions: { ...SCMOS_107NM, densityPerUm2: 2 }, knownMisses: [] },
+    { name: 'EMCCD, 100 nm, 3 emitters/um^2 (camera kind given)', conditions: { ...BENCHMARK_LIKE_EMCCD, densityPerUm2: 3 }, camera: 'emccd', knownMisses: [] },
     // The background reads high: the faint tails of emitters reach most pixels in most frames.
-    { name: 'EMCCD, 100 nm, 3 emitters/um^2 (camera kind given)', conditions: { ...BENCHMARK_LIKE_EMCCD, densityPerUm2: 3 }, camera: 'emccd', knownMisses: ['backgroundPhotons 23.17 vs 20 (15.9 %)'] },
     {
       name: 'EMCCD, 100 nm, 5 emitters/um^2 (camera kind given)',
       conditions: { ...BENCHMARK_LIKE_EMCCD, densityPerUm2: 5 },
       camera: 'emccd',
-      knownMisses: ['baselineAdu 97.86 vs 100 (2.1 %)', 'backgroundPhotons 25.34 vs 20 (26.7 %)', 'densityPerUm2 3.643 vs 5 (27.1 %)'],
+      knownMisses: ['baselineAdu 97.86 vs 100 (2.1 %)', 'backgroundPhotons 23.37 vs 20 (16.8 %)'],
     },
   ];
   for (const c of DENSE) {
@@ -171,11 +169,9 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
     });
   }
 
-  it('says why where the data cannot give an estimate: sCMOS 107 nm at 4.5/um^2, 160 nm at 2.5/um^2', async () => {
-    // At 4.5/um^2 the camera is measured (and named in the message) but no spot stands alone for PSF and photons.
-    const crowded = simulateIndependentStack({ ...SCMOS_107NM, seed: 11, frames: 200 });
-    await expect(estimateConditions(crowded.stack)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/stand alone well enough .*the camera alone reads baseline/) });
-    // At 160 nm the PSF (sigma ~0.7 px) is undersampled: its light reaches the finest detail (slope read +78 %).
+  it('says why where the data cannot give an estimate: sCMOS 160 nm at 2.5/um^2', async () => {
+    // At 160 nm the PSF (sigma ~0.7 px) is undersampled: its light reaches the finest detail (the slope read +78 %),
+    // and too few spots stand alone to model the camera from them.
     const coarse = simulateIndependentStack({ ...SCMOS_160NM, seed: 11, frames: 200 });
     await expect(estimateConditions(coarse.stack)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/undersampled/) });
   });
