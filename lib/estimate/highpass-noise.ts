@@ -16,12 +16,12 @@
  * temporal mean of the filtered frames is subtracted first. Read noise adds a constant to the variance, so the
  * baseline B = -c / s2 reads low by readNoise^2 / s2 (~1 % of a typical sCMOS baseline).
  *
- * Limits (measured on independent-simulator stacks, 200 frames): the slope reads 0-10 % high on PSFs of sigma >= 1.1
- * px (107 nm sCMOS at 2-4.5 emitters/um^2: +7-10 %; 100 nm EMCCD at 3-5/um^2: -0.5 %), but an undersampled PSF
- * (sigma ~0.7 px, 160 nm pixels) puts so much light near the Nyquist frequency that it read +78 %: estimate.ts does not
- * use it below sigma 0.9 px. The third-moment ratio is right without emitters (0.97 on an emitter-free sCMOS stack)
- * but the emitters' residual light dominates the third moment (1.2 to 5 on dense stacks of either camera kind), so
- * the camera kind is not decided from it.
+ * Limits (measured on independent-simulator stacks, 200 frames): the slope reads 0-14 % high on PSFs of sigma >= 1.1
+ * px (107 nm sCMOS at 2-4.5 emitters/um^2: +11-14 %; 100 nm EMCCD at 3-5/um^2: +0.2-0.3 %), the baseline within
+ * 1.6 %; but an undersampled PSF (sigma ~0.7 px, 160 nm pixels) puts so much light near the Nyquist frequency that
+ * the slope read +78 %: estimate.ts does not use it below sigma 0.9 px. The third-moment ratio is right without
+ * emitters (0.97 on an emitter-free sCMOS stack) but the emitters' residual light dominates the third moment (1.2 to 5
+ * on dense stacks of either camera kind), so the camera kind is not decided from it.
  */
 import { fitLine } from './line-fit.js';
 
@@ -96,6 +96,13 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   // 2-D sums of h^2 and h^3; removing the temporal mean keeps (T - 1) / T of the variance and (T-1)(T-2)/T^2 of k3.
   const gain2 = h2 * h2 * ((nT - 1) / nT);
   const gain3 = h3 * h3 * (((nT - 1) * (nT - 2)) / (nT * nT));
+  // reach[k]: how much of the variance of the k-th pixel of a tile's extended span (TILE + 2 half) reaches the tile.
+  const span = TILE + 2 * half;
+  const reach = new Float64Array(span);
+  for (let k = 0; k < span; k++) for (let i = 0; i < TILE; i++) if (k - i >= 0 && k - i < H.length) reach[k] += H[k - i] * H[k - i];
+  let reachSum = 0;
+  for (const v of reach) reachSum += v;
+  const reachTotal = reachSum * reachSum;
   const tileMean: number[] = [];
   const tileVar: number[] = [];
   const tileK3: number[] = [];
@@ -111,11 +118,18 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
             const d = filtered[t * nf + r * fw + c] - pattern[r * fw + c];
             s2 += d * d;
             s3 += d * d * d;
-            m += f[(r + half) * width + c + half];
           }
         }
+        // The level the tile's filtered variance stands for: the frame's mean over the filters' reach, each pixel
+        // weighted by how much of its variance reaches the tile (sum over the tile of h^2 at its offset).
+        for (let a = 0; a < span; a++) {
+          const row = (ty * TILE + a) * width + tx * TILE;
+          let rowSum = 0;
+          for (let b = 0; b < span; b++) rowSum += reach[b] * f[row + b];
+          m += reach[a] * rowSum;
+        }
         const count = TILE * TILE;
-        tileMean.push(m / count);
+        tileMean.push(m / reachTotal);
         tileVar.push(s2 / count / gain2);
         tileK3.push(s3 / count / gain3);
       }
