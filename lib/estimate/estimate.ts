@@ -341,7 +341,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   // Trimmed to the 5..95 % quantiles: a few fits of merged pairs must not inflate the mean the density divides by.
   const sortedPhotons = Float64Array.from(photons).sort();
   // From fluctuations: E[n^2] / E[n] stands for both (it exceeds the median by e^(1.5 s^2) for log-normal photons of
-  // log-sd s, but structures' labels on in successive frames lower it; measured -7..-10 % of the median on
+  // log-sd s, but structures' labels on in successive frames lower it; measured -10..-14 % of the median on
   // independent-simulator stacks).
   const photonsMedian = fluctuation ? fluctuation.photons : median(photons);
   const photonsMean = fluctuation ? fluctuation.photons : mean(sortedPhotons.subarray(Math.floor(0.05 * spots), Math.ceil(0.95 * spots)));
