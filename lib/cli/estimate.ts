@@ -1,5 +1,5 @@
 /** `smlm-rt estimate <stack>`: the imaging conditions read from the frames (camera, background, photons, PSF, density). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { estimateConditions, type ImagingConditions } from '../estimate/estimate.js';
 import { openStackInput } from '../io/stack-input.js';
 import { frameRangeOption, pixelSizeOption } from './options.js';
@@ -9,6 +9,7 @@ export interface EstimateCliOptions {
   json?: boolean;
   pixelSize?: number;
   frames?: FrameRange;
+  camera?: 'emccd' | 'scmos';
 }
 
 /** The human-readable summary: one line per quantity, with its unit. */
@@ -23,7 +24,7 @@ export function formatConditions(c: ImagingConditions): string {
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
-    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail (dense stack)"}, kind ${c.cameraSource}`,
   ].join('\n');
 }
 
@@ -35,11 +36,12 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object (the input of `simulate --like` and `train --like`)')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides the file's calibration)", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .addOption(new Option('--camera <kind>', 'the camera kind, when known (dense stacks cannot tell EM gain from none; sCMOS is assumed there)').choices(['emccd', 'scmos']))
     .action(async (stackPath: string, opts: EstimateCliOptions) => {
       const input = await openStackInput(stackPath);
       try {
         if (input.pixelSizeNote && opts.pixelSize === undefined) process.stderr.write(`smlm-rt: note: ${input.pixelSizeNote}\n`);
-        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames });
+        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames, camera: opts.camera });
         process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c)}\n`);
       } finally {
         await input.close();
