@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', 'benchmarks/results/', '**/*.d.ts', '**/*.d.cts'] },
+  { ignores: ['dist/', 'build/', 'prebuilds/', 'node_modules/', 'vendor/', '.cache/', '.gpu/', 'benchmarks/results/', '**/*.d.ts', '**/*.d.cts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

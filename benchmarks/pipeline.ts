@@ -150,7 +150,9 @@ async function main(): Promise<void> {
     const sizes = values.sizes!.split(',').map(Number);
     const dir = mkdtempSync(join(tmpdir(), 'smlm-rt-pipeline-'));
     const cpu = cpus();
-    console.log(`smlm-rt pipeline benchmark: backend ${backend}${rec?.fallbackReason ? ' (no usable GPU)' : ''}, model ${rec?.model.name ?? 'none'}, scale ${scale}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`);
+    console.log(
+      `smlm-rt pipeline benchmark: backend ${backend}${rec?.fallbackReason ? ' (no usable GPU)' : ''}, model ${rec?.model.name ?? 'none'}, scale ${scale}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`,
+    );
     if (backend === 'cpu' && values.scale === undefined) console.log('(cpu backend: frame counts scaled by 0.01 by default; --scale 1 runs the full stacks, for hours)');
     console.log('ms per frame       | engine | in memory |   read (MB/s)     | readFile (MB/s)   |   CLI');
     console.log('-------------------|--------|-----------|-------------------|-------------------|--------');

@@ -112,7 +112,7 @@ export function printValidationScores(results: readonly ModelValidation[]): void
   const w = Math.max(6, ...results.map((r) => label(r.model).length));
   console.log(`${'model'.padEnd(w)}  ${stackNames.map((n) => n.padStart(30)).join(' ')}`);
   for (const r of ranked) console.log(`${label(r.model).padEnd(w)}  ${r.stacks.map((s) => `${pct(s.nmse0)} / ${pct(s.nmse1)}`.padStart(30)).join(' ')}`);
-  console.log('\nscore = mean over the validation stacks of NMSE σ0 + NMSE σ1 (scripts/select_unet.py\'s criterion); lower is better');
+  console.log("\nscore = mean over the validation stacks of NMSE σ0 + NMSE σ1 (scripts/select_unet.py's criterion); lower is better");
   console.log(`${'model'.padEnd(w)}  ${'main sim.'.padStart(10)} ${'independent'.padStart(12)} ${'score'.padStart(8)}  CPU s`);
   for (const r of ranked) {
     console.log(`${label(r.model).padEnd(w)}  ${r.mainScore.toFixed(4).padStart(10)} ${r.independentScore.toFixed(4).padStart(12)} ${r.score.toFixed(4).padStart(8)}  ${r.seconds.toFixed(1)}`);

@@ -95,7 +95,9 @@ export function buildPrerequisites({ env = process.env, dir = root, executable =
   if (!nvcc) throw new Error('no CUDA compiler (nvcc) found (looked at CUDACXX, PATH, CUDA_PATH, CUDA_HOME and /usr/local/cuda/bin)');
   const cmakeJs = resolveCmakeJs(dir);
   if (!cmakeJs) {
-    throw new Error(`cmake-js cannot be resolved from ${dir}: a source build needs ${nativeEnv.SOURCE_BUILD_TOOLS.join(', ')} (smlm-rt's devDependencies; in a project: npm install --no-save ${nativeEnv.SOURCE_BUILD_TOOLS.join(' ')})`);
+    throw new Error(
+      `cmake-js cannot be resolved from ${dir}: a source build needs ${nativeEnv.SOURCE_BUILD_TOOLS.join(', ')} (smlm-rt's devDependencies; in a project: npm install --no-save ${nativeEnv.SOURCE_BUILD_TOOLS.join(' ')})`,
+    );
   }
   const cmake = findOnPath(exe('cmake'), env, executable);
   if (!cmake) throw new Error(`CMake (>= 3.20) is not on PATH; nvcc was found (${nvcc.path}): install CMake to build the CUDA addon`);

@@ -39,7 +39,22 @@ try {
   writeFileSync(join(outDir, 'image.f32'), Buffer.from(result.image.buffer, result.image.byteOffset, result.image.byteLength));
   writeFileSync(
     join(outDir, 'meta.json'),
-    JSON.stringify({ frames, height: stack.height, width: stack.width, upsampling: meta.upsampling, outputScale: meta.outputScale, cameraPixelNm, head, localizations: locs.length, firstLocalizations: locs.slice(0, 20), msPerFrame: ms / frames }, null, 1),
+    JSON.stringify(
+      {
+        frames,
+        height: stack.height,
+        width: stack.width,
+        upsampling: meta.upsampling,
+        outputScale: meta.outputScale,
+        cameraPixelNm,
+        head,
+        localizations: locs.length,
+        firstLocalizations: locs.slice(0, 20),
+        msPerFrame: ms / frames,
+      },
+      null,
+      1,
+    ),
   );
   console.log(`${frames} frames ${stack.width}x${stack.height}, grid ${g}: ${locs.length} localizations, ${(ms / frames).toFixed(1)} ms/frame (cpu)`);
 } finally {

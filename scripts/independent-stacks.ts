@@ -37,7 +37,10 @@ export function defaultCacheDir(): string {
 function simulatorDigest(): string {
   const dir = fileURLToPath(new URL('../lib/independent-simulator/', import.meta.url));
   const hash = createHash('sha256');
-  for (const f of readdirSync(dir).filter((n) => /\.(js|ts)$/.test(n) && !n.endsWith('.d.ts')).sort()) hash.update(f).update(readFileSync(join(dir, f)));
+  for (const f of readdirSync(dir)
+    .filter((n) => /\.(js|ts)$/.test(n) && !n.endsWith('.d.ts'))
+    .sort())
+    hash.update(f).update(readFileSync(join(dir, f)));
   return hash.digest('hex');
 }
 

@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   const out = values.out!;
   mkdirSync(out, { recursive: true });
   for (const { name, conditions, seeds } of FIT_DEMO_MICROSCOPES) {
-    for (const [role, seed] of [['acquisition', seeds[0]], ['heldout', seeds[1]]] as const) {
+    for (const [role, seed] of [
+      ['acquisition', seeds[0]],
+      ['heldout', seeds[1]],
+    ] as const) {
       const sim = simulateIndependentStack({ ...conditions, seed, frames: Number(values.frames) });
       const path = join(out, `${name}-${role}.tif`);
       await writeStackTiff(path, sim.stack, { force: true });

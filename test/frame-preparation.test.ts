@@ -38,7 +38,10 @@ describe('resampleFrames', () => {
     // A frame whose value is each pixel's centre x in nm: resampled, it reads the new centres (bilinear: exactly,
     // between input centres; area: within a quarter input pixel, the step function's mean over the output pixel).
     // A grid stretched to fit the field (30 px of 65 nm -> 20 px of 97.5 nm) would be 46 nm off at pixel 18.
-    for (const [from, to] of [[65, 100], [160, 100]]) {
+    for (const [from, to] of [
+      [65, 100],
+      [160, 100],
+    ]) {
       const width = 30;
       const frame = Float32Array.from({ length: width }, (_, c) => (c + 0.5) * from);
       const r = resampleFrames(frame, 1, 1, width, from, to);
@@ -170,11 +173,23 @@ function smlm(args: string[]) {
 describe('the CLI', () => {
   it('localize without -o writes the CSV to stdout, the summary to stderr', () => {
     const path = join(dir, 'small.tif');
-    writeFileSync(path, buildTestTiff(pagesOf(2, 6, 6, (f, y, x) => (x === 3 && y === 3 ? 1000 : 100 + f)), { kind: 'uint16' }));
+    writeFileSync(
+      path,
+      buildTestTiff(
+        pagesOf(2, 6, 6, (f, y, x) => (x === 3 && y === 3 ? 1000 : 100 + f)),
+        { kind: 'uint16' },
+      ),
+    );
     const run = smlm(['localize', path, '--model', knownPath, '-b', 'cpu', '--frames', '2:2']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n')[0]).toBe('"id","frame","x [nm]","y [nm]","confidence"');
-    expect(run.stdout.split('\n').slice(1).filter(Boolean).every((l) => l.split(',')[1] === '2')).toBe(true);
+    expect(
+      run.stdout
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .every((l) => l.split(',')[1] === '2'),
+    ).toBe(true);
     expect(run.stderr).toMatch(/localizations in 1 frames/);
   });
 

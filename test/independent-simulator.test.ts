@@ -55,7 +55,7 @@ function singleEmitter(seed: number, frames: number, camera: IndependentSimulati
     width: w,
     height: w,
     structure: { clusters: { count: 1, sigmaNm: 0, labelsPerCluster: 1 }, labelJitterNm: 0 },
-    densityPerUm2: 1 / ((w * 0.1) * (w * 0.1)),
+    densityPerUm2: 1 / (w * 0.1 * (w * 0.1)),
     freeEmitterFraction: 0,
     broadeningNm: [0, 0],
     photons: { median: photons, logSigma: 0 },

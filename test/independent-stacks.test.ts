@@ -30,7 +30,11 @@ describe('independent evaluation stacks', () => {
     const spec: IndependentStackSpec = { name: 'cache-test', conditions: { ...SCMOS_107NM, width: 24, height: 20 }, seed: 5, frames: 3 };
     const fresh = loadIndependentStack(spec, null);
     const first = loadIndependentStack(spec, dir);
-    expect(readdirSync(dir).sort()).toEqual(readdirSync(dir).filter((f) => f.startsWith('cache-test-')).sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      readdirSync(dir)
+        .filter((f) => f.startsWith('cache-test-'))
+        .sort(),
+    );
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const cached = loadIndependentStack(spec, dir);
     for (const s of [first, cached]) {

@@ -71,8 +71,18 @@ const cases: { name: string; seed: number; withBatchNorm: boolean; settings: Loc
   { name: 'grid 4, one fine pixel per detection (sigma 0)', seed: 38, withBatchNorm: false, settings: { maxOffset: 1.5, sigma: 0, radius: 0, minProbability: 0.6, grid: 4 } },
   { name: 'grid 8 (one fine pixel per cell), sigma 0.7, radius 3', seed: 39, withBatchNorm: true, settings: { maxOffset: 1, sigma: 0.7, radius: 3, minProbability: 0.45, grid: 8 } },
   // Predicted widths: random sx, sy rows give widths around 1.5 cells, so these ranges both clamp some and keep some.
-  { name: 'predicted widths in [0.8, 2] (grid 8), radius 3', seed: 40, withBatchNorm: true, settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.8, 2], radius: 3, minProbability: 0.45, grid: 8 } },
-  { name: 'predicted widths in [1, 4] (grid 2), radius 5', seed: 41, withBatchNorm: false, settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [1, 4], radius: 5, minProbability: 0.6, grid: 2 } },
+  {
+    name: 'predicted widths in [0.8, 2] (grid 8), radius 3',
+    seed: 40,
+    withBatchNorm: true,
+    settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [0.8, 2], radius: 3, minProbability: 0.45, grid: 8 },
+  },
+  {
+    name: 'predicted widths in [1, 4] (grid 2), radius 5',
+    seed: 41,
+    withBatchNorm: false,
+    settings: { maxOffset: 1, sigma: 'predicted', sigmaRange: [1, 4], radius: 5, minProbability: 0.6, grid: 2 },
+  },
 ];
 
 describe('localization head: compiled plan (reference executor) equals onnxruntime + the TS renderer', () => {
@@ -140,7 +150,7 @@ describe('localization head: plan and backends', () => {
     expect(describePlan(plan)).toContain('loc-head');
   });
 
-  it('with grid 2, computes and counts the 12 rendered rows (p, dx, dy of 4 cells), the network\'s first 12 channels', () => {
+  it("with grid 2, computes and counts the 12 rendered rows (p, dx, dy of 4 cells), the network's first 12 channels", () => {
     const bytes = makeUNetModel({ seed: 34, base: 8, localization: { maxOffset: 1, sigma: 1, radius: 3, minProbability: 0.01, grid: 2 } });
     const plan = compileModel(loadedModelFromBytes(bytes));
     const op = plan.ops.at(-1)!;
@@ -195,7 +205,19 @@ describe('localization head: plan and backends', () => {
       x = b.conv(x, { weight: Float32Array.from({ length: channels * 4 }, () => rand() - 0.5), weightDims: [channels, 4, 1, 1], bias: new Float32Array(channels), pads: [0, 0, 0, 0] });
       if (relu) x = b.relu(x);
       b.addOutput('detections', ['N', channels, 'H', 'W'], x);
-      return b.build({ metadata: testMetadata({ outputScale: 1, head: { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], ...(grid ? { grid } : {}), maxOffset: 1, render: { sigma: settings.sigma, radius: settings.radius, minProbability: settings.minProbability } } }), graphName: 'bad' });
+      return b.build({
+        metadata: testMetadata({
+          outputScale: 1,
+          head: {
+            kind: 'localization',
+            channels: ['p', 'dx', 'dy', 'sx', 'sy'],
+            ...(grid ? { grid } : {}),
+            maxOffset: 1,
+            render: { sigma: settings.sigma, radius: settings.radius, minProbability: settings.minProbability },
+          },
+        }),
+        graphName: 'bad',
+      });
     };
     // Grid 2 wants 20 channels: the g = 1 head's 5 (and any other count) are refused, 20 compiles.
     expect(compileModel(loadedModelFromBytes(build(20, false, 2))).ops.at(-1)).toMatchObject({ op: 'localization-head', grid: 2 });

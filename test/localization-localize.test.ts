@@ -40,7 +40,13 @@ describe('localize with a localization-head model (cpu backend)', () => {
   it('reports the integrated detection peaks with s >= 0.5, frame numbers counted across chunks', async () => {
     const stack = frames(70, 16); // more than one 64-frame chunk of the localize command
     const path = join(tempDir(), 'loc-head-stack.tif');
-    writeFileSync(path, buildTestTiff(pagesOf(70, 16, 16, (f, y, x) => stack.data[(f * 16 + y) * 16 + x]), { kind: 'uint16' }));
+    writeFileSync(
+      path,
+      buildTestTiff(
+        pagesOf(70, 16, 16, (f, y, x) => stack.data[(f * 16 + y) * 16 + x]),
+        { kind: 'uint16' },
+      ),
+    );
     const { locs } = await localizeFile(path, { backend: 'cpu', model: writeTempModel(bytes), radius: 1 });
     const expected = await expectedLocalizations(stack, 0.5);
     // Random weights: some cells are 3x3 peaks with s >= 0.5 and most cells are not, in every chunk.
@@ -66,7 +72,12 @@ describe('localize with a localization-head model (cpu backend)', () => {
     const rec = await Reconstructor.create({ model: writeTempModel(bytes), backend: 'cpu', batchSize: 3 });
     try {
       const seen: number[] = [];
-      const r = await rec.reconstruct(frames(7, 16), { onDetections: (d, first, count) => { expect(d.length).toBe(count * 5 * 256); seen.push(first, count); } });
+      const r = await rec.reconstruct(frames(7, 16), {
+        onDetections: (d, first, count) => {
+          expect(d.length).toBe(count * 5 * 256);
+          seen.push(first, count);
+        },
+      });
       expect(seen).toEqual([0, 3, 3, 3, 6, 1]);
       expect(r.image.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
       await expect(rec.reconstruct(frames(1, 16), { onDetections: 3 as never })).rejects.toMatchObject({ code: 'E_BAD_OPTIONS' });

@@ -50,9 +50,25 @@ function run(control: boolean): string[] {
   const script = join(dir, 'child.mjs');
   writeFileSync(script, CHILD);
   const good = join(dir, 'good.tif');
-  writeFileSync(good, buildTestTiff(pagesOf(300, 4, 4, (f, y, x) => f + y + x), { kind: 'uint16' }));
+  writeFileSync(
+    good,
+    buildTestTiff(
+      pagesOf(300, 4, 4, (f, y, x) => f + y + x),
+      { kind: 'uint16' },
+    ),
+  );
   const bad = join(dir, 'bad.tif');
-  writeFileSync(bad, withTag(buildTestTiff(pagesOf(2, 4, 4, () => 1), { kind: 'uint16' }), 279, 3));
+  writeFileSync(
+    bad,
+    withTag(
+      buildTestTiff(
+        pagesOf(2, 4, 4, () => 1),
+        { kind: 'uint16' },
+      ),
+      279,
+      3,
+    ),
+  );
   const model = writeTempModel(makeKnownModel());
   const child = spawnSync(process.execPath, ['--expose-gc', script, good, bad, model, control ? 'control' : ''], { encoding: 'utf8', timeout: 60_000 });
   expect(child.status, child.stderr).toBe(0);

@@ -49,12 +49,21 @@ const BASES: Array<[string, TestTiffOptions, number]> = [
 function entryPositions(bytes: Buffer): { entries: number[]; nextFields: number[]; ifds: number[]; big: boolean; le: boolean } {
   const le = bytes[0] === 0x49;
   const big = (le ? bytes.readUInt16LE(2) : bytes.readUInt16BE(2)) === 43;
-  const u = (at: number, n: number) => (n === 2 ? (le ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at)) : n === 4 ? (le ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at)) : Number(le ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at)));
+  const u = (at: number, n: number) =>
+    n === 2
+      ? le
+        ? bytes.readUInt16LE(at)
+        : bytes.readUInt16BE(at)
+      : n === 4
+        ? le
+          ? bytes.readUInt32LE(at)
+          : bytes.readUInt32BE(at)
+        : Number(le ? bytes.readBigUInt64LE(at) : bytes.readBigUInt64BE(at));
   const [countBytes, entryBytes, offsetBytes] = big ? [8, 20, 8] : [2, 12, 4];
   const entries: number[] = [];
   const nextFields: number[] = [];
   const ifds: number[] = [];
-  for (let ifd = u(big ? 8 : 4, offsetBytes); ifd !== 0; ) {
+  for (let ifd = u(big ? 8 : 4, offsetBytes); ifd !== 0;) {
     ifds.push(ifd);
     const n = u(ifd, countBytes);
     for (let i = 0; i < n; i++) entries.push(ifd + countBytes + i * entryBytes);
@@ -69,9 +78,14 @@ const HUGE = [0, 1, 2, 255, 65535, 65536, 2 ** 28, 2 ** 29, 2 ** 31, 2 ** 32 - 1
 
 function writeUint(bytes: Buffer, at: number, n: 2 | 4 | 8, v: number, le: boolean): void {
   if (at + n > bytes.length) return;
-  if (n === 2) le ? bytes.writeUInt16LE(v % 65536, at) : bytes.writeUInt16BE(v % 65536, at);
-  else if (n === 4) le ? bytes.writeUInt32LE(v % 2 ** 32, at) : bytes.writeUInt32BE(v % 2 ** 32, at);
-  else le ? bytes.writeBigUInt64LE(BigInt(v) % 2n ** 64n, at) : bytes.writeBigUInt64BE(BigInt(v) % 2n ** 64n, at);
+  if (n === 2) {
+    if (le) bytes.writeUInt16LE(v % 65536, at);
+    else bytes.writeUInt16BE(v % 65536, at);
+  } else if (n === 4) {
+    if (le) bytes.writeUInt32LE(v % 2 ** 32, at);
+    else bytes.writeUInt32BE(v % 2 ** 32, at);
+  } else if (le) bytes.writeBigUInt64LE(BigInt(v) % 2n ** 64n, at);
+  else bytes.writeBigUInt64BE(BigInt(v) % 2n ** 64n, at);
 }
 
 /** One mutant of `base`: 1-3 mutations of the kinds damaged and hostile files show. */

@@ -54,9 +54,15 @@ describe('TIFF at disk speed', () => {
       expect(Array.from(chunks[0].data.subarray(0, height * width))).toEqual(Array.from(expectedFrame(0, height, width)));
       expect(Array.from(chunks[1].data)).toEqual(Array.from(expectedFrame(1999, height, width)));
       await readFile(path); // warm the page cache
-      const [readFileMs, streamMs] = await bestOfTurns(4, () => readFile(path), () => streamStack(path));
+      const [readFileMs, streamMs] = await bestOfTurns(
+        4,
+        () => readFile(path),
+        () => streamStack(path),
+      );
       const mbps = (ms: number) => ((size / 1e6) * 1000) / ms;
-      console.log(`[tiff-read-speed] ${layout}: openTiffStack ${streamMs.toFixed(0)} ms (${mbps(streamMs).toFixed(0)} MB/s), fs.readFile ${readFileMs.toFixed(0)} ms (${mbps(readFileMs).toFixed(0)} MB/s), ratio ${(streamMs / readFileMs).toFixed(2)}`);
+      console.log(
+        `[tiff-read-speed] ${layout}: openTiffStack ${streamMs.toFixed(0)} ms (${mbps(streamMs).toFixed(0)} MB/s), fs.readFile ${readFileMs.toFixed(0)} ms (${mbps(readFileMs).toFixed(0)} MB/s), ratio ${(streamMs / readFileMs).toFixed(2)}`,
+      );
       expect(streamMs).toBeLessThanOrEqual(3 * readFileMs);
       await rm(path);
     }, 120_000);

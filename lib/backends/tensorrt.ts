@@ -44,7 +44,10 @@ export async function createTensorRtBackend(model: LoadedModel, options: GpuBack
   if (plan.ops.at(-1)?.op === 'localization-head') {
     // The TensorRT network ends in the ONNX output; rendering a localization head's detections is not wired into it,
     // and running it as a maps model would clamp and sum raw detections. The model itself is fine: the backend is not.
-    throw new SmlmError('E_BACKEND_UNAVAILABLE', `tensorrt backend unavailable for ${model.name}: it does not run localization-head models; use the cuda or cpu backend`, { backend: 'tensorrt', model: model.name });
+    throw new SmlmError('E_BACKEND_UNAVAILABLE', `tensorrt backend unavailable for ${model.name}: it does not run localization-head models; use the cuda or cpu backend`, {
+      backend: 'tensorrt',
+      model: model.name,
+    });
   }
   const fp16 = resolved.precision === 'fp16';
   const onnxBytes = fp16 && isStronglyTypedOnly(addon.features.tensorrtVersion) ? await onnxToFp16(model.bytes) : model.bytes;

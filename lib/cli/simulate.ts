@@ -115,9 +115,9 @@ export async function runSimulate(opts: SimulateCliOptions): Promise<string> {
 export function register(program: Command): void {
   program
     .command('simulate')
-    .description('simulate an SMLM stack and its ThunderSTORM ground truth at given imaging conditions (default: the benchmark\'s)')
+    .description("simulate an SMLM stack and its ThunderSTORM ground truth at given imaging conditions (default: the benchmark's)")
     .requiredOption('-o, --output <stack.tif>', 'output TIFF stack (uint16, calibrated)')
-    .option('--truth <file.csv>', 'ground-truth CSV (default: the stack\'s name with .csv)')
+    .option('--truth <file.csv>', "ground-truth CSV (default: the stack's name with .csv)")
     .option('--like <conditions.json>', 'conditions from a JSON file (the output of `smlm-rt estimate --json`); options below override it')
     .option('--pixel-size <nm>', 'camera pixel size, nm', pixelSizeOption)
     .option('--photons <n>', 'median photons per emitter (uniform over 2/3..4/3 of it)', positive)

@@ -88,7 +88,17 @@ export interface VarianceLine {
 }
 
 /** The hat matrix diagonal g_i^T (J^T J)^-1 g_i at the fitted parameters (per-axis factors as evaluate left them). */
-function leverages(p: number[], size: number, ex: Float64Array, ey: Float64Array, dxE: Float64Array, dyE: Float64Array, dsx: Float64Array, dsy: Float64Array, weights: Float64Array): Float64Array | undefined {
+function leverages(
+  p: number[],
+  size: number,
+  ex: Float64Array,
+  ey: Float64Array,
+  dxE: Float64Array,
+  dyE: Float64Array,
+  dsx: Float64Array,
+  dsy: Float64Array,
+  weights: Float64Array,
+): Float64Array | undefined {
   const n = size * size;
   const jac = new Float64Array(n * 5);
   const jtj = new Float64Array(25);

@@ -44,12 +44,7 @@ export interface PreparationOptions {
 }
 
 /** Decides pixel size, resampling and padding for frames of the source's shape. */
-export function planPreparation(
-  shape: { height: number; width: number; pixelSizeNm?: number },
-  meta: ModelMetadata,
-  modelName: string,
-  options: PreparationOptions,
-): PreparationPlan {
+export function planPreparation(shape: { height: number; width: number; pixelSizeNm?: number }, meta: ModelMetadata, modelName: string, options: PreparationOptions): PreparationPlan {
   const file = plausibleFilePixelSize(shape.pixelSizeNm);
   const cameraPixelNm = options.pixelSizeNm ?? file.pixelSizeNm ?? meta.cameraPixelNm;
   const pixelSizeSource = options.pixelSizeNm !== undefined ? 'option' : file.pixelSizeNm !== undefined ? 'file' : 'model';

@@ -15,7 +15,7 @@ const A13N = 810728;
 const A21 = 527612;
 const A23N = 1370589;
 /** 1 / (M1 + 1): maps the combined state into the open interval (0, 1). */
-const NORM = 2.328306549295727688e-10;
+const NORM = 1 / (M1 + 1);
 
 /** Chris Wellons' "lowbias32" integer hash: spreads consecutive seeds over the whole 32-bit range. */
 function hash32(x: number): number {
@@ -57,7 +57,7 @@ export class IndependentRng {
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new SmlmError('E_BAD_OPTIONS', `seed must be a finite number, got ${seed}`);
     // Six state words from a hash chain of the seed, each reduced below its modulus and never zero.
-    let h = hash32(Math.trunc(seed) >>> 0 ^ 0x5bd1e995);
+    let h = hash32((Math.trunc(seed) >>> 0) ^ 0x5bd1e995);
     const word = (m: number): number => {
       h = hash32(h + 0x9e37);
       return (h % (m - 1)) + 1;

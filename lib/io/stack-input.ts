@@ -35,7 +35,10 @@ function globToRegExp(pattern: string): RegExp {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${pattern
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
@@ -50,7 +53,10 @@ async function listFolder(folder: string, keep: (name: string) => boolean): Prom
   } catch (err) {
     throw new SmlmError('E_FILE_NOT_FOUND', `${folder}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { path: folder }, { cause: err });
   }
-  return names.filter((n) => !n.startsWith('.') && keep(n)).sort(naturalCompare).map((n) => join(folder, n));
+  return names
+    .filter((n) => !n.startsWith('.') && keep(n))
+    .sort(naturalCompare)
+    .map((n) => join(folder, n));
 }
 
 /**
@@ -59,13 +65,22 @@ async function listFolder(folder: string, keep: (name: string) => boolean): Prom
  */
 export async function resolveStackPaths(path: string): Promise<string[]> {
   const name = basename(path);
-  if (GLOB_CHARS.test(name) && !(await stat(path).then(() => true, () => false))) {
+  if (
+    GLOB_CHARS.test(name) &&
+    !(await stat(path).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     const re = globToRegExp(name);
     const files = await listFolder(dirname(path), (n) => re.test(n));
     if (files.length === 0) throw new SmlmError('E_FILE_NOT_FOUND', `no file matches ${path}`, { path });
     return files;
   }
-  const isFolder = await stat(path).then((s) => s.isDirectory(), () => false);
+  const isFolder = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!isFolder) return [path];
   const files = await listFolder(path, (n) => TIFF_NAME.test(n));
   if (files.length === 0) throw new SmlmError('E_EMPTY_STACK', `${path}: the folder holds no .tif or .tiff files`, { path });

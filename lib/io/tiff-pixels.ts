@@ -153,7 +153,12 @@ export class TiffPixelReader {
       const params = { tileWidth: page.blockWidth, tileHeight: page.blockHeight, planarConfiguration: 1, bitsPerSample: 8 * this.bytesPerSample, predictor: page.predictor === 2 ? 1 : page.predictor };
       return (await getDecoder(page.compression, params)) as unknown as { decode(buffer: ArrayBuffer): Promise<ArrayBufferLike> };
     } catch (err) {
-      throw new SmlmError('E_UNSUPPORTED_SAMPLE_FORMAT', `${this.path}: page ${page.page} uses a compression smlm-rt cannot decode (TIFF compression ${page.compression})`, { path: this.path, page: page.page, compression: page.compression }, { cause: err });
+      throw new SmlmError(
+        'E_UNSUPPORTED_SAMPLE_FORMAT',
+        `${this.path}: page ${page.page} uses a compression smlm-rt cannot decode (TIFF compression ${page.compression})`,
+        { path: this.path, page: page.page, compression: page.compression },
+        { cause: err },
+      );
     }
   }
 
