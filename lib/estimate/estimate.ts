@@ -30,17 +30,10 @@ import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf } from './fluctuation.js';
 import { highpassNoiseModel, type HighpassNoise } from './highpass-noise.js';
 import { isolatedSpots } from './spots.js';
+import type { MicroscopeConditions } from '../simulate/conditions.js';
 
-/** What `estimate --json` prints; the first eight keys are what `simulate --like` and `train --like` read. */
-export interface ImagingConditions {
-  baselineAdu: number;
-  aduPerPhoton: number;
-  backgroundPhotons: number;
-  photonsMedian: number;
-  psfSigmaNm: number;
-  densityPerUm2: number;
-  pixelSizeNm: number;
-  camera: 'emccd' | 'scmos';
+/** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
+export interface ImagingConditions extends Required<Omit<MicroscopeConditions, 'readNoiseAdu'>> {
   /** Where pixelSizeNm came from: the --pixel-size option, the file, or assumed (100 nm) when neither says. */
   pixelSizeSource: 'option' | 'file' | 'assumed';
   /** 2 for EM gain, 1 otherwise. */
