@@ -18,23 +18,14 @@
  *   image = sum over frames of the maps, in frame order.
  */
 import { cellsPerPixel, type LocalizationHead } from './model/head.js';
+// The simulator's erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7, below the fp32 rounding of the rendered sums;
+// the GPU uses erff): one definition of it in the project.
+import { erf } from './simulate/psf.js';
 
 /** The numbers the renderer needs from a model: its head (with its detection grid g) and its upsampling. */
 export interface DetectionGrid {
   head: LocalizationHead;
   upsampling: number;
-}
-
-/**
- * erf(x) by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, below the fp32 rounding of the rendered sums;
- * the GPU uses erff). JavaScript has no Math.erf.
- */
-export function erf(x: number): number {
-  const sign = x < 0 ? -1 : 1;
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign * (1 - poly * Math.exp(-a * a));
 }
 
 /** Standard normal CDF. */
