@@ -44,3 +44,15 @@ export function checkDevice(value: unknown): number | undefined {
   }
   return value;
 }
+
+/**
+ * device and precision choose GPU settings; with backend "cpu" they would be silently ignored, so they are refused
+ * (the CLI's --device/--precision with --backend cpu are usage errors for the same reason).
+ */
+export function checkGpuOnlyOptions(backend: unknown, device: unknown, precision: unknown): void {
+  if (backend !== 'cpu') return;
+  const given = [device !== undefined ? 'device' : '', precision !== undefined ? 'precision' : ''].filter(Boolean);
+  if (given.length > 0) {
+    throw new SmlmError('E_BAD_OPTIONS', `${given.join(' and ')} only apply to GPU backends; backend "cpu" always computes in fp32 on the CPU`, { backend });
+  }
+}

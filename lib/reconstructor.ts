@@ -17,7 +17,7 @@ import { validateFrameSource, validateStack } from './io/validate-stack.js';
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
-import { checkBackendChoice, checkBatchSize, checkDevice, checkPrecision } from './options.js';
+import { checkBackendChoice, checkBatchSize, checkDevice, checkGpuOnlyOptions, checkPrecision } from './options.js';
 import type { BackendName, DetectionFrames, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
 /** Frames read from a streamed source at a time (independent of the backend's batch size)... */
@@ -36,6 +36,7 @@ function checkOptions(options: ReconstructorOptions): void {
   checkBatchSize(options.batchSize);
   checkPrecision(options.precision);
   checkDevice(options.device);
+  checkGpuOnlyOptions(options.backend, options.device, options.precision);
 }
 
 /** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */

@@ -2,7 +2,7 @@
 // CLI all refuse the same values with the same limits.
 import { describe, expect, it } from 'vitest';
 import { resolveGpuOptions } from '../lib/backends/native-engine.js';
-import { BATCH_LIMITS, checkBackendChoice, checkBatchSize, checkDevice, checkPrecision, DEFAULT_BATCH } from '../lib/options.js';
+import { BATCH_LIMITS, checkBackendChoice, checkBatchSize, checkDevice, checkGpuOnlyOptions, checkPrecision, DEFAULT_BATCH } from '../lib/options.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 
 const code = (run: () => unknown) => {
@@ -36,5 +36,14 @@ describe('options (lib/options.ts)', () => {
     expect(code(() => checkDevice(1.5))).toBe('E_BAD_OPTIONS');
     expect(code(() => checkBackendChoice('gpu'))).toBe('E_BAD_OPTIONS');
     expect(checkBackendChoice('tensorrt')).toBe('tensorrt');
+  });
+
+  it('device and precision with backend "cpu" are refused, not ignored (as the CLI refuses them)', async () => {
+    expect(code(() => checkGpuOnlyOptions('cpu', 0, undefined))).toBe('E_BAD_OPTIONS');
+    expect(code(() => checkGpuOnlyOptions('cpu', undefined, 'fp32'))).toBe('E_BAD_OPTIONS');
+    expect(code(() => checkGpuOnlyOptions('cpu', undefined, undefined))).toBe('accepted');
+    expect(code(() => checkGpuOnlyOptions('auto', 0, 'fp16'))).toBe('accepted');
+    expect(code(() => checkGpuOnlyOptions('cuda', 1, 'fp16'))).toBe('accepted');
+    await expect(Reconstructor.create({ backend: 'cpu', precision: 'fp16' })).rejects.toThrow(/precision only apply to GPU backends/);
   });
 });
