@@ -50,9 +50,14 @@ export function checkDevice(value: unknown): number | undefined {
  * (the CLI's --device/--precision with --backend cpu are usage errors for the same reason).
  */
 export function checkGpuOnlyOptions(backend: unknown, device: unknown, precision: unknown): void {
-  if (backend !== 'cpu') return;
-  const given = [device !== undefined ? 'device' : '', precision !== undefined ? 'precision' : ''].filter(Boolean);
+  const given = gpuOnlyOptionsGiven(backend, device, precision);
   if (given.length > 0) {
     throw new SmlmError('E_BAD_OPTIONS', `${given.join(' and ')} only apply to GPU backends; backend "cpu" always computes in fp32 on the CPU`, { backend });
   }
+}
+
+/** Which of device and precision were given although the backend is "cpu" (empty for any other backend). */
+export function gpuOnlyOptionsGiven(backend: unknown, device: unknown, precision: unknown): ('device' | 'precision')[] {
+  if (backend !== 'cpu') return [];
+  return [...(device !== undefined ? (['device'] as const) : []), ...(precision !== undefined ? (['precision'] as const) : [])];
 }

@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseFrameRange, type FrameRange } from '../io/frame-range.js';
 import { PLAUSIBLE_CAMERA_PIXEL_NM } from '../io/pixel-size.js';
+import { gpuOnlyOptionsGiven } from '../options.js';
 
 /** A commander argument parser for integers in [min, max]; a bad value is a usage error (exit code 2). */
 export function integerOption(min: number, max: number): (value: string) => number {
@@ -33,8 +34,7 @@ export function checkOutputIsTiff(output: string, command: Command): void {
 
 /** --device and --precision choose GPU settings; with --backend cpu they would be ignored, so they are refused. */
 export function checkGpuOnlyOptions(opts: { backend: string; device?: number; precision?: string }, command: Command): void {
-  if (opts.backend !== 'cpu') return;
-  const given = [opts.device !== undefined ? '--device' : '', opts.precision !== undefined ? '--precision' : ''].filter(Boolean);
+  const given = gpuOnlyOptionsGiven(opts.backend, opts.device, opts.precision).map((name) => `--${name}`);
   if (given.length > 0) usageError(command, `${given.join(' and ')} only apply to GPU backends; --backend cpu always computes in fp32 on the CPU`, 'gpuOptionOnCpu');
 }
 
