@@ -9,25 +9,9 @@ import {
   makeDeepStormModel,
   makeUNetModel,
   naiveMacsPerFrame,
-  seededRandom,
 } from '../benchmarks/random-models.js';
+import { cameraLikeStack } from './helpers/camera-stack.js';
 
-/** Camera-like uint16 frames: background with shot-noise-ish jitter plus a few bright blobs. */
-function makeStack(frames: number, height: number, width: number, seed: number): Stack {
-  const rand = seededRandom(seed);
-  const data = new Uint16Array(frames * height * width);
-  for (let f = 0; f < frames; f++) {
-    const spots = Array.from({ length: 4 }, () => [rand() * height, rand() * width, 500 + 2000 * rand()]);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let v = 100 + 30 * rand();
-        for (const [sy, sx, a] of spots) v += a * Math.exp(-((y - sy) ** 2 + (x - sx) ** 2) / 2);
-        data[(f * height + y) * width + x] = Math.round(v);
-      }
-    }
-  }
-  return { data, frames, height, width };
-}
 
 /** Deep-STORM normalization written out again for the onnxruntime side (independent of lib/). */
 function normalizeForOrt(stack: Stack, mean: number, std: number): Float32Array {
@@ -91,7 +75,7 @@ describe('compiled plan (reference executor) equals onnxruntime on the original 
         const bytes = c.bytes();
         const model = loadedModelFromBytes(bytes);
         const plan = compileModel(model);
-        const stack = makeStack(2, height, width, height * 1000 + width);
+        const stack = cameraLikeStack(2, height, width, height * 1000 + width);
         const { mean, std } = model.metadata.normalization;
         const expected = await runOnnxRuntime(bytes, normalizeForOrt(stack, mean, std), stack);
         const { maps, image, outHeight, outWidth } = runPlanReference(plan, stack, { rawMaps: !c.clampsInside });
@@ -117,7 +101,7 @@ describe('compiled plan (reference executor) equals onnxruntime on the original 
 it('the real Deep-STORM widths (32-64-128-512-128-64-32, BatchNorm) compile exactly too', async () => {
   const bytes = makeDeepStormModel({ seed: 41, width: 32 });
   const model = loadedModelFromBytes(bytes);
-  const stack = makeStack(1, 8, 8, 41);
+  const stack = cameraLikeStack(1, 8, 8, 41);
   const { mean, std } = model.metadata.normalization;
   const expected = await runOnnxRuntime(bytes, normalizeForOrt(stack, mean, std), stack);
   const { maps } = runPlanReference(compileModel(model), stack, { rawMaps: true });
@@ -194,7 +178,7 @@ describe('plan structure and MAC count', () => {
 
   it('frames the plan cannot take are refused with E_FRAME_SIZE_UNSUPPORTED', () => {
     const plan: Plan = compileModel(loadedModelFromBytes(makeUNetModel({ seed: 8 })));
-    expect(() => runPlanReference(plan, makeStack(1, 18, 16, 1))).toThrow(expect.objectContaining({ code: 'E_FRAME_SIZE_UNSUPPORTED' }));
+    expect(() => runPlanReference(plan, cameraLikeStack(1, 18, 16, 1))).toThrow(expect.objectContaining({ code: 'E_FRAME_SIZE_UNSUPPORTED' }));
   });
 });
 

@@ -9,23 +9,7 @@ import type { Stack } from '../lib/types.js';
 import { isSmlmError, type SmlmError } from '../lib/errors.js';
 import { loadedModelFromBytes, makeUNetModel, seededRandom, testMetadata, type LocalizationRenderSettings } from '../benchmarks/random-models.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
-
-/** Camera-like uint16 frames: background with jitter plus a few bright blobs. */
-function makeStack(frames: number, height: number, width: number, seed: number): Stack {
-  const rand = seededRandom(seed);
-  const data = new Uint16Array(frames * height * width);
-  for (let f = 0; f < frames; f++) {
-    const spots = Array.from({ length: 4 }, () => [rand() * height, rand() * width, 500 + 2000 * rand()]);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let v = 100 + 30 * rand();
-        for (const [sy, sx, a] of spots) v += a * Math.exp(-((y - sy) ** 2 + (x - sx) ** 2) / 2);
-        data[(f * height + y) * width + x] = Math.round(v);
-      }
-    }
-  }
-  return { data, frames, height, width };
-}
+import { cameraLikeStack } from './helpers/camera-stack.js';
 
 function expectModelInvalid(fn: () => unknown, ...fragments: string[]): void {
   let caught: unknown;
@@ -101,7 +85,7 @@ describe('localization head: compiled plan (reference executor) equals onnxrunti
         const predicted = c.settings.sigma === 'predicted';
         const widths = predicted ? { sigmaMode: 'predicted', renderSigma: 0, sigmaRange: c.settings.sigmaRange } : { sigmaMode: 'fixed', renderSigma: c.settings.sigma };
         expect(plan.ops.at(-1)).toMatchObject({ op: 'localization-head', cin: 8, upsampling: 8, grid: g, ...widths, renderRadius: c.settings.radius });
-        const stack = makeStack(2, height, width, height * 100 + width);
+        const stack = cameraLikeStack(2, height, width, height * 100 + width);
         const { mean, std } = model.metadata.normalization;
         const detections = await runDetections(bytes, stack, mean, std, g);
         // The comparison must mean something: some detections are rendered, some are skipped.
@@ -178,7 +162,7 @@ describe('localization head: plan and backends', () => {
     const sigma = widths === 'predicted' ? { sigma: 'predicted' as const, sigmaRange: [0.6, 3] as [number, number] } : { sigma: 1.2 };
     const bytes = makeUNetModel({ seed: 35, base: 8, localization: { maxOffset: 1, ...sigma, radius: 4, minProbability: 0.3, ...(grid > 1 ? { grid } : {}) } });
     const model = loadedModelFromBytes(bytes);
-    const stack = makeStack(3, 16, 20, 7);
+    const stack = cameraLikeStack(3, 16, 20, 7);
     const backend = await createCpuBackend(model);
     const image = new Float32Array(16 * 8 * 20 * 8);
     const frameMaps = new Float32Array(3 * image.length);

@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SmlmError } from '../lib/errors.js';
 import { localizeDetections } from '../lib/localize-detections.js';
 import { cellsPerPixel, type LocalizationHead } from '../lib/model/head.js';
 import { METADATA_KEYS, parseModelMetadata, serializeModelMetadata } from '../lib/model/metadata.js';
 import { groundTruthImage } from '../lib/metrics.js';
 import { renderDetections, type DetectionGrid } from '../lib/render-detections.js';
 import { localizationHead, testMetadata } from '../benchmarks/random-models.js';
-
-function reason(head: unknown): string {
-  try {
-    parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: JSON.stringify(head) }, 'm.onnx');
-  } catch (err) {
-    expect(err).toBeInstanceOf(SmlmError);
-    expect((err as SmlmError).code).toBe('E_MODEL_INVALID');
-    return (err as SmlmError).message;
-  }
-  return 'accepted';
-}
+import { headRefusal } from './helpers/head-refusal.js';
 
 const good = { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], maxOffset: 1, render: { sigma: 1, radius: 4, minProbability: 0.01 } };
 
@@ -30,18 +19,18 @@ describe('smlm.head metadata', () => {
   });
 
   it('refuses malformed heads with the reason', () => {
-    expect(reason(good)).toBe('accepted');
-    expect(reason({ kind: 'peaks' })).toContain('expected "maps" or "localization"');
-    expect(reason({ kind: 'maps', extra: 1 })).toContain('"extra"');
-    expect(reason({ ...good, channels: ['p', 'dy', 'dx', 'sx', 'sy'] })).toContain('channels');
-    expect(reason({ ...good, unknown: true })).toContain('"unknown"');
-    for (const maxOffset of [0, -1, 2.5, '1']) expect(reason({ ...good, maxOffset })).toContain('maxOffset');
-    expect(reason({ ...good, maxOffset: 2 })).toBe('accepted');
-    for (const sigma of [-0.1, 4.01, null]) expect(reason({ ...good, render: { ...good.render, sigma } })).toContain('render.sigma');
-    for (const radius of [-1, 9, 1.5]) expect(reason({ ...good, render: { ...good.render, radius } })).toContain('render.radius');
-    for (const minProbability of [-0.01, 1, 2]) expect(reason({ ...good, render: { ...good.render, minProbability } })).toContain('render.minProbability');
-    expect(reason({ ...good, render: { ...good.render, gamma: 1 } })).toContain('"gamma"');
-    expect(reason({ ...good, render: 3 })).toContain('render must be an object');
+    expect(headRefusal(good)).toBe('accepted');
+    expect(headRefusal({ kind: 'peaks' })).toContain('expected "maps" or "localization"');
+    expect(headRefusal({ kind: 'maps', extra: 1 })).toContain('"extra"');
+    expect(headRefusal({ ...good, channels: ['p', 'dy', 'dx', 'sx', 'sy'] })).toContain('channels');
+    expect(headRefusal({ ...good, unknown: true })).toContain('"unknown"');
+    for (const maxOffset of [0, -1, 2.5, '1']) expect(headRefusal({ ...good, maxOffset })).toContain('maxOffset');
+    expect(headRefusal({ ...good, maxOffset: 2 })).toBe('accepted');
+    for (const sigma of [-0.1, 4.01, null]) expect(headRefusal({ ...good, render: { ...good.render, sigma } })).toContain('render.sigma');
+    for (const radius of [-1, 9, 1.5]) expect(headRefusal({ ...good, render: { ...good.render, radius } })).toContain('render.radius');
+    for (const minProbability of [-0.01, 1, 2]) expect(headRefusal({ ...good, render: { ...good.render, minProbability } })).toContain('render.minProbability');
+    expect(headRefusal({ ...good, render: { ...good.render, gamma: 1 } })).toContain('"gamma"');
+    expect(headRefusal({ ...good, render: 3 })).toContain('render must be an object');
     expect(() => parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: '[1]' }, 'm')).toThrow(/smlm\.head/);
   });
 });
@@ -152,7 +141,7 @@ describe('smlm.head grid (g x g detection cells per camera pixel)', () => {
   });
 
   it('refuses other grids and a grid that does not divide the upsampling', () => {
-    for (const grid of [0, 3, 16, 1.5, '2', null]) expect(reason({ ...good, grid })).toContain('grid must be one of 1, 2, 4, 8');
+    for (const grid of [0, 3, 16, 1.5, '2', null]) expect(headRefusal({ ...good, grid })).toContain('grid must be one of 1, 2, 4, 8');
     const props = { ...testMetadata({ upsampling: 4, outputPixelNm: 25 }), [METADATA_KEYS.head]: JSON.stringify({ ...good, grid: 8 }) };
     expect(() => parseModelMetadata(props, 'm')).toThrow(/grid 8 must divide the model's upsampling 4/);
     expect(parseModelMetadata({ ...props, [METADATA_KEYS.head]: JSON.stringify({ ...good, grid: 4 }) }, 'm').head).toMatchObject({ grid: 4 });

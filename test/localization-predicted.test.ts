@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { SmlmError } from '../lib/errors.js';
 import type { LocalizationHead, LocalizationRender } from '../lib/model/head.js';
 import { METADATA_KEYS, parseModelMetadata, serializeModelMetadata } from '../lib/model/metadata.js';
 import { renderDetections } from '../lib/render-detections.js';
 import { testMetadata } from '../benchmarks/random-models.js';
+import { headRefusal } from './helpers/head-refusal.js';
 
 /** render.sigma "predicted": each detection rendered as wide as its predicted uncertainty (contract update 19:16). */
-
-function reason(head: unknown): string {
-  try {
-    parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: JSON.stringify(head) }, 'm.onnx');
-  } catch (err) {
-    expect(err).toBeInstanceOf(SmlmError);
-    expect((err as SmlmError).code).toBe('E_MODEL_INVALID');
-    return (err as SmlmError).message;
-  }
-  return 'accepted';
-}
 
 const predicted = { kind: 'localization', channels: ['p', 'dx', 'dy', 'sx', 'sy'], maxOffset: 1, grid: 2, render: { sigma: 'predicted', sigmaRange: [0.5, 2.5], radius: 4, minProbability: 0.01 } };
 
@@ -25,19 +14,19 @@ describe('smlm.head render.sigma "predicted"', () => {
     const meta = parseModelMetadata({ ...testMetadata(), [METADATA_KEYS.head]: JSON.stringify(predicted) }, 'm');
     expect(meta.head).toEqual(predicted);
     expect(parseModelMetadata(serializeModelMetadata(meta), 'm')).toEqual(meta);
-    expect(reason({ ...predicted, render: { ...predicted.render, sigmaRange: [4, 4] } })).toBe('accepted');
+    expect(headRefusal({ ...predicted, render: { ...predicted.render, sigmaRange: [4, 4] } })).toBe('accepted');
   });
 
   it('refuses a missing or bad sigmaRange, a range beside a number sigma, and other strings', () => {
     const withRender = (render: Record<string, unknown>) => ({ ...predicted, render: { ...predicted.render, ...render } });
     const { sigmaRange: _, ...noRange } = predicted.render;
-    expect(reason({ ...predicted, render: noRange })).toContain('render.sigmaRange must be [lo, hi]');
+    expect(headRefusal({ ...predicted, render: noRange })).toContain('render.sigmaRange must be [lo, hi]');
     for (const sigmaRange of [[0, 1], [-1, 1], [2, 1], [1, 4.5], [1], [1, 2, 3], '1,2', [1, '2'], null]) {
-      expect(reason(withRender({ sigmaRange }))).toContain('render.sigmaRange must be [lo, hi]');
+      expect(headRefusal(withRender({ sigmaRange }))).toContain('render.sigmaRange must be [lo, hi]');
     }
-    expect(reason(withRender({ sigma: 1 }))).toContain('render.sigmaRange is only allowed with render.sigma "predicted"');
-    expect(reason(withRender({ sigma: 1, sigmaRange: undefined }))).toBe('accepted');
-    expect(reason(withRender({ sigma: 'Predicted' }))).toContain('render.sigma must be a number in [0, 4] fine pixels or "predicted"');
+    expect(headRefusal(withRender({ sigma: 1 }))).toContain('render.sigmaRange is only allowed with render.sigma "predicted"');
+    expect(headRefusal(withRender({ sigma: 1, sigmaRange: undefined }))).toBe('accepted');
+    expect(headRefusal(withRender({ sigma: 'Predicted' }))).toContain('render.sigma must be a number in [0, 4] fine pixels or "predicted"');
   });
 });
 
