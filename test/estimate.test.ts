@@ -4,6 +4,7 @@ import { estimateConditions, type ImagingConditions } from '../lib/estimate/esti
 import { aduPerPhotonOf, BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
+import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
 interface Truth {
@@ -129,18 +130,8 @@ function independentTruth(c: IndependentConditions): Truth {
   };
 }
 
-/** README's 160 nm microscope (scripts/make-fit-demo.ts). */
-const SCMOS_160NM: IndependentConditions = {
-  ...SCMOS_107NM,
-  pixelSizeNm: 160,
-  width: 48,
-  height: 48,
-  optics: { wavelengthNm: 660, numericalAperture: 1.4 },
-  photons: { median: 1800, logSigma: 0.35 },
-  background: { ...SCMOS_107NM.background, meanPhotons: 25 },
-  densityPerUm2: 2.5,
-  camera: { ...SCMOS_107NM.camera, chipSeed: 7160 } as typeof SCMOS_107NM.camera,
-};
+/** README's 160 nm microscope, as scripts/make-fit-demo.ts draws it. */
+const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions;
 
 describe('estimateConditions on dense stacks of the independent simulator (200 frames)', () => {
   // Too few spots stand alone to model the camera from their residuals: the camera comes from the noise in the

@@ -59,6 +59,24 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
   cameraSource: 'data' | 'option' | 'assumed';
 }
 
+/** A camera model from a noise line (variance slope = F x gain, zero at the baseline) and the excess factor F. */
+function cameraFromNoise(
+  noise: { baselineAdu: number; variance: { slope: number }; skewRatio: number },
+  excessNoiseFactor: number,
+  cameraModel: CameraModel['cameraModel'],
+  cameraSource: CameraModel['cameraSource'],
+): CameraModel {
+  return {
+    baselineAdu: noise.baselineAdu,
+    aduPerPhoton: noise.variance.slope / excessNoiseFactor,
+    camera: excessNoiseFactor === 2 ? 'emccd' : 'scmos',
+    excessNoiseFactor,
+    skewRatio: noise.skewRatio,
+    cameraModel,
+    cameraSource,
+  };
+}
+
 export interface EstimateOptions {
   /** Camera pixel size, nm: overrides (or supplies) the file's. */
   pixelSizeNm?: number;
@@ -276,15 +294,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     fits = sparse.fits;
     const noise = sparse.noise;
     const F = options.camera ? (options.camera === 'emccd' ? 2 : 1) : noise.excessNoiseFactor;
-    model = {
-      baselineAdu: noise.baselineAdu,
-      aduPerPhoton: noise.variance.slope / F,
-      camera: F === 2 ? 'emccd' : 'scmos',
-      excessNoiseFactor: F,
-      skewRatio: noise.skewRatio,
-      cameraModel: 'spots',
-      cameraSource: options.camera ? 'option' : 'data',
-    };
+    model = cameraFromNoise(noise, F, 'spots', options.camera ? 'option' : 'data');
     backgroundAdu = median(fits.background);
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why).
@@ -299,16 +309,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     if (hp.slopeRelativeError > MAX_SLOPE_ERROR) {
       throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * hp.slopeRelativeError).toFixed(0)} %)`);
     }
-    const F = options.camera === 'emccd' ? 2 : 1;
-    model = {
-      baselineAdu: hp.baselineAdu,
-      aduPerPhoton: hp.variance.slope / F,
-      camera: F === 2 ? 'emccd' : 'scmos',
-      excessNoiseFactor: F,
-      skewRatio: hp.skewRatio,
-      cameraModel: 'highpass',
-      cameraSource: options.camera ? 'option' : 'assumed',
-    };
+    model = cameraFromNoise(hp, options.camera === 'emccd' ? 2 : 1, 'highpass', options.camera ? 'option' : 'assumed');
     fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
     backgroundAdu = denseBackgroundAdu(frames, hp);
     let total = 0;

@@ -87,6 +87,18 @@ export interface VarianceLine {
   intercept: number;
 }
 
+/**
+ * The model's derivatives at pixel (r, c) with respect to (x, y, amplitude, sigma, background), into `g`, from the
+ * per-axis factors and their derivatives that `axis` left for the current parameters.
+ */
+function jacobianRow(g: Float64Array, amplitude: number, ex: Float64Array, ey: Float64Array, dxE: Float64Array, dyE: Float64Array, dsx: Float64Array, dsy: Float64Array, r: number, c: number): void {
+  g[0] = amplitude * dxE[c] * ey[r];
+  g[1] = amplitude * ex[c] * dyE[r];
+  g[2] = ex[c] * ey[r];
+  g[3] = amplitude * (dsx[c] * ey[r] + ex[c] * dsy[r]);
+  g[4] = 1;
+}
+
 /** The hat matrix diagonal g_i^T (J^T J)^-1 g_i at the fitted parameters (per-axis factors as evaluate left them). */
 function leverages(
   p: number[],
@@ -105,11 +117,7 @@ function leverages(
   for (let r = 0; r < size; r++) {
     for (let c = 0; c < size; c++) {
       const g = jac.subarray((r * size + c) * 5, (r * size + c) * 5 + 5);
-      g[0] = p[2] * dxE[c] * ey[r];
-      g[1] = p[2] * ex[c] * dyE[r];
-      g[2] = ex[c] * ey[r];
-      g[3] = p[2] * (dsx[c] * ey[r] + ex[c] * dsy[r]);
-      g[4] = 1;
+      jacobianRow(g, p[2], ex, ey, dxE, dyE, dsx, dsy, r, c);
       const w = weights[r * size + c];
       for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) jtj[i * 5 + j] += w * g[i] * g[j];
     }
@@ -190,11 +198,7 @@ export function fitSpot(window: ArrayLike<number>, size: number, sigma0: number,
     jtr.fill(0);
     for (let r = 0; r < size; r++) {
       for (let c = 0; c < size; c++) {
-        g[0] = p[2] * dxE[c] * ey[r];
-        g[1] = p[2] * ex[c] * dyE[r];
-        g[2] = ex[c] * ey[r];
-        g[3] = p[2] * (dsx[c] * ey[r] + ex[c] * dsy[r]);
-        g[4] = 1;
+        jacobianRow(g, p[2], ex, ey, dxE, dyE, dsx, dsy, r, c);
         const w = weights[r * size + c];
         const d = window[r * size + c] - model[r * size + c];
         for (let i = 0; i < 5; i++) {
