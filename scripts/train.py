@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import ARCHITECTURES, UPSAMPLING, gmac_per_frame  # noqa: E402
 import evaluation  # noqa: E402
+from onnx_metadata import write_metadata  # noqa: E402
 
 OUTPUT_SCALE = 100.0
 CAMERA_PIXEL_NM = 100.0
@@ -275,12 +276,10 @@ def main():
 
 
 def export_onnx(model, path, arch, mean, std, provenance):
-    import onnx
     cpu_model = copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format).eval()
     torch.onnx.export(cpu_model, torch.zeros(1, 1, 64, 64), path, input_names=["frames"], output_names=["maps"],
                       opset_version=17, dynamo=False, do_constant_folding=True,
                       dynamic_axes={"frames": {0: "n", 2: "h", 3: "w"}, "maps": {0: "n", 2: "H", 3: "W"}})
-    m = onnx.load(path)
     props = {
         "smlm.format": "1", "smlm.architecture": arch, "smlm.upsampling": str(UPSAMPLING),
         "smlm.camera_pixel_nm": str(int(CAMERA_PIXEL_NM)), "smlm.output_pixel_nm": str(CAMERA_PIXEL_NM / UPSAMPLING),
@@ -288,13 +287,7 @@ def export_onnx(model, path, arch, mean, std, provenance):
         "smlm.output_scale": str(int(OUTPUT_SCALE)), "smlm.size_multiple": str(model.size_multiple),
         "smlm.min_size": str(model.min_size), "smlm.training": json.dumps(provenance),
     }
-    del m.metadata_props[:]
-    for k, v in props.items():
-        entry = m.metadata_props.add()
-        entry.key, entry.value = k, v
-    m.doc_string = f"smlm-rt {arch}: normalized frames [N,1,H,W] -> maps [N,1,{UPSAMPLING}H,{UPSAMPLING}W]"
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    write_metadata(path, props, f"smlm-rt {arch}: normalized frames [N,1,H,W] -> maps [N,1,{UPSAMPLING}H,{UPSAMPLING}W]")
 
 
 def check_onnx(model, path):

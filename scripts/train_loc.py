@@ -34,6 +34,7 @@ except ImportError as err:  # the smlm-rt CLI relays this line
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import ARCHITECTURES, UPSAMPLING, gmac_per_frame  # noqa: E402
 import simulate_torch as sim  # noqa: E402
+from onnx_metadata import write_metadata  # noqa: E402
 
 MAX_OFFSET = 1.0
 CHANNELS = ["p", "dx", "dy", "sx", "sy"]
@@ -175,7 +176,6 @@ def freeze_batchnorm_stats(model):
 
 
 def export_onnx(model, path, norm, ranges, head_meta, provenance):
-    import onnx
     import inspect
     cpu = copy.deepcopy(model).float().cpu().eval()
     # torch >= 2.9 exports through dynamo by default; the TorchScript exporter is the one whose graphs smlm-rt's compiler knows.
@@ -183,7 +183,6 @@ def export_onnx(model, path, norm, ranges, head_meta, provenance):
     torch.onnx.export(cpu, torch.zeros(1, 1, 64, 64), path, input_names=["frames"], output_names=["detections"],
                       opset_version=17, do_constant_folding=True, **legacy,
                       dynamic_axes={"frames": {0: "n", 2: "h", 3: "w"}, "detections": {0: "n", 2: "h", 3: "w"}})
-    m = onnx.load(path)
     props = {
         "smlm.format": "1", "smlm.architecture": "unet-loc", "smlm.upsampling": str(UPSAMPLING),
         "smlm.camera_pixel_nm": f"{ranges.pixel_nm:g}", "smlm.output_pixel_nm": f"{ranges.pixel_nm / UPSAMPLING:g}",
@@ -191,13 +190,8 @@ def export_onnx(model, path, norm, ranges, head_meta, provenance):
         "smlm.output_scale": "1", "smlm.size_multiple": str(model.size_multiple), "smlm.min_size": str(model.min_size),
         "smlm.head": json.dumps(head_meta), "smlm.training": json.dumps(provenance),
     }
-    del m.metadata_props[:]
-    for key, value in props.items():
-        e = m.metadata_props.add()
-        e.key, e.value = key, value
-    m.doc_string = f"smlm-rt unet-loc: normalized frames [N,1,H,W] -> raw detections [N,5*g*g,H,W], g = {head_meta['grid']} ({', '.join(CHANNELS)})"
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    write_metadata(path, props, f"smlm-rt unet-loc: normalized frames [N,1,H,W] -> raw detections [N,5*g*g,H,W], "
+                                f"g = {head_meta['grid']} ({', '.join(CHANNELS)})")
 
 
 def check_onnx(model, path):
