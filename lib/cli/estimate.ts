@@ -16,7 +16,7 @@ export interface EstimateCliOptions {
 export function formatConditions(c: ImagingConditions): string {
   const f = (v: number, digits = 3) => Number(v.toPrecision(digits)).toString();
   return [
-    `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}`,
+    `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${c.cameraDecided ? '' : ': ASSUMED, not decided by the data (a dense stack cannot tell EM gain from none); for an EMCCD run again with --camera emccd (the gain would read 2x, background and photons half)'}`,
     `baseline          ${f(c.baselineAdu, 4)} ADU`,
     `gain              ${f(c.aduPerPhoton)} ADU per photon`,
     `background        ${f(c.backgroundPhotons)} photons per pixel`,

@@ -11,13 +11,17 @@
  * counts overlapping emitters that detection would merge).
  *
  * Dense stacks (too few spots stand alone, or too few of those the noise model explains): the camera from the noise
- * in the frames' finest spatial detail (highpass-noise.ts: mean-variance line over tiles of all frames, any density;
- * needs a PSF of sigma >= 0.9 px, and cannot tell EM gain from none, so sCMOS is assumed unless the `camera` option
- * says), PSF sigma and photons from the spatial correlation of the frames' fluctuations (fluctuation.ts), background
- * from the pixels' low temporal levels (denseBackgroundAdu), density as above. Measured on independent-simulator
- * stacks of 200 frames (test/estimate.test.ts): sCMOS 107 nm at 2-4.5/um^2 and EMCCD 100 nm at 3-5/um^2 within the
- * issue's tolerances but for a background 16 % high at 5/um^2 (the sCMOS gain reads 11-14 % high, near its limit);
- * an undersampled PSF (160 nm pixels, sigma ~0.7 px) is refused.
+ * in the frames' finest spatial detail (highpass-noise.ts: mean-variance line over tiles of all frames, any density,
+ * with a term for an sCMOS chip's gain spread; a narrower band below PSF sigma 0.9 px, refused below 0.72 px; it
+ * cannot tell EM gain from none, so sCMOS is assumed unless the `camera` option says, and cameraDecided is false),
+ * PSF sigma and photons from the spatial correlation of the frames' fluctuations under a pixel-integrated Gaussian
+ * (fluctuation.ts), background from the pixels' low temporal levels (denseBackgroundAdu), density as above.
+ * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
+ * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 -0.9 / -0.2 / -0.6 / -9.1 / -3.2 / +15.9 %, at
+ * 2/um^2 -1.2 / +1.3 / -10.1 / -15.8 / -2.5 / +32.4 %; EMCCD 100 nm (camera given) at 3/um^2 +0.9 / +1.1 / -4.5 /
+ * -14.4 / -2.7 / +16.7 %, at 5/um^2 -0.2 / -0.3 / +3.6 / -14.7 / -3.0 / +17.7 %; sCMOS 160 nm (sigma 0.78 px) at
+ * 2.5/um^2 -1.7 / +5.8 / +7.3 / -4.4 / +1.6 / +3.1 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
+ * 2.5/um^2): +1.3 / +10.9 / -20.6 / -4.6 / +0.8 / -5.0 % (the narrow PSF's light still reaches the band).
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
@@ -57,18 +61,23 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
   cameraModel: 'spots' | 'highpass';
   /** Where `camera` came from: the data, the `camera` option, or assumed (sCMOS) where the data could not tell. */
   cameraSource: 'data' | 'option' | 'assumed';
+  /**
+   * False when the data did not decide the camera kind (dense stacks without the `camera` option: sCMOS assumed; with
+   * an EMCCD the gain is then twice the true one and the background and photons half).
+   */
+  cameraDecided: boolean;
 }
 
-/** A camera model from a noise line (variance slope = F x gain, zero at the baseline) and the excess factor F. */
+/** A camera model from a noise model (its variance slope, aduPerPhoton x its F, is F x gain) and the excess factor F. */
 function cameraFromNoise(
-  noise: { baselineAdu: number; variance: { slope: number }; skewRatio: number },
+  noise: { baselineAdu: number; aduPerPhoton: number; excessNoiseFactor: number; skewRatio: number },
   excessNoiseFactor: number,
   cameraModel: CameraModel['cameraModel'],
   cameraSource: CameraModel['cameraSource'],
 ): CameraModel {
   return {
     baselineAdu: noise.baselineAdu,
-    aduPerPhoton: noise.variance.slope / excessNoiseFactor,
+    aduPerPhoton: (noise.aduPerPhoton * noise.excessNoiseFactor) / excessNoiseFactor,
     camera: excessNoiseFactor === 2 ? 'emccd' : 'scmos',
     excessNoiseFactor,
     skewRatio: noise.skewRatio,
@@ -102,8 +111,17 @@ const MIN_SPOTS = 300;
 const MIN_KEPT_SHARE = 0.5;
 /** Dense stacks: fewest spots that measure the PSF and the photons (the camera comes from highpass-noise.ts). */
 const MIN_DENSE_SPOTS = 30;
-/** Below this PSF sigma (camera px) emitter light reaches the highest spatial frequencies (highpass-noise.ts). */
-const MIN_SAMPLED_SIGMA_PX = 0.9;
+/**
+ * Below this PSF sigma (camera px) emitter light reaches the band of the default high-pass filter (highpass-noise.ts),
+ * and a filter of order UNDERSAMPLED_ORDER, whose band hugs 0.5 cycles/px closer, is used instead.
+ */
+const SAMPLED_SIGMA_PX = 0.9;
+const UNDERSAMPLED_ORDER = 12;
+/**
+ * Below this PSF sigma (camera px) emitter light reaches even that band: measured on 160 nm sCMOS stacks, the gain
+ * read +6-11 % at sigma 0.72-0.84 px (order 12) but +45 % at 0.66 px.
+ */
+const MIN_SAMPLED_SIGMA_PX = 0.72;
 /**
  * Dense stacks: spot fits whose weighted residuals exceed this hold unresolved neighbours (looser than for sparse
  * stacks: the tails of emitters around a spot are not in its model).
@@ -243,10 +261,12 @@ function normalQuantile(p: number): number {
 /**
  * The background level of a dense stack, ADU: per pixel, the 5th percentile of its values over time (frames where
  * little emitter light reaches it), moved up to the background's mean by the noise the camera model gives at that
- * level; then the 15th percentile over pixels, not the median: pixels on or near structures are lit in nearly every
- * frame, and the faint tails of emitters reach most pixels in most frames, while a background gradient pulls the
- * other way. Chosen on independent-simulator stacks (sCMOS 107 nm at 2 and 4.5/um^2, EMCCD 100 nm at 3 and 5/um^2):
- * -9 to +16 % there (the median over pixels read +20 to +60 %).
+ * level; then the 5th percentile over pixels, not the median: pixels on or near structures are lit in nearly every
+ * frame, and the faint tails of emitters (an Airy PSF's wings reach far) lift most pixels' low levels, while a
+ * background gradient pulls the other way. Chosen on independent-simulator stacks (sCMOS 107 nm at 2 and 4.5/um^2
+ * and 160 nm at 2.5/um^2, EMCCD 100 nm at 3 and 5/um^2): -10 to +7 % there once the sCMOS gain was right (the 15th
+ * percentile, chosen while the sCMOS gain read 11-14 % high, then read +9 to +27 %; the median +20 to +60 %; a smooth
+ * surface fitted from below +26 to +67 %: the wings' light is everywhere, not only near structures).
  */
 function denseBackgroundAdu(frames: Float64Array[], hp: HighpassNoise): number {
   const n = frames[0].length;
@@ -263,7 +283,7 @@ function denseBackgroundAdu(frames: Float64Array[], hp: HighpassNoise): number {
     for (let k = 0; k < 5; k++) level = low + z * Math.sqrt(Math.max(hp.variance.slope * level + hp.variance.intercept, 0));
     levels[i] = level;
   }
-  return Float64Array.from(levels).sort()[Math.round(0.15 * (n - 1))];
+  return Float64Array.from(levels).sort()[Math.round(0.05 * (n - 1))];
 }
 
 /**
@@ -297,15 +317,17 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     model = cameraFromNoise(noise, F, 'spots', options.camera ? 'option' : 'data');
     backgroundAdu = median(fits.background);
   } else {
-    // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why).
-    const hp = highpassNoiseModel(frames, width, height);
-    if (!hp) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
-    if (!(sigma0 >= MIN_SAMPLED_SIGMA_PX)) {
+    // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
+    // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
+    const psfWidth = fluctuationPsf(frames, width, height, 1)?.sigmaPx ?? sigma0;
+    if (!(psfWidth >= MIN_SAMPLED_SIGMA_PX)) {
       throw failed(
-        `${sparse.reason}; the camera's noise cannot be told from the emitters' light in the finest detail either, because the PSF (sigma ~${sigma0.toFixed(2)} px) is undersampled ` +
+        `${sparse.reason}; the camera's noise cannot be told from the emitters' light in the finest detail either, because the PSF (sigma ~${psfWidth.toFixed(2)} px) is undersampled ` +
           `(it needs sigma >= ${MIN_SAMPLED_SIGMA_PX} px); use a sparser part of the acquisition (--frames) or a stack with fewer emitters per frame`,
       );
     }
+    const hp = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
+    if (!hp) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
     if (hp.slopeRelativeError > MAX_SLOPE_ERROR) {
       throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * hp.slopeRelativeError).toFixed(0)} %)`);
     }
@@ -377,5 +399,6 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     framesTotal: source.frames,
     cameraModel: model.cameraModel,
     cameraSource: model.cameraSource,
+    cameraDecided: model.cameraSource !== 'assumed',
   };
 }

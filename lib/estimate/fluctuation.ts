@@ -7,10 +7,13 @@
  * a (nearly) Poisson process blurred by the PSF: C(d) = rho E[n^2] R(d), with R the autocorrelation of the
  * pixel-integrated PSF (about a Gaussian of variance 2 (sigma^2 + 1/12) px^2 per axis), rho emitters per pixel per
  * frame and n their photons; the camera's noise is white and adds to the zero lag only, and an sCMOS chip's fixed
- * pattern is in the temporal mean. So log C(d) against |d|^2 (d != 0) is a line whose slope gives sigma and whose
- * intercept, over the mean emitter light per pixel rho E[n], gives E[n^2] / E[n] (photons).
+ * pattern is in the temporal mean. R is exact for a pixel-integrated Gaussian PSF at uniformly random positions:
+ * R(dx, dy) = A(dx) A(dy), A the autocorrelation of one axis's pixel box (a triangle on [-1, 1]) blurred by a Gaussian
+ * of variance 2 sigma^2 (erf differences), which matters for undersampled PSFs (sigma < 1 px), where the Gaussian
+ * approximation of variance 2 (sigma^2 + 1/12) does not hold. sigma is fitted to log C(d) at the lags 0 < |d| <= 3
+ * (one free level); that level, rho E[n^2], over the mean emitter light per pixel rho E[n], gives E[n^2] / E[n].
  */
-import { fitLine } from './line-fit.js';
+import { erf } from '../simulate/psf.js';
 
 export interface Fluctuation {
   /** PSF sigma, camera px. */
@@ -62,24 +65,68 @@ export function fluctuationPsf(frames: Float64Array[], width: number, height: nu
       byD2.set(d2, [s + sums[k], c + counts[k]]);
     }
   }
-  const xs: number[] = [];
+  const lags: [number, number][] = [];
   const ys: number[] = [];
   const ws: number[] = [];
   for (const [d2, [s, c]] of byD2) {
     const cov = (s / c) * (nT / (nT - 1));
     if (!(cov > 0)) continue;
-    xs.push(d2);
+    lags.push(LAG_OF[d2]);
     ys.push(Math.log(cov));
     ws.push(cov * cov);
   }
-  if (xs.length < 3) return undefined;
-  const line = fitLine(xs, ys, ws);
-  if (!(line.slope < 0)) return undefined;
-  // log C = b - d^2 / (4 s'^2), s'^2 = sigma^2 + 1/12.
-  const s2 = -1 / (4 * line.slope);
-  const sigma2 = s2 - 1 / 12;
-  if (!(sigma2 > 0.04)) return undefined;
-  // C(0) of the signal = rho E[n^2] / (4 pi s'^2), and rho E[n] = signal per pixel.
-  const secondOverFirstAdu = (Math.exp(line.intercept) * 4 * Math.PI * s2) / signalAdu;
-  return { sigmaPx: Math.sqrt(sigma2), secondOverFirstAdu };
+  if (lags.length < 3) return undefined;
+  // For a given sigma the best level is the weighted mean of log C - log R; sigma by golden-section search.
+  const misfit = (sigma: number): { cost: number; level: number } => {
+    const logR = lags.map(([dx, dy]) => Math.log(boxAutocorrelation(dx, sigma) * boxAutocorrelation(dy, sigma)));
+    let sw = 0;
+    let swy = 0;
+    for (let i = 0; i < lags.length; i++) {
+      sw += ws[i];
+      swy += ws[i] * (ys[i] - logR[i]);
+    }
+    const level = swy / sw;
+    let cost = 0;
+    for (let i = 0; i < lags.length; i++) cost += ws[i] * (ys[i] - logR[i] - level) ** 2;
+    return { cost, level };
+  };
+  let [a, b] = [0.2, 6];
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c1 = b - g * (b - a);
+  let c2 = a + g * (b - a);
+  let f1 = misfit(c1).cost;
+  let f2 = misfit(c2).cost;
+  for (let k = 0; k < 60; k++) {
+    if (f1 < f2) {
+      [b, c2, f2] = [c2, c1, f1];
+      c1 = b - g * (b - a);
+      f1 = misfit(c1).cost;
+    } else {
+      [a, c1, f1] = [c1, c2, f2];
+      c2 = a + g * (b - a);
+      f2 = misfit(c2).cost;
+    }
+  }
+  const sigma = (a + b) / 2;
+  // At the search's ends the data did not decide it (a flat or rising covariance).
+  if (!(sigma > 0.25 && sigma < 5.9)) return undefined;
+  // The level is rho E[n^2] (R(0) = A(0)^2 is what one emitter's pixels hold of n^2); rho E[n] = signal per pixel.
+  const secondOverFirstAdu = Math.exp(misfit(sigma).level) / signalAdu;
+  return { sigmaPx: sigma, secondOverFirstAdu };
+}
+
+/** A representative lag (dx, dy) for each |d|^2 used (every lag of one |d|^2 <= 9 has the same A(dx) A(dy)). */
+const LAG_OF: Record<number, [number, number]> = { 1: [1, 0], 2: [1, 1], 4: [2, 0], 5: [2, 1], 8: [2, 2], 9: [3, 0] };
+
+/**
+ * A(d): the autocorrelation at lag d (px) of one axis of a pixel-integrated Gaussian, averaged over the emitter's
+ * position: the triangle 1 - |u| on [-1, 1] (a pixel box with itself) blurred by a Gaussian of sd sqrt(2) sigma.
+ * Closed form: with s = sqrt(2) sigma, Phi and phi the normal CDF and density,
+ * A(d) = sum over u0 in {d-1, d, d+1} of weight(u0) x [u0 Phi(u0/s) + s phi(u0/s)], weights 1, -2, 1 (the second
+ * difference of the ramp integral), which is exact.
+ */
+export function boxAutocorrelation(d: number, sigma: number): number {
+  const s = Math.SQRT2 * sigma;
+  const ramp = (u: number) => u * 0.5 * (1 + erf(u / s / Math.SQRT2)) + (s * Math.exp((-0.5 * u * u) / (s * s))) / Math.sqrt(2 * Math.PI);
+  return ramp(d + 1) - 2 * ramp(d) + ramp(d - 1);
 }

@@ -16,12 +16,18 @@
  * temporal mean of the filtered frames is subtracted first. Read noise adds a constant to the variance, so the
  * baseline B = -c / s2 reads low by readNoise^2 / s2 (~1 % of a typical sCMOS baseline).
  *
- * Limits (measured on independent-simulator stacks, 200 frames): the slope reads 0-14 % high on PSFs of sigma >= 1.1
- * px (107 nm sCMOS at 2-4.5 emitters/um^2: +11-14 %; 100 nm EMCCD at 3-5/um^2: +0.2-0.3 %), the baseline within
- * 1.6 %; but an undersampled PSF (sigma ~0.7 px, 160 nm pixels) puts so much light near the Nyquist frequency that
- * the slope read +78 %: estimate.ts does not use it below sigma 0.9 px. The third-moment ratio is right without
- * emitters (0.97 on an emitter-free sCMOS stack) but the emitters' residual light dominates the third moment (1.2 to 5
- * on dense stacks of either camera kind), so the camera kind is not decided from it.
+ * An sCMOS chip's pixel gains differ by a few %: the emitters' light that changes from frame to frame then reaches the
+ * high-pass output as white "noise" of variance (gain spread)^2 x (that change)^2, which the fixed-pattern
+ * subtraction cannot remove; the variance line is fitted with that term (fitWithSignalTerm). Without it the
+ * independent simulator's 107 nm sCMOS (3 % gain spread) read its gain 11-14 % high on dense stacks, and right with
+ * the spread set to 0; with it, -0.2 and +1.3 % (4.5 and 2 emitters/um^2), the fitted spread 3.3 and 2.9 %.
+ *
+ * Limits (measured on 200-frame stacks): an undersampled PSF puts light near 0.5 cycles/px; estimate.ts uses a
+ * narrower band (order 12) below sigma 0.9 px: at 160 nm pixels and sigma ~0.78 px the gain read +5.8 % (independent
+ * simulator, Airy PSF) and +10.9 % (lib/simulate, Gaussian), and below sigma 0.72 px estimate.ts refuses (at 0.66 px
+ * the gain read +45 % even at order 12). The baseline reads within 1.7 %. The third-moment ratio is right without
+ * emitters (0.97 on an emitter-free sCMOS stack) but the emitters' residual light dominates the third moment (1.2 to
+ * 5 on dense stacks of either camera kind, more with the narrow band), so the camera kind is not decided from it.
  */
 import { fitLine } from './line-fit.js';
 
@@ -37,6 +43,12 @@ export interface HighpassNoise {
   slopeRelativeError: number;
   /** Tiles (of all frames) the line was fitted to. */
   tiles: number;
+  /** The high-pass filter's order per axis. */
+  order: number;
+  /** kappa of the fit: the (relative gain spread)^2 of the pixels, ~0 for an EMCCD. */
+  gainSpreadSquared: number;
+  /** The slope of the plain variance line (without the R term), for comparison. */
+  binnedSlope: number;
 }
 
 /** The 1-D high-pass (1 - z^-1)^order: response |2 sin(pi f)|^order. */
@@ -45,8 +57,11 @@ function highpass(order: number): number[] {
   for (let k = 0; k < order; k++) h = [...h, 0].map((v, i) => v - (i > 0 ? h[i - 1] : 0));
   return h;
 }
-/** Order 6: 64 at 0.5 cycles/px, 1 at 1/6, 0.02 at 0.1 (order 4 lets more of a PSF of sigma ~1 px through). */
-const H = highpass(6);
+/**
+ * Order 6: 64 at 0.5 cycles/px, 1 at 1/6, 0.02 at 0.1 (order 4 lets more of a PSF of sigma ~1 px through). Higher
+ * orders keep a narrower band around 0.5 cycles/px, for undersampled PSFs, at the price of fewer tiles and noisier ones.
+ */
+export const DEFAULT_HIGHPASS_ORDER = 6;
 const TILE = 8;
 const BINS = 20;
 
@@ -54,8 +69,90 @@ function quantileSorted(s: ArrayLike<number>, q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
 }
 
+/** Solves a x = b (n x n, row-major) by Gaussian elimination with partial pivoting; undefined when singular. */
+function solveLinear(a: number[], b: number[]): number[] | undefined {
+  const n = b.length;
+  const m = a.slice();
+  const x = b.slice();
+  for (let k = 0; k < n; k++) {
+    let pivot = k;
+    for (let r = k + 1; r < n; r++) if (Math.abs(m[r * n + k]) > Math.abs(m[pivot * n + k])) pivot = r;
+    if (!(Math.abs(m[pivot * n + k]) > 0)) return undefined;
+    for (let c = 0; c < n; c++) [m[k * n + c], m[pivot * n + c]] = [m[pivot * n + c], m[k * n + c]];
+    [x[k], x[pivot]] = [x[pivot], x[k]];
+    for (let r = k + 1; r < n; r++) {
+      const f = m[r * n + k] / m[k * n + k];
+      for (let c = k; c < n; c++) m[r * n + c] -= f * m[k * n + c];
+      x[r] -= f * x[k];
+    }
+  }
+  for (let k = n - 1; k >= 0; k--) {
+    let sum = x[k];
+    for (let c = k + 1; c < n; c++) sum -= m[k * n + c] * x[c];
+    x[k] = sum / m[k * n + k];
+  }
+  return x;
+}
+
+/**
+ * Tile variance = s2 mu + c + kappa R, weighted least squares over the tiles (weights from the predicted variance,
+ * three rounds). R, the tile's mean squared change of the pixels from their temporal means, stands for the emitters'
+ * light that changes from frame to frame: an sCMOS chip's pixel-to-pixel gain differences (a few %) turn it into
+ * white, high-frequency "noise" of variance (gain spread)^2 x R, which the fixed-pattern subtraction cannot remove
+ * (measured: without this term the gain of the independent simulator's sCMOS read 11-14 % high on dense stacks, and
+ * right with its gain spread set to 0). R holds the noise too ((1 - 1/T) (s2 mu + c) more), which the returned s2 and
+ * c account for.
+ */
+function fitWithSignalTerm(
+  mu: number[],
+  v: number[],
+  r: number[],
+  lo: number,
+  hi: number,
+  start: { slope: number; intercept: number },
+  nT: number,
+): { slope: number; intercept: number; kappa: number; slopeError: number } | undefined {
+  const P = 3;
+  let p = [start.slope, start.intercept, 0];
+  let varSlope = NaN;
+  let chi = 0;
+  let used = 0;
+  for (let round = 0; round < 3; round++) {
+    const a = new Array<number>(P * P).fill(0);
+    const b = new Array<number>(P).fill(0);
+    for (let i = 0; i < mu.length; i++) {
+      if (mu[i] < lo || mu[i] > hi) continue;
+      const x = [mu[i], 1, r[i]];
+      const pred = Math.max(p[0] * x[0] + p[1] + p[2] * x[2], 1e-9);
+      const w = 1 / (pred * pred);
+      for (let j = 0; j < P; j++) {
+        b[j] += w * x[j] * v[i];
+        for (let k = 0; k < P; k++) a[j * P + k] += w * x[j] * x[k];
+      }
+    }
+    const next = solveLinear(a, b);
+    if (!next) return undefined;
+    p = next;
+    varSlope = solveLinear(a, [1, 0, 0])?.[0] ?? NaN;
+    chi = 0;
+    used = 0;
+    for (let i = 0; i < mu.length; i++) {
+      if (mu[i] < lo || mu[i] > hi) continue;
+      const pred = Math.max(p[0] * mu[i] + p[1] + p[2] * r[i], 1e-9);
+      chi += ((v[i] - pred) / pred) ** 2;
+      used++;
+    }
+  }
+  const keep = 1 - p[2] * (1 - 1 / nT);
+  if (!(keep > 0)) return undefined;
+  // The slope's standard error from the fit's covariance, scaled by the scatter about it.
+  const slopeError = Math.sqrt(Math.max(0, varSlope) * (chi / Math.max(1, used - P))) / keep;
+  return { slope: p[0] / keep, intercept: p[1] / keep, kappa: p[2], slopeError };
+}
+
 /** Frames: float64 ADU, row-major, all width x height. Undefined when the stack is too small or the line fails. */
-export function highpassNoiseModel(frames: Float64Array[], width: number, height: number): HighpassNoise | undefined {
+export function highpassNoiseModel(frames: Float64Array[], width: number, height: number, order = DEFAULT_HIGHPASS_ORDER): HighpassNoise | undefined {
+  const H = highpass(order);
   const nT = frames.length;
   const half = (H.length - 1) / 2;
   const fw = width - 2 * half;
@@ -106,6 +203,9 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   const tileMean: number[] = [];
   const tileVar: number[] = [];
   const tileK3: number[] = [];
+  const tileR: number[] = [];
+  const rawMean = new Float64Array(width * height);
+  for (const f of frames) for (let i = 0; i < rawMean.length; i++) rawMean[i] += f[i] / nT;
   for (let t = 0; t < nT; t++) {
     const f = frames[t];
     for (let ty = 0; ty < tilesY; ty++) {
@@ -122,12 +222,21 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
         }
         // The level the tile's filtered variance stands for: the frame's mean over the filters' reach, each pixel
         // weighted by how much of its variance reaches the tile (sum over the tile of h^2 at its offset).
+        let q = 0;
         for (let a = 0; a < span; a++) {
           const row = (ty * TILE + a) * width + tx * TILE;
           let rowSum = 0;
-          for (let b = 0; b < span; b++) rowSum += reach[b] * f[row + b];
+          let rowSquares = 0;
+          for (let b = 0; b < span; b++) {
+            rowSum += reach[b] * f[row + b];
+            const d = f[row + b] - rawMean[row + b];
+            rowSquares += reach[b] * d * d;
+          }
           m += reach[a] * rowSum;
+          q += reach[a] * rowSquares;
         }
+        tileR.push(q / reachTotal);
+
         const count = TILE * TILE;
         tileMean.push(m / reachTotal);
         tileVar.push(s2 / count / gain2);
@@ -169,24 +278,15 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
     ws.push(bn[b] / (y * y));
   }
   if (xs.length < 4) return undefined;
-  const line = fitLine(xs, ys, ws);
+  const binned = fitLine(xs, ys, ws);
+  if (!(binned.slope > 0)) return undefined;
+  const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT);
+  if (!fit) return undefined;
+  const line = { slope: fit.slope, intercept: fit.intercept };
   const s2 = line.slope;
   if (!(s2 > 0)) return undefined;
   const baselineAdu = -line.intercept / s2;
-  let sw = 0;
-  let swx = 0;
-  for (let b = 0; b < xs.length; b++) {
-    sw += ws[b];
-    swx += ws[b] * xs[b];
-  }
-  const xBar = swx / sw;
-  let sxx = 0;
-  let chi = 0;
-  for (let b = 0; b < xs.length; b++) {
-    sxx += ws[b] * (xs[b] - xBar) ** 2;
-    chi += ws[b] * (ys[b] - line.slope * xs[b] - line.intercept) ** 2;
-  }
-  const slopeRelativeError = Math.sqrt(Math.max(1, chi / (xs.length - 2)) / sxx) / s2;
+  const slopeRelativeError = fit.slopeError / s2;
   // Pooled over the bins (weighted by tiles): sum k3 / (s2^2 sum (mu - B)).
   let k3Sum = 0;
   let levelSum = 0;
@@ -197,5 +297,17 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   const skewRatio = k3Sum / (s2 * s2 * levelSum);
   const emccd = skewRatio > 1.25;
   const excessNoiseFactor = emccd ? 2 : 1;
-  return { camera: emccd ? 'emccd' : 'scmos', excessNoiseFactor, skewRatio, baselineAdu, aduPerPhoton: s2 / excessNoiseFactor, variance: line, slopeRelativeError, tiles: n };
+  return {
+    camera: emccd ? 'emccd' : 'scmos',
+    excessNoiseFactor,
+    skewRatio,
+    baselineAdu,
+    aduPerPhoton: s2 / excessNoiseFactor,
+    variance: line,
+    slopeRelativeError,
+    tiles: n,
+    order,
+    gainSpreadSquared: fit.kappa,
+    binnedSlope: binned.slope,
+  };
 }
