@@ -1,20 +1,31 @@
 /**
  * The data of README's "Fit a model to your microscope": two microscopes that are not the benchmark's, drawn by the
- * independent simulator (lib/independent-simulator: code the training simulators share nothing with), each as
- *   NAME-acquisition.tif      what a user would hand to `smlm-rt estimate` (and fit a model to)
- *   NAME-heldout.tif + .csv   another field of the same microscope, never used to fit anything: before/after NMSE
- * Both stacks carry their pixel size in the file, as a camera's software writes it.
+ * independent simulator (lib/independent-simulator: code the training simulators share nothing with). For each:
+ *   WORK/NAME-acquisition.tif    what a user hands to `smlm-rt estimate` (stays here: only its conditions travel)
+ *   OUT/NAME.conditions.json     `smlm-rt estimate WORK/NAME-acquisition.tif --json`, run through the CLI as a user
+ *                                runs it: the conditions `smlm-rt train --like` fits a model to
+ *   OUT/NAME-heldout.tif + .csv.gz  another field of the same microscope, never used to fit anything: before/after
+ *                                NMSE (the CSV, ThunderSTORM columns, gzipped; also WORK/NAME-heldout.csv)
+ * Both stacks carry their pixel size in the file, as a camera's software writes it. The estimate's error against the
+ * simulation's settings is printed (and kept in OUT/NAME.settings.json) but nothing downstream reads the settings.
  *
- * Usage (after `npm run build`): node dist/scripts/make-fit-demo.js [--out .gpu/fit] [--frames 200]
+ * Usage (after `npm run build`): node dist/scripts/make-fit-demo.js [--out .gpu/fit] [--work .gpu/fit-acquisition]
+ *   [--frames 200] [--heldout-frames 200]
+ * OUT is what scripts/gpu-host/fit-demo.sh reads on the GPU host (carry it); keep it small (the script prints its size).
  */
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { SCMOS_107NM, simulateIndependentStack, writeTruthCsv, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { aduPerPhotonOf, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, writeTruthCsv, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { writeStackTiff } from '../lib/io/tiff-write.js';
 
-/** The issue's example microscopes: the sCMOS at 107 nm, and a 160 nm camera behind a lower magnification. */
+/**
+ * The issue's example microscopes: the sCMOS at 107 nm, and the same objective (PSF sigma ~125 nm) with a 160 nm
+ * camera (sigma ~0.78 px: undersampled).
+ */
 export const FIT_DEMO_MICROSCOPES: readonly { name: string; conditions: IndependentConditions; seeds: [number, number] }[] = [
   { name: 'scmos-107nm', conditions: SCMOS_107NM, seeds: [515001, 515002] },
   {
@@ -24,7 +35,6 @@ export const FIT_DEMO_MICROSCOPES: readonly { name: string; conditions: Independ
       pixelSizeNm: 160,
       width: 48,
       height: 48,
-      optics: { wavelengthNm: 660, numericalAperture: 1.4 },
       photons: { median: 1800, logSigma: 0.35 },
       background: { ...SCMOS_107NM.background, meanPhotons: 25 },
       densityPerUm2: 2.5,
@@ -34,22 +44,63 @@ export const FIT_DEMO_MICROSCOPES: readonly { name: string; conditions: Independ
   },
 ];
 
+/** The simulation's settings in estimate's terms (for the printed comparison only). */
+function settingsOf(c: IndependentConditions): Record<string, number | string> {
+  return {
+    baselineAdu: c.camera.baselineAdu,
+    aduPerPhoton: aduPerPhotonOf(c.camera),
+    backgroundPhotons: c.background.meanPhotons,
+    photonsMedian: c.photons.median,
+    psfSigmaNm: meanGaussianEquivalentSigmaNm(c),
+    densityPerUm2: c.densityPerUm2,
+    pixelSizeNm: c.pixelSizeNm,
+    camera: c.camera.kind,
+  };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: '.gpu/fit' }, frames: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string', default: '.gpu/fit' },
+      work: { type: 'string', default: '.gpu/fit-acquisition' },
+      frames: { type: 'string', default: '200' },
+      'heldout-frames': { type: 'string', default: '200' },
+    },
+  });
   const out = values.out!;
+  const work = values.work!;
   mkdirSync(out, { recursive: true });
+  mkdirSync(work, { recursive: true });
+  const cli = fileURLToPath(new URL('../lib/cli/main.js', import.meta.url));
   for (const { name, conditions, seeds } of FIT_DEMO_MICROSCOPES) {
-    for (const [role, seed] of [
-      ['acquisition', seeds[0]],
-      ['heldout', seeds[1]],
-    ] as const) {
-      const sim = simulateIndependentStack({ ...conditions, seed, frames: Number(values.frames) });
-      const path = join(out, `${name}-${role}.tif`);
-      await writeStackTiff(path, sim.stack, { force: true });
-      if (role === 'heldout') writeTruthCsv(join(out, `${name}-heldout.csv`), sim.truth);
-      console.log(`${path}: ${sim.stack.frames} frames of ${sim.stack.width}x${sim.stack.height} px at ${conditions.pixelSizeNm} nm, ${sim.truth.length} emitters`);
-    }
+    const acquisition = simulateIndependentStack({ ...conditions, seed: seeds[0], frames: Number(values.frames) });
+    const acquisitionPath = join(work, `${name}-acquisition.tif`);
+    await writeStackTiff(acquisitionPath, acquisition.stack, { force: true });
+    // The user's path: the CLI's JSON, not the simulation's settings. A refusal stops the script (no fallback).
+    const json = execFileSync(process.execPath, [cli, 'estimate', acquisitionPath, '--json'], { encoding: 'utf8' });
+    const estimated = JSON.parse(json) as Record<string, number | string>;
+    writeFileSync(join(out, `${name}.conditions.json`), json);
+    const settings = settingsOf(conditions);
+    writeFileSync(join(out, `${name}.settings.json`), `${JSON.stringify(settings, null, 2)}\n`);
+    const rows = Object.entries(settings).map(([key, set]) => {
+      const got = estimated[key];
+      const error = typeof set === 'number' && typeof got === 'number' ? ` (${got >= set ? '+' : ''}${(100 * (got / set - 1)).toFixed(1)} %)` : '';
+      return `  ${key.padEnd(18)} estimated ${typeof got === 'number' ? Number(got.toPrecision(4)) : got}, set ${typeof set === 'number' ? Number(set.toPrecision(4)) : set}${error}`;
+    });
+    console.log(`${name}: smlm-rt estimate ${acquisitionPath} --json > ${join(out, `${name}.conditions.json`)}\n${rows.join('\n')}`);
+
+    const heldout = simulateIndependentStack({ ...conditions, seed: seeds[1], frames: Number(values['heldout-frames']) });
+    const heldoutPath = join(out, `${name}-heldout.tif`);
+    await writeStackTiff(heldoutPath, heldout.stack, { force: true });
+    // Gzipped: the CSVs are most of what travels (fit-demo.sh unpacks them on the host).
+    const csv = join(work, `${name}-heldout.csv`);
+    writeTruthCsv(csv, heldout.truth);
+    writeFileSync(`${join(out, `${name}-heldout.csv`)}.gz`, gzipSync(readFileSync(csv)));
+    console.log(`${heldoutPath}: ${heldout.stack.frames} frames of ${heldout.stack.width}x${heldout.stack.height} px at ${conditions.pixelSizeNm} nm, ${heldout.truth.length} emitters`);
   }
+  let bytes = 0;
+  for (const f of readdirSync(out)) bytes += statSync(join(out, f)).size;
+  console.log(`${out}: ${(bytes / 2 ** 20).toFixed(2)} MiB (what travels to the GPU host)`);
 }
 
 // Run as a script only: importing FIT_DEMO_MICROSCOPES must not write files.
