@@ -24,7 +24,7 @@ export function formatConditions(c: ImagingConditions): string {
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
-    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail (dense stack)"}, kind ${c.cameraSource}`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}, kind ${c.cameraSource}`,
   ].join('\n');
 }
 

@@ -286,7 +286,24 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   const s2 = line.slope;
   if (!(s2 > 0)) return undefined;
   const baselineAdu = -line.intercept / s2;
-  const slopeRelativeError = fit.slopeError / s2;
+  // Two checks of how well the slope is known: the fit's own standard error, and (as before the gain-spread term)
+  // the scatter of the binned tiles about the plain line, which catches levels that follow no one line (20 frames of
+  // a crowded stack did: the fit's own error said 3 %, the baseline read 11 % low).
+  let sw = 0;
+  let swx = 0;
+  for (let b = 0; b < xs.length; b++) {
+    sw += ws[b];
+    swx += ws[b] * xs[b];
+  }
+  const xBar = swx / sw;
+  let sxx = 0;
+  let chi = 0;
+  for (let b = 0; b < xs.length; b++) {
+    sxx += ws[b] * (xs[b] - xBar) ** 2;
+    chi += ws[b] * (ys[b] - binned.slope * xs[b] - binned.intercept) ** 2;
+  }
+  const binnedError = Math.sqrt(Math.max(1, chi / (xs.length - 2)) / sxx) / binned.slope;
+  const slopeRelativeError = Math.max(fit.slopeError / s2, binnedError);
   // Pooled over the bins (weighted by tiles): sum k3 / (s2^2 sum (mu - B)).
   let k3Sum = 0;
   let levelSum = 0;
