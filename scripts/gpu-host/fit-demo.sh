@@ -13,9 +13,10 @@
 #   4. a before/after table (stdout and $OUT/fit-demo.txt) and $OUT/fit-demo.json.
 # Comes back in $OUT: fit-demo.txt, fit-demo.json, fit-NAME.onnx (+ its training log fit-NAME.json), logs.tgz.
 # Knobs: FIT_MINUTES (4), BACKEND (cuda), EVAL_FRAMES (all; e.g. 1:20), SKIP_UNPACK=1 (node and dist/ already here),
-# TRAIN_TIMEOUT (s, FIT_MINUTES x 60 + 240), PYTHON (python3), DRY_RUN=1 (no GPU: trains with scripts/train_loc.py on
+# TRAIN_TIMEOUT (s, FIT_MINUTES x 60 + 150), PYTHON (python3), DRY_RUN=1 (no GPU: trains with scripts/train_loc.py on
 # the CPU for 3 steps instead of `smlm-rt train`, which requires CUDA; for checking this script, not for figures).
-# Budget (9 min call): unpack ~10 s, 2 x 2 reconstruct + evaluate ~1 min, training FIT_MINUTES + ~40 s each (at once).
+# Budget (9 min call): unpack ~10 s, 2 x 2 reconstruct + evaluate ~1-2 min (the first cuda run times its kernels),
+# training FIT_MINUTES + ~40 s (both at once; 157 s for 2 minutes on the H200 before): ~6.5 min at the default 4.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/smlm-rt-out}
@@ -83,7 +84,7 @@ for name in "${names[@]}"; do
         --init-onnx models/unet.onnx --minutes 0.2 --max-iters 3 --device cpu > "$LOGS/train-$name.log" 2>&1 &&
         cp "$WORK/train-$name/fit-$name.onnx" "$OUT/fit-$name.onnx"
     else
-      timeout "${TRAIN_TIMEOUT:-$((FIT_MINUTES * 60 + 240))}" "${CLI[@]}" train --like ".gpu/fit/$name.conditions.json" \
+      timeout "${TRAIN_TIMEOUT:-$((FIT_MINUTES * 60 + 150))}" "${CLI[@]}" train --like ".gpu/fit/$name.conditions.json" \
         -o "$OUT/fit-$name.onnx" --minutes "$FIT_MINUTES" --python "$PYTHON" --force > "$LOGS/train-$name.log" 2>&1
     fi
     rc=$?
