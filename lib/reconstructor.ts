@@ -9,6 +9,7 @@ import { selectBackend } from './backends/select.js';
 import { abortedError, checkCallOptions, cropResult, planCall, resultOf, type CallContext } from './call-plan.js';
 import { graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
+import { checkLiveOptions, openLive, planLive, type LiveOptions, type LiveSession, type LiveSessionImpl } from './live.js';
 import { planPreparation, prepareChunk } from './frames/prepare.js';
 import { cropImages } from './frames/pad.js';
 import { selectFrames } from './io/frame-range.js';
@@ -38,6 +39,8 @@ const aborted = abortedError;
 export class Reconstructor {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Live sessions open now (close() aborts them). */
+  private readonly lives = new Set<LiveSessionImpl>();
 
   private constructor(
     private readonly loaded: LoadedModel,
@@ -174,10 +177,52 @@ export class Reconstructor {
     }
   }
 
-  /** Waits for queued calls, then releases the backend. Later calls fail with E_CLOSED. Idempotent. */
+  /**
+   * Opens a live session for frames of `options.height` x `options.width` px that arrive over time (lib/live.ts):
+   * push them as they come, take snapshots, finish for the result reconstruct would give for the same frames.
+   * Resolves once the session is open: after the calls queued before it. While it is open, later calls on this
+   * Reconstructor wait for it: finish or abort it before awaiting them. Options are checked before it is queued
+   * (E_BAD_OPTIONS; E_FRAME_SIZE_UNSUPPORTED for a frame size the model cannot take with padFrames: false, or frames
+   * whose output image cannot be allocated); E_ABORTED when its signal fires while it waits, E_CLOSED on a closed
+   * Reconstructor.
+   */
+  live(options: LiveOptions): Promise<LiveSession> {
+    let call: ReturnType<typeof planLive>;
+    try {
+      if (this.closed) throw closedError();
+      checkLiveOptions(options);
+      call = planLive(this.context, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let release!: () => void;
+    const ended = new Promise<void>((resolve) => (release = resolve));
+    const open = async () => {
+      if (this.closed) throw closedError();
+      const live = await openLive(this.context, call, options, () => {
+        this.lives.delete(live);
+        release();
+      });
+      this.lives.add(live);
+      return live;
+    };
+    const opened = this.queue.then(open, open);
+    // The queue holds until the session has ended; a session that did not open holds nothing.
+    this.queue = opened.then(
+      () => ended,
+      () => undefined,
+    );
+    return opened;
+  }
+
+  /**
+   * Waits for queued calls, then releases the backend. Open live sessions are ended (their calls in flight reject
+   * with E_CLOSED). Later calls fail with E_CLOSED. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.lives].map((live) => live.closeFromReconstructor()));
     await this.queue;
     await this.backend.close();
   }
