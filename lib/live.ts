@@ -38,7 +38,10 @@ export interface LiveOptions {
   resample?: 'auto' | 'always' | 'never';
   /** As ReconstructCallOptions.padFrames. */
   padFrames?: boolean;
-  /** finish() also returns every frame's map (frames x height x width of the result), as reconstruct's keepFrameMaps. */
+  /**
+   * finish() also returns every frame's map (frames x height x width of the result), as reconstruct's keepFrameMaps.
+   * They are kept as chunks are done and joined at finish(): 4 bytes per map pixel, twice over for a moment.
+   */
   keepFrameMaps?: boolean;
   /** Aborts the session, as live.abort() does. */
   signal?: AbortSignal;
@@ -80,7 +83,8 @@ export interface LiveSession {
    * frames. Resolves when the frames are accepted (one chunk runs, at most one more waits), before they are done.
    * Rejects with E_BAD_OPTIONS (another frame size, not whole frames, not pixel data), E_NON_FINITE_PIXELS (nothing
    * of that push is queued), E_ABORTED (aborted while waiting), E_CLOSED (after finish or abort), or the error that
-   * ended the session (a backend failure). Pushes are taken in the order they were made; a push of 0 frames does nothing.
+   * ended the session (a backend failure). Pushes are taken in the order they were made; a push of 0 frames does
+   * nothing. A Stack's own pixelSizeNm is not read: the pixel size was fixed by live().
    */
   push(frames: Stack | PixelArray, options?: LivePushOptions): Promise<void>;
   /** The image of every frame pushed before this call, once they are done, without ending the session. */
@@ -191,6 +195,8 @@ export class LiveSessionImpl implements LiveSession {
     this.interrupted.catch(() => undefined);
     this.onSignal = () => this.end('aborted', new SmlmError('E_ABORTED', 'live session aborted by the caller'));
     options.signal?.addEventListener('abort', this.onSignal, { once: true });
+    // A signal that fired while the session was being opened has no 'abort' event left to send.
+    if (options.signal?.aborted) this.onSignal();
   }
 
   push(frames: Stack | PixelArray, options: LivePushOptions = {}): Promise<void> {

@@ -212,7 +212,16 @@ export class Reconstructor {
       () => ended,
       () => undefined,
     );
-    return opened;
+    const { signal } = options;
+    if (!signal) return opened;
+    // A signal that fires while the session waits for its turn rejects at once; the session then never opens, or
+    // (opened in between) ends itself on the signal.
+    return new Promise<LiveSession>((resolve, reject) => {
+      const onAbort = () => reject(new SmlmError('E_ABORTED', 'live session aborted before it opened'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      opened.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /**

@@ -154,6 +154,15 @@ describe('Reconstructor.live on the cpu backend', () => {
     // Either the finish won the race or it was aborted; never anything else.
     expect([3, 'E_ABORTED']).toContain(outcome);
     expect((await rejection(live.push(stackOf(1, 4, 6)))).code).toMatch(/E_CLOSED/);
+    // Waiting for its turn behind an open session, it rejects as soon as its signal fires, and never opens.
+    const first = await rec.live({ height: 4, width: 6 });
+    const waiting = new AbortController();
+    const second = rec.live({ height: 4, width: 6, signal: waiting.signal });
+    waiting.abort();
+    expect((await rejection(second)).code).toBe('E_ABORTED');
+    await first.push(stackOf(2, 4, 6));
+    expect((await first.finish()).frames).toBe(2);
+    expect((await rec.reconstruct(stackOf(1, 4, 6))).frames).toBe(1);
     await rec.close();
   });
 
