@@ -11,6 +11,7 @@ import { followTiffStack, type GrowingTiffStack } from '../lib/io/tiff-follow.js
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import type { Stack } from '../lib/types.js';
 import { GrowingTiffWriter } from './helpers/growing-tiff.js';
+import { buildTestTiff, pagesOf, withTag } from './helpers/tiff-builder.js';
 import { tempDir } from './helpers/paths.js';
 
 const dir = tempDir('smlm-rt-follow-');
@@ -109,6 +110,20 @@ describe('followTiffStack', () => {
     expect(await codeOf(followTiffStack(headerOnly, { idleMs: 150, pollMs: 20 }))).toBe('E_EMPTY_STACK');
     expect(await codeOf(followTiffStack(headerOnly, { idleMs: 60_000, signal: AbortSignal.timeout(100) }))).toBe('E_ABORTED');
     expect(await codeOf(followTiffStack(headerOnly, { idleMs: 0 }))).toBe('E_BAD_OPTIONS');
+    // Damage no growth can mend (a strip too small for its pixels) is said at once.
+    const damaged = join(dir, 'damaged.tif');
+    writeFileSync(
+      damaged,
+      withTag(
+        buildTestTiff(
+          pagesOf(2, H, W, () => 1),
+          { kind: 'uint16' },
+        ),
+        279,
+        3,
+      ),
+    );
+    expect(await codeOf(followTiffStack(damaged, { idleMs: 60_000 }))).toBe('E_TIFF_CORRUPT');
     // Page 1's strip lies far past the end, and the writer goes on appending, but not that far: damaged, not late.
     const stalled = join(dir, 'stalled.tif');
     const writer = new GrowingTiffWriter(stalled, { width: W, height: H });

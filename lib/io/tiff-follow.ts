@@ -78,6 +78,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * being written any more: it is damaged, and following fails with its error instead of waiting for it forever.
  */
 const STALL_FRAMES = 4;
+/** The reader's messages for a page that reaches past the end of the file (tiff-page.ts, tiff-ifd.ts). */
+const PAST_THE_END = /past the end of the file|cut short/;
 const STALL_SLACK_BYTES = 1024 * 1024;
 
 class Follower implements GrowingTiffStack {
@@ -201,7 +203,9 @@ class Follower implements GrowingTiffStack {
         layout = await readPageLayout(ifd, size, this.path);
       } catch (err) {
         // Tag values or pixels past the current end: complete later, unless the file grows far past it (stalled).
-        if (err instanceof SmlmError && err.code === 'E_TIFF_CORRUPT') return this.wait(offset, size, /damaged or truncated TIFF \((.*)\)$/s.exec(err.message)?.[1] ?? err.message, err);
+        // Any other damage (a strip too small for its pixels, a wrong type) no growth can mend.
+        if (err instanceof SmlmError && err.code === 'E_TIFF_CORRUPT' && PAST_THE_END.test(err.message))
+          return this.wait(offset, size, /damaged or truncated TIFF \((.*)\)$/s.exec(err.message)?.[1] ?? err.message, err);
         throw err;
       }
       if (page === 0) await this.firstPage(ifd, layout);
