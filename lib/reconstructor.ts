@@ -1,7 +1,8 @@
 /**
  * The public entry point: a Reconstructor owns one model and one backend and turns stacks into super-resolution
  * images. Calls are queued on a promise chain, so concurrent `reconstruct` calls run one after the other and never
- * interleave their batches on the backend.
+ * interleave their batches on the backend. Every call (reconstruct, reconstructSource, a live session) runs as one
+ * backend session (lib/backends/backend.ts): opened, fed chunk by chunk, finished, the output cropped back here.
  */
 import { allocateArray } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
@@ -33,8 +34,6 @@ function checkOptions(options: ReconstructorOptions): void {
 function closedError(): SmlmError {
   return new SmlmError('E_CLOSED', 'this Reconstructor was closed');
 }
-
-const aborted = abortedError;
 
 export class Reconstructor {
   private queue: Promise<unknown> = Promise.resolve();
@@ -129,7 +128,7 @@ export class Reconstructor {
   private async runSource(source: FrameSource, options: ReconstructCallOptions): Promise<ReconstructionResult> {
     const started = performance.now();
     const { signal, onProgress, keepFrameMaps, onDetections } = options;
-    if (signal?.aborted) throw aborted();
+    if (signal?.aborted) throw abortedError();
     validateFrameSource(source);
     if (options.frames) source = selectFrames(source, options.frames);
     const { frames, height, width } = source;
@@ -147,7 +146,7 @@ export class Reconstructor {
     const session = await this.backend.openSession(call.geometry);
     try {
       for await (const chunk of readAhead(source.chunks(call.chunkFrames))) {
-        if (signal?.aborted) throw aborted();
+        if (signal?.aborted) throw abortedError();
         validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
         if (chunk.height !== height || chunk.width !== width) {
           throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
