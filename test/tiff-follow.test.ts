@@ -69,6 +69,22 @@ describe('followTiffStack', () => {
     });
   }
 
+  it('follows a BigTIFF, big-endian, written already: all its pages, then stops when it does not grow', async () => {
+    const path = join(dir, 'big.tif');
+    writeFileSync(
+      path,
+      buildTestTiff(
+        pagesOf(5, H, W, (f, y, x) => f * 100 + y * W + x),
+        { kind: 'uint16', bigTiff: true, bigEndian: true },
+      ),
+    );
+    const stack = await followTiffStack(path, { idleMs: 100, pollMs: 20 });
+    const frames = await collect(stack, 2);
+    await stack.close();
+    expect(frames).toEqual(Array.from({ length: 5 }, (_, f) => Array.from({ length: W * H }, (_, i) => f * 100 + i)));
+    expect(stack.stoppedBy).toBe('idle');
+  });
+
   it('leaves out a torn last page and says which', async () => {
     const path = join(dir, 'torn.tif');
     const writer = new GrowingTiffWriter(path, { width: W, height: H });
