@@ -5,6 +5,8 @@
  *   engine      the backend's own inference time (result.timings.inferenceMs) where the backend is a GPU one; n/a on
  *               the cpu backend (there the in-memory column is the engine, give or take the clamp-and-sum)
  *   in memory   Reconstructor.reconstruct on the stack already in memory (wall time of the call)
+ *   live        the same frames pushed at full speed into Reconstructor.live() in chunks of 256, then finish()
+ *               (wall time from opening the session to the result)
  *   read        openTiffStack streaming every frame in reconstructSource's chunks of 256 (MB/s beside it)
  *   readFile    fs.readFile of the same file (MB/s beside it), the bound a reader can reach
  *   CLI         `smlm-rt reconstruct file -o out.tif` in a child process (wall time: Node start, model load, read,
@@ -48,6 +50,7 @@ interface Row {
   /** ms per frame; null where not measured (engine on the cpu backend). */
   engineMs: number | null;
   inMemoryMs: number | null;
+  liveMs: number | null;
   readMs: number;
   readMBps: number;
   readFileMs: number;
@@ -85,14 +88,23 @@ async function readFileMs(path: string, turns: number): Promise<number> {
   return best;
 }
 
-/** Wall time of reconstruct on the stack in memory, and the engine's own time where the backend is a GPU one. */
-async function inMemoryMs(rec: Reconstructor, path: string, size: number): Promise<{ inMemory: number; engine: number | null }> {
+/**
+ * Wall time of reconstruct on the stack in memory, of the same frames pushed into a live session, and the engine's
+ * own time where the backend is a GPU one.
+ */
+async function inMemoryMs(rec: Reconstructor, path: string, size: number): Promise<{ inMemory: number; live: number; engine: number | null }> {
   const stack = await readTiffStack(path);
   // Warm-up on one frame of this size: sessions, arenas, the GPU engine's kernel choice for the shape.
   await rec.reconstruct({ ...stack, frames: 1, data: stack.data.subarray(0, size * size) });
   const [result, inMemory] = await timed(() => rec.reconstruct(stack));
+  const [, live] = await timed(async () => {
+    const session = await rec.live({ height: stack.height, width: stack.width, sourcePixelSizeNm: stack.pixelSizeNm });
+    const pixels = stack.height * stack.width;
+    for (let first = 0; first < stack.frames; first += 256) await session.push(stack.data.subarray(first * pixels, Math.min(stack.frames, first + 256) * pixels), { copy: false });
+    return session.finish();
+  });
   const gpu = rec.backendName === 'cuda' || rec.backendName === 'tensorrt';
-  return { inMemory, engine: gpu ? result.timings.inferenceMs : null };
+  return { inMemory, live, engine: gpu ? result.timings.inferenceMs : null };
 }
 
 async function benchStack(rec: Reconstructor | undefined, dir: string, frames: number, size: number, backend: string, model: string | undefined): Promise<Row> {
@@ -116,6 +128,7 @@ async function benchStack(rec: Reconstructor | undefined, dir: string, frames: n
     fileBytes,
     engineMs: reconstructed?.engine != null ? reconstructed.engine / frames : null,
     inMemoryMs: reconstructed ? reconstructed.inMemory / frames : null,
+    liveMs: reconstructed ? reconstructed.live / frames : null,
     readMs: read / frames,
     readMBps: mbps(read),
     readFileMs: whole / frames,
@@ -154,8 +167,8 @@ async function main(): Promise<void> {
       `smlm-rt pipeline benchmark: backend ${backend}${rec?.fallbackReason ? ' (no usable GPU)' : ''}, model ${rec?.model.name ?? 'none'}, scale ${scale}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`,
     );
     if (backend === 'cpu' && values.scale === undefined) console.log('(cpu backend: frame counts scaled by 0.01 by default; --scale 1 runs the full stacks, for hours)');
-    console.log('ms per frame       | engine | in memory |   read (MB/s)     | readFile (MB/s)   |   CLI');
-    console.log('-------------------|--------|-----------|-------------------|-------------------|--------');
+    console.log('ms per frame       | engine | in memory |   live  |   read (MB/s)     | readFile (MB/s)   |   CLI');
+    console.log('-------------------|--------|-----------|---------|-------------------|-------------------|--------');
     const rows: Row[] = [];
     try {
       for (const { frames: full, size } of STACKS.filter((s) => sizes.includes(s.size))) {
@@ -164,7 +177,7 @@ async function main(): Promise<void> {
         rows.push(row);
         const label = `${row.frames} x ${size}x${size}`;
         console.log(
-          `${label.padEnd(18)} | ${fmt(row.engineMs).padStart(6)} | ${fmt(row.inMemoryMs).padStart(9)} | ${fmt(row.readMs).padStart(7)} (${row.readMBps.toFixed(0).padStart(5)}) | ${fmt(row.readFileMs).padStart(7)} (${row.readFileMBps.toFixed(0).padStart(5)}) | ${fmt(row.cliMs).padStart(6)}${row.cliError ? `  CLI failed: ${row.cliError}` : ''}`,
+          `${label.padEnd(18)} | ${fmt(row.engineMs).padStart(6)} | ${fmt(row.inMemoryMs).padStart(9)} | ${fmt(row.liveMs).padStart(7)} | ${fmt(row.readMs).padStart(7)} (${row.readMBps.toFixed(0).padStart(5)}) | ${fmt(row.readFileMs).padStart(7)} (${row.readFileMBps.toFixed(0).padStart(5)}) | ${fmt(row.cliMs).padStart(6)}${row.cliError ? `  CLI failed: ${row.cliError}` : ''}`,
         );
       }
     } finally {

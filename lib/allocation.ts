@@ -32,20 +32,30 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toPrecision(3)} ${units[unit]}`;
 }
 
+function allocationError(code: SmlmErrorCode, what: string, bytes: number, why: string, hint: string | undefined, cause?: unknown): SmlmError {
+  return new SmlmError(code, `cannot allocate ${what}: ${formatBytes(bytes)} is more than ${why}${hint ? `; ${hint}` : ''}`, { bytes }, { cause });
+}
+
+/**
+ * allocateArray's size check without allocating (for a buffer a backend session allocates later, checked before any
+ * work): the same error when `length` elements would take more than half of this machine's memory; returns the bytes.
+ */
+export function checkArrayFits(Type: { readonly BYTES_PER_ELEMENT: number }, length: number, code: SmlmErrorCode, what: string, hint?: string): number {
+  const bytes = length * Type.BYTES_PER_ELEMENT;
+  if (!(bytes <= maxArrayBytes())) throw allocationError(code, what, bytes, `half of this machine's memory (${formatBytes(totalmem())})`, hint);
+  return bytes;
+}
+
 /**
  * A zeroed typed array of `length` elements, or SmlmError(`code`) naming `what` (a noun phrase, e.g. "the 512 x 512
  * px output image"), the bytes needed, and `hint` when given; details carry `bytes`.
  */
 export function allocateArray<T>(Type: TypedArrayType<T>, length: number, code: SmlmErrorCode, what: string, hint?: string): T {
-  const bytes = length * Type.BYTES_PER_ELEMENT;
-  const fail = (why: string, cause?: unknown) =>
-    new SmlmError(code, `cannot allocate ${what}: ${formatBytes(bytes)} is more than ${why}${hint ? `; ${hint}` : ''}`, { bytes }, { cause });
-  const limit = maxArrayBytes();
-  if (!(bytes <= limit)) throw fail(`half of this machine's memory (${formatBytes(totalmem())})`);
+  const bytes = checkArrayFits(Type, length, code, what, hint);
   try {
     return new Type(length);
   } catch (err) {
-    if (err instanceof RangeError) throw fail(`one array can hold here (${err.message})`, err);
+    if (err instanceof RangeError) throw allocationError(code, what, bytes, `one array can hold here (${err.message})`, hint, err);
     throw err;
   }
 }

@@ -6,8 +6,12 @@
  *   const sr = await rec.reconstruct(await readTiffStack('stack.tif'), { onProgress: console.log });
  *   await writeFloatTiff('sr.tif', sr.image, sr.width, sr.height, { pixelSizeNm: sr.pixelSizeNm });
  *   await rec.close();
+ *
+ * Frames arriving over time (a camera): `const live = await rec.live({ height, width })`, `await live.push(frames)`,
+ * `await live.snapshot()`, `await live.finish()` (lib/live.ts).
  */
 export { Reconstructor, reconstruct } from './reconstructor.js';
+export type { LiveOptions, LivePushOptions, LiveSession, LiveSnapshot, LiveState } from './live.js';
 export { SmlmError, isSmlmError, type SmlmErrorCode } from './errors.js';
 export type {
   BackendChoice,

@@ -1,34 +1,26 @@
 /**
  * The public entry point: a Reconstructor owns one model and one backend and turns stacks into super-resolution
  * images. Calls are queued on a promise chain, so concurrent `reconstruct` calls run one after the other and never
- * interleave their batches on the backend.
+ * interleave their batches on the backend. Every call (reconstruct, reconstructSource, a live session) runs as one
+ * backend session (lib/backends/backend.ts): opened, fed chunk by chunk, finished, the output cropped back here.
  */
-import { allocateArray, framesWithin } from './allocation.js';
+import { allocateArray } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
 import { selectBackend } from './backends/select.js';
-import { batchWithinMemory, graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
+import { abortedError, checkCallOptions, cropResult, planCall, resultOf, type CallContext } from './call-plan.js';
+import { graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
-import { planPreparation, prepareChunk, RESAMPLE_MODES } from './frames/prepare.js';
+import { checkLiveOptions, openLive, planLive, type LiveOptions, type LiveSession, type LiveSessionImpl } from './live.js';
+import { planPreparation, prepareChunk } from './frames/prepare.js';
 import { cropImages } from './frames/pad.js';
-import { checkFrameRange, selectFrames } from './io/frame-range.js';
+import { selectFrames } from './io/frame-range.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
-import { checkPixelSizeNm } from './io/pixel-size.js';
 import { validateFrameSource, validateStack } from './io/validate-stack.js';
 import type { ModelMetadata } from './model/metadata.js';
 import type { LoadedModel } from './model/onnx.js';
 import { resolveModel } from './model/registry.js';
 import { checkBackendChoice, checkBatchSize, checkDevice, checkGpuOnlyOptions, checkPrecision } from './options.js';
-import type { BackendName, DetectionFrames, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
-
-/** Frames read from a streamed source at a time (independent of the backend's batch size)... */
-const STREAM_CHUNK_FRAMES = 256;
-/** ...unless that many frames would take more than this (at 4 bytes per pixel): big frames are read fewer at a time. */
-const STREAM_CHUNK_MAX_BYTES = 256 * 1024 * 1024;
-
-/** Frames per chunk read from a source: 256, or a whole batch if larger, cut to STREAM_CHUNK_MAX_BYTES; at least 1. */
-function streamChunkFrames(pixelsPerFrame: number, batchSize: number): number {
-  return framesWithin(4 * pixelsPerFrame, STREAM_CHUNK_MAX_BYTES, Math.max(STREAM_CHUNK_FRAMES, batchSize));
-}
+import type { BackendName, ReconstructCallOptions, ReconstructionResult, ReconstructorOptions, Stack } from './types.js';
 
 function checkOptions(options: ReconstructorOptions): void {
   if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', 'options must be an object');
@@ -39,34 +31,15 @@ function checkOptions(options: ReconstructorOptions): void {
   checkGpuOnlyOptions(options.backend, options.device, options.precision);
 }
 
-/** E_BAD_OPTIONS unless the per-call options are an object whose signal, onProgress and keepFrameMaps have their types. */
-function checkCallOptions(options: ReconstructCallOptions): void {
-  if (options === null || typeof options !== 'object') throw new SmlmError('E_BAD_OPTIONS', `reconstruct options must be an object, got ${String(options)}`);
-  const { signal, onProgress, keepFrameMaps, onDetections } = options;
-  // As Node's own APIs accept signals: anything with `aborted` and event listeners (backends listen for 'abort').
-  const isSignal = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as AbortSignal).aborted === 'boolean' && typeof (v as AbortSignal).addEventListener === 'function';
-  if (signal !== undefined && !isSignal(signal)) throw new SmlmError('E_BAD_OPTIONS', 'signal must be an AbortSignal (e.g. new AbortController().signal)');
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onProgress must be a function, got ${typeof onProgress}`);
-  if (keepFrameMaps !== undefined && typeof keepFrameMaps !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `keepFrameMaps must be true or false, got ${String(keepFrameMaps)}`);
-  if (onDetections !== undefined && typeof onDetections !== 'function') throw new SmlmError('E_BAD_OPTIONS', `onDetections must be a function, got ${typeof onDetections}`);
-  const { frames, pixelSizeNm, resample, padFrames } = options;
-  if (frames !== undefined) checkFrameRange(frames);
-  if (pixelSizeNm !== undefined) checkPixelSizeNm(pixelSizeNm, 'pixelSizeNm');
-  if (resample !== undefined && !RESAMPLE_MODES.includes(resample)) throw new SmlmError('E_BAD_OPTIONS', `resample must be "auto", "always" or "never", got ${JSON.stringify(resample)}`);
-  if (padFrames !== undefined && typeof padFrames !== 'boolean') throw new SmlmError('E_BAD_OPTIONS', `padFrames must be true or false, got ${String(padFrames)}`);
-}
-
 function closedError(): SmlmError {
   return new SmlmError('E_CLOSED', 'this Reconstructor was closed');
-}
-
-function aborted(): SmlmError {
-  return new SmlmError('E_ABORTED', 'reconstruction aborted by the caller');
 }
 
 export class Reconstructor {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Live sessions open now (close() aborts them). */
+  private readonly lives = new Set<LiveSessionImpl>();
 
   private constructor(
     private readonly loaded: LoadedModel,
@@ -93,6 +66,11 @@ export class Reconstructor {
       device: options.device,
     });
     return new Reconstructor(model, footprint, selected.backend, selected.batchSize, selected.fallbackReason);
+  }
+
+  /** What a call runs on: the model, its footprint, the backend and the batch size asked for. */
+  private get context(): CallContext {
+    return { loaded: this.loaded, footprint: this.footprint, backend: this.backend, batchSize: this.batchSize };
   }
 
   /** The backend actually in use (after `auto` was resolved). */
@@ -150,94 +128,109 @@ export class Reconstructor {
   private async runSource(source: FrameSource, options: ReconstructCallOptions): Promise<ReconstructionResult> {
     const started = performance.now();
     const { signal, onProgress, keepFrameMaps, onDetections } = options;
-    if (signal?.aborted) throw aborted();
-    const meta = this.loaded.metadata;
+    if (signal?.aborted) throw abortedError();
     validateFrameSource(source);
     if (options.frames) source = selectFrames(source, options.frames);
     const { frames, height, width } = source;
     // Pixel size, resampling to the model's pixels and padding to a size it takes: decided once, applied per chunk.
-    const plan = planPreparation(source, meta, this.loaded.name, options);
-    const u = meta.upsampling;
-    const runH = plan.runHeight * u;
-    const runW = plan.runWidth * u;
-    const outH = plan.outHeight;
-    const outW = plan.outWidth;
-    const cropped = runH !== outH || runW !== outW;
-    const runPixelNm = plan.resampled ? plan.resampled.toNm : plan.cameraPixelNm;
-    const detectionFrames = (prepared: Stack): DetectionFrames => ({
-      height: prepared.height,
-      width: prepared.width,
-      cameraPixelNm: runPixelNm,
-      fieldWidthNm: width * plan.cameraPixelNm,
-      fieldHeightNm: height * plan.cameraPixelNm,
+    let frameMaps: Float32Array | undefined;
+    const call = planCall(this.context, source, options, (outH, outW) => {
+      frameMaps = keepFrameMaps
+        ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
+        : undefined;
     });
-    const image = allocateArray(Float32Array, runH * runW, 'E_FRAME_SIZE_UNSUPPORTED', `the ${runW} x ${runH} px output image of ${plan.runWidth} x ${plan.runHeight} px frames at ${u}x upsampling`);
-    const frameMaps = keepFrameMaps
-      ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
-      : undefined;
-    // After the result buffers, whose refusals say more plainly what is too big; before any frame is read or run.
-    const batchSize = batchWithinMemory(this.footprint, plan.runHeight, plan.runWidth, this.batchSize, this.loaded.name);
+    const { plan, runH, runW, outH, outW, cropped } = call;
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
-    const chunkFrames = streamChunkFrames(Math.max(height * width, plan.runHeight * plan.runWidth), batchSize);
-    for await (const chunk of readAhead(source.chunks(chunkFrames))) {
-      if (signal?.aborted) throw aborted();
-      validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
-      if (chunk.height !== height || chunk.width !== width) {
-        throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
+    const session = await this.backend.openSession(call.geometry);
+    try {
+      for await (const chunk of readAhead(source.chunks(call.chunkFrames))) {
+        if (signal?.aborted) throw abortedError();
+        validateStack(chunk, `the stack (frames ${framesDone}..${framesDone + chunk.frames - 1})`, framesDone);
+        if (chunk.height !== height || chunk.width !== width) {
+          throw new SmlmError('E_FRAME_SIZE_MISMATCH', `frame ${framesDone} is ${chunk.width} x ${chunk.height}, but the stack is ${width} x ${height}`);
+        }
+        if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
+        const offset = framesDone;
+        const mapsOut = frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW);
+        // Padded frames' maps go through a buffer of the padded size and are cropped into the kept maps.
+        const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
+        const timings = await session.push(session.preparesFrames ? chunk : prepareChunk(chunk, plan), {
+          signal,
+          onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
+          frameMaps: runMaps,
+          onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, call.detectionFrames)),
+        });
+        if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
+        inferenceMs += timings.inferenceMs;
+        preprocessMs += timings.preprocessMs;
+        framesDone += chunk.frames;
       }
-      if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
-      const offset = framesDone;
-      const prepared = prepareChunk(chunk, plan);
-      const mapsOut = frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW);
-      // Padded frames' maps go through a buffer of the padded size and are cropped into the kept maps.
-      const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
-      const timings = await this.backend.run(prepared, image, {
-        batchSize,
-        signal,
-        onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
-        frameMaps: runMaps,
-        onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, detectionFrames(prepared))),
-      });
-      if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
-      inferenceMs += timings.inferenceMs;
-      preprocessMs += timings.preprocessMs;
-      framesDone += chunk.frames;
+      if (framesDone !== frames) throw new SmlmError('E_BAD_OPTIONS', `the source announced ${frames} frames but yielded ${framesDone}`);
+      const image = cropResult(call, await session.finish());
+      const firstFrame = 'firstFrame' in source ? (source as { firstFrame: number }).firstFrame : 1;
+      return resultOf(this.context, call, image, { frames, firstFrame }, { totalMs: performance.now() - started, inferenceMs, preprocessMs }, frameMaps);
+    } finally {
+      session.close();
     }
-    if (framesDone !== frames) throw new SmlmError('E_BAD_OPTIONS', `the source announced ${frames} frames but yielded ${framesDone}`);
-    // Raw network units -> expected emitters per output pixel; frame maps get the same scale so they sum to the image.
-    const scale = 1 / meta.outputScale;
-    let result = image;
-    if (cropped) {
-      result = new Float32Array(outH * outW);
-      cropImages(image, 1, runH, runW, outH, outW, result);
-    }
-    for (let i = 0; i < result.length; i++) result[i] *= scale;
-    if (frameMaps) for (let i = 0; i < frameMaps.length; i++) frameMaps[i] *= scale;
-    // Resampled frames are on the model's camera grid, so the output is on the model's output grid.
-    const cameraPixelNm = plan.resampled ? plan.resampled.toNm : plan.cameraPixelNm;
-    const { runHeight: _h, runWidth: _w, outHeight: _oh, outWidth: _ow, ...preparation } = plan;
-    return {
-      image: result,
-      width: outW,
-      height: outH,
-      pixelSizeNm: cameraPixelNm / u,
-      frames,
-      firstFrame: 'firstFrame' in source ? (source as { firstFrame: number }).firstFrame : 1,
-      preparation,
-      ...(plan.resampled ? { resampled: plan.resampled } : {}),
-      backend: this.backend.name,
-      model: this.loaded.name,
-      timings: { totalMs: performance.now() - started, inferenceMs, preprocessMs },
-      ...(frameMaps ? { frameMaps } : {}),
-    };
   }
 
-  /** Waits for queued calls, then releases the backend. Later calls fail with E_CLOSED. Idempotent. */
+  /**
+   * Opens a live session for frames of `options.height` x `options.width` px that arrive over time (lib/live.ts):
+   * push them as they come, take snapshots, finish for the result reconstruct would give for the same frames.
+   * Resolves once the session is open: after the calls queued before it. While it is open, later calls on this
+   * Reconstructor wait for it: finish or abort it before awaiting them. Options are checked before it is queued
+   * (E_BAD_OPTIONS; E_FRAME_SIZE_UNSUPPORTED for a frame size the model cannot take with padFrames: false, or frames
+   * whose output image cannot be allocated); E_ABORTED when its signal fires while it waits, E_CLOSED on a closed
+   * Reconstructor.
+   */
+  live(options: LiveOptions): Promise<LiveSession> {
+    let call: ReturnType<typeof planLive>;
+    try {
+      if (this.closed) throw closedError();
+      checkLiveOptions(options);
+      call = planLive(this.context, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let release!: () => void;
+    const ended = new Promise<void>((resolve) => (release = resolve));
+    const open = async () => {
+      if (this.closed) throw closedError();
+      const live = await openLive(this.context, call, options, () => {
+        this.lives.delete(live);
+        release();
+      });
+      this.lives.add(live);
+      return live;
+    };
+    const opened = this.queue.then(open, open);
+    // The queue holds until the session has ended; a session that did not open holds nothing.
+    this.queue = opened.then(
+      () => ended,
+      () => undefined,
+    );
+    const { signal } = options;
+    if (!signal) return opened;
+    // A signal that fires while the session waits for its turn rejects at once; the session then never opens, or
+    // (opened in between) ends itself on the signal.
+    return new Promise<LiveSession>((resolve, reject) => {
+      const onAbort = () => reject(new SmlmError('E_ABORTED', 'live session aborted before it opened'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      opened.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /**
+   * Waits for queued calls, then releases the backend. Open live sessions are ended (their calls in flight reject
+   * with E_CLOSED). Later calls fail with E_CLOSED. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.lives].map((live) => live.closeFromReconstructor()));
     await this.queue;
     await this.backend.close();
   }

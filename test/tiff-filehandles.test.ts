@@ -20,6 +20,7 @@ const CHILD = `
 import { open } from 'node:fs/promises';
 const { openTiffStack, readTiffStack } = await import(${JSON.stringify(dist('io/tiff-read.js'))});
 const { Reconstructor } = await import(${JSON.stringify(dist('reconstructor.js'))});
+const { followTiffStack } = await import(${JSON.stringify(dist('io/tiff-follow.js'))});
 const warnings = [];
 process.on('warning', (w) => warnings.push(String(w.code ?? '') + ' ' + w.message));
 const [good, bad, model, control] = process.argv.slice(2);
@@ -37,6 +38,13 @@ for (let i = 0; i < 3; i++) {
   await quiet(rec.reconstructSource(await openTiffStack(good), { signal: controller.signal, onProgress: () => controller.abort() }));
   await rec.close();
   await quiet(rec.reconstructSource(await openTiffStack(good))); // refused: E_CLOSED
+  // A followed file: read to the end, failed (no page before it goes idle, a damaged page), aborted while waiting.
+  const followed = await followTiffStack(good, { idleMs: 30, pollMs: 5 });
+  for await (const chunk of followed.frames(64)) void chunk;
+  await followed.close();
+  await quiet(followTiffStack(process.argv[1], { idleMs: 30, pollMs: 5 }));
+  await quiet(followTiffStack(bad, { idleMs: 30, pollMs: 5 }));
+  await quiet(followTiffStack(good, { idleMs: 30, signal: AbortSignal.abort() }).then((s) => s.close()));
 }
 if (control === 'control') await open(good, 'r'); // dropped on purpose
 for (let i = 0; i < 5; i++) {
@@ -76,7 +84,7 @@ function run(control: boolean): string[] {
 }
 
 describe('FileHandles of the TIFF reader', () => {
-  it('none reaches the garbage collector: reads, errors, early stops, reconstructSource (done, aborted, refused)', () => {
+  it('none reaches the garbage collector: reads, errors, early stops, reconstructSource (done, aborted, refused), following', () => {
     expect(run(false)).toEqual([]);
   });
 

@@ -11,7 +11,7 @@ import { DEFAULT_BATCH } from '../options.js';
 import { normalizeFrames } from '../preprocess.js';
 import { renderDetections, type DetectionGrid } from '../render-detections.js';
 import type { Stack } from '../types.js';
-import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
+import { hostSession, type BackendRunOptions, type BackendRunTimings, type BackendSession, type InferenceBackend, type SessionGeometry } from './backend.js';
 import { loadOnnxRuntime, type Ort, type OnnxRuntime } from './onnx-runtime.js';
 
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
@@ -90,6 +90,12 @@ class CpuBackend implements InferenceBackend {
       options.onProgress?.({ framesDone: first + count, framesTotal: frames });
     }
     return { inferenceMs, preprocessMs };
+  }
+
+  /** A session keeping the image in host memory (backend.ts's hostSession over run()). */
+  async openSession(geometry: SessionGeometry): Promise<BackendSession> {
+    if (!this.session) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
+    return hostSession(this, { ...geometry, upsampling: this.model.metadata.upsampling });
   }
 
   /** Runs one batch and checks the output's shape: `maps` [count,1,uH,uW], or `detections` [count,5g^2,H,W]. */

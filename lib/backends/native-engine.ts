@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmlmError, type SmlmErrorCode } from '../errors.js';
-import type { BackendRunOptions, BackendRunTimings, InferenceBackend } from './backend.js';
+import { hostSession, type BackendRunOptions, type BackendRunTimings, type BackendSession, type InferenceBackend, type SessionGeometry } from './backend.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { checkBatchSize, checkDevice, checkPrecision, DEFAULT_BATCH } from '../options.js';
 import type { BackendName, Precision, Stack } from '../types.js';
@@ -142,6 +142,12 @@ export class NativeEngineBackend implements InferenceBackend {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** For now a session over run() with the image on the host (backend.ts's hostSession). */
+  async openSession(geometry: SessionGeometry): Promise<BackendSession> {
+    if (!this.engine) throw new SmlmError('E_CLOSED', `the ${this.name} backend was closed`);
+    return hostSession(this, { ...geometry, upsampling: this.model.metadata.upsampling });
   }
 
   async close(): Promise<void> {

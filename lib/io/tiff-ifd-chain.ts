@@ -18,8 +18,8 @@ export interface IfdLayout {
   offsetBytes: number;
 }
 
-const CLASSIC: IfdLayout = { firstOffsetAt: 4, countBytes: 2, entryBytes: 12, offsetBytes: 4 };
-const BIG: IfdLayout = { firstOffsetAt: 8, countBytes: 8, entryBytes: 20, offsetBytes: 8 };
+export const CLASSIC: IfdLayout = { firstOffsetAt: 4, countBytes: 2, entryBytes: 12, offsetBytes: 4 };
+export const BIG: IfdLayout = { firstOffsetAt: 8, countBytes: 8, entryBytes: 20, offsetBytes: 8 };
 
 function corrupt(path: string, why: string): SmlmError {
   return new SmlmError('E_TIFF_CORRUPT', `${path}: damaged or truncated TIFF (${why})`, { path });

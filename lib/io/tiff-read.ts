@@ -61,7 +61,7 @@ async function openChecked(path: string): Promise<{ handle: FileHandle; size: nu
 /** Bytes of frames per readFrames call when readTiffStack reads a whole stack into one array. */
 const WHOLE_STACK_STEP_BYTES = 64 * 1024 * 1024;
 /** An ImageJ or OME-XML description longer than this is not one (OME companion files for huge plates stay far below). */
-const MAX_DESCRIPTION_BYTES = 64 * 1024 * 1024;
+export const MAX_DESCRIPTION_BYTES = 64 * 1024 * 1024;
 
 /** An opened stack and the reader of its pixels (readTiffStack reads through it straight into one array). */
 interface OpenedStack {
@@ -204,7 +204,7 @@ function imageJContiguousOffset(first: PageLayout, path: string): number {
  * Channels of a hyperstack (ImageJ `channels=`, OME `SizeC`); 1 when not stated. Slices and time points of one
  * channel are all camera frames and are read as such; several channels would mix colours in one reconstruction.
  */
-function channelCount(imagej: Record<string, string> | undefined, description: string | undefined): number {
+export function channelCount(imagej: Record<string, string> | undefined, description: string | undefined): number {
   if (imagej?.channels !== undefined) return Number(imagej.channels) || 1;
   if (description?.includes('<OME')) {
     const pixels = /<(?:\w+:)?Pixels\b[^>]*>/.exec(description)?.[0];
