@@ -415,6 +415,7 @@ class CudaEngine final : public Engine, public NetworkRunner {
 
   void release() {
     if (compute_) cudaStreamSynchronize(compute_);
+    dropSessionBuffers();
     freeActivations();
     freeDevice(weightsF32_);
     freeDevice(weightsF16_);

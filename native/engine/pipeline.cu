@@ -152,6 +152,7 @@ class PipelineSession final : public Session {
     cudaStreamSynchronize(runner_.stream());
     if (upload_.get()) cudaStreamSynchronize(upload_.get());
     cudaGetLastError();
+    runner_.giveBackSessionBuffers(std::move(buffers_));
   }
 
   size_t imagePixels() const override { return outPixels_; }
@@ -381,12 +382,12 @@ class PipelineSession final : public Session {
     cudaGetLastError();
   }
 
+  // The image and tables go; the batch buffers go back to the engine's pool when the session object is destroyed.
   void release() {
     finished_ = true;
-    releaseBatchBuffers();
+    cudaStreamSynchronize(runner_.stream());
     accum_.release();
     tables_.release();
-    download_.release();
   }
 
   // ---- running ----
@@ -507,9 +508,7 @@ class PipelineSession final : public Session {
     if (out == nullptr) throw EngineError("E_BAD_OPTIONS", "snapshot: no output");
     checkCuda(cudaSetDevice(runner_.deviceOrdinal()), "cudaSetDevice");
     const cudaStream_t stream = runner_.stream();
-    if (download_.get() == nullptr) {
-      checkCuda(download_.allocate(outPixels_ * sizeof(float)), "cudaHostAlloc (image download)");
-    }
+    download_.reserveOrThrow(outPixels_ * sizeof(float), "cudaHostAlloc (image download)");
     float* mapped = nullptr;
     checkCuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&mapped), download_.get(), 0), "cudaHostGetDevicePointer");
     scaleImageKernel<<<gridFor(outPixels_), 256, 0, stream>>>(accum_.as<float>(), mapped, outPixels_, options_.scale);
@@ -529,10 +528,14 @@ class PipelineSession final : public Session {
 
   CudaStream upload_;
   CudaEvent uploaded_[2], start_[2], stop_[2];
-  DeviceBuffer accum_, tables_, tileFrames_, tileAccum_;
-  DeviceBuffer raw_[2], prepared_[2];
-  PinnedBuffer staging_[2];
-  MappedPinnedBuffer download_;
+  DeviceBuffer accum_, tables_;
+  std::unique_ptr<SessionBuffers> buffers_ = runner_.takeSessionBuffers();
+  DeviceBuffer* raw_ = buffers_->raw;
+  DeviceBuffer* prepared_ = buffers_->prepared;
+  DeviceBuffer& tileFrames_ = buffers_->tileFrames;
+  DeviceBuffer& tileAccum_ = buffers_->tileAccum;
+  PinnedBuffer* staging_ = buffers_->staging;
+  MappedPinnedBuffer& download_ = buffers_->download;
 };
 
 }  // namespace

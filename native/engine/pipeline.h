@@ -15,7 +15,9 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 
+#include "cuda_resources.h"
 #include "engine.h"
 
 namespace smlmrt {
@@ -32,10 +34,34 @@ struct NetworkBatch {
   bool withMaps = false;   // keep the clamped per-frame maps on the device (frameMapsDevice())
 };
 
+// A session's buffers besides its image: device frames, pinned staging, tiles, the pinned image download. The engine
+// keeps them between sessions, so that many short sessions (engine.run() per chunk) do not allocate and pin host
+// memory every time; one session at a time holds them, others get their own.
+struct SessionBuffers {
+  DeviceBuffer raw[2], prepared[2], tileFrames, tileAccum;
+  PinnedBuffer staging[2];
+  MappedPinnedBuffer download;
+};
+
 // What an engine gives the pipeline. All work goes on stream(), in order.
 class NetworkRunner {
  public:
   virtual ~NetworkRunner() = default;
+  // The pooled buffers when free, else new ones; give them back when the session ends.
+  std::unique_ptr<SessionBuffers> takeSessionBuffers() {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    return pooled_ ? std::move(pooled_) : std::make_unique<SessionBuffers>();
+  }
+  void giveBackSessionBuffers(std::unique_ptr<SessionBuffers> buffers) {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    if (!pooled_) pooled_ = std::move(buffers);
+  }
+  // Engines call this in their destructor, while their device is current.
+  void dropSessionBuffers() {
+    std::lock_guard<std::mutex> lock(poolMutex_);
+    pooled_.reset();
+  }
+
   virtual int deviceOrdinal() const = 0;
   virtual int upsampling() const = 0;
   // E_FRAME_SIZE_UNSUPPORTED when the network cannot take frames of h x w.
@@ -59,6 +85,10 @@ class NetworkRunner {
   virtual void enqueue(const NetworkBatch& batch) = 0;
   // The last batch's clamped maps, batch x (h*u) x (w*u), when it ran withMaps.
   virtual const float* frameMapsDevice() const = 0;
+
+ private:
+  std::mutex poolMutex_;
+  std::unique_ptr<SessionBuffers> pooled_;
 };
 
 // Opens a session over `runner` (which must outlive it). Throws EngineError (E_BAD_OPTIONS, E_FRAME_SIZE_UNSUPPORTED,

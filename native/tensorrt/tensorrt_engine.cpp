@@ -106,6 +106,7 @@ class TensorRtEngine final : public Engine, public NetworkRunner {
     // finish before the members free the memory it uses. Errors cannot be reported from here.
     cudaSetDevice(options_.device);
     if (stream_.get() != nullptr) cudaStreamSynchronize(stream_.get());
+    dropSessionBuffers();
     context_.reset();
     engine_.reset();
     runtime_.reset();
