@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <tuple>
+#include <utility>
 
 #include "common_kernels.h"
 #include "cuda_check.h"
@@ -158,6 +159,7 @@ class CudaEngine final : public Engine, public NetworkRunner {
     computeBatch(b);
   }
   const float* frameMapsDevice() const override { return maps_; }
+  double takeTuningMs() override { return std::exchange(tuningMs_, 0.0); }
 
  private:
   // ---------------- preparation ----------------
@@ -730,9 +732,13 @@ class CudaEngine final : public Engine, public NetworkRunner {
     if (needsTuning) {
       // Tune on this batch's real activations *before* computing it, so that every batch of a shape, the first one
       // included, runs the same kernels: results then do not depend on whether the tactic cache was warm (tactics
-      // differ in summation order, hence in FP32 rounding).
+      // differ in summation order, hence in FP32 rounding). Timed between two synchronizations, so that the pipeline
+      // can leave it out of the batch's kernel time (takeTuningMs).
+      checkCuda(cudaStreamSynchronize(compute_), "cudaStreamSynchronize");
+      const auto tuneStart = std::chrono::steady_clock::now();
       enqueueNetwork(b, tactics, compute_, /*includeHead=*/false);
       tune(batch, h, w, &tactics);
+      tuningMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tuneStart).count();
     }
     enqueueNetwork(b, tactics, compute_);
     lastTactics_.clear();
@@ -773,6 +779,7 @@ class CudaEngine final : public Engine, public NetworkRunner {
 
   static constexpr size_t kMaxGraphs = 32;
   int tileHalo_ = 0;  // frame pixels of context a tile needs (computeTileHalo)
+  double tuningMs_ = 0;  // since the last takeTuningMs()
   cudaStream_t compute_ = nullptr;
   float* weightsF32_ = nullptr;
   __half* weightsF16_ = nullptr;

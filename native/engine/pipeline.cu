@@ -446,6 +446,7 @@ class PipelineSession final : public Session {
       }
       retire(k & 1);
       retire((k + 1) & 1);
+      stats.deviceMs = std::max(0.0, stats.deviceMs - runner_.takeTuningMs());
     } catch (...) {
       cudaStreamSynchronize(compute);
       cudaStreamSynchronize(upload_.get());
