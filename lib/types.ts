@@ -97,14 +97,14 @@ export interface FramePreparation {
   ignoredCalibration?: string;
   /** Why frames whose pixel size differs from the model's were not resampled (resample: 'auto', larger pixels). */
   notResampled?: string;
-  /** Frames resampled from the camera's pixel size to the model's (on the host, for every backend). */
+  /** Frames resampled from the camera's pixel size to the model's: on the host, or on the device by a GPU session. */
   resampled?: {
     fromNm: number;
     toNm: number;
     from: { height: number; width: number };
     to: { height: number; width: number };
     method: 'area' | 'bilinear';
-    where: 'host';
+    where: 'host' | 'device';
   };
   /** Frames padded (mirrored at the bottom and right) to a size the model takes; the result is cropped back. */
   padded?: { from: { height: number; width: number }; to: { height: number; width: number }; mode: 'reflect' };

@@ -1,17 +1,18 @@
 /**
  * What the `cuda` and `tensorrt` backends share: turning a native engine (lib/native/binding.ts) into an
  * InferenceBackend, checking inputs before they reach C++, wiring AbortSignal to engine.cancel(), and mapping the
- * engine's error codes onto SmlmError.
+ * engine's error codes onto SmlmError. Sessions (openSession) keep the image on the device from the first chunk to
+ * finish() (native/engine/pipeline.h); calls into one engine are queued here, one at a time.
  */
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmlmError, type SmlmErrorCode } from '../errors.js';
-import { hostSession, type BackendRunOptions, type BackendRunTimings, type BackendSession, type InferenceBackend, type SessionGeometry } from './backend.js';
+import type { BackendRunOptions, BackendRunTimings, BackendSession, InferenceBackend, SessionGeometry } from './backend.js';
 import type { LoadedModel } from '../model/onnx.js';
 import { checkBatchSize, checkDevice, checkPrecision, DEFAULT_BATCH } from '../options.js';
-import type { BackendName, Precision, Stack } from '../types.js';
-import type { NativeEngine, NativeError, NativeRunStats } from '../native/binding.js';
+import type { BackendName, Precision, Progress, Stack } from '../types.js';
+import type { NativeEngine, NativeError, NativeRunStats, NativeSession, NativeSessionGeometry } from '../native/binding.js';
 
 /** Options of createCudaBackend / createTensorRtBackend. */
 export interface GpuBackendOptions {
@@ -32,6 +33,8 @@ const PASSED_THROUGH: ReadonlySet<string> = new Set<SmlmErrorCode>([
   'E_BAD_OPTIONS',
   'E_MODEL_INVALID',
   'E_BACKEND_UNAVAILABLE',
+  'E_CLOSED',
+  'E_EMPTY_STACK',
 ]);
 
 /** Wraps anything the addon threw into an SmlmError, keeping the engine's code and the CUDA/TensorRT message. */
@@ -92,9 +95,144 @@ function checkRun(stack: Stack, image: Float32Array, options: BackendRunOptions,
   }
 }
 
+/** Refuses a frame size the model cannot take (before it reaches C++). */
+function checkFrameSize(height: number, width: number, model: LoadedModel): void {
+  const { sizeMultiple, minSize } = model.metadata;
+  if (!Number.isSafeInteger(height) || !Number.isSafeInteger(width) || height < minSize || width < minSize || height % sizeMultiple !== 0 || width % sizeMultiple !== 0) {
+    throw new SmlmError(
+      'E_FRAME_SIZE_UNSUPPORTED',
+      `model "${model.name}" takes frames of at least ${minSize}x${minSize} px whose sides are multiples of ${sizeMultiple}; got ${width}x${height}`,
+      { height, width, sizeMultiple, minSize },
+    );
+  }
+}
+
+/** Calls into one engine, one at a time (the engine refuses overlapping calls). */
+class CallQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(call: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(call, call);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * A BackendSession over a NativeSession: the image stays on the device; snapshot() and finish() read it once, scaled
+ * on the device. With geometry.preparation (resampling and/or padding), push() takes the source frames and the
+ * device prepares them (preparesFrames).
+ */
+class NativeBackendSession implements BackendSession {
+  private native: NativeSession | undefined;
+
+  constructor(
+    private readonly backend: BackendName,
+    native: NativeSession,
+    private readonly engine: NativeEngine,
+    private readonly queue: CallQueue,
+    readonly preparesFrames: boolean,
+    private readonly sourceHeight: number,
+    private readonly sourceWidth: number,
+    private readonly outPixels: number,
+    private readonly scale: number,
+  ) {
+    this.native = native;
+  }
+
+  /** Statistics of the last push (tests and benchmarks read the batch and tiles used). */
+  lastStats: NativeRunStats | undefined;
+
+  private live(): NativeSession {
+    if (!this.native) throw new SmlmError('E_CLOSED', `the ${this.backend} session was closed or finished`);
+    return this.native;
+  }
+
+  push(
+    chunk: Stack,
+    options: { signal?: AbortSignal; onProgress?: (p: Progress) => void; frameMaps?: Float32Array; onDetections?: BackendRunOptions['onDetections'] },
+  ): Promise<BackendRunTimings> {
+    return this.queue.run(async () => {
+      const native = this.live();
+      const { frames, height, width } = chunk;
+      if (height !== this.sourceHeight || width !== this.sourceWidth) {
+        throw new SmlmError('E_BAD_OPTIONS', `chunk of ${width}x${height} px pushed into a session of ${this.sourceWidth}x${this.sourceHeight} px frames`, {
+          height,
+          width,
+        });
+      }
+      if (chunk.data.length !== frames * height * width) {
+        throw new SmlmError('E_BAD_OPTIONS', `stack data holds ${chunk.data.length} pixels, expected ${frames}x${height}x${width}`, { frames, height, width });
+      }
+      if (options.frameMaps && options.frameMaps.length !== frames * this.outPixels) {
+        throw new SmlmError('E_BAD_OPTIONS', `frameMaps holds ${options.frameMaps.length} values, expected ${frames}x${this.outPixels}`, {});
+      }
+      const { signal, onProgress } = options;
+      if (signal?.aborted) throw new SmlmError('E_ABORTED', 'reconstruction aborted before the chunk started');
+      const engine = this.engine;
+      const onAbort = () => engine.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const stats = await native.push({
+          frames: chunk.data,
+          frameCount: frames,
+          height,
+          width,
+          frameMaps: options.frameMaps,
+          batchSize: 0,
+          onProgress: onProgress && ((framesDone, framesTotal) => onProgress({ framesDone, framesTotal })),
+        });
+        this.lastStats = stats;
+        // The engine downloads frame maps in raw network units; a session's maps are scaled like its image.
+        const maps = options.frameMaps;
+        if (maps && this.scale !== 1) for (let i = 0; i < maps.length; i++) maps[i] *= this.scale;
+        return { inferenceMs: stats.deviceMs, preprocessMs: Math.max(0, stats.totalMs - stats.deviceMs) };
+      } catch (err) {
+        const error = toSmlmError(err, this.backend);
+        if (error.code === 'E_ABORTED' && signal?.aborted) throw new SmlmError('E_ABORTED', 'reconstruction aborted', {}, { cause: err });
+        throw error;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  snapshot(): Promise<Float32Array> {
+    return this.queue.run(async () => {
+      try {
+        return await this.live().snapshot();
+      } catch (err) {
+        throw toSmlmError(err, this.backend);
+      }
+    });
+  }
+
+  finish(): Promise<Float32Array> {
+    return this.queue.run(async () => {
+      const native = this.live();
+      this.native = undefined;
+      try {
+        return await native.finish();
+      } catch (err) {
+        throw toSmlmError(err, this.backend);
+      }
+    });
+  }
+
+  close(): void {
+    const native = this.native;
+    this.native = undefined;
+    try {
+      native?.close();
+    } catch {
+      // close never throws
+    }
+  }
+}
+
 /** An InferenceBackend over one native engine. */
 export class NativeEngineBackend implements InferenceBackend {
   private engine: NativeEngine | undefined;
+  private readonly queue = new CallQueue();
   /** The engine's statistics of the last successful run (benchmarks read the batch size actually used). */
   lastStats: NativeRunStats | undefined;
 
@@ -112,7 +250,46 @@ export class NativeEngineBackend implements InferenceBackend {
     return this.engine ? this.engine.describe() : `${this.name} (closed)`;
   }
 
+  /**
+   * Opens a session whose image stays on the device (contract: lib/backends/backend.ts). With
+   * geometry.preparation resampling or padding frames, the device does it: push() then takes source frames
+   * (preparesFrames) and the plan's `resampled.where` is set to 'device'.
+   */
+  async openSession(geometry: SessionGeometry): Promise<BackendSession> {
+    const engine = this.engine;
+    if (!engine) throw new SmlmError('E_CLOSED', `the ${this.name} backend was closed`);
+    const { height, width, scale } = geometry;
+    checkFrameSize(height, width, this.model);
+    if (!Number.isFinite(scale) || scale < 0) throw new SmlmError('E_BAD_OPTIONS', `session scale must be a finite number >= 0, got ${scale}`, { scale });
+    const prep = geometry.preparation;
+    const preparesFrames = !!(prep && (prep.resampled || prep.padded));
+    let preparation: NativeSessionGeometry['preparation'];
+    let source = { height, width };
+    if (preparesFrames && prep) {
+      const { resampled, padded } = prep;
+      preparation = {
+        ...(resampled ? { resampled: { fromNm: resampled.fromNm, toNm: resampled.toNm, from: resampled.from, to: resampled.to } } : {}),
+        ...(padded ? { padded: { from: padded.from, to: padded.to, mode: padded.mode } } : {}),
+      };
+      source = resampled ? resampled.from : padded!.from;
+    }
+    const batchSize = Math.min(Math.max(1, Math.floor(geometry.batchSize || this.maxBatch)), this.maxBatch);
+    const u = this.model.metadata.upsampling;
+    let native: NativeSession;
+    try {
+      native = engine.openSession({ height, width, scale, batchSize, ...(preparation ? { preparation } : {}) });
+    } catch (err) {
+      throw toSmlmError(err, this.name);
+    }
+    if (prep?.resampled && preparesFrames) prep.resampled.where = 'device';
+    return new NativeBackendSession(this.name, native, engine, this.queue, preparesFrames, source.height, source.width, height * u * width * u, scale);
+  }
+
   async run(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {
+    return this.queue.run(() => this.runNow(stack, image, options));
+  }
+
+  private async runNow(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {
     const engine = this.engine;
     if (!engine) throw new SmlmError('E_CLOSED', `the ${this.name} backend was closed`);
     checkRun(stack, image, options, this.model);
@@ -142,12 +319,6 @@ export class NativeEngineBackend implements InferenceBackend {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** For now a session over run() with the image on the host (backend.ts's hostSession). */
-  async openSession(geometry: SessionGeometry): Promise<BackendSession> {
-    if (!this.engine) throw new SmlmError('E_CLOSED', `the ${this.name} backend was closed`);
-    return hostSession(this, { ...geometry, upsampling: this.model.metadata.upsampling });
   }
 
   async close(): Promise<void> {

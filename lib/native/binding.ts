@@ -77,11 +77,52 @@ export interface NativeRunStats {
   deviceMs: number;
   /** The batch size actually used (smaller than asked after an out-of-memory retry). */
   batchSize: number;
+  /** Tiles per frame: 1 when frames ran whole, more when their activations did not fit the memory budget. */
+  tiles: number;
+  /** Size of each tile, its halo included (only when tiles > 1). */
+  tileHeight?: number;
+  tileWidth?: number;
+}
+
+/** What engine.openSession() takes (lib/backends/backend.ts SessionGeometry, checked by the backend). */
+export interface NativeSessionGeometry {
+  /** Frame size the network sees (after preparation). */
+  height: number;
+  width: number;
+  /** Multiplies the image when it is read (snapshot/finish), on the device. */
+  scale: number;
+  /** Frames per batch; 0 lets the engine pick. */
+  batchSize: number;
+  /** Resampling and/or padding applied on the device: push() then takes the source frames (lib/frames/prepare.ts). */
+  preparation?: {
+    resampled?: { fromNm: number; toNm: number; from: { height: number; width: number }; to: { height: number; width: number } };
+    padded?: { from: { height: number; width: number }; to: { height: number; width: number }; mode: 'reflect' };
+  };
+}
+
+/** A chunk for session.push(): like NativeRunRequest without the image (it stays on the device). */
+export type NativePushRequest = Omit<NativeRunRequest, 'image'>;
+
+/**
+ * An open session (native/engine/pipeline.h): the image is an FP32 accumulator on the device from openSession to
+ * finish. One call at a time per engine. snapshot()/finish() resolve with a new (height*u) x (width*u) Float32Array,
+ * already multiplied by the scale.
+ */
+export interface NativeSession {
+  /** Runs the chunk's frames (of the source size when the session prepares frames) into the image. */
+  push(request: NativePushRequest): Promise<NativeRunStats>;
+  snapshot(): Promise<Float32Array>;
+  /** The image; the session's device memory is released (later calls reject with E_CLOSED). */
+  finish(): Promise<Float32Array>;
+  /** Ends the session without a result; a push in flight is cancelled. Idempotent. */
+  close(): void;
 }
 
 /** An smlmrt::Engine owned by JS. One run at a time; close() frees device memory (the GC does too, later). */
 export interface NativeEngine {
   run(request: NativeRunRequest): Promise<NativeRunStats>;
+  /** Opens a session (allocates the image on the device; throws E_FRAME_SIZE_UNSUPPORTED, E_BAD_OPTIONS, ...). */
+  openSession(geometry: NativeSessionGeometry): NativeSession;
   /** Asks a run in flight to stop after the current batch; it then rejects with code E_ABORTED. */
   cancel(): void;
   close(): void;

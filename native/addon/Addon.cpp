@@ -13,6 +13,7 @@
 #include "EngineWrap.h"
 #include "JsErrors.h"
 #include "PlanFromJs.h"
+#include "SessionWrap.h"
 
 #ifndef SMLMRT_VERSION
 #define SMLMRT_VERSION "unknown"
@@ -123,6 +124,7 @@ Napi::Value CreateTensorRtEngine(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->engineConstructor = Napi::Persistent(EngineWrap::DefineClass(env));
+  data->sessionConstructor = Napi::Persistent(SessionWrap::DefineClass(env));
   env.SetInstanceData(data);  // deleted by node-addon-api when the environment is torn down
 
   exports.Set("listDevices", Napi::Function::New(env, ListDevices, "listDevices"));

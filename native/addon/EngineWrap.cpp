@@ -3,6 +3,7 @@
 #include "AddonData.h"
 #include "JsErrors.h"
 #include "RunWorker.h"
+#include "SessionWrap.h"
 
 namespace smlmrt::addon {
 
@@ -10,6 +11,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
   return ObjectWrap<EngineWrap>::DefineClass(env, "NativeEngine",
                                              {
                                                  InstanceMethod<&EngineWrap::Run>("run"),
+                                                 InstanceMethod<&EngineWrap::OpenSession>("openSession"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
                                                  InstanceMethod<&EngineWrap::Describe>("describe"),
@@ -42,6 +44,10 @@ Napi::Value EngineWrap::Run(const Napi::CallbackInfo& info) {
     state_->busy = false;  // the request was refused before a worker took it
     throw;
   }
+}
+
+Napi::Value EngineWrap::OpenSession(const Napi::CallbackInfo& info) {
+  return smlmrt::addon::OpenSession(info.Env(), state_, info.Length() > 0 ? info[0] : info.Env().Undefined());
 }
 
 void EngineWrap::Cancel(const Napi::CallbackInfo&) { state_->cancel = true; }

@@ -32,6 +32,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
  private:
   Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value OpenSession(const Napi::CallbackInfo& info);
   void Cancel(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value Describe(const Napi::CallbackInfo& info);

@@ -43,10 +43,14 @@ Napi::Float32Array float32Field(Napi::Env env, const Napi::Object& request, cons
 
 }  // namespace
 
-RunWorker::RunWorker(Napi::Env env, std::shared_ptr<EngineState> state)
-    : Napi::AsyncWorker(env, "smlm-rt:run"), state_(std::move(state)), deferred_(Napi::Promise::Deferred::New(env)) {}
+RunWorker::RunWorker(Napi::Env env, std::shared_ptr<EngineState> state, std::shared_ptr<SessionState> session)
+    : Napi::AsyncWorker(env, session ? "smlm-rt:push" : "smlm-rt:run"),
+      state_(std::move(state)),
+      session_(std::move(session)),
+      deferred_(Napi::Promise::Deferred::New(env)) {}
 
-Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::shared_ptr<EngineState> state, Napi::Object request) {
+Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_ptr<EngineState> state, Napi::Object request,
+                               std::shared_ptr<SessionState> session) {
   Napi::Value framesValue = request.Get("frames");
   if (!framesValue.IsTypedArray()) throwCodedError(env, "E_BAD_OPTIONS", "run: frames must be a typed array");
   Napi::TypedArray frames = framesValue.As<Napi::TypedArray>();
@@ -60,14 +64,25 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::sh
     throwCodedError(env, "E_BAD_OPTIONS", "run: frames holds " + std::to_string(frames.ElementLength()) + " pixels, fewer than " +
                                               std::to_string(frameCount) + "x" + std::to_string(height) + "x" + std::to_string(width));
   }
-  Napi::Float32Array image = float32Field(env, request, "image");
-  // The engine writes outH*outW floats; the upsampling factor is the plan's, so the JS side checks the exact size and
-  // here only the ratio must be a whole square (out = in * u^2).
-  size_t framePixels = static_cast<size_t>(height) * width;
-  if (image.ElementLength() % framePixels != 0) {
-    throwCodedError(env, "E_BAD_OPTIONS", "run: image length is not a multiple of the frame size");
+  Napi::Float32Array image;
+  size_t outPixels = 0;
+  if (session) {
+    const Session& s = *session->session;
+    if (height != s.sourceHeight() || width != s.sourceWidth()) {
+      throwCodedError(env, "E_BAD_OPTIONS", "push: frames of " + std::to_string(width) + "x" + std::to_string(height) + " px in a session of " +
+                                                std::to_string(s.sourceWidth()) + "x" + std::to_string(s.sourceHeight()) + " px frames");
+    }
+    outPixels = s.imagePixels();
+  } else {
+    image = float32Field(env, request, "image");
+    // The engine writes outH*outW floats; the upsampling factor is the plan's, so the JS side checks the exact size and
+    // here only the ratio must be a whole square (out = in * u^2).
+    size_t framePixels = static_cast<size_t>(height) * width;
+    if (image.ElementLength() % framePixels != 0) {
+      throwCodedError(env, "E_BAD_OPTIONS", "run: image length is not a multiple of the frame size");
+    }
+    outPixels = image.ElementLength();
   }
-  size_t outPixels = image.ElementLength();
   Napi::Value mapsValue = request.Get("frameMaps");
   bool hasMaps = !mapsValue.IsUndefined() && !mapsValue.IsNull();
   Napi::Float32Array frameMaps;
@@ -82,12 +97,11 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::sh
     throwCodedError(env, "E_BAD_OPTIONS", "run: onProgress must be a function");
   }
 
-  auto* worker = new RunWorker(env, std::move(state));
+  auto* worker = new RunWorker(env, std::move(state), std::move(session));
   worker->frames_ = Napi::Persistent(frames.As<Napi::Object>());
-  worker->image_ = Napi::Persistent(image.As<Napi::Object>());
+  if (!worker->session_) worker->image_ = Napi::Persistent(image.As<Napi::Object>());
   if (hasMaps) worker->frameMaps_ = Napi::Persistent(frameMaps.As<Napi::Object>());
-  worker->engineObject_ = Napi::Persistent(engineObject);  // keeps the JS engine (and its finalizer) alive meanwhile
-  worker->imageLength_ = outPixels;
+  worker->engineObject_ = Napi::Persistent(owner);  // keeps the JS engine or session (and its finalizer) alive meanwhile
 
   RunRequest& run = worker->request_;
   run.frames = static_cast<const uint8_t*>(frames.ArrayBuffer().Data()) + frames.ByteOffset();
@@ -95,7 +109,8 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::sh
   run.frameCount = frameCount;
   run.height = height;
   run.width = width;
-  run.image = image.Data();
+  run.image = worker->session_ ? nullptr : image.Data();
+  run.addIntoImage = true;  // the InferenceBackend contract: the sum is added into the caller's image
   run.frameMaps = hasMaps ? frameMaps.Data() : nullptr;
   run.batchSize = batchSize;
   run.cancel = &worker->state_->cancel;
@@ -126,20 +141,7 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object engineObject, std::sh
 
 void RunWorker::Execute() {
   try {
-    // The contract of InferenceBackend is "add into image"; the engine overwrites. A caller's image is almost always
-    // fresh zeros, so the engine writes into it directly; otherwise it writes a scratch image that is added in here.
-    const float* image = request_.image;
-    bool zero = std::all_of(image, image + imageLength_, [](float v) { return v == 0.0f; });
-    std::vector<float> scratch;
-    RunRequest run = request_;
-    if (!zero) {
-      scratch.assign(imageLength_, 0.0f);
-      run.image = scratch.data();
-    }
-    stats_ = state_->engine->run(run);
-    if (!zero) {
-      for (size_t i = 0; i < imageLength_; ++i) request_.image[i] += scratch[i];
-    }
+    stats_ = session_ ? session_->session->push(request_) : state_->engine->run(request_);
   } catch (...) {
     describeCurrentException(errorCode_, errorMessage_, "");
   }
@@ -156,6 +158,7 @@ void RunWorker::deliverProgress(int framesDone, int framesTotal) {
 void RunWorker::settle() {
   Napi::Env env = Env();
   state_->busy = false;
+  if (session_) session_->settled();
   if (!errorCode_.empty()) {
     deferred_.Reject(makeCodedError(env, errorCode_, errorMessage_).Value());
   } else {
@@ -164,6 +167,11 @@ void RunWorker::settle() {
     result.Set("totalMs", Napi::Number::New(env, stats_.totalMs));
     result.Set("deviceMs", Napi::Number::New(env, stats_.deviceMs));
     result.Set("batchSize", Napi::Number::New(env, stats_.batchSize));
+    result.Set("tiles", Napi::Number::New(env, stats_.tiles));
+    if (stats_.tiles > 1) {
+      result.Set("tileHeight", Napi::Number::New(env, stats_.tileHeight));
+      result.Set("tileWidth", Napi::Number::New(env, stats_.tileWidth));
+    }
     deferred_.Resolve(result);
   }
   if (progress_) progress_->callback.Reset();  // later queued reports are dropped
@@ -181,6 +189,7 @@ void RunWorker::OnOK() {
 
 void RunWorker::OnError(const Napi::Error& error) {
   state_->busy = false;
+  if (session_) session_->settled();
   deferred_.Reject(error.Value());
 }
 

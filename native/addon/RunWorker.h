@@ -1,5 +1,6 @@
-// One engine.run(request) call: validates the request on the JS thread, runs the engine on a libuv worker thread,
-// reports progress through a ThreadSafeFunction and settles a Promise with the run's statistics.
+// One engine.run(request) or session.push(request) call: validates the request on the JS thread, runs it on a libuv
+// worker thread, reports progress through a ThreadSafeFunction and settles a Promise with the statistics. run() is a
+// session of one push (Engine::run), so both go through the same pipeline.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "EngineWrap.h"
+#include "SessionWrap.h"
 
 namespace smlmrt::addon {
 
@@ -20,7 +22,9 @@ struct ProgressState {
 class RunWorker : public Napi::AsyncWorker {
  public:
   // Returns the Promise. Throws a coded JS error for a malformed request (nothing has started then).
-  static Napi::Promise Start(Napi::Env env, Napi::Object engineObject, std::shared_ptr<EngineState> state, Napi::Object request);
+  // session: push into it (request.image is not used); null: engine.run (request.image is added into).
+  static Napi::Promise Start(Napi::Env env, Napi::Object owner, std::shared_ptr<EngineState> state, Napi::Object request,
+                             std::shared_ptr<SessionState> session = nullptr);
 
  protected:
   void Execute() override;
@@ -28,16 +32,16 @@ class RunWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
-  RunWorker(Napi::Env env, std::shared_ptr<EngineState> state);
+  RunWorker(Napi::Env env, std::shared_ptr<EngineState> state, std::shared_ptr<SessionState> session);
   void settle();
   void deliverProgress(int framesDone, int framesTotal);
 
   std::shared_ptr<EngineState> state_;
+  std::shared_ptr<SessionState> session_;
   Napi::Promise::Deferred deferred_;
   RunRequest request_;
   // The caller's typed arrays stay referenced while the engine reads and writes their memory in place.
   Napi::ObjectReference frames_, image_, frameMaps_, engineObject_;
-  size_t imageLength_ = 0;
   std::shared_ptr<ProgressState> progress_;
   Napi::ThreadSafeFunction progressTsfn_;
   bool hasProgressTsfn_ = false;

@@ -1,10 +1,11 @@
 // smlm-rt's own CUDA engine: executes a Plan (lib/engine/plan.ts) with the kernels of native/kernels/.
 //
 // Per batch: frame statistics -> first conv on the raw frames (normalization fused) -> tensor-core convs (pooling,
-// phases and channel slices fused) -> head (1x1 conv, depth-to-space, clamp, sum into the FP32 image). Frames reach
-// the device through two pinned staging buffers on an upload stream, overlapped with the previous batch's compute;
-// each (batch, frame size) shape is run eagerly once (tuning the conv tile configurations on that batch's real
-// activations), then captured as a CUDA graph and replayed. Only the image (and frame maps, when asked) comes back.
+// phases and channel slices fused) -> head (1x1 conv, depth-to-space, clamp, sum into the FP32 image). The engine is
+// a client of the session pipeline (pipeline.h): the pipeline stages and uploads frames, owns the image on the device
+// and picks batch and tiles; the engine runs the network on the frames it is given. Each (batch, frame size) shape is
+// run eagerly once (tuning the conv tile configurations on that batch's real activations), then captured as a CUDA
+// graph and replayed.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -16,11 +17,13 @@
 #include <map>
 #include <sstream>
 #include <tuple>
+#include <utility>
 
 #include "common_kernels.h"
 #include "cuda_check.h"
 #include "engine.h"
 #include "memory_plan.h"
+#include "pipeline.h"
 #include "tactic_cache.h"
 #include "../kernels/kernels.h"
 
@@ -74,14 +77,17 @@ bool scaledDims(const PlanBuffer& b, int h, int w, BufferDims* out) {
   return true;
 }
 
+// A captured graph bakes in its pointers: the frames and image it reads and writes are part of its key.
 struct ShapeKey {
-  int batch, h, w, slot, type, maps;
+  int batch, h, w, type, maps, statsReady;
+  uintptr_t frames, accum;
   bool operator<(const ShapeKey& o) const {
-    return std::tie(batch, h, w, slot, type, maps) < std::tie(o.batch, o.h, o.w, o.slot, o.type, o.maps);
+    return std::tie(batch, h, w, type, maps, statsReady, frames, accum) <
+           std::tie(o.batch, o.h, o.w, o.type, o.maps, o.statsReady, o.frames, o.accum);
   }
 };
 
-class CudaEngine final : public Engine {
+class CudaEngine final : public Engine, public NetworkRunner {
  public:
   CudaEngine(const Plan& plan, const EngineOptions& options) : plan_(plan), options_(options), cache_(options.cacheDir) {
     if (!options.fp16) throw EngineError("E_BAD_OPTIONS", "the cuda engine computes in FP16 only (fp16: true)");
@@ -98,12 +104,6 @@ class CudaEngine final : public Engine {
     poison_ = std::getenv("SMLM_RT_DEBUG_POISON") != nullptr;
     try {
       checkCuda(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking), "cudaStreamCreate");
-      checkCuda(cudaStreamCreateWithFlags(&upload_, cudaStreamNonBlocking), "cudaStreamCreate");
-      for (int s = 0; s < 2; ++s) {
-        checkCuda(cudaEventCreateWithFlags(&uploaded_[s], cudaEventDisableTiming), "cudaEventCreate");
-        checkCuda(cudaEventCreate(&start_[s]), "cudaEventCreate");
-        checkCuda(cudaEventCreate(&stop_[s]), "cudaEventCreate");
-      }
       uploadWeights();
     } catch (...) {
       release();
@@ -129,30 +129,37 @@ class CudaEngine final : public Engine {
     return s.str();
   }
 
-  RunStats run(const RunRequest& req) override {
-    const auto t0 = std::chrono::steady_clock::now();
-    checkRequest(req);
-    checkCuda(cudaSetDevice(options_.device), "cudaSetDevice");
-    const bool withMaps = req.frameMaps != nullptr;
-    int batch = req.batchSize > 0 ? req.batchSize : options_.maxBatch;
-    batch = std::max(1, std::min(batch, req.frameCount));
-    batch = std::min(batch, batchThatFits(req.height, req.width, withMaps, batch));
-    for (;;) {
-      try {
-        ensureCapacity(batch, req.height, req.width, req.pixelType, withMaps);
-        break;
-      } catch (const DeviceOutOfMemory&) {
-        freeActivations();
-        if (batch == 1) throw EngineError("E_GPU_OUT_OF_MEMORY", "out of device memory even for one frame at a time");
-        batch = (batch + 1) / 2;
-      }
-    }
-    RunStats stats;
-    stats.batchSize = batch;
-    stats.deviceMs = runBatches(req, batch, withMaps);
-    stats.totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    return stats;
+  std::unique_ptr<Session> openSession(const SessionOptions& options) override { return openPipelineSession(*this, options); }
+
+  // ---------------- NetworkRunner ----------------
+  int deviceOrdinal() const override { return options_.device; }
+  int upsampling() const override { return plan_.upsampling; }
+  void checkFrameSize(int h, int w) override { checkFrameSizeConst(h, w); }
+  int maxBatch(int, int) override { return options_.maxBatch; }
+  size_t bytesPerFrame(int h, int w, bool withMaps) const override {
+    const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
+    return activationBytesPerFrame(h, w) + detectionBytesPerFrame(h, w) + (withMaps || fusedHead_ ? outPixels * sizeof(float) : 0) +
+           sizeof(FrameAffine) + 64;
   }
+  size_t heldBytes() const override { return allocatedBytes_; }
+  int tileHalo() const override { return tileHalo_; }
+  int tileAlignment() const override { return plan_.sizeMultiple; }
+  void reserve(int batch, int h, int w, bool withMaps) override { ensureCapacity(batch, h, w, withMaps); }
+  void releaseActivations() override {
+    cudaStreamSynchronize(compute_);
+    freeActivations();
+  }
+  cudaStream_t stream() const override { return compute_; }
+  void enqueueFrameStats(const void* frames, PixelType type, int count, int h, int w) override {
+    launchFrameAffine(frames, type, count, h, w, plan_.normMean, plan_.normStd, affine_, compute_);
+  }
+  void enqueue(const NetworkBatch& b) override {
+    if (b.count > capBatch_ || b.height != capH_ || b.width != capW_ || (b.withMaps && mapsCapacity_ < b.count))
+      throw EngineError("E_GPU", "internal: a batch larger than the engine reserved");
+    computeBatch(b);
+  }
+  const float* frameMapsDevice() const override { return maps_; }
+  double takeTuningMs() override { return std::exchange(tuningMs_, 0.0); }
 
  private:
   // ---------------- preparation ----------------
@@ -243,6 +250,31 @@ class CudaEngine final : public Engine {
     for (auto& l : lifetimes_)
       if (l.lastOp < l.firstOp) l.firstOp = l.lastOp = 0;  // declared, never used: give it a slot anyway
     framePhaseHost_ = std::move(framePhases);
+    tileHalo_ = computeTileHalo();
+  }
+
+  // How far (in frame pixels) an output pixel's value reaches into its frame: each conv adds its kernel radius times
+  // the frame pixels per pixel of the grid it reads (pooled levels count more), the localization head its rendering
+  // window; plus one pixel, rounded up to the size multiple so that tiles keep the pooling windows aligned. A tile
+  // with this much context on each side computes its interior as the whole frame would.
+  int computeTileHalo() const {
+    double reach = 0;
+    for (const PreparedConv& pc : layers_) {
+      int radius = 0;
+      for (const ConvPhase& p : pc.op->phases)
+        radius = std::max({radius, p.padTop, p.kh - 1 - p.padTop, p.padLeft, p.kw - 1 - p.padLeft});
+      double pixelsPerCell = 1.0;
+      if (!pc.fromFrame) {
+        const PlanBuffer& in = plan_.buffers[pc.inputBuffer];
+        pixelsPerCell = static_cast<double>(in.scaleDen) / in.scaleNum;
+      }
+      if (pc.op->transform == InputTransform::MaxPool2) pixelsPerCell *= 2;
+      reach += radius * pixelsPerCell;
+    }
+    if (localization()) reach += std::ceil(static_cast<double>(plan_.head.renderRadius) / plan_.upsampling) + 1;
+    const int m = std::max(1, plan_.sizeMultiple);
+    const int halo = static_cast<int>(std::ceil(reach)) + 1;
+    return (halo + m - 1) / m * m;
   }
 
   void uploadWeights() {
@@ -322,21 +354,6 @@ class CudaEngine final : public Engine {
     return planArena(sized).totalBytes;
   }
 
-  int batchThatFits(int h, int w, bool withMaps, int wanted) const {
-    size_t freeBytes = 0, totalBytes = 0;
-    if (cudaMemGetInfo(&freeBytes, &totalBytes) != cudaSuccess) {
-      cudaGetLastError();
-      return wanted;
-    }
-    const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
-    const size_t perFrame = activationBytesPerFrame(h, w) + 2 * static_cast<size_t>(h) * w * 4 + detectionBytesPerFrame(h, w) +
-                            (withMaps || fusedHead_ ? outPixels * sizeof(float) : 0) + 64;
-    const size_t held = allocatedBytes_;  // what we hold now is released before re-allocating
-    const size_t usable = static_cast<size_t>((freeBytes + held) * 0.85);
-    const size_t fits = perFrame ? usable / perFrame : wanted;
-    return static_cast<int>(std::max<size_t>(1, std::min<size_t>(fits, wanted)));
-  }
-
   // The localization head's decoded detections (p, muX, muY and two window normalizers per detection cell, and the
   // two widths when they are predicted).
   size_t detectionBytesPerFrame(int h, int w) const {
@@ -345,7 +362,7 @@ class CudaEngine final : public Engine {
     return localization() ? planes * cells * h * w * sizeof(float) : 0;
   }
 
-  void ensureCapacity(int batch, int h, int w, PixelType type, bool withMaps) {
+  void ensureCapacity(int batch, int h, int w, bool withMaps) {
     const bool sameShape = h == capH_ && w == capW_;
     if (sameShape && batch <= capBatch_ && (!withMaps || mapsCapacity_ >= batch)) return;
     freeActivations();
@@ -361,14 +378,8 @@ class CudaEngine final : public Engine {
     deviceAlloc(&arena_, arenaBytes_, "cudaMalloc activations");
     bufferPtr_.assign(plan_.buffers.size(), nullptr);
     for (size_t i = 0; i < sized.size(); ++i) bufferPtr_[i] = reinterpret_cast<__half*>(static_cast<char*>(arena_) + layout.offsets[i]);
-    const size_t rawBytes = static_cast<size_t>(batch) * h * w * 4;  // room for the widest pixel type
-    for (int s = 0; s < 2; ++s) {
-      deviceAlloc(&rawDevice_[s], rawBytes, "cudaMalloc frames");
-      checkCuda(cudaHostAlloc(&pinned_[s], rawBytes, cudaHostAllocDefault), "cudaHostAlloc staging");
-    }
     deviceAlloc(reinterpret_cast<void**>(&affine_), batch * sizeof(FrameAffine), "cudaMalloc frame stats");
     const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
-    deviceAlloc(reinterpret_cast<void**>(&accum_), outPixels * sizeof(float), "cudaMalloc image");
     if (localization()) deviceAlloc(reinterpret_cast<void**>(&detections_), batch * detectionBytesPerFrame(h, w), "cudaMalloc detections");
     if (withMaps || fusedHead_) {
       deviceAlloc(reinterpret_cast<void**>(&maps_), static_cast<size_t>(batch) * outPixels * sizeof(float), "cudaMalloc maps");
@@ -377,7 +388,6 @@ class CudaEngine final : public Engine {
     capBatch_ = batch;
     capH_ = h;
     capW_ = w;
-    (void)type;
   }
 
   // Frees a device pointer and forgets it, so that release paths can run more than once.
@@ -396,13 +406,7 @@ class CudaEngine final : public Engine {
     for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
     graphs_.clear();
     freeDevice(arena_);
-    for (int s = 0; s < 2; ++s) {
-      freeDevice(rawDevice_[s]);
-      cudaFreeHost(pinned_[s]);
-      pinned_[s] = nullptr;
-    }
     freeDevice(affine_);
-    freeDevice(accum_);
     freeDevice(detections_);
     freeDevice(maps_);
     mapsCapacity_ = 0;
@@ -413,28 +417,21 @@ class CudaEngine final : public Engine {
 
   void release() {
     if (compute_) cudaStreamSynchronize(compute_);
-    if (upload_) cudaStreamSynchronize(upload_);
+    dropSessionBuffers();
     freeActivations();
     freeDevice(weightsF32_);
     freeDevice(weightsF16_);
     freeDevice(framePhases_);
-    for (int s = 0; s < 2; ++s) {
-      if (uploaded_[s]) cudaEventDestroy(uploaded_[s]);
-      if (start_[s]) cudaEventDestroy(start_[s]);
-      if (stop_[s]) cudaEventDestroy(stop_[s]);
-      uploaded_[s] = start_[s] = stop_[s] = nullptr;
-    }
     if (compute_) cudaStreamDestroy(compute_);
-    if (upload_) cudaStreamDestroy(upload_);
-    compute_ = upload_ = nullptr;
+    compute_ = nullptr;
     cudaGetLastError();
   }
 
   // ---------------- requests ----------------
-  void checkRequest(const RunRequest& r) const {
-    if (r.frameCount <= 0) throw EngineError("E_EMPTY_STACK", "no frames to reconstruct");
-    if (!r.frames || !r.image) throw EngineError("E_BAD_OPTIONS", "frames and image must be given");
-    if (r.batchSize < 0) throw EngineError("E_BAD_OPTIONS", "batchSize must be >= 0");
+  void checkFrameSizeConst(int height, int width) const {
+    struct {
+      int height, width;
+    } r{height, width};
     const int m = plan_.sizeMultiple;
     if (r.height < plan_.minSize || r.width < plan_.minSize || r.height % m || r.width % m) {
       throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "frames of " + std::to_string(r.width) + "x" + std::to_string(r.height) +
@@ -515,14 +512,14 @@ class CudaEngine final : public Engine {
     }
   }
 
-  void launchFrameLayer(const PreparedConv& pc, int batch, int slot, PixelType type, int h, int w, cudaStream_t stream) {
+  void launchFrameLayer(const PreparedConv& pc, const NetworkBatch& b, cudaStream_t stream) {
     FrameConvArgs f{};
-    f.raw = rawDevice_[slot];
-    f.type = type;
+    f.raw = b.frames;
+    f.type = b.type;
     f.affine = affine_;
-    f.batch = batch;
-    f.height = h;
-    f.width = w;
+    f.batch = b.count;
+    f.height = b.height;
+    f.width = b.width;
     f.cout = pc.op->cout;
     f.upsample = pc.op->upsample;
     f.phases = framePhases_ + pc.framePhaseTable;
@@ -537,7 +534,7 @@ class CudaEngine final : public Engine {
     launchFrameConv(f, stream);
   }
 
-  void launchHeadLayer(int batch, bool withMaps, cudaStream_t stream) {
+  void launchHeadLayer(int batch, bool withMaps, float* accum, cudaStream_t stream) {
     const HeadOp& head = plan_.head;
     HeadArgs a{};
     a.in = bufferPtr_[headBuffer_];
@@ -550,12 +547,12 @@ class CudaEngine final : public Engine {
     a.batch = batch;
     a.weights = weightsF32_ + head.weightOffset;
     a.bias = weightsF32_ + head.biasOffset;
-    a.accum = accum_;
+    a.accum = accum;
     a.maps = withMaps ? maps_ : nullptr;
     launchHead(a, stream);
   }
 
-  void launchLocalizationLayer(int batch, bool withMaps, cudaStream_t stream) {
+  void launchLocalizationLayer(int batch, bool withMaps, float* accum, cudaStream_t stream) {
     const HeadOp& head = plan_.head;
     LocalizationHeadArgs a{};
     a.in = bufferPtr_[headBuffer_];
@@ -577,7 +574,7 @@ class CudaEngine final : public Engine {
     a.radius = head.renderRadius;
     a.minProbability = head.minProbability;
     a.detections = detections_;
-    a.accum = accum_;
+    a.accum = accum;
     a.maps = withMaps ? maps_ : nullptr;
     launchLocalizationHead(a, stream);
   }
@@ -586,14 +583,16 @@ class CudaEngine final : public Engine {
 
   // The whole network for one batch, on `stream` (eager or under graph capture).
   // includeHead = false: everything but the accumulation into the image (a warm-up pass that gives tuning real data).
-  void enqueueNetwork(int batch, int slot, PixelType type, int h, int w, bool withMaps, const std::vector<int>& tactics,
-                      cudaStream_t stream, bool includeHead = true) {
+  // statsReady: the frames' normalization was computed on whole frames (tiles) by enqueueFrameStats.
+  void enqueueNetwork(const NetworkBatch& b, const std::vector<int>& tactics, cudaStream_t stream, bool includeHead = true) {
+    const int batch = b.count;
+    const bool withMaps = b.withMaps;
     if (poison_) checkCuda(cudaMemsetAsync(arena_, 0xff, arenaBytes_, stream), "poison activations");
-    launchFrameAffine(rawDevice_[slot], type, batch, h, w, plan_.normMean, plan_.normStd, affine_, stream);
+    if (!b.statsReady) launchFrameAffine(b.frames, b.type, batch, b.height, b.width, plan_.normMean, plan_.normStd, affine_, stream);
     for (size_t i = 0; i < layers_.size(); ++i) {
       const PreparedConv& pc = layers_[i];
       if (pc.fromFrame) {
-        launchFrameLayer(pc, batch, slot, type, h, w, stream);
+        launchFrameLayer(pc, b, stream);
       } else {
         launchConv(pc, batch, tactics[i], stream);
       }
@@ -603,11 +602,11 @@ class CudaEngine final : public Engine {
       // The last conv left raw FP32 maps in maps_: clamp, sum over the batch, and keep the clamped maps if asked.
       const HeadOp& head = plan_.head;
       const int outPixels = dims_[headBuffer_].h * head.upscale * dims_[headBuffer_].w * head.upscale;
-      launchClampSumMaps(maps_, batch, outPixels, accum_, withMaps ? maps_ : nullptr, stream);
+      launchClampSumMaps(maps_, batch, outPixels, b.accum, withMaps ? maps_ : nullptr, stream);
     } else if (localization()) {
-      launchLocalizationLayer(batch, withMaps, stream);
+      launchLocalizationLayer(batch, withMaps, b.accum, stream);
     } else {
-      launchHeadLayer(batch, withMaps, stream);
+      launchHeadLayer(batch, withMaps, b.accum, stream);
     }
   }
 
@@ -711,47 +710,44 @@ class CudaEngine final : public Engine {
     }
   }
 
-  // Runs one batch: replays the shape's graph, or (first time) runs eagerly, tunes and captures.
-  // mapsHost: where this batch's clamped per-frame maps go (nullptr: not wanted). The copy is issued right after the
-  // batch's kernels, before any tuning re-runs layers (the fused head's tuning rewrites the device maps).
-  void computeBatch(int batch, int slot, PixelType type, int h, int w, float* mapsHost) {
-    const bool withMaps = mapsHost != nullptr;
-    const ShapeKey key{batch, h, w, slot, static_cast<int>(type), withMaps ? 1 : 0};
-    auto downloadMaps = [&] {
-      if (!withMaps) return;
-      const size_t outPixels = static_cast<size_t>(h) * w * plan_.upsampling * plan_.upsampling;
-      checkCuda(cudaMemcpyAsync(mapsHost, maps_, static_cast<size_t>(batch) * outPixels * sizeof(float),
-                                cudaMemcpyDeviceToHost, compute_),
-                "download frame maps");
-    };
+  // Runs one batch on compute_: replays the shape's graph, or (first time) runs eagerly, tunes and captures. The
+  // clamped per-frame maps, when asked, are left in maps_ (the pipeline downloads them before the next batch).
+  void computeBatch(const NetworkBatch& b) {
+    const int batch = b.count, h = b.height, w = b.width;
+    const ShapeKey key{batch, h, w, static_cast<int>(b.type), b.withMaps ? 1 : 0, b.statsReady ? 1 : 0,
+                       reinterpret_cast<uintptr_t>(b.frames), reinterpret_cast<uintptr_t>(b.accum)};
     auto it = graphs_.find(key);
     if (it != graphs_.end()) {
-      checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
       checkCuda(cudaGraphLaunch(it->second, compute_), "cudaGraphLaunch");
-      checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
-      downloadMaps();
       return;
+    }
+    if (graphs_.size() >= kMaxGraphs) {
+      // Sessions come and go (each has its own image): keep the graph cache bounded.
+      checkCuda(cudaStreamSynchronize(compute_), "cudaStreamSynchronize");
+      for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
+      graphs_.clear();
     }
     bool needsTuning = false;
     std::vector<int> tactics = tacticsFor(batch, h, w, &needsTuning);
     if (needsTuning) {
       // Tune on this batch's real activations *before* computing it, so that every batch of a shape, the first one
       // included, runs the same kernels: results then do not depend on whether the tactic cache was warm (tactics
-      // differ in summation order, hence in FP32 rounding).
-      enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_, /*includeHead=*/false);
+      // differ in summation order, hence in FP32 rounding). Timed between two synchronizations, so that the pipeline
+      // can leave it out of the batch's kernel time (takeTuningMs).
+      checkCuda(cudaStreamSynchronize(compute_), "cudaStreamSynchronize");
+      const auto tuneStart = std::chrono::steady_clock::now();
+      enqueueNetwork(b, tactics, compute_, /*includeHead=*/false);
       tune(batch, h, w, &tactics);
+      tuningMs_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - tuneStart).count();
     }
-    checkCuda(cudaEventRecord(start_[slot], compute_), "cudaEventRecord");
-    enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
-    checkCuda(cudaEventRecord(stop_[slot], compute_), "cudaEventRecord");
-    downloadMaps();
+    enqueueNetwork(b, tactics, compute_);
     lastTactics_.clear();
     for (size_t i = 0; i < layers_.size(); ++i)
       lastTactics_.push_back(layers_[i].fromFrame ? "frame_direct" : tactics[i] >= 0 ? convTcTacticName(tactics[i]) : "generic");
     cudaGraph_t graph = nullptr;
     checkCuda(cudaStreamBeginCapture(compute_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
     try {
-      enqueueNetwork(batch, slot, type, h, w, withMaps, tactics, compute_);
+      enqueueNetwork(b, tactics, compute_);
     } catch (...) {
       cudaStreamEndCapture(compute_, &graph);
       if (graph) cudaGraphDestroy(graph);
@@ -763,52 +759,6 @@ class CudaEngine final : public Engine {
     cudaGraphDestroy(graph);
     checkCuda(status, "cudaGraphInstantiate");
     graphs_[key] = exec;
-  }
-
-  double runBatches(const RunRequest& req, int batch, bool withMaps) {
-    const int h = req.height, w = req.width;
-    const size_t framePixels = static_cast<size_t>(h) * w;
-    const size_t bytesPerFrame = framePixels * pixelBytes(req.pixelType);
-    const size_t outPixels = framePixels * plan_.upsampling * plan_.upsampling;
-    const char* frames = static_cast<const char*>(req.frames);
-    double deviceMs = 0;
-    int inFlight[2] = {0, 0};   // frames of the batch last issued in each slot, 0 if none pending
-    int framesDone = 0;
-    auto retire = [&](int slot) {  // waits for the slot's batch, adds its kernel time, reports progress
-      if (!inFlight[slot]) return;
-      checkCuda(cudaEventSynchronize(stop_[slot]), "batch");
-      float ms = 0;
-      checkCuda(cudaEventElapsedTime(&ms, start_[slot], stop_[slot]), "cudaEventElapsedTime");
-      deviceMs += ms;
-      framesDone += inFlight[slot];
-      inFlight[slot] = 0;
-      if (req.progress) req.progress(framesDone, req.frameCount);
-    };
-    checkCuda(cudaMemsetAsync(accum_, 0, outPixels * sizeof(float), compute_), "clear image");
-    int k = 0;
-    for (int first = 0; first < req.frameCount; first += batch, ++k) {
-      const int slot = k & 1;
-      const int count = std::min(batch, req.frameCount - first);
-      retire(slot);  // also guarantees the slot's staging buffer and device frames are free again
-      if (req.cancel && req.cancel->load()) {
-        cudaStreamSynchronize(compute_);
-        cudaStreamSynchronize(upload_);
-        throw EngineError("E_ABORTED", "reconstruction cancelled");
-      }
-      std::memcpy(pinned_[slot], frames + first * bytesPerFrame, count * bytesPerFrame);
-      checkCuda(cudaMemcpyAsync(rawDevice_[slot], pinned_[slot], count * bytesPerFrame, cudaMemcpyHostToDevice, upload_),
-                "upload frames");
-      checkCuda(cudaEventRecord(uploaded_[slot], upload_), "cudaEventRecord");
-      checkCuda(cudaStreamWaitEvent(compute_, uploaded_[slot], 0), "cudaStreamWaitEvent");
-      computeBatch(count, slot, req.pixelType, h, w, withMaps ? req.frameMaps + static_cast<size_t>(first) * outPixels : nullptr);
-      inFlight[slot] = count;
-    }
-    retire(k & 1);
-    retire((k + 1) & 1);
-    checkCuda(cudaMemcpyAsync(req.image, accum_, outPixels * sizeof(float), cudaMemcpyDeviceToHost, compute_),
-              "download image");
-    checkCuda(cudaStreamSynchronize(compute_), "reconstruction");
-    return deviceMs;
   }
 
   // ---------------- state ----------------
@@ -827,8 +777,10 @@ class CudaEngine final : public Engine {
   std::string lastTuneShape_, lastTuneSize_;
   int lastTuneBatch_ = 0;
 
-  cudaStream_t compute_ = nullptr, upload_ = nullptr;
-  cudaEvent_t uploaded_[2] = {nullptr, nullptr}, start_[2] = {nullptr, nullptr}, stop_[2] = {nullptr, nullptr};
+  static constexpr size_t kMaxGraphs = 32;
+  int tileHalo_ = 0;  // frame pixels of context a tile needs (computeTileHalo)
+  double tuningMs_ = 0;  // since the last takeTuningMs()
+  cudaStream_t compute_ = nullptr;
   float* weightsF32_ = nullptr;
   __half* weightsF16_ = nullptr;
   FramePhaseArgs* framePhases_ = nullptr;
@@ -838,10 +790,7 @@ class CudaEngine final : public Engine {
   void* arena_ = nullptr;
   std::vector<__half*> bufferPtr_;
   std::vector<BufferDims> dims_;
-  void* rawDevice_[2] = {nullptr, nullptr};
-  void* pinned_[2] = {nullptr, nullptr};
   FrameAffine* affine_ = nullptr;
-  float* accum_ = nullptr;
   float* detections_ = nullptr;  // localization head only: batch x 5 (7 with predicted widths) x gh x gw (g x g cells per camera pixel)
   float* maps_ = nullptr;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;

@@ -95,6 +95,7 @@ struct RunRequest {
   PixelType pixelType = PixelType::U16;
   int frameCount = 0, height = 0, width = 0;
   float* image = nullptr;      // host, (height*upsampling) x (width*upsampling); overwritten with the frame sum
+  bool addIntoImage = false;   // run(): the sum is added to image's values (uploaded once as the accumulator's start)
   float* frameMaps = nullptr;  // optional host, frameCount x outH x outW clamped per-frame maps
   int batchSize = 0;           // 0: the engine picks
   std::function<void(int framesDone, int framesTotal)> progress;  // called from the worker thread
@@ -105,6 +106,46 @@ struct RunStats {
   double totalMs = 0;      // wall time of run()
   double deviceMs = 0;     // GPU time of the kernels (events), summed over batches
   int batchSize = 0;       // the batch size actually used (may be smaller after an out-of-memory retry)
+  int tiles = 1;           // tiles per frame (1: frames ran whole; more: activations did not fit, see pipeline.h)
+  int tileHeight = 0, tileWidth = 0;  // size of each tile, halo included (tiles > 1 only)
+};
+
+// Device-side frame preparation (lib/frames/prepare.ts's PreparationPlan): the session takes the source frames as
+// they are and resamples (separable weights of lib/frames/resample.ts) and/or mirror-pads (lib/frames/pad.ts) them
+// to the session's frame size on the device.
+struct FramePreparation {
+  int sourceHeight = 0, sourceWidth = 0;  // frames as pushed
+  bool resample = false;
+  double fromNm = 0, toNm = 0;              // camera pixel -> model pixel
+  int resampledHeight = 0, resampledWidth = 0;
+  bool pad = false;                         // mirrored at the bottom and right up to the session's frame size
+};
+
+struct SessionOptions {
+  int height = 0, width = 0;  // the frame size the network sees
+  float scale = 1.f;          // multiplies the image when it is read (snapshot/finish)
+  int batchSize = 0;          // 0: the engine picks
+  bool prepare = false;       // push() takes source frames and applies `preparation`
+  FramePreparation preparation;
+  const float* initialImage = nullptr;  // optional host image (outH x outW) the accumulator starts from
+};
+
+// A reconstruction in progress: the image (an FP32 accumulator) stays on the device from open to finish. One call at
+// a time; the engine that opened it must outlive it.
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Runs chunk.frameCount frames (chunk.image is not used) and adds their clamped maps into the image; returns when
+  // they are done. A cancelled push leaves the frames already done in the image.
+  virtual RunStats push(const RunRequest& chunk) = 0;
+  // The image so far times the scale, into out (imagePixels() floats).
+  virtual void snapshot(float* out) = 0;
+  // The same, then the session's device memory is released; later calls throw E_CLOSED.
+  virtual void finish(float* out) = 0;
+  virtual size_t imagePixels() const = 0;
+  // The frame size push() takes (the source size when preparing frames).
+  virtual int sourceHeight() const = 0;
+  virtual int sourceWidth() const = 0;
 };
 
 struct EngineOptions {
@@ -127,8 +168,11 @@ class EngineError : public std::runtime_error {
 class Engine {
  public:
   virtual ~Engine() = default;
-  // Blocking; called from a worker thread. One call at a time per engine (the JS side queues).
-  virtual RunStats run(const RunRequest& request) = 0;
+  // Blocking; called from a worker thread. One call at a time per engine (the JS side queues). One session: open,
+  // push every frame, finish (pipeline.cu), so that run() and sessions share one code path.
+  virtual RunStats run(const RunRequest& request);
+  // Blocking (allocates the image on the device). The engine must outlive the session.
+  virtual std::unique_ptr<Session> openSession(const SessionOptions& options) = 0;
   // Human-readable: backend, device, chosen kernels.
   virtual std::string describe() const = 0;
 };

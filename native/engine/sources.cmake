@@ -11,6 +11,8 @@ set(SMLMRT_ENGINE_SOURCES
   ${SMLMRT_ENGINE_DIR}/common_kernels.cu
   ${SMLMRT_ENGINE_DIR}/cuda_engine.cu
   ${SMLMRT_ENGINE_DIR}/device_list.cu
+  ${SMLMRT_ENGINE_DIR}/frame_preparation.cpp
+  ${SMLMRT_ENGINE_DIR}/pipeline.cu
   ${SMLMRT_ENGINE_DIR}/memory_plan.cpp
   ${SMLMRT_ENGINE_DIR}/tactic_cache.cpp
   ${SMLMRT_ENGINE_DIR}/../kernels/conv_tc.cu

@@ -2,7 +2,11 @@
 // run around it: frame normalization straight from the raw camera pixels before, clamp >= 0 and the sum over frames
 // into an FP32 accumulator after, so that per-frame maps never leave the device unless the caller asks for them.
 //
-// The engine is built lazily, on the first run(), because its optimization profile depends on the frame size, which
+// The backend is a client of the session pipeline (native/engine/pipeline.h): the pipeline stages and uploads
+// frames, owns the image accumulator on the device, picks the batch and halves it on out-of-memory; this file runs
+// TensorRT on the frames it is given. It does not tile (tileHalo() is 0): a frame must fit one at a time.
+//
+// The engine is built lazily, on the first batch, because its optimization profile depends on the frame size, which
 // the constructor does not know. Built engines are cached on disk (see enginePath) and a later process only
 // deserializes them; a frame size outside the current profile rebuilds (or loads) a profile that covers both.
 #include <NvInfer.h>
@@ -20,6 +24,7 @@
 
 #include "../engine/common_kernels.h"
 #include "../engine/engine.h"
+#include "../engine/pipeline.h"
 #include "cuda_resources.h"
 #include "file_cache.h"
 #include "shape_profile.h"
@@ -70,13 +75,7 @@ std::string dimsText(const nvinfer1::Dims& dims) {
   return text + "]";
 }
 
-// A batch whose kernels were queued but whose completion has not been observed yet.
-struct PendingBatch {
-  bool active = false;
-  int framesDoneAfter = 0;
-};
-
-class TensorRtEngine final : public Engine {
+class TensorRtEngine final : public Engine, public NetworkRunner {
  public:
   TensorRtEngine(const Plan& plan, const std::vector<uint8_t>& onnx, const EngineOptions& options)
       : options_(options), model_(modelGeometryFromPlan(plan)), normMean_(plan.normMean), normStd_(plan.normStd), onnx_(onnx) {
@@ -92,10 +91,6 @@ class TensorRtEngine final : public Engine {
     libraryVersion_ = loadedLibraryVersion();
 
     stream_.create();
-    for (int slot = 0; slot < 2; ++slot) {
-      batchStart_[slot].create();
-      batchStop_[slot].create();
-    }
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
     if (!runtime_) throw EngineError("E_GPU", "TensorRT: createInferRuntime failed: " + errorsOr("no message (is libnvinfer usable here?)"));
     // Fail now, not at the first run, when TensorRT cannot read the model.
@@ -111,28 +106,84 @@ class TensorRtEngine final : public Engine {
     // finish before the members free the memory it uses. Errors cannot be reported from here.
     cudaSetDevice(options_.device);
     if (stream_.get() != nullptr) cudaStreamSynchronize(stream_.get());
+    dropSessionBuffers();
     context_.reset();
     engine_.reset();
     runtime_.reset();
   }
 
-  RunStats run(const RunRequest& request) override {
-    const Clock::time_point started = Clock::now();
-    validate(request);
+  std::unique_ptr<Session> openSession(const SessionOptions& options) override { return openPipelineSession(*this, options); }
+
+  // ---- NetworkRunner ----
+  int deviceOrdinal() const override { return options_.device; }
+  int upsampling() const override { return model_.upsampling; }
+  void checkFrameSize(int height, int width) override {
+    const std::string problem = frameSizeProblem(model_, height, width);
+    if (!problem.empty()) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: " + problem);
+    // The kernels index one output map with int.
+    const double mapPixels = static_cast<double>(height) * width * model_.upsampling * model_.upsampling;
+    if (mapPixels > 2147483647.0) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: frames this large give output maps over 2^31 pixels");
+  }
+  int maxBatch(int height, int width) override {
     checkCuda(cudaSetDevice(options_.device), "cudaSetDevice");
     logger_.takeErrors();  // errors TensorRT logged without failing must not be blamed on a later call
-    ensureEngineFor(request.height, request.width);
-
-    int requested = request.batchSize > 0 ? std::min(request.batchSize, profile_.maxBatch) : profile_.maxBatch;
-    if (memoryBatchCap_ > 0) requested = std::min(requested, memoryBatchCap_);  // what fitted last time
-    const int batch = allocateWithRetry(std::max(1, std::min(requested, request.frameCount)), request);
-
-    RunStats stats;
-    stats.batchSize = batch;
-    stats.deviceMs = execute(request, batch);
-    stats.totalMs = millisecondsSince(started);
-    return stats;
+    ensureEngineFor(height, width);
+    return profile_.maxBatch;
   }
+  size_t bytesPerFrame(int height, int width, bool withMaps) const override {
+    const size_t framePixels = static_cast<size_t>(height) * width;
+    const size_t mapPixels = framePixels * model_.upsampling * model_.upsampling;
+    const size_t scratch = allocatedBatch_ > 0 ? scratch_.bytes() / allocatedBatch_ : 0;
+    return framePixels * io_.inputChannels * 4 + mapPixels * 4 + (withMaps ? mapPixels * sizeof(float) : 0) + scratch;
+  }
+  size_t heldBytes() const override {
+    return networkInput_.bytes() + networkOutput_.bytes() + clampedMaps_.bytes() + scratch_.bytes();
+  }
+  int tileHalo() const override { return 0; }
+  int tileAlignment() const override { return model_.sizeMultiple; }
+  void reserve(int batch, int height, int width, bool withMaps) override {
+    ensureEngineFor(height, width);
+    if (batch > profile_.maxBatch) throw EngineError("E_GPU", "internal: batch beyond the TensorRT profile");
+    allocateBuffers(batch, height, width, withMaps);
+  }
+  void releaseActivations() override {
+    cudaStreamSynchronize(stream_.get());
+    releaseBatchBuffers();
+  }
+  cudaStream_t stream() const override { return stream_.get(); }
+  void enqueueFrameStats(const void*, PixelType, int, int, int) override {
+    throw EngineError("E_GPU", "internal: the TensorRT backend does not run tiles");
+  }
+  void enqueue(const NetworkBatch& b) override {
+    if (b.count > allocatedBatch_ || b.height != allocatedHeight_ || b.width != allocatedWidth_ || b.statsReady)
+      throw EngineError("E_GPU", "internal: a batch the TensorRT backend did not reserve");
+    const cudaStream_t stream = stream_.get();
+    const int mapPixels = b.height * model_.upsampling * b.width * model_.upsampling;
+    if (b.count != shapeBatch_) {
+      setBatchShape(b.count, b.height, b.width);
+      shapeBatch_ = b.count;
+    }
+    if (inputType_ == nvinfer1::DataType::kHALF) {
+      launchNormalizeFramesHalf(b.frames, b.type, b.count, b.height, b.width, normMean_, normStd_, networkInput_.as<__half>(), stream);
+    } else {
+      launchNormalizeFrames(b.frames, b.type, b.count, b.height, b.width, normMean_, normStd_, networkInput_.as<float>(), stream);
+    }
+    checkCuda(cudaGetLastError(), "normalization kernel");
+    if (!context_->enqueueV3(stream)) throw EngineError("E_GPU", "TensorRT: enqueueV3 failed: " + errorsOr("no message"));
+    float* mapsOut = nullptr;
+    if (b.withMaps) {
+      if (clampedMaps_.bytes() < static_cast<size_t>(b.count) * mapPixels * sizeof(float))
+        throw EngineError("E_GPU", "internal: per-frame maps were not reserved");
+      mapsOut = clampedMaps_.as<float>();
+    }
+    if (outputType_ == nvinfer1::DataType::kHALF) {
+      launchClampSumMapsHalf(networkOutput_.as<__half>(), b.count, mapPixels, b.accum, mapsOut, stream);
+    } else {
+      launchClampSumMaps(networkOutput_.as<float>(), b.count, mapPixels, b.accum, mapsOut, stream);
+    }
+    checkCuda(cudaGetLastError(), "clamp-and-sum kernel");
+  }
+  const float* frameMapsDevice() const override { return clampedMaps_.as<float>(); }
 
   std::string describe() const override {
     std::lock_guard<std::mutex> lock(statusMutex_);
@@ -156,17 +207,6 @@ class TensorRtEngine final : public Engine {
   void setStatus(const std::string& status) {
     std::lock_guard<std::mutex> lock(statusMutex_);
     status_ = status;
-  }
-
-  // Caller mistakes get the same codes as from the CUDA engine; everything TensorRT or CUDA refuses is E_GPU.
-  void validate(const RunRequest& request) const {
-    if (request.frames == nullptr || request.image == nullptr) throw EngineError("E_BAD_OPTIONS", "TensorRT: run() needs frames and an image");
-    if (request.frameCount <= 0) throw EngineError("E_EMPTY_STACK", "TensorRT: run() was given no frames");
-    const std::string problem = frameSizeProblem(model_, request.height, request.width);
-    if (!problem.empty()) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: " + problem);
-    // The kernels index one output map with int.
-    const double mapPixels = static_cast<double>(request.height) * request.width * model_.upsampling * model_.upsampling;
-    if (mapPixels > 2147483647.0) throw EngineError("E_FRAME_SIZE_UNSUPPORTED", "TensorRT: frames this large give output maps over 2^31 pixels");
   }
 
   // ---- The TensorRT engine for a frame size ----
@@ -201,7 +241,6 @@ class TensorRtEngine final : public Engine {
     releaseBatchBuffers();
     context_.reset();
     engine_.reset();
-    memoryBatchCap_ = 0;
 
     const std::string path = enginePath(profile);
     std::string origin;
@@ -249,14 +288,12 @@ class TensorRtEngine final : public Engine {
   // ---- Buffers ----
 
   void releaseBatchBuffers() {
-    rawFrames_.release();
     networkInput_.release();
     networkOutput_.release();
     clampedMaps_.release();
-    accumulator_.release();
     scratch_.release();
-    for (PinnedBuffer& staging : staging_) staging.release();
     allocatedBatch_ = 0;
+    shapeBatch_ = 0;
   }
 
   // Tells TensorRT the input shape and makes sure the scratch memory is large enough for it.
@@ -281,132 +318,31 @@ class TensorRtEngine final : public Engine {
     setScratchMemory(*context_, scratch_.get(), static_cast<int64_t>(scratch_.bytes()));
   }
 
-  // Allocates everything a batch of `batch` frames needs; on out-of-memory halves the batch, down to 1.
-  int allocateWithRetry(int batch, const RunRequest& request) {
-    for (;;) {
-      try {
-        allocateBuffers(batch, request);
-        return batch;
-      } catch (const EngineError& error) {
-        if (error.code() != "E_GPU_OUT_OF_MEMORY") throw;
-        releaseBatchBuffers();
-        if (batch == 1) throw EngineError("E_GPU_OUT_OF_MEMORY", std::string(error.what()) + " (even with batch size 1)");
-        batch = (batch + 1) / 2;
-        memoryBatchCap_ = batch;
-      }
-    }
-  }
-
-  void allocateBuffers(int batch, const RunRequest& request) {
-    const size_t framePixels = static_cast<size_t>(request.height) * request.width;
+  // Device buffers for batches of up to `batch` frames of height x width (the pipeline halves on out-of-memory).
+  void allocateBuffers(int batch, int height, int width, bool withMaps) {
+    const size_t framePixels = static_cast<size_t>(height) * width;
     const size_t mapPixels = framePixels * model_.upsampling * model_.upsampling;
-    const size_t rawBytes = static_cast<size_t>(batch) * framePixels * pixelBytes(request.pixelType);
-    const bool sameShape = allocatedBatch_ == batch && allocatedHeight_ == request.height && allocatedWidth_ == request.width &&
-                           allocatedPixelType_ == request.pixelType;
+    const bool sameShape = allocatedBatch_ >= batch && allocatedHeight_ == height && allocatedWidth_ == width;
     if (!sameShape) {
+      checkCuda(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
       releaseBatchBuffers();
-      checkCuda(rawFrames_.allocate(rawBytes), "cudaMalloc (frames)");
-      checkCuda(networkInput_.allocate(static_cast<size_t>(batch) * io_.inputChannels * framePixels * elementBytes(inputType_)),
-                "cudaMalloc (network input)");
-      checkCuda(networkOutput_.allocate(static_cast<size_t>(batch) * mapPixels * elementBytes(outputType_)), "cudaMalloc (network output)");
-      checkCuda(accumulator_.allocate(mapPixels * sizeof(float)), "cudaMalloc (image accumulator)");
-      for (PinnedBuffer& staging : staging_) checkCuda(staging.allocate(rawBytes), "cudaMallocHost (frame staging)");
-      setBatchShape(batch, request.height, request.width);
+      networkInput_.allocateOrThrow(static_cast<size_t>(batch) * io_.inputChannels * framePixels * elementBytes(inputType_),
+                                    "cudaMalloc (network input)");
+      networkOutput_.allocateOrThrow(static_cast<size_t>(batch) * mapPixels * elementBytes(outputType_), "cudaMalloc (network output)");
+      setBatchShape(batch, height, width);
+      shapeBatch_ = batch;
       allocatedBatch_ = batch;
-      allocatedHeight_ = request.height;
-      allocatedWidth_ = request.width;
-      allocatedPixelType_ = request.pixelType;
+      allocatedHeight_ = height;
+      allocatedWidth_ = width;
     }
-    if (request.frameMaps != nullptr && clampedMaps_.bytes() < static_cast<size_t>(batch) * mapPixels * sizeof(float)) {
-      checkCuda(clampedMaps_.allocate(static_cast<size_t>(batch) * mapPixels * sizeof(float)), "cudaMalloc (per-frame maps)");
+    if (withMaps && clampedMaps_.bytes() < static_cast<size_t>(batch) * mapPixels * sizeof(float)) {
+      checkCuda(cudaStreamSynchronize(stream_.get()), "cudaStreamSynchronize");
+      clampedMaps_.allocateOrThrow(static_cast<size_t>(batch) * mapPixels * sizeof(float), "cudaMalloc (per-frame maps)");
     }
     if (!context_->setTensorAddress(io_.inputName.c_str(), networkInput_.get()) ||
         !context_->setTensorAddress(io_.outputName.c_str(), networkOutput_.get())) {
       throw EngineError("E_GPU", "TensorRT: setTensorAddress failed: " + errorsOr("no message"));
     }
-  }
-
-  // ---- Running ----
-
-  // Queues every batch on the engine's stream; returns the GPU time of the kernels (events), summed over batches.
-  // Two staging slots let the CPU copy batch k+1 into pinned memory while the GPU still runs batch k.
-  double execute(const RunRequest& request, int batch) {
-    const cudaStream_t stream = stream_.get();
-    const size_t framePixels = static_cast<size_t>(request.height) * request.width;
-    const size_t frameBytes = framePixels * pixelBytes(request.pixelType);
-    const int mapPixels = static_cast<int>(framePixels) * model_.upsampling * model_.upsampling;
-    const auto* frames = static_cast<const unsigned char*>(request.frames);
-
-    std::array<PendingBatch, 2> pending{};
-    double deviceMs = 0;
-    // Waits for the batch in `slot`, adds its kernel time and reports progress. In submission order by construction.
-    auto complete = [&](int slot) {
-      if (!pending[slot].active) return;
-      checkCuda(cudaEventSynchronize(batchStop_[slot].get()), "TensorRT batch");
-      float ms = 0;
-      checkCuda(cudaEventElapsedTime(&ms, batchStart_[slot].get(), batchStop_[slot].get()), "cudaEventElapsedTime");
-      deviceMs += ms;
-      pending[slot].active = false;
-      if (request.progress) request.progress(pending[slot].framesDoneAfter, request.frameCount);
-    };
-
-    checkCuda(cudaMemsetAsync(accumulator_.get(), 0, static_cast<size_t>(mapPixels) * sizeof(float), stream), "cudaMemsetAsync");
-    setBatchShape(batch, request.height, request.width);  // a failed earlier run may have left another shape
-    int shapeBatch = batch;  // the batch size TensorRT currently has as input shape
-    int index = 0;
-    for (int first = 0; first < request.frameCount; first += batch, ++index) {
-      if (request.cancel != nullptr && request.cancel->load()) {
-        cudaStreamSynchronize(stream);
-        throw EngineError("E_ABORTED", "TensorRT: the run was cancelled");
-      }
-      const int count = std::min(batch, request.frameCount - first);
-      const int slot = index % 2;
-      complete(slot);  // the batch that last used this staging slot (two batches ago) is done with it
-
-      std::memcpy(staging_[slot].get(), frames + static_cast<size_t>(first) * frameBytes, static_cast<size_t>(count) * frameBytes);
-      checkCuda(cudaMemcpyAsync(rawFrames_.get(), staging_[slot].get(), static_cast<size_t>(count) * frameBytes, cudaMemcpyHostToDevice, stream),
-                "cudaMemcpyAsync (frames)");
-      if (count != shapeBatch) {
-        setBatchShape(count, request.height, request.width);
-        shapeBatch = count;
-      }
-
-      checkCuda(cudaEventRecord(batchStart_[slot].get(), stream), "cudaEventRecord");
-      if (inputType_ == nvinfer1::DataType::kHALF) {
-        launchNormalizeFramesHalf(rawFrames_.get(), request.pixelType, count, request.height, request.width, normMean_, normStd_,
-                                  networkInput_.as<__half>(), stream);
-      } else {
-        launchNormalizeFrames(rawFrames_.get(), request.pixelType, count, request.height, request.width, normMean_, normStd_,
-                              networkInput_.as<float>(), stream);
-      }
-      checkCuda(cudaGetLastError(), "normalization kernel");
-      if (!context_->enqueueV3(stream)) throw EngineError("E_GPU", "TensorRT: enqueueV3 failed: " + errorsOr("no message"));
-      float* mapsOut = request.frameMaps != nullptr ? clampedMaps_.as<float>() : nullptr;
-      if (outputType_ == nvinfer1::DataType::kHALF) {
-        launchClampSumMapsHalf(networkOutput_.as<__half>(), count, mapPixels, accumulator_.as<float>(), mapsOut, stream);
-      } else {
-        launchClampSumMaps(networkOutput_.as<float>(), count, mapPixels, accumulator_.as<float>(), mapsOut, stream);
-      }
-      checkCuda(cudaGetLastError(), "clamp-and-sum kernel");
-      checkCuda(cudaEventRecord(batchStop_[slot].get(), stream), "cudaEventRecord");
-      pending[slot] = PendingBatch{true, first + count};
-
-      if (mapsOut != nullptr) {
-        // Into the caller's (pageable) memory: this copy returns only when done, so the maps buffer is free again.
-        checkCuda(cudaMemcpyAsync(request.frameMaps + static_cast<size_t>(first) * mapPixels, mapsOut,
-                                  static_cast<size_t>(count) * mapPixels * sizeof(float), cudaMemcpyDeviceToHost, stream),
-                  "cudaMemcpyAsync (per-frame maps)");
-      }
-    }
-    // The older of the two pending batches first, so that progress is reported in order.
-    const int next = index % 2;
-    complete(next);
-    complete(1 - next);
-
-    checkCuda(cudaMemcpyAsync(request.image, accumulator_.get(), static_cast<size_t>(mapPixels) * sizeof(float), cudaMemcpyDeviceToHost, stream),
-              "cudaMemcpyAsync (image)");
-    checkCuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    return deviceMs;
   }
 
   // Declaration order is destruction order in reverse: TensorRT objects go before the memory they were given, the
@@ -421,12 +357,9 @@ class TensorRtEngine final : public Engine {
   OnnxInterface io_;
 
   CudaStream stream_;
-  std::array<CudaEvent, 2> batchStart_, batchStop_;
-  DeviceBuffer rawFrames_, networkInput_, networkOutput_, clampedMaps_, accumulator_, scratch_;
-  std::array<PinnedBuffer, 2> staging_;
+  DeviceBuffer networkInput_, networkOutput_, clampedMaps_, scratch_;
   int allocatedBatch_ = 0, allocatedHeight_ = 0, allocatedWidth_ = 0;
-  int memoryBatchCap_ = 0;  // after an out-of-memory: the batch that fitted (0: none seen); reset with the engine
-  PixelType allocatedPixelType_ = PixelType::U16;
+  int shapeBatch_ = 0;  // the batch size TensorRT currently has as input shape
 
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;

@@ -15,7 +15,8 @@ flags=(-std=c++17 -O3 -cudart static --expt-relaxed-constexpr -Xcompiler -Wall "
 [[ "${PTXAS_VERBOSE:-0}" == 1 ]] && flags+=(-Xptxas -v)
 src=(
   "$here/../engine/common_kernels.cu" "$here/../engine/cuda_engine.cu" "$here/../engine/device_list.cu"
-  "$here/../engine/memory_plan.cpp" "$here/../engine/tactic_cache.cpp"
+  "$here/../engine/memory_plan.cpp" "$here/../engine/tactic_cache.cpp" "$here/../engine/pipeline.cu"
+  "$here/../engine/frame_preparation.cpp"
   "$here/../kernels/conv_tc.cu" "$here/../kernels/conv_generic.cu" "$here/../kernels/frame_conv.cu" "$here/../kernels/head.cu"
   "$here/../kernels/localization_head.cu"
 )

@@ -2,7 +2,7 @@
 // the addon's engine object (the same interface the C++ EngineWrap implements). Runs everywhere, CI included.
 import { describe, expect, it } from 'vitest';
 import { isSmlmError } from '../../lib/errors.js';
-import type { NativeEngine, NativeRunRequest, NativeRunStats } from '../../lib/native/binding.js';
+import type { NativeEngine, NativeRunRequest, NativeRunStats, NativeSession } from '../../lib/native/binding.js';
 import { NativeEngineBackend, resolveGpuOptions, toSmlmError } from '../../lib/backends/native-engine.js';
 import type { LoadedModel } from '../../lib/model/onnx.js';
 import type { ModelMetadata } from '../../lib/model/metadata.js';
@@ -39,7 +39,10 @@ class ScriptedEngine implements NativeEngine {
       for (let i = 0; i < request.image.length; i++) request.image[i] += batch; // something checkable
       request.onProgress?.(done, request.frameCount);
     }
-    return { totalMs: 10, deviceMs: 7, batchSize: batch };
+    return { totalMs: 10, deviceMs: 7, batchSize: batch, tiles: 1 };
+  }
+  openSession(): NativeSession {
+    throw Object.assign(new Error('sessions are not scripted'), { code: 'E_BACKEND_UNAVAILABLE' });
   }
   cancel(): void {
     this.cancelled = true;
