@@ -1,4 +1,4 @@
-// Per-environment data of the addon (worker threads each get their own): the EngineWrap constructor.
+// Per-environment data of the addon (worker threads each get their own): the EngineWrap and CpuExecutorWrap constructors.
 #pragma once
 
 #include <napi.h>
@@ -7,6 +7,7 @@ namespace smlmrt::addon {
 
 struct AddonData {
   Napi::FunctionReference engineConstructor;
+  Napi::FunctionReference cpuExecutorConstructor;  // native/cpu's plan executor (CpuExecutorWrap)
 };
 
 }  // namespace smlmrt::addon
