@@ -1,6 +1,9 @@
 #include "cpu_executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -31,6 +34,8 @@ void checkView(const Plan& plan, const PlanView& view, int channels, const std::
 CpuExecutor::CpuExecutor(const Plan& plan, const CpuExecutorOptions& options)
     : plan_(plan), pool_(options.threads > 0 ? options.threads : availableCores()) {
   kernel_ = selectMicroKernel(&kernelName_);
+  const char* profile = std::getenv("SMLM_RT_CPU_PROFILE");
+  profile_ = profile && *profile && std::strcmp(profile, "0") != 0;
   if (plan_.upsampling < 1 || plan_.sizeMultiple < 1 || plan_.minSize < 1) invalid("upsampling, sizeMultiple and minSize must be >= 1");
   for (const PlanBuffer& b : plan_.buffers)
     if (b.channels < 1 || b.scaleNum < 1 || b.scaleDen < 1) invalid("buffer " + std::to_string(b.id) + " has no channels or a zero scale");
@@ -166,7 +171,15 @@ void CpuExecutor::run(const CpuRunRequest& request) {
     if (out.height != in.height * op.upsample || out.width != in.width * op.upsample)
       invalid("conv " + op.name + " writes " + std::to_string(in.height * op.upsample) + "x" + std::to_string(in.width * op.upsample) +
               " into a " + std::to_string(out.height) + "x" + std::to_string(out.width) + " buffer");
+    const auto t0 = std::chrono::steady_clock::now();
     runConv(pool_, kernel_, convs_[index], in, out, zeros_.get());
+    if (profile_) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      double macs = 0;
+      for (const ConvPhase& p : op.phases) macs += static_cast<double>(n) * in.height * in.width * p.kh * p.kw * op.cin * op.cout;
+      std::fprintf(stderr, "smlm-rt cpu: %-28s %4d->%-4d %3dx%-3d %7.2f ms %6.1f GFLOP/s\n", op.name.c_str(), op.cin, op.cout, in.height,
+                   in.width, ms, 2 * macs / ms / 1e6);
+    }
   }
 
   // The head's 1x1 conv into a dense NHWC tensor of its rows, then laid out as the ONNX output.

@@ -55,6 +55,7 @@ class CpuExecutor {
   PackedConv head_;
   MicroKernel kernel_;
   const char* kernelName_ = "";
+  bool profile_ = false;  // SMLM_RT_CPU_PROFILE=1: each conv's time and GFLOP/s on stderr
   ThreadPool pool_;
   std::mutex runMutex_;
   // Per-run storage, kept between runs of the same shape.
