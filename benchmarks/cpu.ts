@@ -1,24 +1,26 @@
 /**
- * `npm run bench`: speed of the `cpu` backend in ms per frame, on each onnxruntime that loads here (onnxruntime-node,
- * native, where installed; the WebAssembly build smlm-rt ships: lib/backends/onnx-runtime.ts), for 64x64 and 256x256
- * frames and every bundled model (or the models given). Where models/ is empty, random-weight models of the real
+ * `npm run bench`: speed of the `cpu` backend in ms per frame, on each runtime that loads here (lib/backends/
+ * onnx-runtime.ts: `plan`, the addon's CPU executor of the compiled model, which a plain install gets from the platform
+ * package; onnxruntime-node, native, where installed; the WebAssembly build smlm-rt ships), for 64x64 and 256x256
+ * frames and every bundled model (or the models given), all in one run; a second table puts each runtime's figure
+ * side by side per model and frame size. Where models/ is empty, random-weight models of the real
  * architectures' shapes stand in (speed does not depend on the weights) and the table says so.
  * A benchmark, not a test: nothing here asserts.
  *
  *   node dist/benchmarks/cpu.js [--models unet,deepstorm,path.onnx] [--sizes 64,256] [--batch 8] [--min-ms 3000]
- *                               [--runtimes onnxruntime-node,onnxruntime-web]
+ *                               [--runtimes plan,onnxruntime-node,onnxruntime-web]
  *
  * Each row: one warm-up call (session warm-up, arena growth), then whole `reconstruct` calls on a fresh uint16 stack
  * until --min-ms has passed; ms/frame = wall time of those calls / frames, so it includes preprocessing and the
  * clamp-and-sum, as a user sees it.
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CPU_DEFAULT_BATCH, CPU_MAX_BATCH_OUTPUT_PIXELS } from '../lib/backends/cpu.js';
-import { loadOnnxRuntime, ONNX_RUNTIME_NAMES, type OnnxRuntime, type OnnxRuntimeName } from '../lib/backends/onnx-runtime.js';
+import { CPU_RUNTIME_NAMES, loadCpuRuntime, type CpuRuntime, type CpuRuntimeName } from '../lib/backends/onnx-runtime.js';
 import { bundledModelNames } from '../lib/model/registry.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { Stack } from '../lib/types.js';
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '64,256' },
       batch: { type: 'string' },
       'min-ms': { type: 'string', default: '3000' },
-      runtimes: { type: 'string', default: ONNX_RUNTIME_NAMES.join(',') },
+      runtimes: { type: 'string', default: CPU_RUNTIME_NAMES.join(',') },
     },
   });
   const sizes = values.sizes!.split(',').map(Number);
@@ -99,16 +101,18 @@ async function main(): Promise<void> {
       ? bundled.map((name) => ({ label: name, spec: name, note: 'bundled' }))
       : standIns();
   // Every runtime asked for that loads here, each timed in this one run (createCpuBackend reads SMLM_RT_CPU_RUNTIME).
-  const runtimes: OnnxRuntime[] = [];
-  for (const name of values.runtimes!.split(',').filter(Boolean) as OnnxRuntimeName[]) {
+  const runtimes: CpuRuntime[] = [];
+  for (const name of values.runtimes!.split(',').filter(Boolean) as CpuRuntimeName[]) {
     try {
-      runtimes.push(await loadOnnxRuntime(name));
+      runtimes.push(await loadCpuRuntime(name));
     } catch (err) {
       console.log(`(${name} skipped: ${(err as Error).message})`);
     }
   }
   const cpu = cpus();
-  console.log(`smlm-rt cpu benchmark: ${runtimes.map((r) => `${r.name} ${r.version}`).join(', ')}; node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`);
+  const label = (r: CpuRuntime) => (r.name === 'plan' ? `plan (smlm-rt ${r.version} addon, ${r.kernel})` : `${r.name} ${r.version}`);
+  console.log(`smlm-rt cpu benchmark: ${runtimes.map(label).join(', ')}; node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const figures = new Map<string, Map<string, number>>();
   console.log('runtime          | model      | frame   | batch | frames timed | ms/frame | frames/s | inference share | model source');
   console.log('-----------------|------------|---------|-------|--------------|----------|----------|-----------------|-------------');
   for (const runtime of runtimes) {
@@ -116,12 +120,20 @@ async function main(): Promise<void> {
     for (const model of models) {
       for (const size of sizes) {
         const r = await benchOne(model, size, batch, minMs);
+        const row = `${model.label} | ${`${size}x${size}`.padEnd(7)} | ${String(r.batch).padStart(5)}`;
+        if (!figures.has(row)) figures.set(row, new Map());
+        figures.get(row)!.set(runtime.name, r.msPerFrame);
         console.log(
           `${runtime.name.padEnd(16)} | ${model.label.padEnd(10)} | ${`${size}x${size}`.padEnd(7)} | ${String(r.batch).padStart(5)} | ${String(r.frames).padStart(12)} | ${r.msPerFrame.toFixed(1).padStart(8)} | ${(1000 / r.msPerFrame).toFixed(2).padStart(8)} | ${`${(100 * r.inferenceShare).toFixed(0)} %`.padStart(15)} | ${model.note}`,
         );
       }
     }
   }
+  // Side by side: the same figures, one row per model and frame size.
+  const names = runtimes.map((r) => r.name);
+  console.log(`\nms/frame side by side (load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(`model | frame | batch | ${names.join(' | ')}`);
+  for (const [row, byRuntime] of figures) console.log(`${row} | ${names.map((n) => byRuntime.get(n)?.toFixed(1) ?? '-').join(' | ')}`);
 }
 
 await main();
