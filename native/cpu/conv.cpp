@@ -85,11 +85,16 @@ void runConv(ThreadPool& pool, MicroKernel kernel, const PackedConv& conv, const
   // indirection table and output rows stay cache-resident.
   const int64_t perGroup = std::clamp<int64_t>(tiles / (pool.threads() * 8), 1, 16);
   const int64_t groups = (tiles + perGroup - 1) / perGroup;
-  for (const PackedPhase& phase : conv.phases) {
+  // One parallel loop over every phase's groups (the phases of an upsampling conv are independent and small).
+  pool.parallelFor(groups * static_cast<int64_t>(conv.phases.size()), [&](int64_t item, int) {
+    const PackedPhase& phase = conv.phases[item / groups];
+    const int64_t group = item % groups;
     const int taps = phase.kh * phase.kw;
-    const int tapsPerChunk = std::clamp(kKc / cin, 1, taps);
+    // K chunks of whole taps, about kKc values each, balanced (9 taps of 64 channels: 3 chunks of 3 taps).
+    const int chunks = (taps + std::max(1, kKc / cin) - 1) / std::max(1, kKc / cin);
+    const int tapsPerChunk = (taps + chunks - 1) / chunks;
     const size_t K = static_cast<size_t>(taps) * cin;
-    pool.parallelFor(groups, [&](int64_t group, int) {
+    {
       const int64_t firstTile = group * perGroup;
       const int64_t count = std::min(perGroup, tiles - firstTile);
       // Indirection table: [tile][tap][row] input pointers; output row pointers [tile][row].
@@ -139,8 +144,8 @@ void runConv(ThreadPool& pool, MicroKernel kernel, const PackedConv& conv, const
           }
         }
       }
-    });
-  }
+    }
+  });
 }
 
 }  // namespace smlmrt::cpu
