@@ -111,7 +111,11 @@ async function main(): Promise<void> {
   }
   const cpu = cpus();
   const label = (r: CpuRuntime) => (r.name === 'plan' ? `plan (smlm-rt ${r.version} addon, ${r.kernel})` : `${r.name} ${r.version}`);
-  console.log(`smlm-rt cpu benchmark: ${runtimes.map(label).join(', ')}; node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `smlm-rt cpu benchmark: ${runtimes.map(label).join(', ')}; node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const figures = new Map<string, Map<string, number>>();
   console.log('runtime          | model      | frame   | batch | frames timed | ms/frame | frames/s | inference share | model source');
   console.log('-----------------|------------|---------|-------|--------------|----------|----------|-----------------|-------------');
@@ -131,7 +135,11 @@ async function main(): Promise<void> {
   }
   // Side by side: the same figures, one row per model and frame size.
   const names = runtimes.map((r) => r.name);
-  console.log(`\nms/frame side by side (load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(
+    `\nms/frame side by side (load average now ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
   console.log(`model | frame | batch | ${names.join(' | ')}`);
   for (const [row, byRuntime] of figures) console.log(`${row} | ${names.map((n) => byRuntime.get(n)?.toFixed(1) ?? '-').join(' | ')}`);
 }

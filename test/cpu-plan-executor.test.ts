@@ -130,39 +130,42 @@ describe.skipIf(reason !== undefined)("the addon's CPU plan executor", () => {
       { model: 'unet', size: 64, frames: 3 },
       { model: 'deepstorm', size: 32, frames: 2 },
     ];
-    it.each(cases)('$model', async ({ model: name, size, frames }) => {
-      const model = await resolveModel(name);
-      const full = await readTiffStack(join(REPO_ROOT, 'examples', 'microtubules.tif'));
-      // The top-left size x size crop of the first frames.
-      const data = new Uint16Array(frames * size * size);
-      for (let f = 0; f < frames; f++)
-        for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) data[(f * size + y) * size + x] = full.data[(f * full.height + y) * full.width + x];
-      const stack: Stack = { data, frames, height: size, width: size, pixelSizeNm: full.pixelSizeNm };
-      const u = model.metadata.upsampling;
-      const results: Record<string, { image: Float32Array; maps: Float32Array; detections: Float32Array[] }> = {};
-      for (const runtime of ['plan', 'onnxruntime-node', 'onnxruntime-web']) {
-        process.env.SMLM_RT_CPU_RUNTIME = runtime;
-        const backend = await createCpuBackend(model, { batchSize: 2 });
-        try {
-          const image = new Float32Array(size * size * u * u);
-          const maps = new Float32Array(frames * image.length);
-          const detections: Float32Array[] = [];
-          await backend.run(stack, image, { batchSize: 2, frameMaps: maps, onDetections: (d) => detections.push(d.slice()) });
-          results[runtime] = { image, maps, detections };
-          expect((backend as unknown as { runtime: { name: string } }).runtime.name).toBe(runtime);
-        } finally {
-          await backend.close();
+    it.each(cases)(
+      '$model',
+      async ({ model: name, size, frames }) => {
+        const model = await resolveModel(name);
+        const full = await readTiffStack(join(REPO_ROOT, 'examples', 'microtubules.tif'));
+        // The top-left size x size crop of the first frames.
+        const data = new Uint16Array(frames * size * size);
+        for (let f = 0; f < frames; f++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) data[(f * size + y) * size + x] = full.data[(f * full.height + y) * full.width + x];
+        const stack: Stack = { data, frames, height: size, width: size, pixelSizeNm: full.pixelSizeNm };
+        const u = model.metadata.upsampling;
+        const results: Record<string, { image: Float32Array; maps: Float32Array; detections: Float32Array[] }> = {};
+        for (const runtime of ['plan', 'onnxruntime-node', 'onnxruntime-web']) {
+          process.env.SMLM_RT_CPU_RUNTIME = runtime;
+          const backend = await createCpuBackend(model, { batchSize: 2 });
+          try {
+            const image = new Float32Array(size * size * u * u);
+            const maps = new Float32Array(frames * image.length);
+            const detections: Float32Array[] = [];
+            await backend.run(stack, image, { batchSize: 2, frameMaps: maps, onDetections: (d) => detections.push(d.slice()) });
+            results[runtime] = { image, maps, detections };
+            expect((backend as unknown as { runtime: { name: string } }).runtime.name).toBe(runtime);
+          } finally {
+            await backend.close();
+          }
         }
-      }
-      const plan = results.plan;
-      for (const other of ['onnxruntime-node', 'onnxruntime-web']) {
-        expect(relativeL2(plan.image, results[other].image), other).toBeLessThan(1e-4);
-        expect(relativeL2(plan.maps, results[other].maps), other).toBeLessThan(1e-4);
-        expect(plan.detections.length).toBe(results[other].detections.length);
-        plan.detections.forEach((d, i) => expect(relativeL2(d, results[other].detections[i]), other).toBeLessThan(1e-4));
-      }
-      if (model.metadata.head) expect(plan.detections.length).toBeGreaterThan(0);
-    }, 120_000);
+        const plan = results.plan;
+        for (const other of ['onnxruntime-node', 'onnxruntime-web']) {
+          expect(relativeL2(plan.image, results[other].image), other).toBeLessThan(1e-4);
+          expect(relativeL2(plan.maps, results[other].maps), other).toBeLessThan(1e-4);
+          expect(plan.detections.length).toBe(results[other].detections.length);
+          plan.detections.forEach((d, i) => expect(relativeL2(d, results[other].detections[i]), other).toBeLessThan(1e-4));
+        }
+        if (model.metadata.head) expect(plan.detections.length).toBeGreaterThan(0);
+      },
+      120_000,
+    );
   });
 
   describe('runtime choice', () => {
