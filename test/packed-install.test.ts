@@ -3,10 +3,10 @@
 // a plain `npm install` (offline where npm's cache has the dependencies) and none of this repository's npm settings.
 // Then: npm printed no config or install-script warning about smlm-rt, nothing was built, node_modules is within the
 // 100 MB promised in README.md, `smlm-rt info --json` loaded the addon from the platform package and runs the cpu
-// backend on the shipped WebAssembly onnxruntime, and README.md's ESM program runs twice on the example stack.
+// backend on that addon's plan executor (native/cpu/: no GPU or driver needed), and README.md's ESM program runs twice
+// on the example stack, on that executor.
 // Needs a built addon (npm/linux-x64-gnu/smlm_rt.node from `npm run build:prebuild`, or build/Release/smlm_rt.node
-// from `npm run build:native`, both need nvcc): skips, saying why, where there is none. Takes 2-4 minutes (the README
-// program runs on the WebAssembly onnxruntime: 100 frames twice).
+// from `npm run build:native`, both need nvcc): skips, saying why, where there is none. Takes 1-3 minutes.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,15 +101,18 @@ describe.skipIf(reason !== undefined)('npm install of the packed package and its
     expect(bytes).toBeLessThanOrEqual(MAX_NODE_MODULES_BYTES);
   });
 
-  it('loads the addon from the platform package and runs the cpu backend on the shipped WebAssembly onnxruntime', () => {
+  it("loads the addon from the platform package and runs the cpu backend on that addon's plan executor", () => {
     const out = execFileSync(join(app, 'node_modules', '.bin', 'smlm-rt'), ['info', '--json'], { cwd: app, env: userEnv(), encoding: 'utf8' });
-    const info = JSON.parse(out) as { backends: Array<{ name: string; usable: boolean; compiled: boolean; detail: string; addonPath?: string }> };
+    const info = JSON.parse(out) as { backends: Array<{ name: string; usable: boolean; compiled: boolean; detail: string; addonPath?: string; runtime?: string }> };
+    const prebuilt = realpathSync(join(app, 'node_modules', '@smlm-rt', 'linux-x64-gnu', 'smlm_rt.node'));
     const cuda = info.backends.find((b) => b.name === 'cuda')!;
     expect(cuda.compiled, cuda.detail).toBe(true);
-    expect(realpathSync(cuda.addonPath!)).toBe(realpathSync(join(app, 'node_modules', '@smlm-rt', 'linux-x64-gnu', 'smlm_rt.node')));
+    expect(realpathSync(cuda.addonPath!)).toBe(prebuilt);
     const cpu = info.backends.find((b) => b.name === 'cpu')!;
     expect(cpu.usable).toBe(true);
-    expect(cpu.detail).toMatch(/^onnxruntime-web \d/);
+    expect(cpu.runtime, cpu.detail).toBe('plan');
+    expect(cpu.detail).toMatch(/^plan \d.*picked by auto/);
+    expect(realpathSync(cpu.addonPath!)).toBe(prebuilt);
   });
 
   it("runs README.md's ESM program twice on the example stack", () => {

@@ -1,18 +1,23 @@
 /**
- * The `cpu` backend: the ONNX model run by onnxruntime (onnxruntime-node where the project installed it, else the
- * WebAssembly build smlm-rt ships: onnx-runtime.ts), batch by batch, with the clamp-and-sum done here in Float32 (or,
- * for a localization head, the detections rendered here: lib/render-detections.ts). The runtime is imported on first
- * use only, so programs that never use the CPU backend (or only list models) never load it.
+ * The `cpu` backend: the model run batch by batch on one of three CPU runtimes (onnx-runtime.ts): smlm-rt's own plan
+ * executor in the addon (native/cpu/, the model compiled to a plan), onnxruntime-node where the project installed it,
+ * or the WebAssembly onnxruntime smlm-rt ships. Every runtime returns what the ONNX model outputs (raw maps, or a
+ * localization head's raw `detections`); the clamp-and-sum is done here in Float32 (or, for a localization head, the
+ * detections rendered here: lib/render-detections.ts). The runtime is loaded on first use only, so programs that never
+ * use the CPU backend (or only list models) never load it.
  */
+import { compileModel } from '../engine/compile.js';
+import { localizationHeadRows } from '../engine/plan.js';
 import { SmlmError } from '../errors.js';
 import { cellsPerPixel, localizationHeadOf } from '../model/head.js';
 import type { LoadedModel } from '../model/onnx.js';
+import type { NativeCpuExecutor } from '../native/binding.js';
 import { DEFAULT_BATCH } from '../options.js';
 import { normalizeFrames } from '../preprocess.js';
 import { renderDetections, type DetectionGrid } from '../render-detections.js';
 import type { Stack } from '../types.js';
 import { hostSession, type BackendRunOptions, type BackendRunTimings, type BackendSession, type InferenceBackend, type SessionGeometry } from './backend.js';
-import { loadOnnxRuntime, type Ort, type OnnxRuntime } from './onnx-runtime.js';
+import { loadCpuRuntime, loadOnnxRuntime, requestedRuntime, type CpuRuntime, type OnnxRuntime, type Ort, type PlanRuntime } from './onnx-runtime.js';
 
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
@@ -29,10 +34,76 @@ export interface CpuBackendOptions {
   /** Frames per inference call; default 8. Capped so a batch's output stays within CPU_MAX_BATCH_OUTPUT_PIXELS. */
   batchSize?: number;
   /**
-   * onnxruntime intra-op threads; default: onnxruntime's choice (all cores). The WebAssembly runtime takes its thread
-   * count once, at its first session: later values are ignored there.
+   * Threads: the plan executor's pool, or onnxruntime's intra-op threads; default: all cores (onnxruntime's choice).
+   * The WebAssembly runtime takes its thread count once, at its first session: later values are ignored there.
    */
   threads?: number;
+}
+
+/** One batch of normalized frames [count, 1, H, W] in, the model's output for it out (a fresh array per batch). */
+interface BatchRunner {
+  run(input: Float32Array, count: number, height: number, width: number, expected: number[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** onnxruntime (node or web): the model's ONNX graph in an InferenceSession. */
+class OrtRunner implements BatchRunner {
+  constructor(
+    private readonly ort: Ort,
+    private readonly session: OrtSession,
+    private readonly outputName: string,
+    private readonly model: LoadedModel,
+  ) {}
+
+  async run(input: Float32Array, count: number, height: number, width: number, expected: number[]): Promise<Float32Array> {
+    const tensor = new this.ort.Tensor('float32', input, [count, 1, height, width]);
+    try {
+      const outputs = await this.session.run({ frames: tensor });
+      const out = outputs[this.outputName];
+      const dims = out?.dims ?? [];
+      if (!out || out.type !== 'float32' || dims.length !== 4 || dims.some((d, i) => d !== expected[i])) {
+        throw new SmlmError(
+          'E_MODEL_INVALID',
+          `${this.model.name}: output "${this.outputName}" has shape [${dims.join(', ')}], expected [${expected.join(', ')}] (upsampling ${this.model.metadata.upsampling})`,
+          { model: this.model.name },
+        );
+      }
+      return out.data as Float32Array;
+    } catch (err) {
+      if (err instanceof SmlmError) throw err;
+      throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: onnxruntime failed to run the model: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** The addon's plan executor (native/cpu/): the compiled plan, whose output is the ONNX model's. */
+class PlanRunner implements BatchRunner {
+  constructor(
+    private readonly executor: NativeCpuExecutor,
+    private readonly model: LoadedModel,
+  ) {}
+
+  async run(input: Float32Array, count: number, height: number, width: number, expected: number[]): Promise<Float32Array> {
+    const output = new Float32Array(expected.reduce((a, b) => a * b, 1));
+    try {
+      await this.executor.run({ input, frameCount: count, height, width, output });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'E_FRAME_SIZE_UNSUPPORTED' || code === 'E_BAD_OPTIONS' || code === 'E_MODEL_INVALID' || code === 'E_CLOSED') {
+        throw new SmlmError(code, `${this.model.name}: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
+      }
+      throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: the plan executor failed: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
+    }
+    return output;
+  }
+
+  async release(): Promise<void> {
+    this.executor.close();
+  }
 }
 
 function abortError(): SmlmError {
@@ -41,24 +112,26 @@ function abortError(): SmlmError {
 
 class CpuBackend implements InferenceBackend {
   readonly name = 'cpu' as const;
-  private session: OrtSession | undefined;
+  private runner: BatchRunner | undefined;
   /** Set for a localization-head model: its detections are rendered instead of clamping and summing maps. */
   private readonly grid: DetectionGrid | undefined;
 
   constructor(
-    /** Which onnxruntime runs the model (onnx-runtime.ts). */
-    readonly runtime: OnnxRuntime,
-    session: OrtSession,
+    /** Which runtime runs the model (onnx-runtime.ts), and with auto why a faster one is not used. */
+    readonly runtime: CpuRuntime,
+    runner: BatchRunner,
     private readonly model: LoadedModel,
+    /** The plan executor's own description (kernel, threads); undefined on onnxruntime. */
+    readonly executorDescription?: string,
   ) {
-    this.session = session;
+    this.runner = runner;
     const head = localizationHeadOf(model.metadata);
     this.grid = head ? { head, upsampling: model.metadata.upsampling } : undefined;
   }
 
   async run(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {
-    const session = this.session;
-    if (!session) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
+    const runner = this.runner;
+    if (!runner) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
     const { upsampling, normalization } = this.model.metadata;
     const { height, width, frames } = stack;
     const outH = height * upsampling;
@@ -75,9 +148,8 @@ class CpuBackend implements InferenceBackend {
       const count = Math.min(batch, frames - first);
       const t0 = performance.now();
       normalizeFrames(stack.data, first, count, pixels, normalization, input);
-      const tensor = new this.runtime.ort.Tensor('float32', input.subarray(0, count * pixels), [count, 1, height, width]);
       const t1 = performance.now();
-      const out = await this.runSession(session, tensor, count, height, width);
+      const out = await runner.run(input.subarray(0, count * pixels), count, height, width, this.outputShape(count, height, width));
       const t2 = performance.now();
       if (this.grid) {
         options.onDetections?.(out, first, count);
@@ -94,38 +166,20 @@ class CpuBackend implements InferenceBackend {
 
   /** A session keeping the image in host memory (backend.ts's hostSession over run()). */
   async openSession(geometry: SessionGeometry): Promise<BackendSession> {
-    if (!this.session) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
+    if (!this.runner) throw new SmlmError('E_CLOSED', 'the cpu backend was closed');
     return hostSession(this, { ...geometry, upsampling: this.model.metadata.upsampling });
   }
 
-  /** Runs one batch and checks the output's shape: `maps` [count,1,uH,uW], or `detections` [count,5g^2,H,W]. */
-  private async runSession(session: OrtSession, tensor: InstanceType<Ort['Tensor']>, count: number, height: number, width: number): Promise<Float32Array> {
+  /** The output's shape: `maps` [count,1,uH,uW], or `detections` [count,5g^2,H,W]. */
+  private outputShape(count: number, height: number, width: number): number[] {
     const { upsampling } = this.model.metadata;
-    const [name, expected] = this.grid
-      ? ['detections', [count, 5 * cellsPerPixel(this.grid.head) ** 2, height, width]]
-      : ['maps', [count, 1, height * upsampling, width * upsampling]];
-    try {
-      const outputs = await session.run({ frames: tensor });
-      const out = outputs[name];
-      const dims = out?.dims ?? [];
-      if (!out || out.type !== 'float32' || dims.length !== 4 || dims.some((d, i) => d !== expected[i])) {
-        throw new SmlmError(
-          'E_MODEL_INVALID',
-          `${this.model.name}: output "${name}" has shape [${dims.join(', ')}], expected [${expected.join(', ')}] (upsampling ${upsampling})`,
-          { model: this.model.name },
-        );
-      }
-      return out.data as Float32Array;
-    } catch (err) {
-      if (err instanceof SmlmError) throw err;
-      throw new SmlmError('E_MODEL_INVALID', `${this.model.name}: onnxruntime failed to run the model: ${(err as Error).message}`, { model: this.model.name }, { cause: err });
-    }
+    return this.grid ? [count, 5 * cellsPerPixel(this.grid.head) ** 2, height, width] : [count, 1, height * upsampling, width * upsampling];
   }
 
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    await session?.release();
+    const runner = this.runner;
+    this.runner = undefined;
+    await runner?.release();
   }
 }
 
@@ -154,11 +208,42 @@ export function accumulateClamped(
 }
 
 /**
- * Creates the CPU backend for a loaded model. Throws E_BACKEND_UNAVAILABLE when no onnxruntime can load and
- * E_MODEL_INVALID when onnxruntime rejects the graph or its input/output names break the contract.
+ * Creates the CPU backend for a loaded model on the runtime SMLM_RT_CPU_RUNTIME names (default auto: the plan executor
+ * where the addon has it and the model compiles to a plan, else onnxruntime: onnx-runtime.ts). Throws
+ * E_BACKEND_UNAVAILABLE when the chosen runtime cannot load and E_MODEL_INVALID when the runtime rejects the model
+ * (or, on onnxruntime, its input/output names break the contract).
  */
 export async function createCpuBackend(model: LoadedModel, options: CpuBackendOptions = {}): Promise<InferenceBackend> {
-  const runtime = await loadOnnxRuntime();
+  const choice = requestedRuntime();
+  const runtime = await loadCpuRuntime(choice);
+  if (runtime.name !== 'plan') return createOrtBackend(model, runtime, options);
+  try {
+    return await createPlanBackend(model, runtime, options);
+  } catch (err) {
+    // Auto: a model the plan compiler does not take (an operator it lacks) still runs on onnxruntime, saying why.
+    if (choice === 'plan' || !(err instanceof SmlmError) || err.code !== 'E_MODEL_INVALID') throw err;
+    return createOrtBackend(model, { ...(await loadOnnxRuntime('auto')), planUnavailable: `${model.name} does not compile to a plan (${err.message})` }, options);
+  }
+}
+
+async function createPlanBackend(model: LoadedModel, runtime: PlanRuntime, options: CpuBackendOptions): Promise<InferenceBackend> {
+  // Every row of a localization head is kept: the executor's output is the ONNX `detections` (sx, sy for localize).
+  const plan = compileModel(model, { localizationRows: 'all' });
+  const head = plan.ops.at(-1);
+  let executor: NativeCpuExecutor;
+  try {
+    executor = await runtime.cpu.createCpuExecutor(plan, {
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(head?.op === 'localization-head' ? { localizationRows: localizationHeadRows(head) } : {}),
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code === 'E_BAD_OPTIONS' ? 'E_BAD_OPTIONS' : 'E_MODEL_INVALID';
+    throw new SmlmError(code, `${model.name}: the plan executor cannot run the model: ${(err as Error).message}`, { model: model.name }, { cause: err });
+  }
+  return new CpuBackend(runtime, new PlanRunner(executor, model), model, executor.describe());
+}
+
+async function createOrtBackend(model: LoadedModel, runtime: OnnxRuntime & { planUnavailable?: string }, options: CpuBackendOptions): Promise<InferenceBackend> {
   const { ort } = runtime;
   if (runtime.name === 'onnxruntime-web' && options.threads) ort.env.wasm.numThreads = options.threads;
   let session: OrtSession;
@@ -180,5 +265,5 @@ export async function createCpuBackend(model: LoadedModel, options: CpuBackendOp
       { model: model.name },
     );
   }
-  return new CpuBackend(runtime, session, model);
+  return new CpuBackend(runtime, new OrtRunner(ort, session, outputName, model), model);
 }

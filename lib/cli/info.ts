@@ -1,6 +1,7 @@
 /** `smlm-rt info`: which backends can run here, which GPUs the driver sees, and the bundled models' metadata. */
 import type { Command } from 'commander';
-import { loadOnnxRuntime } from '../backends/onnx-runtime.js';
+import { availableParallelism } from 'node:os';
+import { loadCpuRuntime, requestedRuntime } from '../backends/onnx-runtime.js';
 import { listModels, modelsDir, type ModelInfo } from '../model/registry.js';
 import { cellsPerPixel, localizationHeadOf } from '../model/head.js';
 import type { ModelMetadata } from '../model/metadata.js';
@@ -11,8 +12,10 @@ export interface BackendReport {
   compiled: boolean;
   usable: boolean;
   detail: string;
-  /** cuda and tensorrt: the addon file that loaded (a local build, or the platform package's prebuild). */
+  /** cuda and tensorrt: the addon file that loaded (a local build, or the platform package's prebuild); cpu: the same, on the plan executor. */
   addonPath?: string;
+  /** cpu: the runtime it runs on (plan, onnxruntime-node or onnxruntime-web: lib/backends/onnx-runtime.ts). */
+  runtime?: string;
 }
 
 export interface InfoReport {
@@ -27,9 +30,17 @@ export interface InfoReport {
 
 async function cpuReport(): Promise<BackendReport> {
   try {
-    const runtime = await loadOnnxRuntime();
-    const slower = runtime.nativeUnavailable ? ` (WebAssembly; ${runtime.nativeUnavailable}: \`npm install onnxruntime-node\` runs it several times faster)` : '';
-    return { name: 'cpu', compiled: true, usable: true, detail: `${runtime.name} ${runtime.version}${slower}` };
+    const choice = requestedRuntime();
+    const why = choice === 'auto' ? 'picked by auto' : `SMLM_RT_CPU_RUNTIME=${choice}`;
+    const runtime = await loadCpuRuntime(choice);
+    if (runtime.name === 'plan') {
+      const executor = `the addon's CPU executor of the compiled model: fp32, ${runtime.kernel} micro-kernel, ${availableParallelism()} threads`;
+      return { name: 'cpu', compiled: true, usable: true, runtime: 'plan', addonPath: runtime.addonPath, detail: `plan ${runtime.version} (${executor}; ${choice === 'auto' ? 'picked by auto: the addon loads' : why})` };
+    }
+    const notes: string[] = [why];
+    if (runtime.planUnavailable) notes.push(runtime.planUnavailable);
+    if (runtime.nativeUnavailable) notes.push(`WebAssembly; ${runtime.nativeUnavailable}: \`npm install onnxruntime-node\` runs it several times faster`);
+    return { name: 'cpu', compiled: true, usable: true, runtime: runtime.name, detail: `${runtime.name} ${runtime.version} (${notes.join('; ')})` };
   } catch (err) {
     return { name: 'cpu', compiled: false, usable: false, detail: (err as Error).message };
   }

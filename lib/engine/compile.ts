@@ -19,6 +19,11 @@ export const COMPILER_PASSES: readonly GraphPass[] = [foldBatchNorm, fuseRelu, r
 export interface CompileOptions {
   /** Called after parsing ('parse') and after each pass with the IR, e.g. to log or test single passes. */
   onPass?: (passName: string, graph: IrGraph) => void;
+  /**
+   * A localization head's rows to keep: 'rendered' (default: p, dx, dy, and sx, sy when the widths are predicted) or
+   * 'all' (the network's whole `detections` output, for the CPU plan executor, whose output localize reads).
+   */
+  localizationRows?: 'rendered' | 'all';
 }
 
 /**
@@ -33,7 +38,7 @@ export function compileModel(model: LoadedModel, options: CompileOptions = {}): 
     pass.run(graph, source);
     options.onPass?.(pass.name, graph);
   }
-  return lowerToPlan(graph, model.metadata, model.hash, source);
+  return lowerToPlan(graph, model.metadata, model.hash, source, options.localizationRows);
 }
 
 function viewText(view: PlanView, plan: Plan): string {

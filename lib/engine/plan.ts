@@ -124,11 +124,21 @@ export interface LocalizationHeadOp {
   sigmaRange?: [number, number];
   renderRadius: number;
   minProbability: number;
+  /**
+   * Rows the plan holds when it keeps more than rendering needs: 5g^2 (every row of the network's `detections`, sx and
+   * sy included) in a plan compiled with `localizationRows: 'all'` (the CPU plan executor, whose output is the ONNX
+   * `detections` that localize reads). Absent: localizationHeadRows' default. The rows are in the same order either
+   * way, so an executor that renders reads the first 3g^2 (or 5g^2) of them unchanged.
+   */
+  rows?: number;
 }
 
-/** Rows of a localization head's 1x1 conv that the plan keeps: 3g^2 (p, dx, dy), 5g^2 when the widths are predicted. */
-export function localizationHeadRows(op: Pick<LocalizationHeadOp, 'grid' | 'sigmaMode'>): number {
-  return (op.sigmaMode === 'predicted' ? 5 : 3) * op.grid * op.grid;
+/**
+ * Rows of a localization head's 1x1 conv that the plan keeps: 3g^2 (p, dx, dy), 5g^2 when the widths are predicted or
+ * the plan was compiled with every row (`rows`).
+ */
+export function localizationHeadRows(op: Pick<LocalizationHeadOp, 'grid' | 'sigmaMode'> & { rows?: number }): number {
+  return op.rows ?? (op.sigmaMode === 'predicted' ? 5 : 3) * op.grid * op.grid;
 }
 
 export type PlanOp = ConvOp | HeadOp | LocalizationHeadOp;

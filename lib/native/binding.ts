@@ -283,3 +283,50 @@ function loadFirst(candidates: string[], root: string): AddonLoadResult {
 export function resetAddonCacheForTests(): void {
   cached = undefined;
 }
+
+// ---- The CPU plan executor (native/cpu/): the same compiled Plan run in fp32 on the CPU, no CUDA involved ----
+
+export interface NativeCpuExecutorOptions {
+  /** Threads of the executor's pool, the calling worker included; default: the cores this process may use. */
+  threads?: number;
+  /** Rows the plan's localization head holds (localizationHeadRows(op)); default: as its sigma mode says. */
+  localizationRows?: number;
+}
+
+export interface NativeCpuRunRequest {
+  /** frameCount x height x width normalized frames (read in place while the run is in flight). */
+  input: Float32Array;
+  frameCount: number;
+  height: number;
+  width: number;
+  /**
+   * frameCount x outputValuesPerFrame(height, width), overwritten with what the ONNX model outputs: the raw maps
+   * [n, 1, H*u, W*u] (before the clamp), or a localization head's raw detections [n, 5g^2, H, W].
+   */
+  output: Float32Array;
+}
+
+/** An smlmrt::cpu::CpuExecutor owned by JS. Runs are serialized; close() frees it (after a run in flight returns). */
+export interface NativeCpuExecutor {
+  run(request: NativeCpuRunRequest): Promise<{ totalMs: number }>;
+  outputValuesPerFrame(height: number, width: number): number;
+  close(): void;
+  describe(): string;
+  readonly threads: number;
+  /** The micro-kernel in use: "avx2+fma" or "portable". */
+  readonly kernel: string;
+}
+
+/** What an addon with the CPU executor adds to NativeAddon (older builds lack it). */
+export interface NativeCpuExecutorAddon {
+  /** Packs the plan's weights on a worker thread; rejects with E_MODEL_INVALID for a plan it cannot execute. */
+  createCpuExecutor(plan: Plan, options?: NativeCpuExecutorOptions): Promise<NativeCpuExecutor>;
+  /** The micro-kernel this CPU gets ("avx2+fma" or "portable"; SMLM_RT_CPU_KERNEL=portable forces the latter). */
+  cpuKernel: string;
+}
+
+/** The addon's CPU executor functions, or undefined when this build of the addon has none. */
+export function cpuExecutorOf(addon: NativeAddon): NativeCpuExecutorAddon | undefined {
+  const candidate = addon as NativeAddon & Partial<NativeCpuExecutorAddon>;
+  return typeof candidate.createCpuExecutor === 'function' ? (candidate as NativeAddon & NativeCpuExecutorAddon) : undefined;
+}

@@ -1,5 +1,5 @@
-// Module init of smlm_rt.node: listDevices(), deviceMemory(), features, createCudaEngine(), createTensorRtEngine()
-// when compiled in.
+// Module init of smlm_rt.node: listDevices(), deviceMemory(), features, createCudaEngine(), createCpuExecutor(),
+// createTensorRtEngine() when compiled in.
 // Loading never touches the GPU: a machine without a driver can load the addon and is told why there is no device.
 #include <napi.h>
 
@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "AddonData.h"
+#include "CpuExecutorWrap.h"
+#include "CreateCpuExecutorWorker.h"
 #include "CreateEngineWorker.h"
 #include "EngineWrap.h"
 #include "JsErrors.h"
 #include "PlanFromJs.h"
 #include "SessionWrap.h"
+#include "../cpu/micro_kernel.h"
 
 #ifndef SMLMRT_VERSION
 #define SMLMRT_VERSION "unknown"
@@ -125,12 +128,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->engineConstructor = Napi::Persistent(EngineWrap::DefineClass(env));
   data->sessionConstructor = Napi::Persistent(SessionWrap::DefineClass(env));
+  data->cpuExecutorConstructor = Napi::Persistent(CpuExecutorWrap::DefineClass(env));
   env.SetInstanceData(data);  // deleted by node-addon-api when the environment is torn down
 
   exports.Set("listDevices", Napi::Function::New(env, ListDevices, "listDevices"));
   exports.Set("features", Features(env));
   exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemory, "deviceMemory"));
   exports.Set("createCudaEngine", Napi::Function::New(env, CreateCudaEngine, "createCudaEngine"));
+  // The CPU executor of the same plans (native/cpu/): no CUDA call, usable on any x86-64 without a driver.
+  exports.Set("createCpuExecutor", Napi::Function::New(env, CreateCpuExecutor, "createCpuExecutor"));
+  const char* cpuKernel = "";
+  cpu::selectMicroKernel(&cpuKernel);  // a cpuid check only
+  exports.Set("cpuKernel", cpuKernel);
 #ifdef SMLMRT_WITH_TENSORRT
   exports.Set("createTensorRtEngine", Napi::Function::New(env, CreateTensorRtEngine, "createTensorRtEngine"));
 #endif

@@ -133,7 +133,11 @@ class WeightPacker {
   }
 }
 
-export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: string, source: string): Plan {
+/**
+ * `localizationRows`: 'rendered' (default) keeps the localization head's rows that rendering needs; 'all' keeps every
+ * row of the network's `detections` (5g^2), for executors that output them (the CPU plan executor).
+ */
+export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: string, source: string, localizationRows: 'rendered' | 'all' = 'rendered'): Plan {
   const locHead = localizationHeadOf(metadata);
   const head = locHead ? extractLocalizationHead(graph, cellsPerPixel(locHead), source) : extractHead(graph, source);
   removeDeadLayers(graph, new Set([head.conv.input]));
@@ -253,7 +257,8 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
     // and sx, sy too when the widths are predicted (sx, sy only matter for localize otherwise).
     const { sigma, sigmaRange } = locHead.render;
     const widths = sigma === 'predicted' ? { sigmaMode: 'predicted' as const, renderSigma: 0, sigmaRange: sigmaRange! } : { sigmaMode: 'fixed' as const, renderSigma: sigma };
-    const renderedRows = localizationHeadRows({ grid: cellsPerPixel(locHead), sigmaMode: widths.sigmaMode });
+    const allRows = 5 * cellsPerPixel(locHead) ** 2;
+    const renderedRows = localizationRows === 'all' ? allRows : localizationHeadRows({ grid: cellsPerPixel(locHead), sigmaMode: widths.sigmaMode });
     ops.push({
       op: 'localization-head',
       name: conv.nodeName,
@@ -268,6 +273,7 @@ export function lowerToPlan(graph: IrGraph, metadata: ModelMetadata, modelHash: 
       ...widths,
       renderRadius: locHead.render.radius,
       minProbability: locHead.render.minProbability,
+      ...(localizationRows === 'all' ? { rows: allRows } : {}),
     });
   } else {
     const headWeights = new Float32Array(factor * factor * cin);

@@ -1,0 +1,112 @@
+#include "CpuRunWorker.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <new>
+
+#include "JsErrors.h"
+
+namespace smlmrt::addon {
+namespace {
+
+int integerAtLeast(Napi::Env env, const Napi::Object& request, const char* name, int min) {
+  Napi::Value value = request.Get(name);
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : std::nan("");
+  if (!(std::floor(number) == number) || number < min || number > std::numeric_limits<int>::max()) {
+    throwCodedError(env, "E_BAD_OPTIONS", std::string("cpu executor run: ") + name + " must be an integer >= " + std::to_string(min));
+  }
+  return static_cast<int>(number);
+}
+
+Napi::Float32Array float32Field(Napi::Env env, const Napi::Object& request, const char* name) {
+  Napi::Value value = request.Get(name);
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throwCodedError(env, "E_BAD_OPTIONS", std::string("cpu executor run: ") + name + " must be a Float32Array");
+  }
+  return value.As<Napi::Float32Array>();
+}
+
+}  // namespace
+
+void describeCpuException(std::string& code, std::string& message) {
+  try {
+    throw;
+  } catch (const EngineError& error) {
+    code = error.code();
+    message = error.what();
+  } catch (const std::bad_alloc&) {
+    code = "E_BAD_OPTIONS";
+    message = "cpu plan executor: out of host memory (try a smaller batch)";
+  } catch (const std::exception& error) {
+    code = "E_MODEL_INVALID";
+    message = std::string("cpu plan executor: ") + error.what();
+  } catch (...) {
+    code = "E_MODEL_INVALID";
+    message = "cpu plan executor: unknown native error";
+  }
+}
+
+CpuRunWorker::CpuRunWorker(Napi::Env env, std::shared_ptr<cpu::CpuExecutor> executor)
+    : Napi::AsyncWorker(env, "smlm-rt:cpuRun"), executor_(std::move(executor)), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+Napi::Promise CpuRunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_ptr<cpu::CpuExecutor> executor, const Napi::Value& value) {
+  if (!value.IsObject()) throwCodedError(env, "E_BAD_OPTIONS", "cpu executor run(request) takes one object");
+  Napi::Object request = value.As<Napi::Object>();
+  Napi::Float32Array input = float32Field(env, request, "input");
+  Napi::Float32Array output = float32Field(env, request, "output");
+  const int frameCount = integerAtLeast(env, request, "frameCount", 1);
+  const int height = integerAtLeast(env, request, "height", 1);
+  const int width = integerAtLeast(env, request, "width", 1);
+  const double inValues = static_cast<double>(frameCount) * height * width;
+  if (static_cast<double>(input.ElementLength()) < inValues) {
+    throwCodedError(env, "E_BAD_OPTIONS", "cpu executor run: input holds " + std::to_string(input.ElementLength()) + " values, fewer than " +
+                                              std::to_string(frameCount) + "x" + std::to_string(height) + "x" + std::to_string(width));
+  }
+  const double outValues = static_cast<double>(frameCount) * static_cast<double>(executor->outputValuesPerFrame(height, width));
+  if (static_cast<double>(output.ElementLength()) < outValues) {
+    throwCodedError(env, "E_BAD_OPTIONS", "cpu executor run: output holds " + std::to_string(output.ElementLength()) + " values, fewer than " +
+                                              std::to_string(static_cast<long long>(outValues)));
+  }
+  auto* worker = new CpuRunWorker(env, std::move(executor));
+  worker->input_ = Napi::Persistent(input.As<Napi::Object>());
+  worker->output_ = Napi::Persistent(output.As<Napi::Object>());
+  worker->owner_ = Napi::Persistent(owner);
+  cpu::CpuRunRequest& run = worker->request_;
+  run.input = input.Data();
+  run.inputLength = input.ElementLength();
+  run.output = output.Data();
+  run.outputLength = output.ElementLength();
+  run.frameCount = frameCount;
+  run.height = height;
+  run.width = width;
+  Napi::Promise promise = worker->deferred_.Promise();
+  worker->Queue();
+  return promise;
+}
+
+void CpuRunWorker::Execute() {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    executor_->run(request_);
+  } catch (...) {
+    describeCpuException(errorCode_, errorMessage_);
+  }
+  totalMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  executor_.reset();  // after close(), the executor is freed here, on the worker thread
+}
+
+void CpuRunWorker::OnOK() {
+  Napi::Env env = Env();
+  if (!errorCode_.empty()) {
+    deferred_.Reject(makeCodedError(env, errorCode_, errorMessage_).Value());
+    return;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("totalMs", Napi::Number::New(env, totalMs_));
+  deferred_.Resolve(result);
+}
+
+void CpuRunWorker::OnError(const Napi::Error& error) { deferred_.Reject(error.Value()); }
+
+}  // namespace smlmrt::addon
