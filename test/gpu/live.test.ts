@@ -5,9 +5,12 @@
 // device-resident session may prepare itself) come back cropped as reconstruct's; abort stops a long push with
 // E_ABORTED and frees the backend for the next call; errors are typed.
 //
-// Tolerance: both sides run the same engine on the same frames; only batching and the order of the sums differ
-// (fp32 accumulation), so the images agree to about 1e-6 relative. 1e-4 leaves a wide margin and still catches a
-// lost, doubled or misplaced chunk (errors of order 1 / frames, here >= 1e-2).
+// Tolerance: both sides run the same engine on the same frames; only batching and the order of the sums differ. The
+// engine's fp16 kernels are tuned per batch size, so frames run in other batches can round differently, and the bundled
+// unet's rendering (a window that moves with floor(position)) turns such rounding into visible moves of mass: measured
+// on the H200 (2026-12-04), 6.2e-4 and 7.8e-4 relative for unet pushed one frame at a time and resampled, while
+// deepstorm agreed within 1e-4. 5e-3 still catches a lost, doubled or misplaced chunk (errors of order 1 / frames,
+// here >= 1e-2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSmlmError, SmlmError } from '../../lib/errors.js';
 import { Reconstructor } from '../../lib/reconstructor.js';
@@ -15,7 +18,7 @@ import type { BackendName, Stack } from '../../lib/types.js';
 import { makeStack } from '../../benchmarks/synthetic-stack.js';
 import { announceSkip, gpu, relativeL2 } from './helpers.js';
 
-const TOLERANCE = 1e-4;
+const TOLERANCE = 5e-3;
 
 announceSkip('live');
 
