@@ -347,8 +347,15 @@ void testLocalizationKernels(std::mt19937& rng) {
 }
 
 int runTests() {
-  std::mt19937 rng(static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  std::printf("self-test: tolerance relL2 < %.0e (FP16 storage, FP32 accumulation)\n", kTolerance);
+  // New random inputs every run (more cases over time), but a failure must be reproducible: the seed is printed, and
+  // SMLM_RT_SELFTEST_SEED=<n> runs that draw again.
+  const char* seedText = std::getenv("SMLM_RT_SELFTEST_SEED");
+  const uint32_t runSeed = seedText != nullptr && *seedText != '\0'
+                               ? static_cast<uint32_t>(std::strtoul(seedText, nullptr, 10))
+                               : static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::mt19937 rng(runSeed);
+  std::printf("self-test: seed %u (SMLM_RT_SELFTEST_SEED=%u repeats this run); tolerance relL2 < %.0e (FP16 storage, FP32 accumulation)\n",
+              runSeed, runSeed, kTolerance);
   testCommonKernels(rng);
   testLocalizationKernels(rng);
 
