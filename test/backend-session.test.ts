@@ -7,21 +7,13 @@ import { createCpuBackend } from '../lib/backends/cpu.js';
 import { isSmlmError } from '../lib/errors.js';
 import { loadOnnxModel } from '../lib/model/onnx.js';
 import { expectedKnownImage, KNOWN_METADATA, makeKnownModel, writeTempModel } from './helpers/known-model.js';
+import { rejection } from './helpers/calls.js';
 
 const knownPath = writeTempModel(makeKnownModel());
 const scale = 1 / KNOWN_METADATA.outputScale;
 
 function stackOf(frames: number, height: number, width: number) {
   return { data: Uint16Array.from({ length: frames * height * width }, (_, i) => (i * 2654435761) % 1000), frames, height, width };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('hostSession on the cpu backend', () => {

@@ -8,26 +8,12 @@ import type { LiveSession } from '../lib/live.js';
 import { Reconstructor } from '../lib/reconstructor.js';
 import type { ReconstructionResult, Stack } from '../lib/types.js';
 import { makeKnownModel, writeTempModel } from './helpers/known-model.js';
+import { framesOf, smlmRejection } from './helpers/calls.js';
 
 const knownPath = writeTempModel(makeKnownModel());
 
 function stackOf(frames: number, height: number, width: number, seed = 1): Stack {
   return { data: Uint16Array.from({ length: frames * height * width }, (_, i) => ((i + seed) * 2654435761) % 1000), frames, height, width };
-}
-
-function framesOf(stack: Stack, first: number, count: number): Stack {
-  const pixels = stack.height * stack.width;
-  return { ...stack, frames: count, data: stack.data.subarray(first * pixels, (first + count) * pixels) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SmlmError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof SmlmError) return err;
-    throw err;
-  }
-  throw new Error('expected an SmlmError');
 }
 
 /** Image within fp tolerance, and every other field of the result equal (timings aside). */
@@ -129,10 +115,10 @@ describe('Reconstructor.live on the cpu backend', () => {
     const queued = rec.reconstruct(stackOf(2, 4, 6));
     const pushing = live.push(stack); // more than two chunks: it waits for room
     const released = live.abort();
-    expect((await rejection(pushing)).code).toBe('E_ABORTED');
+    expect((await smlmRejection(pushing)).code).toBe('E_ABORTED');
     await released;
     expect(live.state).toBe('aborted');
-    const errors = await Promise.all([live.push(stackOf(1, 4, 6)), live.snapshot(), live.finish()].map(rejection));
+    const errors = await Promise.all([live.push(stackOf(1, 4, 6)), live.snapshot(), live.finish()].map(smlmRejection));
     expect(errors.map((e) => e.code)).toEqual(['E_CLOSED', 'E_CLOSED', 'E_CLOSED']);
     await live.abort();
     expect((await queued).frames).toBe(2);
@@ -141,7 +127,7 @@ describe('Reconstructor.live on the cpu backend', () => {
 
   it('the signal given to live() aborts it, before or after it opened', async () => {
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
-    expect((await rejection(rec.live({ height: 4, width: 6, signal: AbortSignal.abort() }))).code).toBe('E_ABORTED');
+    expect((await smlmRejection(rec.live({ height: 4, width: 6, signal: AbortSignal.abort() }))).code).toBe('E_ABORTED');
     const controller = new AbortController();
     const live = await rec.live({ height: 4, width: 6, signal: controller.signal });
     await live.push(stackOf(3, 4, 6));
@@ -153,13 +139,13 @@ describe('Reconstructor.live on the cpu backend', () => {
     );
     // Either the finish won the race or it was aborted; never anything else.
     expect([3, 'E_ABORTED']).toContain(outcome);
-    expect((await rejection(live.push(stackOf(1, 4, 6)))).code).toMatch(/E_CLOSED/);
+    expect((await smlmRejection(live.push(stackOf(1, 4, 6)))).code).toMatch(/E_CLOSED/);
     // Waiting for its turn behind an open session, it rejects as soon as its signal fires, and never opens.
     const first = await rec.live({ height: 4, width: 6 });
     const waiting = new AbortController();
     const second = rec.live({ height: 4, width: 6, signal: waiting.signal });
     waiting.abort();
-    expect((await rejection(second)).code).toBe('E_ABORTED');
+    expect((await smlmRejection(second)).code).toBe('E_ABORTED');
     await first.push(stackOf(2, 4, 6));
     expect((await first.finish()).frames).toBe(2);
     expect((await rec.reconstruct(stackOf(1, 4, 6))).frames).toBe(1);
@@ -169,17 +155,17 @@ describe('Reconstructor.live on the cpu backend', () => {
   it('typed errors: wrong frame sizes, bad options, non-finite pixels, finish twice, nothing pushed, closed', async () => {
     const rec = await Reconstructor.create({ model: knownPath, backend: 'cpu' });
     for (const options of [{ height: 0, width: 4 }, { height: 4, width: 2.5 }, { height: 4, width: 4, resample: 'sometimes' }, { height: 4, width: 4, keepFrameMaps: 1 }, null]) {
-      expect((await rejection(rec.live(options as never))).code).toBe('E_BAD_OPTIONS');
+      expect((await smlmRejection(rec.live(options as never))).code).toBe('E_BAD_OPTIONS');
     }
-    expect((await rejection(rec.live({ height: 3, width: 4, padFrames: false }))).code).toBe('E_FRAME_SIZE_UNSUPPORTED');
+    expect((await smlmRejection(rec.live({ height: 3, width: 4, padFrames: false }))).code).toBe('E_FRAME_SIZE_UNSUPPORTED');
     const live: LiveSession = await rec.live({ height: 4, width: 6 });
-    expect((await rejection(live.push(stackOf(1, 6, 4)))).code).toBe('E_BAD_OPTIONS');
-    expect((await rejection(live.push(new Uint16Array(25)))).code).toBe('E_BAD_OPTIONS');
-    expect((await rejection(live.push([1, 2, 3] as never))).code).toBe('E_BAD_OPTIONS');
-    expect((await rejection(live.push(new Uint16Array(24), { copy: 'yes' } as never))).code).toBe('E_BAD_OPTIONS');
+    expect((await smlmRejection(live.push(stackOf(1, 6, 4)))).code).toBe('E_BAD_OPTIONS');
+    expect((await smlmRejection(live.push(new Uint16Array(25)))).code).toBe('E_BAD_OPTIONS');
+    expect((await smlmRejection(live.push([1, 2, 3] as never))).code).toBe('E_BAD_OPTIONS');
+    expect((await smlmRejection(live.push(new Uint16Array(24), { copy: 'yes' } as never))).code).toBe('E_BAD_OPTIONS');
     const nan = new Float32Array(48).fill(1);
     nan[30] = Number.NaN;
-    const err = await rejection(live.push(nan));
+    const err = await smlmRejection(live.push(nan));
     expect(err.code).toBe('E_NON_FINITE_PIXELS');
     expect(err.details.frame).toBe(1);
     // A refused push queues nothing, and the session goes on.
@@ -187,17 +173,17 @@ describe('Reconstructor.live on the cpu backend', () => {
     await live.push(new Uint16Array(0));
     await live.push(stackOf(2, 4, 6));
     expect((await live.finish()).frames).toBe(2);
-    expect((await rejection(live.finish())).code).toBe('E_CLOSED');
-    expect((await rejection(live.push(stackOf(1, 4, 6)))).code).toBe('E_CLOSED');
+    expect((await smlmRejection(live.finish())).code).toBe('E_CLOSED');
+    expect((await smlmRejection(live.push(stackOf(1, 4, 6)))).code).toBe('E_CLOSED');
     const empty = await rec.live({ height: 4, width: 6 });
-    expect((await rejection(empty.finish())).code).toBe('E_EMPTY_STACK');
+    expect((await smlmRejection(empty.finish())).code).toBe('E_EMPTY_STACK');
     expect(empty.state).toBe('finished');
     // Closing the Reconstructor ends an open session: its calls in flight say E_CLOSED.
     const open = await rec.live({ height: 4, width: 6 });
     const pushing = open.push(stackOf(1200, 4, 6));
     await rec.close();
-    expect(isSmlmError(await rejection(pushing), 'E_CLOSED')).toBe(true);
+    expect(isSmlmError(await smlmRejection(pushing), 'E_CLOSED')).toBe(true);
     expect(open.state).toBe('aborted');
-    expect((await rejection(rec.live({ height: 4, width: 6 }))).code).toBe('E_CLOSED');
+    expect((await smlmRejection(rec.live({ height: 4, width: 6 }))).code).toBe('E_CLOSED');
   });
 });

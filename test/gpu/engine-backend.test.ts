@@ -6,6 +6,7 @@ import type { NativeEngine, NativeRunRequest, NativeRunStats, NativeSession } fr
 import { NativeEngineBackend, resolveGpuOptions, toSmlmError } from '../../lib/backends/native-engine.js';
 import type { LoadedModel } from '../../lib/model/onnx.js';
 import type { ModelMetadata } from '../../lib/model/metadata.js';
+import { rejection } from '../helpers/calls.js';
 
 const metadata: ModelMetadata = {
   architecture: 'test',
@@ -57,13 +58,6 @@ class ScriptedEngine implements NativeEngine {
 
 const stack = (frames: number, side = 8) => ({ data: new Uint16Array(frames * side * side), frames, height: side, width: side });
 const imageFor = (side = 8) => new Float32Array(side * 2 * side * 2);
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-}
 
 describe('NativeEngineBackend', () => {
   it('passes the stack, image and batch size to the engine and reports kernel vs other time', async () => {

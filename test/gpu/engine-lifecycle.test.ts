@@ -12,6 +12,7 @@ import { compilePlan } from '../../lib/native/compiler.js';
 import type { Stack } from '../../lib/types.js';
 import { makeStack } from '../../benchmarks/synthetic-stack.js';
 import { announceSkip, gpu, relativeL2, sum, testModels } from './helpers.js';
+import { rejection } from '../helpers/calls.js';
 
 announceSkip('engine-lifecycle');
 
@@ -20,13 +21,6 @@ const MiB = 1024 * 1024;
 function outPixels(model: LoadedModel, stack: Stack): number {
   const u = model.metadata.upsampling;
   return stack.height * u * stack.width * u;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
 }
 
 function freeDeviceBytes(): number {

@@ -12,11 +12,12 @@
 // deepstorm agreed within 1e-4. 5e-3 still catches a lost, doubled or misplaced chunk (errors of order 1 / frames,
 // here >= 1e-2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSmlmError, SmlmError } from '../../lib/errors.js';
+import { isSmlmError } from '../../lib/errors.js';
 import { Reconstructor } from '../../lib/reconstructor.js';
-import type { BackendName, Stack } from '../../lib/types.js';
+import type { BackendName } from '../../lib/types.js';
 import { makeStack } from '../../benchmarks/synthetic-stack.js';
 import { announceSkip, gpu, relativeL2 } from './helpers.js';
+import { framesOf, smlmRejection } from '../helpers/calls.js';
 
 const TOLERANCE = 5e-3;
 
@@ -26,21 +27,6 @@ announceSkip('live');
 const cases: Array<{ backend: BackendName; model: string }> = gpu.usable
   ? [{ backend: 'cuda', model: 'unet' }, { backend: 'cuda', model: 'deepstorm' }, ...(gpu.features.tensorrt ? [{ backend: 'tensorrt' as const, model: 'deepstorm' }] : [])]
   : [];
-
-function framesOf(stack: Stack, first: number, count: number): Stack {
-  const pixels = stack.height * stack.width;
-  return { ...stack, frames: count, data: stack.data.subarray(first * pixels, (first + count) * pixels) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SmlmError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof SmlmError) return err;
-    throw err;
-  }
-  throw new Error('expected an SmlmError');
-}
 
 describe.skipIf(!gpu.usable)('live sessions on the GPU backends', () => {
   for (const { backend, model } of cases) {
@@ -97,12 +83,12 @@ describe.skipIf(!gpu.usable)('live sessions on the GPU backends', () => {
         const stack = makeStack(4000, 64, 64, 24);
         const live = await rec.live({ height: 64, width: 64 });
         // Its rejection is taken at once: it comes while abort() waits for the backend to stop.
-        const pushing = rejection(live.push(stack));
+        const pushing = smlmRejection(live.push(stack));
         await new Promise((resolve) => setTimeout(resolve, 5));
         await live.abort();
         expect((await pushing).code).toBe('E_ABORTED');
-        expect((await rejection(live.snapshot())).code).toBe('E_CLOSED');
-        expect((await rejection(live.finish())).code).toBe('E_CLOSED');
+        expect((await smlmRejection(live.snapshot())).code).toBe('E_CLOSED');
+        expect((await smlmRejection(live.finish())).code).toBe('E_CLOSED');
         const after = await rec.reconstruct(framesOf(stack, 0, 8));
         expect(after.frames).toBe(8);
       });
@@ -112,13 +98,13 @@ describe.skipIf(!gpu.usable)('live sessions on the GPU backends', () => {
         const signalled = await rec.live({ height: 64, width: 64, signal: controller.signal });
         const pushing = signalled.push(makeStack(4000, 64, 64, 25));
         controller.abort();
-        expect((await rejection(pushing)).code).toBe('E_ABORTED');
+        expect((await smlmRejection(pushing)).code).toBe('E_ABORTED');
         const live = await rec.live({ height: 64, width: 64 });
-        expect((await rejection(live.push(makeStack(1, 32, 32)))).code).toBe('E_BAD_OPTIONS');
-        expect((await rejection(live.push(new Uint16Array(64 * 64 + 1)))).code).toBe('E_BAD_OPTIONS');
+        expect((await smlmRejection(live.push(makeStack(1, 32, 32)))).code).toBe('E_BAD_OPTIONS');
+        expect((await smlmRejection(live.push(new Uint16Array(64 * 64 + 1)))).code).toBe('E_BAD_OPTIONS');
         await live.push(makeStack(3, 64, 64, 26));
         expect((await live.finish()).frames).toBe(3);
-        expect(isSmlmError(await rejection(live.finish()), 'E_CLOSED')).toBe(true);
+        expect(isSmlmError(await smlmRejection(live.finish()), 'E_CLOSED')).toBe(true);
       });
     });
   }

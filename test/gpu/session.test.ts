@@ -8,23 +8,11 @@ import { createCudaBackend } from '../../lib/backends/cuda.js';
 import type { NativeEngineBackend } from '../../lib/backends/native-engine.js';
 import { isSmlmError } from '../../lib/errors.js';
 import type { LoadedModel } from '../../lib/model/onnx.js';
-import type { Stack } from '../../lib/types.js';
 import { makeStack } from '../../benchmarks/synthetic-stack.js';
 import { announceSkip, gpu, relativeL2, sum, testModels } from './helpers.js';
+import { framesOf, rejection } from '../helpers/calls.js';
 
 announceSkip('session');
-
-function slice(stack: Stack, first: number, count: number): Stack {
-  const pixels = stack.height * stack.width;
-  return { ...stack, frames: count, data: stack.data.subarray(first * pixels, (first + count) * pixels) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-}
 
 describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
   let model: LoadedModel;
@@ -49,7 +37,7 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
     expect(sum(whole)).toBeGreaterThan(0);
     const session = await backend.openSession(geometry());
     expect(session.preparesFrames).toBe(false);
-    for (let first = 0; first < stack.frames; first += 8) await session.push(slice(stack, first, 8), {});
+    for (let first = 0; first < stack.frames; first += 8) await session.push(framesOf(stack, first, 8), {});
     const image = await session.finish();
     expect(image.length).toBe(outPixels);
     console.log(`[session] 3 chunks of 8 vs one run of 24: relative L2 ${relativeL2(image, whole).toExponential(2)}`);
@@ -58,12 +46,12 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
 
   it('reads a snapshot mid-session, scaled on the device, and goes on', async () => {
     const first = new Float32Array(outPixels);
-    await backend.run(slice(stack, 0, 8), first, { batchSize: 8 });
+    await backend.run(framesOf(stack, 0, 8), first, { batchSize: 8 });
     const all = new Float32Array(outPixels);
     await backend.run(stack, all, { batchSize: 8 });
     const scale = 0.25;
     const session = await backend.openSession(geometry(scale));
-    await session.push(slice(stack, 0, 8), {});
+    await session.push(framesOf(stack, 0, 8), {});
     const snap = await session.snapshot();
     expect(
       relativeL2(
@@ -73,7 +61,7 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
     ).toBeLessThan(1e-6);
     const again = await session.snapshot(); // a snapshot does not change the image
     expect(relativeL2(again, snap)).toBe(0);
-    await session.push(slice(stack, 8, 16), {});
+    await session.push(framesOf(stack, 8, 16), {});
     const image = await session.finish();
     expect(
       relativeL2(
@@ -83,7 +71,7 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
     ).toBeLessThan(1e-6);
     // Finished: every later call is refused, close() stays quiet.
     expect(isSmlmError(await rejection(session.snapshot()), 'E_CLOSED')).toBe(true);
-    expect(isSmlmError(await rejection(session.push(slice(stack, 0, 1), {})), 'E_CLOSED')).toBe(true);
+    expect(isSmlmError(await rejection(session.push(framesOf(stack, 0, 1), {})), 'E_CLOSED')).toBe(true);
     session.close();
     session.close();
   });
@@ -109,10 +97,10 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
     session.close();
     // The engine and a fresh session still work.
     const next = await backend.openSession(geometry());
-    await next.push(slice(stack, 0, 8), {});
+    await next.push(framesOf(stack, 0, 8), {});
     const image = await next.finish();
     const reference = new Float32Array(outPixels);
-    await backend.run(slice(stack, 0, 8), reference, { batchSize: 8 });
+    await backend.run(framesOf(stack, 0, 8), reference, { batchSize: 8 });
     expect(relativeL2(image, reference)).toBeLessThan(1e-6);
   });
 
@@ -124,10 +112,10 @@ describe.skipIf(!gpu.usable)('cuda backend sessions', () => {
     try {
       const wrongSize = makeStack(2, 32, 32, 3);
       expect(isSmlmError(await rejection(session.push(wrongSize, {})), 'E_BAD_OPTIONS')).toBe(true);
-      const truncated = { ...slice(stack, 0, 2), frames: 3 };
+      const truncated = { ...framesOf(stack, 0, 2), frames: 3 };
       expect(isSmlmError(await rejection(session.push(truncated, {})), 'E_BAD_OPTIONS')).toBe(true);
       // Still usable after refusals.
-      await session.push(slice(stack, 0, 2), {});
+      await session.push(framesOf(stack, 0, 2), {});
       expect(sum(await session.snapshot())).toBeGreaterThan(0);
     } finally {
       session.close();
