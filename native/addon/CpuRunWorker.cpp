@@ -1,33 +1,12 @@
 #include "CpuRunWorker.h"
 
 #include <chrono>
-#include <cmath>
-#include <limits>
 #include <new>
 
 #include "JsErrors.h"
+#include "RequestFields.h"
 
 namespace smlmrt::addon {
-namespace {
-
-int integerAtLeast(Napi::Env env, const Napi::Object& request, const char* name, int min) {
-  Napi::Value value = request.Get(name);
-  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!(std::floor(number) == number) || number < min || number > std::numeric_limits<int>::max()) {
-    throwCodedError(env, "E_BAD_OPTIONS", std::string("cpu executor run: ") + name + " must be an integer >= " + std::to_string(min));
-  }
-  return static_cast<int>(number);
-}
-
-Napi::Float32Array float32Field(Napi::Env env, const Napi::Object& request, const char* name) {
-  Napi::Value value = request.Get(name);
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwCodedError(env, "E_BAD_OPTIONS", std::string("cpu executor run: ") + name + " must be a Float32Array");
-  }
-  return value.As<Napi::Float32Array>();
-}
-
-}  // namespace
 
 void describeCpuException(std::string& code, std::string& message) {
   try {
@@ -53,11 +32,11 @@ CpuRunWorker::CpuRunWorker(Napi::Env env, std::shared_ptr<cpu::CpuExecutor> exec
 Napi::Promise CpuRunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_ptr<cpu::CpuExecutor> executor, const Napi::Value& value) {
   if (!value.IsObject()) throwCodedError(env, "E_BAD_OPTIONS", "cpu executor run(request) takes one object");
   Napi::Object request = value.As<Napi::Object>();
-  Napi::Float32Array input = float32Field(env, request, "input");
-  Napi::Float32Array output = float32Field(env, request, "output");
-  const int frameCount = integerAtLeast(env, request, "frameCount", 1);
-  const int height = integerAtLeast(env, request, "height", 1);
-  const int width = integerAtLeast(env, request, "width", 1);
+  Napi::Float32Array input = float32Field(env, request, "input", "cpu executor run");
+  Napi::Float32Array output = float32Field(env, request, "output", "cpu executor run");
+  const int frameCount = integerField(env, request, "frameCount", "cpu executor run", 1);
+  const int height = integerField(env, request, "height", "cpu executor run", 1);
+  const int width = integerField(env, request, "width", "cpu executor run", 1);
   const double inValues = static_cast<double>(frameCount) * height * width;
   if (static_cast<double>(input.ElementLength()) < inValues) {
     throwCodedError(env, "E_BAD_OPTIONS", "cpu executor run: input holds " + std::to_string(input.ElementLength()) + " values, fewer than " +

@@ -1,23 +1,13 @@
 #include "RunWorker.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "JsErrors.h"
+#include "RequestFields.h"
 
 namespace smlmrt::addon {
 namespace {
-
-int integerAtLeast(Napi::Env env, const Napi::Object& request, const char* name, int min) {
-  Napi::Value value = request.Get(name);
-  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!(std::floor(number) == number) || number < min || number > std::numeric_limits<int>::max()) {
-    throwCodedError(env, "E_BAD_OPTIONS", std::string("run: ") + name + " must be an integer >= " + std::to_string(min));
-  }
-  return static_cast<int>(number);
-}
 
 // Accepts Uint8Array, Uint16Array and Float32Array; anything else is refused before the engine sees it.
 PixelType pixelTypeOf(Napi::Env env, const Napi::TypedArray& frames) {
@@ -31,14 +21,6 @@ PixelType pixelTypeOf(Napi::Env env, const Napi::TypedArray& frames) {
     default:
       throwCodedError(env, "E_BAD_OPTIONS", "run: frames must be a Uint8Array, Uint16Array or Float32Array");
   }
-}
-
-Napi::Float32Array float32Field(Napi::Env env, const Napi::Object& request, const char* name) {
-  Napi::Value value = request.Get(name);
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throwCodedError(env, "E_BAD_OPTIONS", std::string("run: ") + name + " must be a Float32Array");
-  }
-  return value.As<Napi::Float32Array>();
 }
 
 }  // namespace
@@ -55,10 +37,10 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_pt
   if (!framesValue.IsTypedArray()) throwCodedError(env, "E_BAD_OPTIONS", "run: frames must be a typed array");
   Napi::TypedArray frames = framesValue.As<Napi::TypedArray>();
   PixelType pixelType = pixelTypeOf(env, frames);
-  int frameCount = integerAtLeast(env, request, "frameCount", 1);
-  int height = integerAtLeast(env, request, "height", 1);
-  int width = integerAtLeast(env, request, "width", 1);
-  int batchSize = integerAtLeast(env, request, "batchSize", 0);
+  int frameCount = integerField(env, request, "frameCount", "run", 1);
+  int height = integerField(env, request, "height", "run", 1);
+  int width = integerField(env, request, "width", "run", 1);
+  int batchSize = integerField(env, request, "batchSize", "run", 0);
   size_t pixels = static_cast<size_t>(frameCount) * height * width;
   if (frames.ElementLength() < pixels) {
     throwCodedError(env, "E_BAD_OPTIONS", "run: frames holds " + std::to_string(frames.ElementLength()) + " pixels, fewer than " +
@@ -74,7 +56,7 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_pt
     }
     outPixels = s.imagePixels();
   } else {
-    image = float32Field(env, request, "image");
+    image = float32Field(env, request, "image", "run");
     // The engine writes outH*outW floats; the upsampling factor is the plan's, so the JS side checks the exact size and
     // here only the ratio must be a whole square (out = in * u^2).
     size_t framePixels = static_cast<size_t>(height) * width;
@@ -87,7 +69,7 @@ Napi::Promise RunWorker::Start(Napi::Env env, Napi::Object owner, std::shared_pt
   bool hasMaps = !mapsValue.IsUndefined() && !mapsValue.IsNull();
   Napi::Float32Array frameMaps;
   if (hasMaps) {
-    frameMaps = float32Field(env, request, "frameMaps");
+    frameMaps = float32Field(env, request, "frameMaps", "run");
     if (frameMaps.ElementLength() != outPixels * frameCount) {
       throwCodedError(env, "E_BAD_OPTIONS", "run: frameMaps must hold frameCount x image length values");
     }

@@ -1,11 +1,11 @@
 #include "SessionWrap.h"
 
 #include <cmath>
-#include <limits>
 #include <string>
 
 #include "AddonData.h"
 #include "JsErrors.h"
+#include "RequestFields.h"
 #include "RunWorker.h"
 #include "SnapshotWorker.h"
 
@@ -25,17 +25,10 @@ double numberField(Napi::Env env, const Napi::Object& from, const char* name, co
   return number;
 }
 
-int sizeField(Napi::Env env, const Napi::Object& from, const char* name, const char* where, int min) {
-  const double number = numberField(env, from, name, where);
-  if (std::floor(number) != number || number < min || number > std::numeric_limits<int>::max())
-    throwCodedError(env, "E_BAD_OPTIONS", std::string(where) + ": " + name + " must be an integer >= " + std::to_string(min));
-  return static_cast<int>(number);
-}
-
 void readSize(Napi::Env env, const Napi::Object& from, const char* name, const char* where, int* height, int* width) {
   Napi::Object size = objectField(env, from, name, where);
-  *height = sizeField(env, size, "height", where, 1);
-  *width = sizeField(env, size, "width", where, 1);
+  *height = integerField(env, size, "height", where, 1);
+  *width = integerField(env, size, "width", where, 1);
 }
 
 bool present(const Napi::Value& v) { return !v.IsUndefined() && !v.IsNull(); }
@@ -48,11 +41,11 @@ Napi::Value OpenSession(Napi::Env env, const std::shared_ptr<EngineState>& engin
   const Napi::Object geometry = value.As<Napi::Object>();
   const char* where = "openSession";
   SessionOptions options;
-  options.height = sizeField(env, geometry, "height", where, 1);
-  options.width = sizeField(env, geometry, "width", where, 1);
+  options.height = integerField(env, geometry, "height", where, 1);
+  options.width = integerField(env, geometry, "width", where, 1);
   options.scale = static_cast<float>(numberField(env, geometry, "scale", where));
   if (!(options.scale >= 0)) throwCodedError(env, "E_BAD_OPTIONS", "openSession: scale must be >= 0");
-  options.batchSize = present(geometry.Get("batchSize")) ? sizeField(env, geometry, "batchSize", where, 0) : 0;
+  options.batchSize = present(geometry.Get("batchSize")) ? integerField(env, geometry, "batchSize", where, 0) : 0;
   const Napi::Value prep = geometry.Get("preparation");
   if (present(prep)) {
     if (!prep.IsObject()) throwCodedError(env, "E_BAD_OPTIONS", "openSession: preparation must be an object");
