@@ -4,7 +4,7 @@
  * the read chunk size) and putting its result together. Both run as one backend session (lib/backends/backend.ts).
  */
 import { checkArrayFits, framesWithin } from './allocation.js';
-import type { InferenceBackend, SessionGeometry } from './backends/backend.js';
+import type { BackendRunTimings, BackendSession, InferenceBackend, SessionGeometry } from './backends/backend.js';
 import { batchWithinMemory, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
 import { cropImages } from './frames/pad.js';
@@ -12,7 +12,7 @@ import { planPreparation, RESAMPLE_MODES, type PreparationOptions, type Preparat
 import { checkFrameRange } from './io/frame-range.js';
 import { checkPixelSizeNm } from './io/pixel-size.js';
 import type { LoadedModel } from './model/onnx.js';
-import type { DetectionFrames, ReconstructCallOptions, ReconstructionResult, Timings } from './types.js';
+import type { DetectionFrames, ReconstructCallOptions, ReconstructionResult, Stack, Timings } from './types.js';
 
 /** Frames read from a streamed source at a time (independent of the backend's batch size)... */
 const STREAM_CHUNK_FRAMES = 256;
@@ -113,6 +113,34 @@ export function planCall(
       fieldHeightNm: shape.height * plan.cameraPixelNm,
     },
   };
+}
+
+/**
+ * Pushes one chunk (as the session takes it: prepared, or raw where it prepares frames) into the call's session.
+ * Progress and detections are reported in the call's frame numbers (the chunk's first frame is `offset`); with
+ * `mapsOut` (chunk.frames x outH x outW) the chunk's frame maps are written there, cropped back from padded frames.
+ */
+export function pushChunk(
+  session: BackendSession,
+  call: CallPlan,
+  chunk: Stack,
+  offset: number,
+  options: Pick<ReconstructCallOptions, 'signal' | 'onDetections'> & { onProgress?: (framesDone: number) => void; mapsOut?: Float32Array },
+): Promise<BackendRunTimings> {
+  const { runH, runW, outH, outW, cropped } = call;
+  const { mapsOut, onProgress, onDetections } = options;
+  const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
+  return session
+    .push(chunk, {
+      signal: options.signal,
+      onProgress: onProgress && ((p) => onProgress(offset + p.framesDone)),
+      frameMaps: runMaps,
+      onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, call.detectionFrames)),
+    })
+    .then((timings) => {
+      if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
+      return timings;
+    });
 }
 
 /** The session's image (runH x runW, scaled) cropped to the result's size; itself when nothing is cropped. */

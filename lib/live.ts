@@ -13,10 +13,9 @@
  * into the next one, so frames pushed one at a time still run in batches.
  */
 import { allocateArray } from './allocation.js';
-import type { BackendRunTimings, BackendSession } from './backends/backend.js';
-import { cropResult, isSignal, planCall, resultOf, type CallContext, type CallPlan } from './call-plan.js';
+import type { BackendSession } from './backends/backend.js';
+import { cropResult, isSignal, planCall, pushChunk, resultOf, type CallContext, type CallPlan } from './call-plan.js';
 import { SmlmError } from './errors.js';
-import { cropImages } from './frames/pad.js';
 import { prepareChunk, RESAMPLE_MODES } from './frames/prepare.js';
 import { checkPixelSizeNm } from './io/pixel-size.js';
 import { validateStack } from './io/validate-stack.js';
@@ -359,18 +358,16 @@ export class LiveSessionImpl implements LiveSession {
 
   private async runChunk(chunk: Piece): Promise<void> {
     const offset = this.framesDone;
-    const { runH, runW, outH, outW, cropped } = this.call;
+    const { outH, outW } = this.call;
     const keep = this.options.keepFrameMaps === true;
     const mapsOut = keep ? allocateArray(Float32Array, chunk.frames * outH * outW, 'E_BAD_OPTIONS', `the frame maps of ${chunk.frames} frames of ${outW} x ${outH} px (keepFrameMaps)`) : undefined;
-    const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
     const { onProgress, onDetections } = this.options;
-    const timings: BackendRunTimings = await this.session.push(chunk, {
+    const timings = await pushChunk(this.session, this.call, chunk, offset, {
       signal: this.controller.signal,
-      onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: this.framesPushed })),
-      frameMaps: runMaps,
-      onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, this.call.detectionFrames)),
+      onProgress: onProgress && ((done) => onProgress({ framesDone: done, framesTotal: this.framesPushed })),
+      onDetections,
+      mapsOut,
     });
-    if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
     if (mapsOut) this.maps.push(mapsOut);
     this.inferenceMs += timings.inferenceMs;
     this.preprocessMs += timings.preprocessMs;

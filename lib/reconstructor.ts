@@ -7,12 +7,11 @@
 import { allocateArray } from './allocation.js';
 import type { InferenceBackend } from './backends/backend.js';
 import { selectBackend } from './backends/select.js';
-import { abortedError, checkCallOptions, cropResult, planCall, resultOf, type CallContext } from './call-plan.js';
+import { abortedError, checkCallOptions, cropResult, planCall, pushChunk, resultOf, type CallContext } from './call-plan.js';
 import { graphFootprint, type GraphFootprint } from './engine/graph-footprint.js';
 import { SmlmError } from './errors.js';
 import { checkLiveOptions, openLive, planLive, type LiveOptions, type LiveSession, type LiveSessionImpl } from './live.js';
 import { planPreparation, prepareChunk } from './frames/prepare.js';
-import { cropImages } from './frames/pad.js';
 import { selectFrames } from './io/frame-range.js';
 import { stackAsSource, type FrameSource } from './io/frame-source.js';
 import { validateFrameSource, validateStack } from './io/validate-stack.js';
@@ -139,7 +138,7 @@ export class Reconstructor {
         ? allocateArray(Float32Array, frames * outH * outW, 'E_BAD_OPTIONS', `the ${frames} frame maps of ${outW} x ${outH} px that keepFrameMaps asks for`, 'reconstruct fewer frames per call')
         : undefined;
     });
-    const { plan, runH, runW, outH, outW, cropped } = call;
+    const { plan, outH, outW } = call;
     let framesDone = 0;
     let inferenceMs = 0;
     let preprocessMs = 0;
@@ -153,16 +152,12 @@ export class Reconstructor {
         }
         if (framesDone + chunk.frames > frames) throw new SmlmError('E_BAD_OPTIONS', `the source yielded more than the ${frames} frames it announced`);
         const offset = framesDone;
-        const mapsOut = frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW);
-        // Padded frames' maps go through a buffer of the padded size and are cropped into the kept maps.
-        const runMaps = mapsOut && cropped ? new Float32Array(chunk.frames * runH * runW) : mapsOut;
-        const timings = await session.push(session.preparesFrames ? chunk : prepareChunk(chunk, plan), {
+        const timings = await pushChunk(session, call, session.preparesFrames ? chunk : prepareChunk(chunk, plan), offset, {
           signal,
-          onProgress: onProgress && ((p) => onProgress({ framesDone: offset + p.framesDone, framesTotal: frames })),
-          frameMaps: runMaps,
-          onDetections: onDetections && ((detections, first, count) => onDetections(detections, offset + first, count, call.detectionFrames)),
+          onProgress: onProgress && ((done) => onProgress({ framesDone: done, framesTotal: frames })),
+          onDetections,
+          mapsOut: frameMaps?.subarray(offset * outH * outW, (offset + chunk.frames) * outH * outW),
         });
-        if (mapsOut && runMaps && cropped) cropImages(runMaps, chunk.frames, runH, runW, outH, outW, mapsOut);
         inferenceMs += timings.inferenceMs;
         preprocessMs += timings.preprocessMs;
         framesDone += chunk.frames;
