@@ -215,6 +215,10 @@ describe('the CLI', () => {
     expect(c.camera).toBe('emccd');
     expect(c.baselineAdu as number).toBeGreaterThan(98);
     expect(c.baselineAdu as number).toBeLessThan(102);
+    expect(c.readNoiseSource).toBe('not-applicable');
+    const badReadNoise = smlm(['estimate', path, '--read-noise', '-1']);
+    expect(badReadNoise.code).not.toBe(0);
+    expect(badReadNoise.stderr).toMatch(/read noise in electrons rms/);
     const missing = smlm(['estimate', join(dir, 'missing.tif'), '--json']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/E_FILE_NOT_FOUND/);

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { estimateConditions, type ImagingConditions } from '../estimate/estimate.js';
 import { openStackInput } from '../io/stack-input.js';
-import { frameRangeOption, pixelSizeOption } from './options.js';
+import { frameRangeOption, pixelSizeOption, readNoiseOption } from './options.js';
 import type { FrameRange } from '../io/frame-range.js';
 
 export interface EstimateCliOptions {
@@ -10,6 +10,7 @@ export interface EstimateCliOptions {
   pixelSize?: number;
   frames?: FrameRange;
   camera?: 'emccd' | 'scmos';
+  readNoise?: number;
 }
 
 /** The human-readable summary: one line per quantity, with its unit. */
@@ -17,7 +18,7 @@ export function formatConditions(c: ImagingConditions): string {
   const f = (v: number, digits = 3) => Number(v.toPrecision(digits)).toString();
   return [
     `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${c.cameraDecided ? '' : ': ASSUMED, not decided by the data (a dense stack cannot tell EM gain from none); for an EMCCD run again with --camera emccd (the gain would read 2x, background and photons half)'}`,
-    `baseline          ${f(c.baselineAdu, 4)} ADU`,
+    `baseline          ${f(c.baselineAdu, 4)} ADU${c.readNoiseSource === 'assumed' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms, ASSUMED: a typical sCMOS chip's; give yours with --read-noise, each e-^2 more moves it ${f(c.aduPerPhoton)} ADU up)` : c.readNoiseSource === 'option' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms)` : ''}`,
     `gain              ${f(c.aduPerPhoton)} ADU per photon`,
     `background        ${f(c.backgroundPhotons)} photons per pixel`,
     `emitter photons   ${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`,
@@ -36,12 +37,17 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object (the input of `simulate --like` and `train --like`)')
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides the file's calibration)", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
+    .option(
+      '--read-noise <electrons>',
+      "the sCMOS camera's read noise, electrons rms, from its data sheet (default: 1.5, a typical chip's); the data cannot tell it from the baseline",
+      readNoiseOption,
+    )
     .addOption(new Option('--camera <kind>', 'the camera kind, when known (dense stacks cannot tell EM gain from none; sCMOS is assumed there)').choices(['emccd', 'scmos']))
     .action(async (stackPath: string, opts: EstimateCliOptions) => {
       const input = await openStackInput(stackPath);
       try {
         if (input.pixelSizeNote && opts.pixelSize === undefined) process.stderr.write(`smlm-rt: note: ${input.pixelSizeNote}\n`);
-        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames, camera: opts.camera });
+        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames, camera: opts.camera, readNoiseElectrons: opts.readNoise });
         process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c)}\n`);
       } finally {
         await input.close();

@@ -46,6 +46,13 @@ export function pixelSizeOption(value: string): number {
   return n;
 }
 
+/** --read-noise <electrons>: a camera's read noise, electrons rms, from 0 to 100. */
+export function readNoiseOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`expected a read noise in electrons rms from 0 to 100, got "${value}"`);
+  return n;
+}
+
 /** --frames first:last (1-based, inclusive; either end may be left out). */
 export function frameRangeOption(value: string): FrameRange {
   try {

@@ -14,7 +14,8 @@
  *
  * Fixed-pattern noise (an sCMOS chip's per-pixel offsets) is high-frequency too but constant in time: each pixel's
  * temporal mean of the filtered frames is subtracted first. Read noise adds a constant to the variance, so the
- * baseline B = -c / s2 reads low by readNoise^2 / s2 (~1 % of a typical sCMOS baseline).
+ * baseline B = -c / s2 reads low by readNoise^2 / s2 (1-2 % of a typical sCMOS baseline; estimate.ts corrects it for
+ * a given or typical read noise, since the data here cannot tell the two apart).
  *
  * An sCMOS chip's pixel gains differ by a few %: the emitters' light that changes from frame to frame then reaches the
  * high-pass output as white "noise" of variance (gain spread)^2 x (that change)^2, which the fixed-pattern
@@ -23,9 +24,10 @@
  * the spread set to 0; with it, -0.2 and +1.3 % (4.5 and 2 emitters/um^2), the fitted spread 3.3 and 2.9 %.
  *
  * Limits (measured on 200-frame stacks): an undersampled PSF puts light near 0.5 cycles/px; estimate.ts uses a
- * narrower band (order 12) below sigma 0.9 px: at 160 nm pixels and sigma ~0.78 px the gain read +5.8 % (independent
- * simulator, Airy PSF) and +10.9 % (lib/simulate, Gaussian), and below sigma 0.72 px estimate.ts refuses (at 0.66 px
- * the gain read +45 % even at order 12). The baseline reads within 1.7 %. The third-moment ratio is right without
+ * narrower band (order 14) below sigma 0.9 px: at 160 nm pixels and sigma ~0.78 px the gain read +6.6 % (independent
+ * simulator, Airy PSF, and lib/simulate, Gaussian; at order 12 +5.8 and +10.9 %, the Gaussian's baseline then 1 %
+ * higher), and below sigma 0.72 px estimate.ts refuses (at 0.66 px the gain read +45 % at order 12, +32 % at 14).
+ * The baseline (less the read noise, which estimate.ts adds back) reads within 2 %. The third-moment ratio is right without
  * emitters (0.97 on an emitter-free sCMOS stack) but the emitters' residual light dominates the third moment (1.2 to
  * 5 on dense stacks of either camera kind, more with the narrow band), so the camera kind is not decided from it.
  */

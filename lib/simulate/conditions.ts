@@ -24,8 +24,11 @@ export const CONDITION_KEYS = ['baselineAdu', 'aduPerPhoton', 'backgroundPhotons
 
 /** EM gain of a simulated EMCCD (its ADU per photon is set by the A/D factor). */
 const SIMULATED_EM_GAIN = 100;
-/** Typical sCMOS read noise, electrons rms. */
-const SCMOS_READ_NOISE_ELECTRONS = 1.5;
+/**
+ * Typical sCMOS read noise, electrons rms (1-1.6 on the data sheets of current chips): what a simulation at an sCMOS
+ * microscope's conditions uses, and what `estimate` assumes where the data cannot tell read noise from offset.
+ */
+export const SCMOS_READ_NOISE_ELECTRONS = 1.5;
 
 /** E_BAD_OPTIONS unless `value` holds every condition key with a finite, sensible value. */
 export function checkConditions(value: unknown, source = 'conditions'): MicroscopeConditions {
