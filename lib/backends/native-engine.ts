@@ -119,7 +119,7 @@ class CallQueue {
 
 /**
  * A BackendSession over a NativeSession: the image stays on the device; snapshot() and finish() read it once, scaled
- * on the device. With geometry.preparation (resampling and/or padding), push() takes the source frames and the
+ * on the device (frame maps, when asked for, are scaled there too before they come back). With geometry.preparation (resampling and/or padding), push() takes the source frames and the
  * device prepares them (preparesFrames).
  */
 class NativeBackendSession implements BackendSession {
@@ -134,7 +134,6 @@ class NativeBackendSession implements BackendSession {
     private readonly sourceHeight: number,
     private readonly sourceWidth: number,
     private readonly outPixels: number,
-    private readonly scale: number,
   ) {
     this.native = native;
   }
@@ -182,9 +181,6 @@ class NativeBackendSession implements BackendSession {
           onProgress: onProgress && ((framesDone, framesTotal) => onProgress({ framesDone, framesTotal })),
         });
         this.lastStats = stats;
-        // The engine downloads frame maps in raw network units; a session's maps are scaled like its image.
-        const maps = options.frameMaps;
-        if (maps && this.scale !== 1) for (let i = 0; i < maps.length; i++) maps[i] *= this.scale;
         return { inferenceMs: stats.deviceMs, preprocessMs: Math.max(0, stats.totalMs - stats.deviceMs) };
       } catch (err) {
         const error = toSmlmError(err, this.backend);
@@ -282,7 +278,7 @@ export class NativeEngineBackend implements InferenceBackend {
       throw toSmlmError(err, this.name);
     }
     if (prep?.resampled && preparesFrames) prep.resampled.where = 'device';
-    return new NativeBackendSession(this.name, native, engine, this.queue, preparesFrames, source.height, source.width, height * u * width * u, scale);
+    return new NativeBackendSession(this.name, native, engine, this.queue, preparesFrames, source.height, source.width, height * u * width * u);
   }
 
   async run(stack: Stack, image: Float32Array, options: BackendRunOptions): Promise<BackendRunTimings> {

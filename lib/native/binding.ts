@@ -100,7 +100,10 @@ export interface NativeSessionGeometry {
   };
 }
 
-/** A chunk for session.push(): like NativeRunRequest without the image (it stays on the device). */
+/**
+ * A chunk for session.push(): like NativeRunRequest without the image (it stays on the device); frameMaps, when
+ * given, come back multiplied by the session's scale (on the device), in the image's units.
+ */
 export type NativePushRequest = Omit<NativeRunRequest, 'image'>;
 
 /**

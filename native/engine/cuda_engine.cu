@@ -158,7 +158,7 @@ class CudaEngine final : public Engine, public NetworkRunner {
       throw EngineError("E_GPU", "internal: a batch larger than the engine reserved");
     computeBatch(b);
   }
-  const float* frameMapsDevice() const override { return maps_; }
+  float* frameMapsDevice() const override { return maps_; }
   double takeTuningMs() override { return std::exchange(tuningMs_, 0.0); }
 
  private:

@@ -31,6 +31,12 @@ __global__ void scaleImageKernel(const float* __restrict__ accum, float* __restr
     out[i] = accum[i] * scale;
 }
 
+// data[i] *= scale: a batch's frame maps, on the device before they are downloaded, so they leave in the image's units.
+__global__ void scaleInPlaceKernel(float* __restrict__ data, size_t n, float scale) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
+    data[i] *= scale;
+}
+
 // The tile [y0, y0+th) x [x0, x0+tw) of each of `count` frames of H x W, packed count x th x tw.
 template <typename T>
 __global__ void cropTileKernel(const T* __restrict__ frames, int count, int H, int W, int y0, int x0, int th, int tw,
@@ -437,6 +443,7 @@ class PipelineSession final : public Session {
         } else {
           runner_.enqueue(NetworkBatch{batchFrames, type, count, H_, W_, false, accum_.as<float>(), mapsHost != nullptr});
           if (mapsHost) {
+            scaleFrameMaps(count * mapPixels, compute);
             checkCuda(cudaMemcpyAsync(mapsHost, runner_.frameMapsDevice(), count * mapPixels * sizeof(float), cudaMemcpyDeviceToHost, compute),
                       "download frame maps");
           }
@@ -489,6 +496,7 @@ class PipelineSession final : public Session {
                                                                rows * u_, cols * u_, accum_.as<float>(), outW, iy0 * u_, ix0 * u_);
         checkLaunch("addInterior");
         if (mapsHost) {
+          scaleFrameMaps(count * tileOut, stream);
           const size_t framePixels = static_cast<size_t>(H_) * u_ * W_ * u_;
           for (int f = 0; f < count; ++f) {
             const float* src = runner_.frameMapsDevice() + f * tileOut + static_cast<size_t>((iy0 - y0) * u_) * l.tileW * u_ + (ix0 - x0) * u_;
@@ -501,6 +509,14 @@ class PipelineSession final : public Session {
         }
       }
     }
+  }
+
+  // The last batch's frame maps times the session's scale, in place: the batch has already added them into the image
+  // (stream order), and they are only read again by their download.
+  void scaleFrameMaps(size_t n, cudaStream_t stream) {
+    if (options_.scale == 1.0f || n == 0) return;
+    scaleInPlaceKernel<<<gridFor(n), 256, 0, stream>>>(runner_.frameMapsDevice(), n, options_.scale);
+    checkLaunch("scaleFrameMaps");
   }
 
   // Scales the image on the device into mapped pinned memory (one pass over the bus), then copies it out.

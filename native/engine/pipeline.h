@@ -84,7 +84,7 @@ class NetworkRunner {
   virtual void enqueueFrameStats(const void* frames, PixelType type, int count, int h, int w) = 0;
   virtual void enqueue(const NetworkBatch& batch) = 0;
   // The last batch's clamped maps, batch x (h*u) x (w*u), when it ran withMaps.
-  virtual const float* frameMapsDevice() const = 0;
+  virtual float* frameMapsDevice() const = 0;
   // Milliseconds spent tuning kernels (a shape's first batch) since the last call; the pipeline takes them out of
   // the kernel time it reports, so that RunStats::deviceMs stays the network's own time.
   virtual double takeTuningMs() { return 0; }

@@ -183,7 +183,7 @@ class TensorRtEngine final : public Engine, public NetworkRunner {
     }
     checkCuda(cudaGetLastError(), "clamp-and-sum kernel");
   }
-  const float* frameMapsDevice() const override { return clampedMaps_.as<float>(); }
+  float* frameMapsDevice() const override { return clampedMaps_.as<float>(); }
 
   std::string describe() const override {
     std::lock_guard<std::mutex> lock(statusMutex_);

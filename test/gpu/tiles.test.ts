@@ -93,6 +93,52 @@ describe.skipIf(!gpu.usable)('tiles for frames that do not fit', () => {
     }, 300_000);
   }
 
+  it("frame maps come back times the session's scale, untiled and tiled (scaled on the device)", async () => {
+    const model = await models[1].load();
+    const u = model.metadata.upsampling;
+    const engine = await engineFor(model, 4);
+    const stack = makeStack(2, 256, 256, 33);
+    const mapPixels = stack.height * u * stack.width * u;
+    const mapsOf = async (scale: number, budget: number) => {
+      if (budget > 0) process.env.SMLM_RT_GPU_MEMORY_BUDGET = String(budget);
+      const session = engine.openSession({ height: stack.height, width: stack.width, scale, batchSize: 2 });
+      try {
+        const frameMaps = new Float32Array(stack.frames * mapPixels);
+        const stats = await session.push({ frames: stack.data, frameCount: stack.frames, height: stack.height, width: stack.width, batchSize: 2, frameMaps });
+        const image = await session.finish();
+        return { frameMaps, image, tiles: stats.tiles };
+      } finally {
+        session.close();
+        delete process.env.SMLM_RT_GPU_MEMORY_BUDGET;
+      }
+    };
+    try {
+      const raw = await mapsOf(1, 0);
+      expect(sum(raw.frameMaps)).toBeGreaterThan(0);
+      const scaled = await mapsOf(0.5, 0);
+      expect(
+        relativeL2(
+          scaled.frameMaps,
+          raw.frameMaps.map((v) => v * 0.5),
+        ),
+      ).toBeLessThan(1e-6);
+      // The maps' sum is the image, in the same units.
+      const summed = new Float32Array(mapPixels);
+      for (let f = 0; f < stack.frames; f++) for (let i = 0; i < mapPixels; i++) summed[i] += scaled.frameMaps[f * mapPixels + i];
+      expect(relativeL2(summed, scaled.image)).toBeLessThan(1e-5);
+      let tiled: Awaited<ReturnType<typeof mapsOf>> | undefined;
+      for (let budget = 64 * MiB; budget >= MiB && !tiled; budget /= 2) {
+        const run = await mapsOf(0.5, budget);
+        if (run.tiles > 1) tiled = run;
+      }
+      expect(tiled, 'no budget made the frames run in tiles').toBeDefined();
+      console.log(`[tiles] scaled frame maps: ${tiled!.tiles} tiles, relative L2 vs untiled ${relativeL2(tiled!.frameMaps, scaled.frameMaps).toExponential(2)}`);
+      expect(relativeL2(tiled!.frameMaps, scaled.frameMaps)).toBeLessThan(FP16_TOLERANCE);
+    } finally {
+      engine.close();
+    }
+  }, 300_000);
+
   it('2048x2048: tiled == untiled, memory flat over repeated calls, cancel stops a long tiled call', async () => {
     const model = await models[1].load();
     const u = model.metadata.upsampling;
