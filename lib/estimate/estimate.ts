@@ -20,8 +20,9 @@
  * (fluctuation.ts), background from the pixels' low temporal levels (denseBackgroundAdu), density as above.
  * On either path an sCMOS baseline is corrected for the camera's read noise (the `readNoiseElectrons` option, or a
  * typical chip's 1.5 e- rms): the noise's variance line cannot tell read noise from an offset.
- * Below PSF sigma 0.9 px the emitters' light that leaks into the filter's band is taken off the noise slope
- * (highpassLeak, a pixel-integrated Gaussian's; an Airy PSF leaks less, so there it goes too far).
+ * The emitters' light that leaks into the filter's band is taken off the noise slope (highpassLeak, a pixel-integrated
+ * Gaussian's: +8 % of the slope at sigma 0.78 px, negligible above 0.9 px; an Airy PSF leaks less, so there it goes
+ * too far).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
  * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.4 / -0.5 / -7.5 / -3.2 / +12.2 %, at
  * 2/um^2 -0.1 / +1.2 / -11.0 / -13.3 / -2.5 / +25.1 %; EMCCD 100 nm (camera given) at 3/um^2 +0.9 / +1.0 / -3.2 /
