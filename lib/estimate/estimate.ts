@@ -38,7 +38,7 @@ import type { Stack } from '../types.js';
 import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
-import { fluctuationPsf } from './fluctuation.js';
+import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
 import { highpassLeak, highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { isolatedSpots } from './spots.js';
 import { SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
@@ -376,7 +376,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
     // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
-    const psfWidth = fluctuationPsf(frames, width, height, 1)?.sigmaPx ?? sigma0;
+    const fl = fluctuationPsf(frames, width, height);
+    const psfWidth = fl?.sigmaPx ?? sigma0;
     if (!(psfWidth >= MIN_SAMPLED_SIGMA_PX)) {
       throw failed(
         `${sparse.reason}; the camera's noise cannot be told from the emitters' light in the finest detail either, because the PSF (sigma ~${psfWidth.toFixed(2)} px) is undersampled ` +
@@ -394,20 +395,20 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const meanLevel = total / (frames.length * width * height);
     // PSF and photons from the correlation of the frames' fluctuations (fluctuation.ts); the spots that stand alone
     // where that fails.
-    let fl = fluctuationPsf(frames, width, height, meanLevel - backgroundAdu);
-    if (fl) {
+    let photonsAdu = fl ? secondOverFirstAdu(fl, meanLevel - backgroundAdu) : undefined;
+    if (fl && photonsAdu !== undefined) {
       // The emitters' light that leaks into the filter's band raised the slope (highpassLeak; +8 % at sigma 0.78 px):
-      // taken off, then the background and the fluctuations again with the line it leaves.
-      const corrected = withoutLeak(hp, highpassLeak(fl.sigmaPx, hp.order), fl.secondOverFirstAdu, backgroundAdu);
+      // taken off, then the background and the photons again with the line it leaves.
+      const corrected = withoutLeak(hp, highpassLeak(fl.sigmaPx, hp.order), photonsAdu, backgroundAdu);
       if (corrected !== hp) {
         hp = corrected;
         backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
-        fl = fluctuationPsf(frames, width, height, meanLevel - backgroundAdu) ?? fl;
+        photonsAdu = secondOverFirstAdu(fl, meanLevel - backgroundAdu) ?? photonsAdu;
       }
     }
     model = cameraFromNoise(hp, options.camera === 'emccd' ? 2 : 1, 'highpass', options.camera ? 'option' : 'assumed');
     fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
-    if (fl) fluctuation = { sigmaPx: fl.sigmaPx, photons: fl.secondOverFirstAdu / model.aduPerPhoton };
+    if (fl && photonsAdu !== undefined) fluctuation = { sigmaPx: fl.sigmaPx, photons: photonsAdu / model.aduPerPhoton };
     else if (fits.sigma.length < MIN_DENSE_SPOTS) {
       throw failed(
         `${sparse.reason}; only ${fits.sigma.length} spots (at least ${MIN_DENSE_SPOTS} are needed) stand alone well enough to measure the PSF and the emitters' photons, nor do the frames' fluctuations tell them (the camera alone reads baseline ${hp.baselineAdu.toFixed(1)} ADU, ${model.aduPerPhoton.toPrecision(3)} ADU per photon for ${model.camera === 'emccd' ? 'an EMCCD' : 'an sCMOS camera'})`,

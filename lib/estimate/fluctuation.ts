@@ -18,15 +18,23 @@ import { erf } from '../simulate/psf.js';
 export interface Fluctuation {
   /** PSF sigma, camera px. */
   sigmaPx: number;
-  /** E[n^2] / E[n] of emitters' photons, ADU (divide by ADU per photon). */
-  secondOverFirstAdu: number;
+  /** rho E[n^2], ADU^2: the covariance's level. Over the mean emitter light per pixel it gives E[n^2] / E[n]. */
+  secondMomentAdu2: number;
 }
 
-/** `signalAdu`: mean emitter light per pixel per frame, ADU (above baseline and background). */
-export function fluctuationPsf(frames: Float64Array[], width: number, height: number, signalAdu: number): Fluctuation | undefined {
+/**
+ * E[n^2] / E[n] of the emitters' photons, ADU (divide by ADU per photon), for a mean emitter light per pixel per
+ * frame of `signalAdu` (above baseline and background); undefined where there is none.
+ */
+export function secondOverFirstAdu(fluctuation: Fluctuation, signalAdu: number): number | undefined {
+  return signalAdu > 0 ? fluctuation.secondMomentAdu2 / signalAdu : undefined;
+}
+
+/** The fluctuations' PSF width and level; undefined for fewer than 10 frames or where the data do not decide them. */
+export function fluctuationPsf(frames: Float64Array[], width: number, height: number): Fluctuation | undefined {
   const nT = frames.length;
   const n = width * height;
-  if (nT < 10 || !(signalAdu > 0)) return undefined;
+  if (nT < 10) return undefined;
   const mean = new Float64Array(n);
   for (const f of frames) for (let i = 0; i < n; i++) mean[i] += f[i] / nT;
   const L = 3;
@@ -110,9 +118,8 @@ export function fluctuationPsf(frames: Float64Array[], width: number, height: nu
   const sigma = (a + b) / 2;
   // At the search's ends the data did not decide it (a flat or rising covariance).
   if (!(sigma > 0.25 && sigma < 5.9)) return undefined;
-  // The level is rho E[n^2] (R(0) = A(0)^2 is what one emitter's pixels hold of n^2); rho E[n] = signal per pixel.
-  const secondOverFirstAdu = Math.exp(misfit(sigma).level) / signalAdu;
-  return { sigmaPx: sigma, secondOverFirstAdu };
+  // The level is rho E[n^2] (R(0) = A(0)^2 is what one emitter's pixels hold of n^2).
+  return { sigmaPx: sigma, secondMomentAdu2: Math.exp(misfit(sigma).level) };
 }
 
 /** A representative lag (dx, dy) for each |d|^2 used (every lag of one |d|^2 <= 9 has the same A(dx) A(dy)). */
