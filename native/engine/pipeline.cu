@@ -25,16 +25,11 @@ using Clock = std::chrono::steady_clock;
 
 // ---------------- kernels ----------------
 
-// out[i] = accum[i] * scale; out may be mapped pinned host memory (the image then crosses the bus once).
-__global__ void scaleImageKernel(const float* __restrict__ accum, float* __restrict__ out, size_t n, float scale) {
+// out[i] = in[i] * scale; out may be `in` (a batch's frame maps, scaled in place) or mapped pinned host memory (the
+// image then crosses the bus once).
+__global__ void scaleKernel(const float* in, float* out, size_t n, float scale) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    out[i] = accum[i] * scale;
-}
-
-// data[i] *= scale: a batch's frame maps, on the device before they are downloaded, so they leave in the image's units.
-__global__ void scaleInPlaceKernel(float* __restrict__ data, size_t n, float scale) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    data[i] *= scale;
+    out[i] = in[i] * scale;
 }
 
 // The tile [y0, y0+th) x [x0, x0+tw) of each of `count` frames of H x W, packed count x th x tw.
@@ -515,7 +510,8 @@ class PipelineSession final : public Session {
   // (stream order), and they are only read again by their download.
   void scaleFrameMaps(size_t n, cudaStream_t stream) {
     if (options_.scale == 1.0f || n == 0) return;
-    scaleInPlaceKernel<<<gridFor(n), 256, 0, stream>>>(runner_.frameMapsDevice(), n, options_.scale);
+    float* maps = runner_.frameMapsDevice();
+    scaleKernel<<<gridFor(n), 256, 0, stream>>>(maps, maps, n, options_.scale);
     checkLaunch("scaleFrameMaps");
   }
 
@@ -528,7 +524,7 @@ class PipelineSession final : public Session {
     download_.reserveOrThrow(outPixels_ * sizeof(float), "cudaHostAlloc (image download)");
     float* mapped = nullptr;
     checkCuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&mapped), download_.get(), 0), "cudaHostGetDevicePointer");
-    scaleImageKernel<<<gridFor(outPixels_), 256, 0, stream>>>(accum_.as<float>(), mapped, outPixels_, options_.scale);
+    scaleKernel<<<gridFor(outPixels_), 256, 0, stream>>>(accum_.as<float>(), mapped, outPixels_, options_.scale);
     checkLaunch("scaleImage");
     checkCuda(cudaStreamSynchronize(stream), "read image");
     std::memcpy(out, download_.get(), outPixels_ * sizeof(float));
