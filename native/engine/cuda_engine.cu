@@ -534,36 +534,33 @@ class CudaEngine final : public Engine, public NetworkRunner {
     launchFrameConv(f, stream);
   }
 
-  void launchHeadLayer(int batch, bool withMaps, float* accum, cudaStream_t stream) {
+  // The fields both heads share: the head's input buffer, its 1x1 conv's weights, the image and the optional maps.
+  void fillHeadInput(HeadInput& a, int batch, bool withMaps, float* accum) const {
     const HeadOp& head = plan_.head;
-    HeadArgs a{};
     a.in = bufferPtr_[headBuffer_];
     a.inH = dims_[headBuffer_].h;
     a.inW = dims_[headBuffer_].w;
     a.inC = plan_.buffers[headBuffer_].channels;
     a.inOff = head.input.channelOffset;
     a.cin = head.cin;
-    a.upscale = head.upscale;
     a.batch = batch;
     a.weights = weightsF32_ + head.weightOffset;
     a.bias = weightsF32_ + head.biasOffset;
     a.accum = accum;
     a.maps = withMaps ? maps_ : nullptr;
+  }
+
+  void launchHeadLayer(int batch, bool withMaps, float* accum, cudaStream_t stream) {
+    HeadArgs a{};
+    fillHeadInput(a, batch, withMaps, accum);
+    a.upscale = plan_.head.upscale;
     launchHead(a, stream);
   }
 
   void launchLocalizationLayer(int batch, bool withMaps, float* accum, cudaStream_t stream) {
     const HeadOp& head = plan_.head;
     LocalizationHeadArgs a{};
-    a.in = bufferPtr_[headBuffer_];
-    a.inH = dims_[headBuffer_].h;
-    a.inW = dims_[headBuffer_].w;
-    a.inC = plan_.buffers[headBuffer_].channels;
-    a.inOff = head.input.channelOffset;
-    a.cin = head.cin;
-    a.batch = batch;
-    a.weights = weightsF32_ + head.weightOffset;
-    a.bias = weightsF32_ + head.biasOffset;
+    fillHeadInput(a, batch, withMaps, accum);
     a.upsampling = plan_.upsampling;
     a.grid = head.grid;
     a.maxOffset = head.maxOffset;
@@ -574,8 +571,6 @@ class CudaEngine final : public Engine, public NetworkRunner {
     a.radius = head.renderRadius;
     a.minProbability = head.minProbability;
     a.detections = detections_;
-    a.accum = accum;
-    a.maps = withMaps ? maps_ : nullptr;
     launchLocalizationHead(a, stream);
   }
 

@@ -86,31 +86,29 @@ struct FrameConvArgs {
 };
 void launchFrameConv(const FrameConvArgs& args, cudaStream_t stream);
 
-// ---- Head: 1x1 conv to s*s maps, depth-to-space, clamp, sum over the batch into the image (head.cu) ----
-struct HeadArgs {
-  const __half* in;
+// ---- What both heads read and write: the last feature buffer at camera resolution, the head's 1x1 conv, the image ----
+struct HeadInput {
+  const __half* in;  // batch x inH x inW x inC features at camera resolution, the head's cin from channel inOff
   int inH, inW, inC, inOff;
   int cin;
-  int upscale;
   int batch;
-  const float* weights;  // upscale*upscale rows of cin
-  const float* bias;     // upscale*upscale
-  float* accum;          // (inH*upscale) x (inW*upscale), += sum over frames
-  float* maps;           // optional: batch x (inH*upscale) x (inW*upscale) clamped maps
+  const float* weights;  // the head's 1x1 conv: rows of cin (which rows: see each head)
+  const float* bias;     // one per row
+  float* accum;          // (inH*u) x (inW*u), += sum over frames
+  float* maps;           // optional: batch x (inH*u) x (inW*u) per-frame maps
+};
+
+// ---- Head: 1x1 conv to s*s maps, depth-to-space, clamp, sum over the batch into the image (head.cu) ----
+struct HeadArgs : HeadInput {
+  int upscale;  // u: upscale*upscale rows, clamped maps
 };
 void launchHead(const HeadArgs& args, cudaStream_t stream);
 
 // ---- Localization head: 1x1 conv to raw p, dx, dy per detection cell (g x g cells per camera pixel), rendered onto
 //      the output grid (localization_head.cu; the rule is lib/render-detections.ts's) ----
-struct LocalizationHeadArgs {
-  const __half* in;  // batch x inH x inW x inC features at camera resolution
-  int inH, inW, inC, inOff;
-  int cin;
-  int batch;
-  // localizationHeadRows(grid, predictedSigma) rows (row q*g*g + i*g + j: quantity q = p, dx, dy[, sx, sy] of cell
-  // (i, j)) of cin; the sx, sy rows only with predicted widths
-  const float* weights;
-  const float* bias;  // one per row
+// weights: localizationHeadRows(grid, predictedSigma) rows (row q*g*g + i*g + j: quantity q = p, dx, dy[, sx, sy] of
+// cell (i, j)); the sx, sy rows only with predicted widths. maps: the per-frame rendered maps.
+struct LocalizationHeadArgs : HeadInput {
   int upsampling;
   int grid;  // g: detection cells per camera pixel and axis (1, 2, 4 or 8; divides upsampling)
   float maxOffset, sigma, minProbability;
@@ -122,8 +120,6 @@ struct LocalizationHeadArgs {
   // scratch: batch x localizationDetectionPlanes(predictedSigma) x (g*inH) x (g*inW) per cell: p, muX, muY,
   // 1/sum wx, 1/sum wy, and with predicted widths sigmaX, sigmaY
   float* detections;
-  float* accum;  // (inH*u) x (inW*u), += sum over frames
-  float* maps;   // optional: batch x (inH*u) x (inW*u) per-frame rendered maps
 };
 void launchLocalizationHead(const LocalizationHeadArgs& args, cudaStream_t stream);
 
