@@ -38,6 +38,15 @@ function misses(e: ImagingConditions, truth: Truth): string[] {
   return out;
 }
 
+/** An sCMOS chip of 2 ADU per photon around 400 ADU (3 ADU = 1.5 e- median read noise) with per-pixel maps. */
+const SCMOS_CHIP: SimulationOptions['camera'] = {
+  emGain: 1,
+  electronsPerAdu: 0.5,
+  baselineAdu: 400,
+  readNoiseAdu: 3,
+  pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 },
+};
+
 // Uniformly placed emitters at ~1 per um^2: the estimator needs spots it can fit one by one (see lib/estimate).
 const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMisses?: string[] }[] = [
   {
@@ -53,7 +62,7 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
       sigmaNm: [120, 130],
       photons: { kind: 'uniform', min: 2000, max: 3000 },
       backgroundPhotons: 40,
-      camera: { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } },
+      camera: SCMOS_CHIP,
     },
     truth: { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1, camera: 'scmos' },
   },
@@ -86,7 +95,7 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
       sigmaNm: [115, 135],
       photons: { kind: 'uniform', min: 1500, max: 3500 },
       backgroundPhotons: 40,
-      camera: { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } },
+      camera: SCMOS_CHIP,
     },
     truth: { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1, camera: 'scmos' },
   },
@@ -135,7 +144,7 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
       sigmaNm: [115, 135],
       photons: { kind: 'uniform', min: 1500, max: 3500 },
       backgroundPhotons: 40,
-      camera: { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } },
+      camera: SCMOS_CHIP,
     });
     const e = await estimateConditions(sim.stack);
     expect(e.cameraModel).toBe('highpass');

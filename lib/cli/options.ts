@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parseFrameRange, type FrameRange } from '../io/frame-range.js';
 import { PLAUSIBLE_CAMERA_PIXEL_NM } from '../io/pixel-size.js';
 import { gpuOnlyOptionsGiven } from '../options.js';
+import { MAX_READ_NOISE_ELECTRONS } from '../simulate/conditions.js';
 
 /** A commander argument parser for integers in [min, max]; a bad value is a usage error (exit code 2). */
 export function integerOption(min: number, max: number): (value: string) => number {
@@ -46,10 +47,12 @@ export function pixelSizeOption(value: string): number {
   return n;
 }
 
-/** --read-noise <electrons>: a camera's read noise, electrons rms, from 0 to 100. */
+/** --read-noise <electrons>: a camera's read noise, electrons rms, from 0 to MAX_READ_NOISE_ELECTRONS. */
 export function readNoiseOption(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`expected a read noise in electrons rms from 0 to 100, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_READ_NOISE_ELECTRONS) {
+    throw new InvalidArgumentError(`expected a read noise in electrons rms from 0 to ${MAX_READ_NOISE_ELECTRONS}, got "${value}"`);
+  }
   return n;
 }
 

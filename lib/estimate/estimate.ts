@@ -41,7 +41,7 @@ import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
 import { highpassLeak, highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { isolatedSpots } from './spots.js';
-import { SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
+import { MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
 
 /** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
 export interface ImagingConditions extends Required<Omit<MicroscopeConditions, 'readNoiseAdu'>> {
@@ -332,8 +332,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   if (!(Number.isInteger(maxFrames) && maxFrames >= 1)) throw failed(`maxFrames must be a positive integer, got ${String(maxFrames)}`);
   if (options.camera !== undefined && options.camera !== 'emccd' && options.camera !== 'scmos') throw failed(`camera must be "emccd" or "scmos", got ${String(options.camera)}`);
   const readNoiseOption = options.readNoiseElectrons;
-  if (readNoiseOption !== undefined && !(typeof readNoiseOption === 'number' && Number.isFinite(readNoiseOption) && readNoiseOption >= 0 && readNoiseOption <= 100)) {
-    throw failed(`readNoiseElectrons must be a number of electrons rms in [0, 100], got ${String(readNoiseOption)}`);
+  if (readNoiseOption !== undefined && !(typeof readNoiseOption === 'number' && Number.isFinite(readNoiseOption) && readNoiseOption >= 0 && readNoiseOption <= MAX_READ_NOISE_ELECTRONS)) {
+    throw failed(`readNoiseElectrons must be a number of electrons rms in [0, ${MAX_READ_NOISE_ELECTRONS}], got ${String(readNoiseOption)}`);
   }
   const whole = 'chunks' in input ? input : stackAsSource(input);
   const source = options.frames ? selectFrames(whole, options.frames) : whole;

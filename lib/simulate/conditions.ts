@@ -29,6 +29,8 @@ const SIMULATED_EM_GAIN = 100;
  * microscope's conditions uses, and what `estimate` assumes where the data cannot tell read noise from offset.
  */
 export const SCMOS_READ_NOISE_ELECTRONS = 1.5;
+/** The largest read noise, electrons rms, `estimate` takes (its `readNoiseElectrons` option, `--read-noise`). */
+export const MAX_READ_NOISE_ELECTRONS = 100;
 
 /** E_BAD_OPTIONS unless `value` holds every condition key with a finite, sensible value. */
 export function checkConditions(value: unknown, source = 'conditions'): MicroscopeConditions {
