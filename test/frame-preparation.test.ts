@@ -216,6 +216,11 @@ describe('the CLI', () => {
     expect(c.baselineAdu as number).toBeGreaterThan(98);
     expect(c.baselineAdu as number).toBeLessThan(102);
     expect(c.readNoiseSource).toBe('not-applicable');
+    expect([c.cameraSource, c.skewSource]).toEqual(['data', 'background']);
+    // The text says how the kind was decided.
+    const text = smlm(['estimate', path, '--pixel-size', '100']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^camera +EMCCD \(EM gain, excess noise factor 2\) \(from the noise's skew where no emitter shines: 1\.\d+, ~1 without EM gain, ~1\.5 with it\)$/m);
     const badReadNoise = smlm(['estimate', path, '--read-noise', '-1']);
     expect(badReadNoise.code).not.toBe(0);
     expect(badReadNoise.stderr).toMatch(/read noise in electrons rms/);

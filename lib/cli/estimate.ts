@@ -13,11 +13,19 @@ export interface EstimateCliOptions {
   readNoise?: number;
 }
 
+/** How the camera kind was decided, after its name. */
+function cameraNote(c: ImagingConditions, f: (v: number) => string): string {
+  if (!c.cameraDecided) {
+    return ": ASSUMED, not decided by the data (too little of the stack is free of emitters' light to tell EM gain from none); for an EMCCD run again with --camera emccd (the gain would read 2x, background and photons half)";
+  }
+  return c.cameraSource === 'data' ? ` (from the noise's skew where no emitter shines: ${f(c.skewRatio)}, ~1 without EM gain, ~1.5 with it)` : '';
+}
+
 /** The human-readable summary: one line per quantity, with its unit. */
 export function formatConditions(c: ImagingConditions): string {
   const f = (v: number, digits = 3) => Number(v.toPrecision(digits)).toString();
   return [
-    `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${c.cameraDecided ? '' : ': ASSUMED, not decided by the data (a dense stack cannot tell EM gain from none); for an EMCCD run again with --camera emccd (the gain would read 2x, background and photons half)'}`,
+    `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${cameraNote(c, f)}`,
     `baseline          ${f(c.baselineAdu, 4)} ADU${c.readNoiseSource === 'assumed' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms, ASSUMED: a typical sCMOS chip's; give yours with --read-noise, each e-^2 more moves it ${f(c.aduPerPhoton)} ADU up)` : c.readNoiseSource === 'option' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms)` : ''}`,
     `gain              ${f(c.aduPerPhoton)} ADU per photon`,
     `background        ${f(c.backgroundPhotons)} photons per pixel`,
@@ -42,7 +50,9 @@ export function register(program: Command): void {
       "the sCMOS camera's read noise, electrons rms, from its data sheet (default: 1.5, a typical chip's); the data cannot tell it from the baseline",
       readNoiseOption,
     )
-    .addOption(new Option('--camera <kind>', 'the camera kind, when known (dense stacks cannot tell EM gain from none; sCMOS is assumed there)').choices(['emccd', 'scmos']))
+    .addOption(
+      new Option('--camera <kind>', 'the camera kind, when known (otherwise the data decide; where too little of the stack is free of emitters to tell, sCMOS is assumed)').choices(['emccd', 'scmos']),
+    )
     .action(async (stackPath: string, opts: EstimateCliOptions) => {
       const input = await openStackInput(stackPath);
       try {

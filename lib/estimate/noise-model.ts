@@ -11,11 +11,12 @@
  *
  *   s3 / s2^2 = 1 for a Poisson camera and 1.5 for an EMCCD,
  *
- * whatever the baseline, gain and read noise: the camera kind is decided by that ratio (threshold 1.25, midway), then
- * g = s2 / F. Measured on 200-frame simulations (test/estimate.test.ts): 1.35-1.46 for EMCCDs, 0.2-0.65 for sCMOS
- * cameras; the third moment is noisy and unfitted neighbours' light skews it, so with few spots (< ~500) the
- * decision can go wrong (a 100-frame EMCCD stack read 1.07 in one trial), and with it the gain by a factor 2. Gaussian read noise and sCMOS offset spread add a constant to the variance and nothing to the third
- * cumulant; the baseline is where the variance line would fall to zero, B = -intercept / s2, which reads low by
+ * whatever the baseline, gain and read noise, in principle; then g = s2 / F. In practice the spots' residuals carry
+ * their unfitted neighbours' light and their fits' misfit, which swamp the third moment: on lib/simulate's stacks at
+ * 0.5-1 emitter per um^2 and 20 background photons it read 0.1-1.4 for sCMOS cameras and 0.9-1.8 for EMCCDs. So the
+ * camera kind is decided from the pixel-frames no emitter reaches (background-skew.ts); this ratio is reported only
+ * where those cannot decide. Gaussian read noise and sCMOS offset spread add a constant to the variance and nothing
+ * to the third cumulant; the baseline is where the variance line would fall to zero, B = -intercept / s2, which reads low by
  * readNoise^2 / s2 (a fraction of an ADU for typical EMCCDs, ~1-3 ADU for typical sCMOS cameras).
  */
 import { fitLine } from './line-fit.js';
