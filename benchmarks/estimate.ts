@@ -6,14 +6,18 @@
  * errors for dense sCMOS microscopes at 107 and 160 nm from both simulators (the independent one's Airy PSF, rings
  * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments), the kind of stacks a
  * user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
+ * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
+ * background-skew.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
+ * kind with 20 background photons, where the spots' own third moment read the wrong kind on half of the seeds. Each
+ * row says the kind (`?`: assumed, not decided; WRONG) and the skew ratio it came from.
  *
  * Nothing here tunes the estimator: it only measures.
  *
- * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~1 minute)
+ * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~2 minutes)
  */
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
-import { meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
@@ -27,12 +31,14 @@ interface Microscope {
   name: string;
   draw: (seed: number, frames: number) => Stack;
   truth: Record<Key, number>;
+  camera: 'emccd' | 'scmos';
 }
 
 function independent(name: string, c: IndependentConditions, aduPerPhoton: number): Microscope {
   return {
     name,
     draw: (seed, frames) => simulateIndependentStack({ ...c, seed, frames }).stack,
+    camera: c.camera.kind,
     truth: {
       baselineAdu: c.camera.baselineAdu,
       aduPerPhoton,
@@ -47,9 +53,15 @@ function independent(name: string, c: IndependentConditions, aduPerPhoton: numbe
 /** An sCMOS chip of 2 ADU per photon around 400 ADU, 1.5 e- median read noise, per-pixel maps. */
 const CHIP: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } };
 
+/** lib/simulate's EMCCD at the benchmark's camera: EM gain 100, 2 ADU per photon, baseline 100. */
+const EM_CHIP: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 };
+
 function gaussian(name: string, o: SimulationOptions, truth: Record<Key, number>): Microscope {
-  return { name, draw: (seed, frames) => simulateStack({ ...o, frames, seed }).stack, truth };
+  return { name, draw: (seed, frames) => simulateStack({ ...o, frames, seed }).stack, truth, camera: (o.camera?.emGain ?? 100) > 1 ? 'emccd' : 'scmos' };
 }
+
+/** Sparse stacks of 20 background photons, where the spots' residuals misjudged the camera kind on half the seeds. */
+const SPARSE_20 = { pixelSizeNm: 107, densityPerUm2: 0.5, sigmaNm: [115, 135] as [number, number], photons: { kind: 'uniform' as const, min: 1500, max: 3500 }, backgroundPhotons: 20 };
 
 const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM, 2),
@@ -63,6 +75,22 @@ const MICROSCOPES: readonly Microscope[] = [
     'lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments',
     { pixelSizeNm: 160, width: 48, height: 48, densityPerUm2: 2.5, sigmaNm: [115, 135], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 40, camera: CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5 },
+  ),
+  independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD, 2),
+  gaussian(
+    'lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons',
+    { ...SPARSE_20, camera: CHIP },
+    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
+  ),
+  gaussian(
+    'lib/simulate, EMCCD 107 nm, 0.5/um2, filaments, 20 background photons',
+    { ...SPARSE_20, camera: EM_CHIP },
+    { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
+  ),
+  gaussian(
+    'lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons',
+    { ...SPARSE_20, densityPerUm2: 1, structure: { kind: 'uniform' }, camera: EM_CHIP },
+    { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1 },
   ),
 ];
 
@@ -85,17 +113,23 @@ async function main(): Promise<void> {
     console.log(`\n${m.name}`);
     const outside = Object.fromEntries(KEYS.map((k) => [k, 0])) as Record<Key, number>;
     let refused = 0;
+    let wrongKind = 0;
+    let undecided = 0;
     for (let seed = FIRST_SEED; seed < FIRST_SEED + seeds; seed++) {
       try {
         const e = await estimateConditions(m.draw(seed, frames));
-        console.log(`${String(seed).padEnd(6)}${row(e, m.truth, outside)}   (${e.cameraModel})`);
+        const kind = `${e.camera}${e.cameraDecided ? '' : '?'}${e.camera === m.camera ? '' : ' WRONG'}`;
+        if (e.camera !== m.camera) wrongKind++;
+        if (!e.cameraDecided) undecided++;
+        console.log(`${String(seed).padEnd(6)}${row(e, m.truth, outside)}   ${kind} (skew ${e.skewRatio.toFixed(2)}, ${e.skewSource}; camera from ${e.cameraModel})`);
       } catch (err) {
         refused++;
         console.log(`${String(seed).padEnd(6)}refused: ${(err as Error).message.slice(0, 160)}`);
       }
     }
     const misses = KEYS.filter((k) => outside[k] > 0).map((k) => `${k} ${outside[k]}`);
-    console.log(`outside the tolerance: ${misses.length ? misses.join(', ') : 'none'}${refused ? `; refused ${refused}` : ''} (of ${seeds} seeds)`);
+    const kinds = `camera kind wrong ${wrongKind}, assumed (not decided) ${undecided}`;
+    console.log(`outside the tolerance: ${misses.length ? misses.join(', ') : 'none'}; ${kinds}${refused ? `; refused ${refused}` : ''} (of ${seeds} seeds)`);
   }
 }
 
