@@ -28,7 +28,7 @@ export function formatConditions(c: ImagingConditions): string {
     `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${cameraNote(c, f)}`,
     `baseline          ${f(c.baselineAdu, 4)} ADU${c.readNoiseSource === 'assumed' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms, ASSUMED: a typical sCMOS chip's; give yours with --read-noise, each e-^2 more moves it ${f(c.aduPerPhoton)} ADU up)` : c.readNoiseSource === 'option' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms)` : ''}`,
     `gain              ${f(c.aduPerPhoton)} ADU per photon`,
-    `background        ${f(c.backgroundPhotons)} photons per pixel`,
+    `background        ${f(c.backgroundPhotons)} photons per pixel (${c.backgroundSource === 'dark-pixels' ? 'where no emitter shines' : c.backgroundSource === 'spots' ? "the isolated spots' fits" : "the pixels' low levels over time"})`,
     `emitter photons   ${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`,
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,

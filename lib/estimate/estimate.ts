@@ -6,9 +6,10 @@
  * How: isolated spots are fitted with an integrated Gaussian + constant (spot-fit.ts). Their residuals against the
  * fitted expectation give the camera's noise model (noise-model.ts: gain, excess noise factor, baseline) — pixels of
  * every brightness from background to spot peaks, so the mean-variance line is well spread, which the background of
- * a stack (often flat) alone could not give. Then, in photons: background = fitted backgrounds, brightness = fitted
- * signals, sigma = fitted widths; density = all light above background in a frame / mean photons per emitter (which
- * counts overlapping emitters that detection would merge). Where the spots say sCMOS, baseline and gain come from the
+ * a stack (often flat) alone could not give. Then, in photons: background = the mean level of the pixel-frames no
+ * emitter reaches (dark-pixels.ts; the fitted backgrounds where too few are dark), brightness = fitted signals, sigma
+ * = fitted widths; density = all light above background in a frame / mean photons per emitter (which counts
+ * overlapping emitters that detection would merge). For an sCMOS camera, baseline and gain come from the
  * fine-detail noise model below instead (when it is well determined): the chip's pixel gain spread inflates the spots'
  * residuals at their peaks (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that model accounts for.
  *
@@ -16,7 +17,8 @@
  * in the frames' finest spatial detail (highpass-noise.ts: mean-variance line over tiles of all frames, any density,
  * with a term for an sCMOS chip's gain spread; a narrower band below PSF sigma 0.9 px, refused below 0.72 px), PSF
  * sigma and photons from the spatial correlation of the frames' fluctuations under a pixel-integrated Gaussian
- * (fluctuation.ts), background from the pixels' low temporal levels (denseBackgroundAdu), density as above.
+ * (fluctuation.ts), background from the dark pixel-frames as above (else the pixels' low temporal levels,
+ * denseBackgroundAdu), density as above.
  * On either path the camera kind (EM gain or none) comes from the noise's third cumulant in the pixel-frames that no
  * emitter reaches (background-skew.ts), unless the `camera` option gives it; where too little of the stack is dark to
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
@@ -26,11 +28,11 @@
  * Gaussian's: +8 % of the slope at sigma 0.78 px, negligible above 0.9 px; an Airy PSF leaks less, so there it goes
  * too far).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
- * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.4 / -0.5 / -7.5 / -3.2 / +12.2 %, at
- * 2/um^2 -0.1 / +1.2 / -11.0 / -13.3 / -2.5 / +25.1 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.9 / +1.0 / -3.2 /
- * -13.9 / -2.7 / +15.5 %, at 5/um^2 -0.3 / -0.5 / +6.0 / -14.0 / -3.0 / +16.3 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
- * 2.5/um^2 -2.5 / +1.5 / +24.8 / +1.1 / +1.6 / +0.3 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
- * 2.5/um^2): +0.5 / -0.6 / -3.3 / +7.6 / +0.8 / -7.0 %. Over 4 more seeds each: `npm run bench:estimate`.
+ * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.4 / +6.9 / -5.4 / -3.2 / +7.3 %, at
+ * 2/um^2 -0.1 / +1.2 / +2.8 / -4.9 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.9 / +1.0 / +2.4 /
+ * -11.6 / -2.7 / +9.6 %, at 5/um^2 -0.3 / -0.5 / +8.7 / -13.4 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
+ * 2.5/um^2 -2.4 / +1.6 / +20.7 / +0.3 / +1.6 / +1.9 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
+ * 2.5/um^2): +0.5 / -0.6 / -2.0 / +7.9 / +0.8 / -7.6 %. Over 4 more seeds each: `npm run bench:estimate`.
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
@@ -43,7 +45,7 @@ import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
 import { highpassLeak, highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { isolatedSpots } from './spots.js';
-import { backgroundSkew, cameraKindFromSkew, type BackgroundSkew } from './background-skew.js';
+import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
 import { MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
 
 /** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
@@ -78,6 +80,11 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    * sparse stacks whose spots say sCMOS, where it also accounts for the chip's pixel gain spread).
    */
   cameraModel: 'spots' | 'highpass';
+  /**
+   * Where the background came from: the pixel-frames no emitter reaches (dark-pixels.ts), else the spots' fitted
+   * backgrounds (sparse stacks) or the pixels' low levels over time (dense stacks).
+   */
+  backgroundSource: 'dark-pixels' | 'spots' | 'low-levels';
   /** Where `camera` came from: the data, the `camera` option, or assumed (sCMOS) where the data could not tell. */
   cameraSource: 'data' | 'option' | 'assumed';
   /**
@@ -169,19 +176,24 @@ const MAX_LEVERAGE = 0.9;
 
 /** How well the spots' variance line's slope is known, for the camera kind's decision: it has no error of its own. */
 const SPOTS_SLOPE_ERROR = 0.15;
+/**
+ * The dark pixel-frames give the background where there are at least this many, on at least DARK_PIXELS pixels
+ * (fewer, and they are a few pixels far from everything, where a gradient of the background may not be average).
+ */
+const DARK_SAMPLES = 2000;
+const DARK_PIXELS = 50;
 
-/** The camera kind the dark pixel-frames decide (background-skew.ts), with the skew, or undefined. */
-function skewDecision(
-  frames: Float64Array[],
-  width: number,
-  height: number,
-  variance: { slope: number; intercept: number },
-  slopeRelativeError: number,
-  psfSigmaPx: number,
-): { skew: BackgroundSkew; F: 1 | 2 } | undefined {
-  const skew = backgroundSkew(frames, width, height, variance, psfSigmaPx);
-  const kind = skew ? cameraKindFromSkew(skew, slopeRelativeError) : undefined;
-  return skew && kind ? { skew, F: kind === 'emccd' ? 2 : 1 } : undefined;
+/** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
+function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
+  return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.levelAdu : undefined;
+}
+
+/** The camera kind the dark pixel-frames decide for the variance slope `slope`, with their skew, or undefined. */
+function darkDecision(dark: DarkPixels | undefined, slope: number, slopeRelativeError: number): { skew: SkewRatio; F: 1 | 2 } | undefined {
+  if (!dark) return undefined;
+  const skew = skewRatio(dark, slope);
+  const kind = cameraKindFromSkew(skew, slopeRelativeError);
+  return kind ? { skew, F: kind === 'emccd' ? 2 : 1 } : undefined;
 }
 
 function failed(message: string): SmlmError {
@@ -379,19 +391,24 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   let fits: Fits;
   let model: CameraModel;
   let backgroundAdu: number;
+  let backgroundSource: ImagingConditions['backgroundSource'];
   let fluctuation: { sigmaPx: number; photons: number } | undefined;
   if ('noise' in sparse) {
     fits = sparse.fits;
     const noise = sparse.noise;
-    backgroundAdu = median(fits.background);
     const sigma = median(fits.sigma);
     // The fine-detail noise model (highpass-noise.ts), where it is well determined, for an sCMOS camera: its chip's
     // pixel gain spread inflates the spots' residuals at their peaks (the 107 nm chip of the tests read +14 %), which
     // that model accounts for. (Not for an EMCCD: there its baseline read -2 and -8 % on the uniform stacks of the
-    // tests, where the spots' is right.) Its variance line also serves the camera kind's decision below.
+    // tests, where the spots' is right.) Its variance line also finds the dark pixel-frames below.
     const raw = sigma >= MIN_SAMPLED_SIGMA_PX ? highpassNoiseModel(frames, width, height, sigma >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER) : undefined;
+    const fine = raw && raw.slopeRelativeError <= MAX_SLOPE_ERROR ? raw : undefined;
+    // The pixel-frames no emitter reaches (dark-pixels.ts): the background, where the fitted backgrounds carry the
+    // tails of neighbours just outside the spots' windows, and the camera kind.
+    const dark = darkPixels(frames, width, height, (fine ?? noise).variance, sigma);
+    backgroundAdu = darkBackgroundAdu(dark) ?? median(fits.background);
     let hp: HighpassNoise | undefined;
-    if (raw && raw.slopeRelativeError <= MAX_SLOPE_ERROR) {
+    if (fine) {
       // Less the spots' light that leaks into the filter's band (highpassLeak), E[n^2] / E[n] from their fits.
       let light = 0;
       let squares = 0;
@@ -399,17 +416,18 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
         light += n;
         squares += n * n;
       }
-      hp = withoutLeak(raw, highpassLeak(sigma, raw.order), squares / light, backgroundAdu);
+      hp = withoutLeak(fine, highpassLeak(sigma, fine.order), squares / light, backgroundAdu);
     }
-    // The camera kind from the noise where no emitter shines (background-skew.ts); where that leaves both kinds
-    // plausible, sCMOS is assumed, as on dense stacks: the spots' own third moment, which their neighbours' light
-    // and misfit swamp, read the wrong kind on half of lib/simulate's filament stacks at 0.5/um^2.
-    const decision = options.camera ? undefined : skewDecision(frames, width, height, (hp ?? noise).variance, hp ? hp.slopeRelativeError : SPOTS_SLOPE_ERROR, sigma);
+    // The camera kind from the dark pixel-frames' skew; where that leaves both kinds plausible, sCMOS is assumed, as
+    // on dense stacks: the spots' own third moment, which their neighbours' light and misfit swamp, read the wrong
+    // kind on half of lib/simulate's filament stacks at 0.5/um^2.
+    const decision = options.camera ? undefined : darkDecision(dark, (hp ?? noise).variance.slope, hp ? hp.slopeRelativeError : SPOTS_SLOPE_ERROR);
     const F = options.camera ? (options.camera === 'emccd' ? 2 : 1) : (decision?.F ?? 1);
     const scmosLine = F === 1 ? hp : undefined;
     model = cameraFromNoise(scmosLine ?? noise, F, scmosLine ? 'highpass' : 'spots', options.camera ? 'option' : decision ? 'data' : 'assumed');
     if (decision) model = { ...model, skewRatio: decision.skew.ratio, skewSource: 'background' };
     else model = { ...model, skewRatio: noise.skewRatio, skewSource: 'spots' };
+    backgroundSource = darkBackgroundAdu(dark) !== undefined ? 'dark-pixels' : 'spots';
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
     // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
@@ -426,7 +444,12 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     if (hp.slopeRelativeError > MAX_SLOPE_ERROR) {
       throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * hp.slopeRelativeError).toFixed(0)} %)`);
     }
-    backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
+    // The background from the pixel-frames no emitter reaches (dark-pixels.ts), where there are enough of them; else
+    // from the pixels' low levels over time (denseBackgroundAdu), which the wings of emitters nearby lift.
+    const dark = darkPixels(frames, width, height, hp.variance, psfWidth);
+    const darkLevel = darkBackgroundAdu(dark);
+    backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
+    backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'low-levels';
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
     const meanLevel = total / (frames.length * width * height);
@@ -435,17 +458,17 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     let photonsAdu = fl ? secondOverFirstAdu(fl, meanLevel - backgroundAdu) : undefined;
     if (fl && photonsAdu !== undefined) {
       // The emitters' light that leaks into the filter's band raised the slope (highpassLeak; +8 % at sigma 0.78 px):
-      // taken off, then the background and the photons again with the line it leaves.
+      // taken off, then the background (from the low levels, which the line moves) and the photons again.
       const corrected = withoutLeak(hp, highpassLeak(fl.sigmaPx, hp.order), photonsAdu, backgroundAdu);
       if (corrected !== hp) {
         hp = corrected;
-        backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
+        backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
         photonsAdu = secondOverFirstAdu(fl, meanLevel - backgroundAdu) ?? photonsAdu;
       }
     }
-    // The camera kind from the noise where no emitter shines, where enough of the stack is dark (background-skew.ts);
-    // the fine detail's third moment is the emitters' more than the camera's.
-    const decision = options.camera ? undefined : skewDecision(frames, width, height, hp.variance, hp.slopeRelativeError, psfWidth);
+    // The camera kind from the dark pixel-frames' skew, where they rule one kind out; the fine detail's own third
+    // moment is the emitters' more than the camera's.
+    const decision = options.camera ? undefined : darkDecision(dark, hp.variance.slope, hp.slopeRelativeError);
     const F = options.camera ? (options.camera === 'emccd' ? 2 : 1) : (decision?.F ?? 1);
     model = cameraFromNoise(hp, F, 'highpass', options.camera ? 'option' : decision ? 'data' : 'assumed');
     if (decision) model = { ...model, skewRatio: decision.skew.ratio, skewSource: 'background' };
@@ -517,6 +540,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     spotsConverged: fits.converged,
     framesUsed: frames.length,
     framesTotal: source.frames,
+    backgroundSource,
     cameraModel: model.cameraModel,
     cameraSource: model.cameraSource,
     cameraDecided: model.cameraSource !== 'assumed',

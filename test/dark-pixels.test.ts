@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backgroundSkew, cameraKindFromSkew } from '../lib/estimate/background-skew.js';
+import { cameraKindFromSkew, darkPixels, skewRatio } from '../lib/estimate/dark-pixels.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
 
 function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
@@ -10,15 +10,22 @@ function framesOf(stack: { data: ArrayLike<number>; frames: number; width: numbe
 const SCMOS: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3 };
 const EMCCD: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 };
 
-describe('backgroundSkew: the third cumulant of the pixel-frames no emitter reaches', () => {
+describe('darkPixels: the pixel-frames no emitter reaches, their level and their noise', () => {
   // Without emitters every pixel-frame is dark: the ratio is the camera's own, 1 - r^2/var without EM gain
   // (20 photons x 2 ADU, read noise 3 ADU: var 80 + 9, so 0.90) and 1.5 with it.
   it('reads ~1 (less read noise) for a Poisson camera and ~1.5 for EM gain, from frames without emitters', () => {
     const scmos = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: SCMOS }).stack);
     const emccd = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: EMCCD }).stack);
-    const a = backgroundSkew(scmos, 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.1)!;
-    const b = backgroundSkew(emccd, 64, 64, { slope: 4, intercept: -4 * 100 }, 1.1)!;
-    expect(a.samples).toBeGreaterThan(0.98 * 100 * 64 * 64);
+    const darkA = darkPixels(scmos, 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.1)!;
+    const darkB = darkPixels(emccd, 64, 64, { slope: 4, intercept: -4 * 100 }, 1.1)!;
+    expect(darkA.samples).toBeGreaterThan(0.98 * 100 * 64 * 64);
+    // The background's level and variance: 400 + 40 ADU, 89 ADU^2; 100 + 40 ADU, 160 ADU^2.
+    expect(darkA.levelAdu).toBeCloseTo(440, 0);
+    expect(darkA.varianceAdu2 / 89).toBeCloseTo(1, 1);
+    expect(darkB.levelAdu).toBeCloseTo(140, 0);
+    expect(darkB.varianceAdu2 / 160).toBeCloseTo(1, 1);
+    const a = skewRatio(darkA, 2);
+    const b = skewRatio(darkB, 4);
     expect(a.ratio).toBeGreaterThan(0.9 - 4 * a.standardError);
     expect(a.ratio).toBeLessThan(0.9 + 4 * a.standardError);
     expect(b.ratio).toBeGreaterThan(1.5 - 4 * b.standardError);
@@ -40,9 +47,16 @@ describe('backgroundSkew: the third cumulant of the pixel-frames no emitter reac
       photons: { kind: 'uniform' as const, min: 1500, max: 3500 },
       backgroundPhotons: 20,
     };
-    const scmos = backgroundSkew(framesOf(simulateStack({ ...base, camera: SCMOS }).stack), 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
-    const emccd = backgroundSkew(framesOf(simulateStack({ ...base, camera: EMCCD }).stack), 64, 64, { slope: 4, intercept: -4 * 100 }, 1.17)!;
-    expect(scmos.samples).toBeGreaterThan(0.2 * 200 * 64 * 64);
+    const darkScmos = darkPixels(framesOf(simulateStack({ ...base, camera: SCMOS }).stack), 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
+    const darkEmccd = darkPixels(framesOf(simulateStack({ ...base, camera: EMCCD }).stack), 64, 64, { slope: 4, intercept: -4 * 100 }, 1.17)!;
+    expect(darkScmos.samples).toBeGreaterThan(0.2 * 200 * 64 * 64);
+    // Their level is the background's (20 photons at 2 ADU above the baseline), not lifted by the emitters' light.
+    expect(darkScmos.levelAdu).toBeGreaterThan(439);
+    expect(darkScmos.levelAdu).toBeLessThan(441);
+    expect(darkEmccd.levelAdu).toBeGreaterThan(139);
+    expect(darkEmccd.levelAdu).toBeLessThan(141);
+    const scmos = skewRatio(darkScmos, 2);
+    const emccd = skewRatio(darkEmccd, 4);
     expect(scmos.ratio).toBeGreaterThan(0.7);
     expect(scmos.ratio).toBeLessThan(1);
     expect(emccd.ratio).toBeGreaterThan(1.35);
@@ -53,14 +67,14 @@ describe('backgroundSkew: the third cumulant of the pixel-frames no emitter reac
 
   it('says so where nothing is dark, or too little to tell', () => {
     const carpet = framesOf(simulateStack({ frames: 30, seed: 1, densityPerUm2: 8, structure: { kind: 'uniform' }, camera: SCMOS }).stack);
-    const skew = backgroundSkew(carpet, 64, 64, { slope: 2, intercept: -800 }, 1.1);
-    if (skew) expect(cameraKindFromSkew(skew, 0.05)).toBeUndefined();
-    expect(backgroundSkew(carpet.slice(0, 5), 64, 64, { slope: 2, intercept: -800 }, 1.1)).toBeUndefined();
-    expect(backgroundSkew(carpet, 64, 64, { slope: 0, intercept: 0 }, 1.1)).toBeUndefined();
+    const dark = darkPixels(carpet, 64, 64, { slope: 2, intercept: -800 }, 1.1);
+    if (dark) expect(cameraKindFromSkew(skewRatio(dark, 2), 0.05)).toBeUndefined();
+    expect(darkPixels(carpet.slice(0, 5), 64, 64, { slope: 2, intercept: -800 }, 1.1)).toBeUndefined();
+    expect(darkPixels(carpet, 64, 64, { slope: 0, intercept: 0 }, 1.1)).toBeUndefined();
   });
 
   it('decides only where one camera kind is ruled out, and by the threshold where both are', () => {
-    const skew = (ratio: number, standardError: number) => ({ ratio, standardError, samples: 1000 });
+    const skew = (ratio: number, standardError: number) => ({ ratio, standardError });
     expect(cameraKindFromSkew(skew(1.16, 0.28), 0)).toBeUndefined();
     expect(cameraKindFromSkew(skew(0.44, 0.25), 0)).toBe('scmos');
     expect(cameraKindFromSkew(skew(1.42, 0.02), 0)).toBe('emccd');

@@ -1,36 +1,56 @@
 /**
- * EM gain or none, from the shape of the noise where no emitter shines.
+ * The pixel-frames no emitter reaches: their mean level is the background, and the third cumulant of their noise
+ * tells EM gain from none.
  *
- * A pixel's third cumulant over its variance slope and its variance, k3 / (s2 var), is 1 for a Poisson camera (sCMOS,
- * CCD without EM gain) and 1.5 for EM multiplication (noise-model.ts gives the cumulants), less the share of the
- * variance that is read noise (which has no third cumulant): 1 - r^2 / var and 1.5 (1 - r^2 / var). The ratio needs
- * only the variance line's slope s2 (= F g, whichever F), not the baseline.
+ * Which they are: each frame is smoothed over 3x3 pixels; where that rises more than DETECTION_SD of its noise above
+ * the background (each pixel's 10th percentile over time, moved up to the mean by the noise at that level, then its
+ * lowest value within 3 PSF sigma: a pixel on a structure is lit in most frames), an emitter is taken to shine, and
+ * everything within 3.5 sigma + 1 px of it is left out. The pixel-frames left are centred on their pixel's mean (an
+ * sCMOS chip's offsets and the background's gradient go), and their unbiased second and third cumulants are pooled
+ * over pixels.
  *
- * Measured where only camera noise and background are: the spots' residuals (noise-model.ts) carry the light of
- * unfitted neighbours and the fits' own misfit, which swamp the third moment: on lib/simulate stacks at 0.5-1 emitter
- * per um^2 and 20 background photons the spots' ratio read 0.1-1.4 for an sCMOS chip and 0.9-1.8 for an EMCCD, half
- * the stacks on the wrong side. Here each frame is smoothed over 3x3 pixels; where that rises more than DETECTION_SD
- * of its noise above the background (each pixel's 10th percentile over time, moved up to the mean by the noise at
- * that level, then its lowest value within 3 PSF sigma: a pixel on a structure is lit in most frames), an emitter is
- * taken to shine, and everything within 3.5 sigma + 1 px of it is left out. The pixel-frames left are centred on
- * their pixel's mean (an sCMOS chip's offsets and the background's gradient go), and their unbiased second and third
- * cumulants are pooled over pixels. Measured on 6 seeds each of lib/simulate's filaments at 0.5 and 5 emitters/um^2
- * (20 background photons): sCMOS 0.74-0.85, EMCCD 1.39-1.53; on uniformly placed emitters at 5/um^2 (64x64 px) nothing
- * dark is left, and the standard error says so.
+ * The camera kind: a pixel's third cumulant over its variance slope and its variance, k3 / (s2 var), is 1 for a
+ * Poisson camera (sCMOS, CCD without EM gain) and 1.5 for EM multiplication (noise-model.ts gives the cumulants), less
+ * the share of the variance that is read noise (which has no third cumulant): 1 - r^2 / var and 1.5 (1 - r^2 / var).
+ * It needs only the variance line's slope s2 (= F g, whichever F), not the baseline. Measured where only camera noise
+ * and background are, because the spots' residuals carry the light of unfitted neighbours and the fits' own misfit,
+ * which swamp the third moment: on lib/simulate stacks at 0.5-1 emitter per um^2 and 20 background photons the
+ * spots' ratio read 0.1-1.4 for an sCMOS chip and 0.9-1.8 for an EMCCD, half the stacks on the wrong side. Here, on 6
+ * seeds each of lib/simulate's filaments at 0.5 and 5 emitters/um^2 (20 background photons): sCMOS 0.82-0.92, EMCCD
+ * 1.43-1.60; without emitters 0.87-0.92 (0.90 expected) and 1.47-1.50. On uniformly placed emitters at 5/um^2 (64x64
+ * px) little or nothing dark is left, and the standard error says so.
+ *
+ * The background: the mean level of those pixel-frames, free of the emitters' light that the fitted backgrounds of
+ * spots (their neighbours' tails) and the low temporal levels of dense stacks (the wings of emitters nearby) carry.
+ * Measured against the true mean level (4 seeds each, 200 frames): within 0.2 ADU on lib/simulate's Gaussian PSF (107
+ * nm at 0.5 and 3/um^2, 160 nm at 2.5/um^2); -9.7 to +2.3 ADU on the independent simulator's (gradient, haze, Airy
+ * wings) at 107 and 160 nm. What is left of the background photons' error is the baseline's and the gain's.
  */
 
-export interface BackgroundSkew {
-  /** k3 / (s2 var) pooled over dark pixel-frames: ~1 without EM gain (less read noise's share), ~1.5 with it. */
-  ratio: number;
-  /** The ratio's standard error, from the scatter of the pixels' contributions. */
-  standardError: number;
-  /** Dark pixel-frames the ratio was measured on. */
+export interface DarkPixels {
+  /** Pixel-frames no emitter reaches. */
   samples: number;
+  /** Pixels with at least MIN_DARK_FRAMES of them (the others are left out). */
+  pixels: number;
+  /** Their mean level, ADU: the background (plus baseline). */
+  levelAdu: number;
+  /** Their noise's variance, pooled over pixels about each pixel's mean, ADU^2. */
+  varianceAdu2: number;
+  /** Their noise's third cumulant over its variance (k3 / var), ADU, and that ratio's standard error. */
+  thirdOverSecondAdu: number;
+  thirdOverSecondError: number;
+}
+
+/** The noise's skew ratio k3 / (s2 var) for a variance slope s2, with its standard error from the pixels' scatter. */
+export interface SkewRatio {
+  ratio: number;
+  standardError: number;
 }
 
 /**
- * Where each camera kind's ratio lies (read noise lowers both): at most 1 without EM gain (0.70-0.93 measured), about
- * 1.4 or more with it (1.37-1.57): a kind is ruled out when the ratio is more than RULE_OUT_SE standard errors beyond
+ * Where each camera kind's ratio lies (read noise lowers both): at most 1 without EM gain (0.79-1.08 measured over the
+ * 24 sCMOS stacks of `npm run bench:estimate`), about 1.4 or more with it (1.44-1.56 over its 12 EMCCD stacks, 1.43-1.60
+ * on the filaments above): a kind is ruled out when the ratio is more than RULE_OUT_SE standard errors beyond
  * its value, and where the error is so small that both are, the nearer side of EM_SKEW_THRESHOLD decides.
  */
 const POISSON_RATIO = 1;
@@ -64,11 +84,11 @@ function boxMean(frame: Float64Array, width: number, height: number, out: Float6
 }
 
 /**
- * The noise's third cumulant ratio over the pixel-frames no emitter reaches. `variance`: the camera's variance line
- * (ADU^2 against the mean level, ADU) from the spots or the fine detail. Undefined where no pixel keeps enough dark
- * frames or the pooled variance is not positive.
+ * The pixel-frames no emitter reaches, and their noise's cumulants. `variance`: the camera's variance line (ADU^2
+ * against the mean level, ADU) from the spots or the fine detail, which sets how far above the background a rise is
+ * an emitter. Undefined where no pixel keeps enough dark frames or the pooled variance is not positive.
  */
-export function backgroundSkew(frames: Float64Array[], width: number, height: number, variance: { slope: number; intercept: number }, psfSigmaPx: number): BackgroundSkew | undefined {
+export function darkPixels(frames: Float64Array[], width: number, height: number, variance: { slope: number; intercept: number }, psfSigmaPx: number): DarkPixels | undefined {
   const nT = frames.length;
   const n = width * height;
   if (nT < MIN_DARK_FRAMES || !(variance.slope > 0) || !(psfSigmaPx > 0)) return undefined;
@@ -127,6 +147,7 @@ export function backgroundSkew(frames: Float64Array[], width: number, height: nu
   const k2s: number[] = [];
   const k3s: number[] = [];
   const weights: number[] = [];
+  let level = 0;
   for (let i = 0; i < n; i++) {
     let dark = 0;
     let sum = 0;
@@ -148,6 +169,7 @@ export function backgroundSkew(frames: Float64Array[], width: number, height: nu
     k2s.push(m2 / (dark - 1));
     k3s.push((dark * m3) / ((dark - 1) * (dark - 2)));
     weights.push(dark);
+    level += sum;
   }
   let w = 0;
   let k2 = 0;
@@ -158,19 +180,23 @@ export function backgroundSkew(frames: Float64Array[], width: number, height: nu
     k3 += weights[j] * k3s[j];
   }
   if (!(k2 > 0)) return undefined;
-  const ratio = k3 / (variance.slope * k2);
+  const q = k3 / k2;
   // Delta method over pixels (independent): the ratio's error from each pixel's departure from it.
   let scatter = 0;
-  for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - ratio * variance.slope * k2s[j])) ** 2;
-  const standardError = Math.sqrt(scatter) / (variance.slope * k2);
-  return { ratio, standardError, samples: w };
+  for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - q * k2s[j])) ** 2;
+  return { samples: w, pixels: weights.length, levelAdu: level / w, varianceAdu2: k2 / w, thirdOverSecondAdu: q, thirdOverSecondError: Math.sqrt(scatter) / k2 };
+}
+
+/** k3 / (s2 var) of the dark pixel-frames for the variance slope `slope` (s2 = F g). */
+export function skewRatio(dark: DarkPixels, slope: number): SkewRatio {
+  return { ratio: dark.thirdOverSecondAdu / slope, standardError: dark.thirdOverSecondError / slope };
 }
 
 /**
- * The camera kind the background's skew decides, or undefined where both kinds stay plausible. `slopeRelativeError`:
+ * The camera kind the dark pixel-frames' skew decides, or undefined where both kinds stay plausible. `slopeRelativeError`:
  * how well the variance line's slope (which the ratio divides by) is known.
  */
-export function cameraKindFromSkew(skew: BackgroundSkew, slopeRelativeError: number): 'emccd' | 'scmos' | undefined {
+export function cameraKindFromSkew(skew: SkewRatio, slopeRelativeError: number): 'emccd' | 'scmos' | undefined {
   const error = Math.hypot(skew.standardError, skew.ratio * slopeRelativeError);
   const poisson = skew.ratio < POISSON_RATIO + RULE_OUT_SE * error;
   const em = skew.ratio > EM_RATIO - RULE_OUT_SE * error;
