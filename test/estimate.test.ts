@@ -148,7 +148,7 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     });
     const e = await estimateConditions(sim.stack);
     expect(e.cameraModel).toBe('highpass');
-    expect([e.cameraSource, e.skewSource]).toEqual(['data', 'background']);
+    expect([e.cameraSource, e.skewSource]).toEqual(['data', 'dark-pixels']);
     const truth: Truth = { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5, camera: 'scmos' };
     // A Gaussian PSF this narrow leaks light into the high-pass band (+8 % on the gain, highpassLeak), which the
     // estimate takes off: the gain reads -0.6 % (+6.6 % without that), the background -3.3 % (-16.6 %).
@@ -180,7 +180,7 @@ const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.
 describe('estimateConditions on dense stacks of the independent simulator (200 frames)', () => {
   // Too few spots stand alone to model the camera from their residuals: the camera comes from the noise in the
   // frames' finest detail (lib/estimate/highpass-noise.ts), its kind from the pixel-frames no emitter reaches
-  // (background-skew.ts), PSF and photons from the frames' fluctuations.
+  // (dark-pixels.ts), PSF and photons from the frames' fluctuations.
   const DENSE: { name: string; conditions: IndependentConditions; knownMisses: string[] }[] = [
     { name: "sCMOS, 107 nm, 4.5 emitters/um^2 (the issue's microscope)", conditions: SCMOS_107NM, knownMisses: [] },
     { name: 'sCMOS, 107 nm, 2 emitters/um^2', conditions: { ...SCMOS_107NM, densityPerUm2: 2 }, knownMisses: [] },
@@ -201,7 +201,7 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
       const sim = simulateIndependentStack({ ...c.conditions, seed: 11, frames: 200 });
       const e = await estimateConditions(sim.stack);
       expect(e.cameraModel).toBe('highpass');
-      expect([e.cameraSource, e.skewSource, e.cameraDecided]).toEqual(['data', 'background', true]);
+      expect([e.cameraSource, e.skewSource, e.cameraDecided]).toEqual(['data', 'dark-pixels', true]);
       expect(misses(e, independentTruth(c.conditions))).toEqual(c.knownMisses);
     });
   }

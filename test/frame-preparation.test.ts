@@ -216,7 +216,7 @@ describe('the CLI', () => {
     expect(c.baselineAdu as number).toBeGreaterThan(98);
     expect(c.baselineAdu as number).toBeLessThan(102);
     expect(c.readNoiseSource).toBe('not-applicable');
-    expect([c.cameraSource, c.skewSource, c.backgroundSource]).toEqual(['data', 'background', 'dark-pixels']);
+    expect([c.cameraSource, c.skewSource, c.backgroundSource]).toEqual(['data', 'dark-pixels', 'dark-pixels']);
     // The text says how the kind was decided.
     const text = smlm(['estimate', path, '--pixel-size', '100']);
     expect(text.code, text.stderr).toBe(0);

@@ -20,7 +20,7 @@
  * (fluctuation.ts), background from the dark pixel-frames as above (else the pixels' low temporal levels,
  * denseBackgroundAdu), density as above.
  * On either path the camera kind (EM gain or none) comes from the noise's third cumulant in the pixel-frames that no
- * emitter reaches (background-skew.ts), unless the `camera` option gives it; where too little of the stack is dark to
+ * emitter reaches (dark-pixels.ts), unless the `camera` option gives it; where too little of the stack is dark to
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
  * On either path an sCMOS baseline is corrected for the camera's read noise (the `readNoiseElectrons` option, or a
  * typical chip's 1.5 e- rms): the noise's variance line cannot tell read noise from an offset.
@@ -60,10 +60,10 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    */
   skewRatio: number;
   /**
-   * Where skewRatio was measured: 'background', the pixel-frames no emitter reaches (background-skew.ts); else the
-   * spots' residuals or the fine detail's noise, both swamped by the emitters' light (the fine detail's decides nothing).
+   * Where skewRatio was measured: the pixel-frames no emitter reaches (dark-pixels.ts), which decide the kind; else
+   * (kind given or assumed) the spots' residuals or the fine detail's noise, both swamped by the emitters' light.
    */
-  skewSource: 'background' | 'spots' | 'highpass';
+  skewSource: 'dark-pixels' | 'spots' | 'highpass';
   psfSigmaPx: number;
   /** Mean photons per emitter (the density uses it). */
   photonsMean: number;
@@ -131,7 +131,7 @@ export interface EstimateOptions {
   /** At most this many frames, spread evenly over the range, are analysed. Default 300. */
   maxFrames?: number;
   /**
-   * The camera kind, when known. Without it the data decide (background-skew.ts), or, where too little of the stack
+   * The camera kind, when known. Without it the data decide (dark-pixels.ts), or, where too little of the stack
    * is free of emitters' light to tell, sCMOS is assumed (cameraDecided false).
    */
   camera?: 'emccd' | 'scmos';
@@ -188,12 +188,21 @@ function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
   return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.levelAdu : undefined;
 }
 
-/** The camera kind the dark pixel-frames decide for the variance slope `slope`, with their skew, or undefined. */
-function darkDecision(dark: DarkPixels | undefined, slope: number, slopeRelativeError: number): { skew: SkewRatio; F: 1 | 2 } | undefined {
-  if (!dark) return undefined;
-  const skew = skewRatio(dark, slope);
-  const kind = cameraKindFromSkew(skew, slopeRelativeError);
-  return kind ? { skew, F: kind === 'emccd' ? 2 : 1 } : undefined;
+/**
+ * The camera kind: the option's, else what the dark pixel-frames' skew decides for the variance slope `slope`
+ * (dark-pixels.ts), else assumed sCMOS. With the skew where it decided.
+ */
+function cameraKind(option: EstimateOptions['camera'], dark: DarkPixels | undefined, slope: number, slopeRelativeError: number): { F: 1 | 2; source: CameraModel['cameraSource']; skew?: SkewRatio } {
+  if (option) return { F: option === 'emccd' ? 2 : 1, source: 'option' };
+  const skew = dark ? skewRatio(dark, slope) : undefined;
+  const kind = skew ? cameraKindFromSkew(skew, slopeRelativeError) : undefined;
+  if (!kind) return { F: 1, source: 'assumed' };
+  return { F: kind === 'emccd' ? 2 : 1, source: 'data', skew };
+}
+
+/** The camera model with the skew that decided its kind, where the dark pixel-frames did. */
+function withSkew(model: CameraModel, skew: SkewRatio | undefined): CameraModel {
+  return skew ? { ...model, skewRatio: skew.ratio, skewSource: 'dark-pixels' } : model;
 }
 
 function failed(message: string): SmlmError {
@@ -406,7 +415,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // The pixel-frames no emitter reaches (dark-pixels.ts): the background, where the fitted backgrounds carry the
     // tails of neighbours just outside the spots' windows, and the camera kind.
     const dark = darkPixels(frames, width, height, (fine ?? noise).variance, sigma);
-    backgroundAdu = darkBackgroundAdu(dark) ?? median(fits.background);
+    const darkLevel = darkBackgroundAdu(dark);
+    backgroundAdu = darkLevel ?? median(fits.background);
+    backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'spots';
     let hp: HighpassNoise | undefined;
     if (fine) {
       // Less the spots' light that leaks into the filter's band (highpassLeak), E[n^2] / E[n] from their fits.
@@ -421,13 +432,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // The camera kind from the dark pixel-frames' skew; where that leaves both kinds plausible, sCMOS is assumed, as
     // on dense stacks: the spots' own third moment, which their neighbours' light and misfit swamp, read the wrong
     // kind on half of lib/simulate's filament stacks at 0.5/um^2.
-    const decision = options.camera ? undefined : darkDecision(dark, (hp ?? noise).variance.slope, hp ? hp.slopeRelativeError : SPOTS_SLOPE_ERROR);
-    const F = options.camera ? (options.camera === 'emccd' ? 2 : 1) : (decision?.F ?? 1);
-    const scmosLine = F === 1 ? hp : undefined;
-    model = cameraFromNoise(scmosLine ?? noise, F, scmosLine ? 'highpass' : 'spots', options.camera ? 'option' : decision ? 'data' : 'assumed');
-    if (decision) model = { ...model, skewRatio: decision.skew.ratio, skewSource: 'background' };
-    else model = { ...model, skewRatio: noise.skewRatio, skewSource: 'spots' };
-    backgroundSource = darkBackgroundAdu(dark) !== undefined ? 'dark-pixels' : 'spots';
+    const kind = cameraKind(options.camera, dark, (hp ?? noise).variance.slope, hp ? hp.slopeRelativeError : SPOTS_SLOPE_ERROR);
+    const scmosLine = kind.F === 1 ? hp : undefined;
+    model = withSkew({ ...cameraFromNoise(scmosLine ?? noise, kind.F, scmosLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
     // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
@@ -468,10 +475,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     }
     // The camera kind from the dark pixel-frames' skew, where they rule one kind out; the fine detail's own third
     // moment is the emitters' more than the camera's.
-    const decision = options.camera ? undefined : darkDecision(dark, hp.variance.slope, hp.slopeRelativeError);
-    const F = options.camera ? (options.camera === 'emccd' ? 2 : 1) : (decision?.F ?? 1);
-    model = cameraFromNoise(hp, F, 'highpass', options.camera ? 'option' : decision ? 'data' : 'assumed');
-    if (decision) model = { ...model, skewRatio: decision.skew.ratio, skewSource: 'background' };
+    const kind = cameraKind(options.camera, dark, hp.variance.slope, hp.slopeRelativeError);
+    model = withSkew(cameraFromNoise(hp, kind.F, 'highpass', kind.source), kind.skew);
     fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
     if (fl && photonsAdu !== undefined) fluctuation = { sigmaPx: fl.sigmaPx, photons: photonsAdu / model.aduPerPhoton };
     else if (fits.sigma.length < MIN_DENSE_SPOTS) {
