@@ -4,8 +4,8 @@
  *
  * Why: test/estimate.test.ts checks one seed per case, so a figure there can be a lucky draw. This prints every seed's
  * errors for dense sCMOS microscopes at 107 and 160 nm from both simulators (the independent one's Airy PSF, rings
- * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments), the kind of stacks a
- * user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
+ * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments) and at 65 nm (a 100x
+ * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
  * kind with 20 background photons, where the spots' own third moment read the wrong kind on half of the seeds. Each
@@ -75,6 +75,11 @@ const MICROSCOPES: readonly Microscope[] = [
     'lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments',
     { pixelSizeNm: 160, width: 48, height: 48, densityPerUm2: 2.5, sigmaNm: [115, 135], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 40, camera: CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5 },
+  ),
+  gaussian(
+    'lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments',
+    { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 3, sigmaNm: [105, 115], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 20, camera: CHIP },
+    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 110, densityPerUm2: 3 },
   ),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD, 2),
   gaussian(
