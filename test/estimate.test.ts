@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { aduPerPhotonOf, BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
@@ -152,6 +153,16 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     const truth: Truth = { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5, camera: 'scmos' };
     // A Gaussian PSF this narrow leaks light into the high-pass band (+8 % on the gain, highpassLeak), which the
     // estimate takes off: the gain reads -0.6 % (+6.6 % without that), the background -3.3 % (-16.6 %).
+    expect(misses(e, truth)).toEqual([]);
+  });
+
+  it('analyses the central 256x256 px of larger frames (a 2048x2048 camera would need 10 GB otherwise)', async () => {
+    const sim = simulateStack({ frames: 60, seed: 4, width: 300, height: 280, densityPerUm2: 1, structure: { kind: 'uniform' } });
+    const e = await estimateConditions(sim.stack);
+    expect(e.regionPx).toEqual({ x: 22, y: 12, width: 256, height: 256 });
+    expect(e.framesUsed).toBe(60);
+    expect(formatConditions(e, sim.stack)).toMatch(/in 60 of 60 frames \(their central 256 x 256 px, from x 22, y 12, of 300 x 280\)/);
+    const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 1, camera: 'emccd' };
     expect(misses(e, truth)).toEqual([]);
   });
 

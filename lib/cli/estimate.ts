@@ -13,6 +13,13 @@ export interface EstimateCliOptions {
   readNoise?: number;
 }
 
+/** Which window of larger frames was analysed, where not all of them. */
+function windowNote(c: ImagingConditions, frameSize: { width: number; height: number } | undefined): string {
+  const r = c.regionPx;
+  if (!frameSize || (r.width === frameSize.width && r.height === frameSize.height)) return '';
+  return ` (their central ${r.width} x ${r.height} px, from x ${r.x}, y ${r.y}, of ${frameSize.width} x ${frameSize.height})`;
+}
+
 /** How the camera kind was decided, after its name. */
 function cameraNote(c: ImagingConditions, f: (v: number) => string): string {
   if (!c.cameraDecided) {
@@ -22,7 +29,7 @@ function cameraNote(c: ImagingConditions, f: (v: number) => string): string {
 }
 
 /** The human-readable summary: one line per quantity, with its unit. */
-export function formatConditions(c: ImagingConditions): string {
+export function formatConditions(c: ImagingConditions, frameSize?: { width: number; height: number }): string {
   const f = (v: number, digits = 3) => Number(v.toPrecision(digits)).toString();
   return [
     `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${cameraNote(c, f)}`,
@@ -33,7 +40,7 @@ export function formatConditions(c: ImagingConditions): string {
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
-    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}, kind ${c.cameraSource}`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames${windowNote(c, frameSize)}; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}, kind ${c.cameraSource}`,
   ].join('\n');
 }
 
@@ -58,7 +65,7 @@ export function register(program: Command): void {
       try {
         if (input.pixelSizeNote && opts.pixelSize === undefined) process.stderr.write(`smlm-rt: note: ${input.pixelSizeNote}\n`);
         const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames, camera: opts.camera, readNoiseElectrons: opts.readNoise });
-        process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c)}\n`);
+        process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c, input.source)}\n`);
       } finally {
         await input.close();
       }

@@ -74,6 +74,8 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
   spotsConverged: number;
   framesUsed: number;
   framesTotal: number;
+  /** The window of the frames analysed: all of them, or the central MAX_ANALYSED_SIDE px per side of larger ones. */
+  regionPx: Region;
   /**
    * Where baseline and gain came from: 'spots' (residuals of isolated spot fits), or 'highpass' (the noise in the
    * frames' highest spatial frequencies, see highpass-noise.ts: dense stacks, where too few spots stand alone, and
@@ -128,7 +130,10 @@ export interface EstimateOptions {
   pixelSizeNm?: number;
   /** Only these frames (1-based, inclusive). */
   frames?: FrameRange;
-  /** At most this many frames, spread evenly over the range, are analysed. Default 300. */
+  /**
+   * At most this many frames, spread evenly over the range, are analysed (and at most 64 Mi pixels of them). Default
+   * 300.
+   */
   maxFrames?: number;
   /**
    * The camera kind, when known. Without it the data decide (dark-pixels.ts), or, where too little of the stack
@@ -255,15 +260,45 @@ function fitFrames(frames: Float64Array[], width: number, height: number, half: 
   return fits;
 }
 
-/** Reads at most `max` frames spread evenly over the source, as float64 frames. */
-async function sampleFrames(source: FrameSource, max: number): Promise<Float64Array[]> {
+/** A window of the frames, camera px. */
+export interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Frames wider or taller than this are analysed in their central window of this side: the conditions are the
+ * camera's, the optics' and the sample's, the same over the field, and 300 frames of a 2048x2048 camera as float64
+ * would take 10 GB (and the fine-detail and dark-pixel analyses as much again).
+ */
+export const MAX_ANALYSED_SIDE = 256;
+/** At most this many pixels of all frames are analysed (float64: 512 MB), whatever maxFrames asks. */
+const MAX_ANALYSED_PIXELS = 64 * 1024 * 1024;
+
+/** The central window of at most MAX_ANALYSED_SIDE px per side. */
+function analysedRegion(width: number, height: number): Region {
+  const w = Math.min(width, MAX_ANALYSED_SIDE);
+  const h = Math.min(height, MAX_ANALYSED_SIDE);
+  return { x: Math.floor((width - w) / 2), y: Math.floor((height - h) / 2), width: w, height: h };
+}
+
+/** Reads at most `max` frames spread evenly over the source, as float64 frames of `region`. */
+async function sampleFrames(source: FrameSource, max: number, region: Region): Promise<Float64Array[]> {
   const stride = Math.max(1, Math.floor(source.frames / max));
   const pixels = source.height * source.width;
   const out: Float64Array[] = [];
   let index = 0;
   for await (const chunk of source.chunks(64)) {
     for (let f = 0; f < chunk.frames; f++, index++) {
-      if (index % stride === 0 && out.length < max) out.push(Float64Array.from(chunk.data.subarray(f * pixels, (f + 1) * pixels)));
+      if (index % stride !== 0 || out.length >= max) continue;
+      const frame = new Float64Array(region.width * region.height);
+      for (let r = 0; r < region.height; r++) {
+        const from = f * pixels + (region.y + r) * source.width + region.x;
+        for (let c = 0; c < region.width; c++) frame[r * region.width + c] = chunk.data[from + c];
+      }
+      out.push(frame);
     }
   }
   return out;
@@ -389,8 +424,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   }
   const whole = 'chunks' in input ? input : stackAsSource(input);
   const source = options.frames ? selectFrames(whole, options.frames) : whole;
-  const { width, height } = source;
-  const frames = await sampleFrames(source, maxFrames);
+  const region = analysedRegion(source.width, source.height);
+  const { width, height } = region;
+  const frames = await sampleFrames(source, Math.min(maxFrames, Math.floor(MAX_ANALYSED_PIXELS / (width * height))), region);
 
   // A first pass at a window that suits PSFs of ~1 px finds the PSF's width; the second fits at a window of +-3 sigma.
   const first = fitFrames(frames.slice(0, 40), width, height, 3, 1.2);
@@ -545,6 +581,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     spotsConverged: fits.converged,
     framesUsed: frames.length,
     framesTotal: source.frames,
+    regionPx: region,
     backgroundSource,
     cameraModel: model.cameraModel,
     cameraSource: model.cameraSource,
