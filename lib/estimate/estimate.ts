@@ -290,7 +290,9 @@ async function sampleFrames(source: FrameSource, max: number, region: Region): P
   const pixels = source.height * source.width;
   const out: Float64Array[] = [];
   let index = 0;
-  for await (const chunk of source.chunks(64)) {
+  // Chunks of at most 16 Mi pixels (64 frames of 512x512, 4 of 2048x2048).
+  const perChunk = Math.max(1, Math.min(64, Math.floor((16 * 1024 * 1024) / pixels)));
+  for await (const chunk of source.chunks(perChunk)) {
     for (let f = 0; f < chunk.frames; f++, index++) {
       if (index % stride !== 0 || out.length >= max) continue;
       const frame = new Float64Array(region.width * region.height);
