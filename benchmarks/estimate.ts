@@ -8,7 +8,8 @@
  * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
- * kind with 20 background photons, where the spots' own third moment read the wrong kind on half of the seeds. Each
+ * kind with 20 background photons, where the spots' own third moment read the wrong kind on half of the seeds, and an
+ * EMCCD at low EM gain behind a faint background, whose read noise makes it read like an sCMOS camera. Each
  * row says the kind (`?`: assumed, not decided; WRONG) and the skew ratio it came from.
  *
  * Nothing here tunes the estimator: it only measures.
@@ -91,6 +92,11 @@ const MICROSCOPES: readonly Microscope[] = [
     'lib/simulate, EMCCD 107 nm, 0.5/um2, filaments, 20 background photons',
     { ...SPARSE_20, camera: EM_CHIP },
     { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
+  ),
+  gaussian(
+    'lib/simulate, EMCCD at EM gain 30 (50 e- read noise), 107 nm, 0.5/um2, filaments, 2 background photons',
+    { ...SPARSE_20, backgroundPhotons: 2, camera: { emGain: 30, electronsPerAdu: 10, baselineAdu: 100, readNoiseAdu: 5 } },
+    { baselineAdu: 100, aduPerPhoton: 3, backgroundPhotons: 2, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
   ),
   gaussian(
     'lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons',
