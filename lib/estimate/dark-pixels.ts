@@ -49,12 +49,12 @@ export interface SkewRatio {
 
 /**
  * Where each camera kind's ratio lies (read noise lowers both): at most 1 without EM gain (0.79-1.08 measured over the
- * 24 sCMOS stacks of `npm run bench:estimate`), about 1.4 or more with it (1.44-1.56 over its 12 EMCCD stacks, 1.43-1.60
- * on the filaments above): a kind is ruled out when the ratio is more than RULE_OUT_SE standard errors beyond
- * its value, and where the error is so small that both are, the nearer side of EM_SKEW_THRESHOLD decides.
- * The EM value assumes what EM gain is for: read noise a small share of the background's noise. An EMCCD at low EM
- * gain behind a faint background does not fit it (EM gain 30, 50 e- read noise, 2 background photons: 0.86-0.91,
- * decided sCMOS on lib/simulate's stacks; at 20 photons 1.37-1.44, right); the `camera` option is for such cameras.
+ * 24 sCMOS stacks of `npm run bench:estimate`), about 1.4 or more with it (1.44-1.56 over its 12 EMCCD stacks at EM
+ * gain 100-300, 1.43-1.60 on the filaments above): a kind is ruled out when the ratio is more than RULE_OUT_SE
+ * standard errors beyond its value, and where the error is so small that both are, the nearer side of
+ * EM_SKEW_THRESHOLD decides. The EM value assumes what EM gain is for: read noise a small share of the background's
+ * noise. An EMCCD at low EM gain behind a faint background does not fit it (the bench's EM gain 30, 50 e- read noise,
+ * 2 background photons: 0.88-0.89, decided sCMOS); the `camera` option is for such cameras.
  */
 const POISSON_RATIO = 1;
 const EM_RATIO = 1.4;
