@@ -8,7 +8,7 @@
  * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
- * kind with 20 background photons, where the spots' own third moment read the wrong kind on half of the seeds, and an
+ * kind with 20 background photons, where the spots' own third moment read the wrong kind on 8 of the 12 stacks, and an
  * EMCCD at low EM gain behind a faint background, whose read noise makes it read like an sCMOS camera. Each
  * row says the kind (`?`: assumed, not decided; WRONG) and the skew ratio it came from.
  *

@@ -37,7 +37,7 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
 
   it("leaves out the emitters' light: EMCCD filaments at 0.5/um^2 read like EM gain, not like their spots", () => {
     // 20 background photons, bright emitters on filaments: stacks like these read the wrong kind from the spots'
-    // residuals on half of the seeds (lib/estimate/dark-pixels.ts); the dark pixel-frames read each camera's own.
+    // residuals in 8 of 12 such stacks (lib/estimate/dark-pixels.ts); the dark pixel-frames read each camera's own.
     const base = {
       frames: 200,
       seed: 2,

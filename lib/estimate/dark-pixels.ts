@@ -14,8 +14,9 @@
  * the share of the variance that is read noise (which has no third cumulant): 1 - r^2 / var and 1.5 (1 - r^2 / var).
  * It needs only the variance line's slope s2 (= F g, whichever F), not the baseline. Measured where only camera noise
  * and background are, because the spots' residuals carry the light of unfitted neighbours and the fits' own misfit,
- * which swamp the third moment: on lib/simulate stacks at 0.5-1 emitter per um^2 and 20 background photons the
- * spots' ratio read 0.1-1.4 for an sCMOS chip and 0.9-1.8 for an EMCCD, half the stacks on the wrong side. Here, on 6
+ * which swamp the third moment: on the sparse stacks of 20 background photons in `npm run bench:estimate` the spots'
+ * ratio read 0.98-1.43 for sCMOS chips and 0.80-1.33 for EMCCDs, the wrong kind in 8 of 12 (its log before this
+ * module, benchmarks/results/estimate-2026-12-04-before-dark-pixels.txt). Here, on 6
  * seeds each of lib/simulate's filaments at 0.5 and 5 emitters/um^2 (20 background photons): sCMOS 0.82-0.92, EMCCD
  * 1.43-1.60; without emitters 0.87-0.92 (0.90 expected) and 1.47-1.50. On uniformly placed emitters at 5/um^2 (64x64
  * px) little or nothing dark is left, and the standard error says so.
