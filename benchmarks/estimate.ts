@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
-import { BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
@@ -35,20 +35,9 @@ interface Microscope {
   camera: 'emccd' | 'scmos';
 }
 
-function independent(name: string, c: IndependentConditions, aduPerPhoton: number): Microscope {
-  return {
-    name,
-    draw: (seed, frames) => simulateIndependentStack({ ...c, seed, frames }).stack,
-    camera: c.camera.kind,
-    truth: {
-      baselineAdu: c.camera.baselineAdu,
-      aduPerPhoton,
-      backgroundPhotons: c.background.meanPhotons,
-      photonsMedian: c.photons.median,
-      psfSigmaNm: meanGaussianEquivalentSigmaNm(c),
-      densityPerUm2: c.densityPerUm2,
-    },
-  };
+function independent(name: string, c: IndependentConditions): Microscope {
+  const truth = settingsInEstimateTerms(c);
+  return { name, draw: (seed, frames) => simulateIndependentStack({ ...c, seed, frames }).stack, camera: truth.camera, truth };
 }
 
 /** An sCMOS chip of 2 ADU per photon around 400 ADU, 1.5 e- median read noise, per-pixel maps. */
@@ -65,8 +54,8 @@ function gaussian(name: string, o: SimulationOptions, truth: Record<Key, number>
 const SPARSE_20 = { pixelSizeNm: 107, densityPerUm2: 0.5, sigmaNm: [115, 135] as [number, number], photons: { kind: 'uniform' as const, min: 1500, max: 3500 }, backgroundPhotons: 20 };
 
 const MICROSCOPES: readonly Microscope[] = [
-  independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM, 2),
-  independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions, 2),
+  independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM),
+  independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 3/um2, filaments',
     { pixelSizeNm: 107, densityPerUm2: 3, sigmaNm: [120, 130], photons: { kind: 'uniform', min: 2000, max: 3000 }, backgroundPhotons: 40, camera: CHIP },
@@ -82,7 +71,7 @@ const MICROSCOPES: readonly Microscope[] = [
     { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 3, sigmaNm: [105, 115], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 20, camera: CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 110, densityPerUm2: 3 },
   ),
-  independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD, 2),
+  independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons',
     { ...SPARSE_20, camera: CHIP },

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { aduPerPhotonOf, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, writeTruthCsv, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, writeTruthCsv, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { writeStackTiff } from '../lib/io/tiff-write.js';
 
 /**
@@ -44,20 +44,6 @@ export const FIT_DEMO_MICROSCOPES: readonly { name: string; conditions: Independ
   },
 ];
 
-/** The simulation's settings in estimate's terms (for the printed comparison only). */
-function settingsOf(c: IndependentConditions): Record<string, number | string> {
-  return {
-    baselineAdu: c.camera.baselineAdu,
-    aduPerPhoton: aduPerPhotonOf(c.camera),
-    backgroundPhotons: c.background.meanPhotons,
-    photonsMedian: c.photons.median,
-    psfSigmaNm: meanGaussianEquivalentSigmaNm(c),
-    densityPerUm2: c.densityPerUm2,
-    pixelSizeNm: c.pixelSizeNm,
-    camera: c.camera.kind,
-  };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -80,7 +66,7 @@ async function main(): Promise<void> {
     const json = execFileSync(process.execPath, [cli, 'estimate', acquisitionPath, '--json'], { encoding: 'utf8' });
     const estimated = JSON.parse(json) as Record<string, number | string>;
     writeFileSync(join(out, `${name}.conditions.json`), json);
-    const settings = settingsOf(conditions);
+    const settings: Record<string, number | string> = settingsInEstimateTerms(conditions);
     writeFileSync(join(out, `${name}.settings.json`), `${JSON.stringify(settings, null, 2)}\n`);
     const rows = Object.entries(settings).map(([key, set]) => {
       const got = estimated[key];

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
-import { aduPerPhotonOf, BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
@@ -172,19 +172,6 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
   });
 });
 
-/** The truth of independent-simulator conditions, in estimate's terms. */
-function independentTruth(c: IndependentConditions): Truth {
-  return {
-    baselineAdu: c.camera.baselineAdu,
-    aduPerPhoton: aduPerPhotonOf(c.camera),
-    backgroundPhotons: c.background.meanPhotons,
-    photonsMedian: c.photons.median,
-    psfSigmaNm: meanGaussianEquivalentSigmaNm(c),
-    densityPerUm2: c.densityPerUm2,
-    camera: c.camera.kind,
-  };
-}
-
 /** README's 160 nm microscope, as scripts/make-fit-demo.ts draws it. */
 const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions;
 
@@ -213,7 +200,7 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
       const e = await estimateConditions(sim.stack);
       expect(e.cameraModel).toBe('highpass');
       expect([e.cameraSource, e.skewSource, e.cameraDecided]).toEqual(['data', 'dark-pixels', true]);
-      expect(misses(e, independentTruth(c.conditions))).toEqual(c.knownMisses);
+      expect(misses(e, settingsInEstimateTerms(c.conditions))).toEqual(c.knownMisses);
     });
   }
 

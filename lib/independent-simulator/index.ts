@@ -3,7 +3,7 @@ export { airyDensity, airyEncircledEnergy, airyFirstZeroNm, gaussianEquivalentSi
 export { drawBackgroundMap, type BackgroundOptions } from './background.js';
 export { besselJ0, besselJ1 } from './bessel.js';
 export { aduPerPhotonOf, drawScmosMaps, exposeEmccd, exposeScmos, type EmccdCamera, type IndependentCamera, type ScmosCamera, type ScmosMaps } from './cameras.js';
-export { BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, type IndependentConditions } from './presets.js';
+export { BENCHMARK_LIKE_EMCCD, meanGaussianEquivalentSigmaNm, SCMOS_107NM, settingsInEstimateTerms, type IndependentConditions } from './presets.js';
 export { IndependentRng, lnGamma } from './rng.js';
 export { simulateIndependentStack, type IndependentSimulation, type IndependentSimulationOptions, type PhotonOptions } from './simulate.js';
 export { drawStructure, type DrawnBundle, type DrawnStructure, type StructureSpec } from './structures.js';

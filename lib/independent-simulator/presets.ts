@@ -3,6 +3,7 @@
  * frame counts). Chosen to match the figures users quote for their data, not the main simulator's parameters.
  */
 import { gaussianEquivalentSigmaNm } from './airy-psf.js';
+import { aduPerPhotonOf } from './cameras.js';
 import type { IndependentSimulationOptions } from './simulate.js';
 
 export type IndependentConditions = Omit<IndependentSimulationOptions, 'seed' | 'frames'>;
@@ -86,4 +87,21 @@ export function meanGaussianEquivalentSigmaNm(c: Pick<IndependentConditions, 'op
   // E[b^2] for b uniform in [b0, b1].
   const meanSquare = (b0 * b0 + b0 * b1 + b1 * b1) / 3;
   return gaussianEquivalentSigmaNm(c.optics, Math.sqrt(meanSquare));
+}
+
+/**
+ * The conditions in `estimate`'s terms (the first keys of its JSON): what its figures on these stacks are checked
+ * against.
+ */
+export function settingsInEstimateTerms(c: IndependentConditions) {
+  return {
+    baselineAdu: c.camera.baselineAdu,
+    aduPerPhoton: aduPerPhotonOf(c.camera),
+    backgroundPhotons: c.background.meanPhotons,
+    photonsMedian: c.photons.median,
+    psfSigmaNm: meanGaussianEquivalentSigmaNm(c),
+    densityPerUm2: c.densityPerUm2,
+    pixelSizeNm: c.pixelSizeNm,
+    camera: c.camera.kind,
+  };
 }
