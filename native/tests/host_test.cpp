@@ -6,17 +6,15 @@
 #include <unistd.h>
 #include <vector>
 
+#include "check.h"
 #include "../engine/memory_plan.h"
 #include "../engine/tactic_cache.h"
 
 using namespace smlmrt;
+using smlmrt::test::check;
+using smlmrt::test::failures;
 
 namespace {
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  std::printf("%s  %s\n", ok ? "PASS" : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
 
 bool overlapsInTime(const BufferLifetime& a, const BufferLifetime& b) { return a.firstOp <= b.lastOp && b.firstOp <= a.lastOp; }
 

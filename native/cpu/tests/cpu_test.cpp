@@ -9,20 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/check.h"
 #include "../../tests/reference.h"
 #include "../../tests/test_plans.h"
 #include "../cpu_executor.h"
 
 using namespace smlmrt;
+using smlmrt::test::check;
+using smlmrt::test::failures;
 
 namespace {
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s  %s\n", ok ? "PASS" : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
-
 // Runs `plan` on n random camera-like frames with the executor and the reference; returns the relative L2 error of
 // the clamped maps.
 double compare(const Plan& plan, int n, int h, int w, int threads) {

@@ -6,20 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/check.h"
 #include "../file_cache.h"
 #include "../shape_profile.h"
 
 using namespace smlmrt;
 using namespace smlmrt::trt;
+using smlmrt::test::check;
+using smlmrt::test::failures;
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-  std::printf("%s  %s\n", ok ? "PASS" : "FAIL", what.c_str());
-  if (!ok) ++failures;
-}
 
 PlanBuffer buffer(int id, int channels, int num, int den) {
   PlanBuffer b;
