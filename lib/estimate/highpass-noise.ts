@@ -33,6 +33,7 @@
  */
 import { erf } from '../simulate/psf.js';
 import { fitLine } from './line-fit.js';
+import { solveInPlace } from './linear-solve.js';
 
 export interface HighpassNoise {
   camera: 'emccd' | 'scmos';
@@ -74,29 +75,10 @@ function quantileSorted(s: ArrayLike<number>, q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
 }
 
-/** Solves a x = b (n x n, row-major) by Gaussian elimination with partial pivoting; undefined when singular. */
-function solveLinear(a: number[], b: number[]): number[] | undefined {
-  const n = b.length;
-  const m = a.slice();
-  const x = b.slice();
-  for (let k = 0; k < n; k++) {
-    let pivot = k;
-    for (let r = k + 1; r < n; r++) if (Math.abs(m[r * n + k]) > Math.abs(m[pivot * n + k])) pivot = r;
-    if (!(Math.abs(m[pivot * n + k]) > 0)) return undefined;
-    for (let c = 0; c < n; c++) [m[k * n + c], m[pivot * n + c]] = [m[pivot * n + c], m[k * n + c]];
-    [x[k], x[pivot]] = [x[pivot], x[k]];
-    for (let r = k + 1; r < n; r++) {
-      const f = m[r * n + k] / m[k * n + k];
-      for (let c = k; c < n; c++) m[r * n + c] -= f * m[k * n + c];
-      x[r] -= f * x[k];
-    }
-  }
-  for (let k = n - 1; k >= 0; k--) {
-    let sum = x[k];
-    for (let c = k + 1; c < n; c++) sum -= m[k * n + c] * x[c];
-    x[k] = sum / m[k * n + k];
-  }
-  return x;
+/** x with a x = b (a and b kept), or undefined when singular. */
+function solveLinear(a: Float64Array, b: Float64Array): Float64Array | undefined {
+  const x = Float64Array.from(b);
+  return solveInPlace(Float64Array.from(a), x) ? x : undefined;
 }
 
 /**
@@ -123,8 +105,8 @@ function fitWithSignalTerm(
   let chi = 0;
   let used = 0;
   for (let round = 0; round < 3; round++) {
-    const a = new Array<number>(P * P).fill(0);
-    const b = new Array<number>(P).fill(0);
+    const a = new Float64Array(P * P);
+    const b = new Float64Array(P);
     for (let i = 0; i < mu.length; i++) {
       if (mu[i] < lo || mu[i] > hi) continue;
       const x = [mu[i], 1, r[i]];
@@ -137,8 +119,8 @@ function fitWithSignalTerm(
     }
     const next = solveLinear(a, b);
     if (!next) return undefined;
-    p = next;
-    varSlope = solveLinear(a, [1, 0, 0])?.[0] ?? NaN;
+    p = Array.from(next);
+    varSlope = solveLinear(a, Float64Array.of(1, 0, 0))?.[0] ?? NaN;
     chi = 0;
     used = 0;
     for (let i = 0; i < mu.length; i++) {

@@ -5,6 +5,10 @@
  */
 
 import { erf } from '../simulate/psf.js';
+import { solveInPlace } from './linear-solve.js';
+
+/** The 5x5 normal equations count as singular below this pivot. */
+const MIN_PIVOT = 1e-300;
 
 export interface SpotFit {
   /** Centre, camera pixels, in the window's frame (pixel c covers [c, c+1)). */
@@ -50,31 +54,6 @@ function axis(n: number, mu: number, s: number, e: Float64Array, dMu: Float64Arr
     c0 = c1;
     p0 = p1;
   }
-}
-
-/** Solves the 5x5 system A x = b in place (Gaussian elimination with partial pivoting); false when singular. */
-function solve5(a: Float64Array, b: Float64Array): boolean {
-  const n = 5;
-  for (let k = 0; k < n; k++) {
-    let pivot = k;
-    for (let r = k + 1; r < n; r++) if (Math.abs(a[r * n + k]) > Math.abs(a[pivot * n + k])) pivot = r;
-    if (!(Math.abs(a[pivot * n + k]) > 1e-300)) return false;
-    if (pivot !== k) {
-      for (let c = 0; c < n; c++) [a[k * n + c], a[pivot * n + c]] = [a[pivot * n + c], a[k * n + c]];
-      [b[k], b[pivot]] = [b[pivot], b[k]];
-    }
-    for (let r = k + 1; r < n; r++) {
-      const f = a[r * n + k] / a[k * n + k];
-      for (let c = k; c < n; c++) a[r * n + c] -= f * a[k * n + c];
-      b[r] -= f * b[k];
-    }
-  }
-  for (let k = n - 1; k >= 0; k--) {
-    let sum = b[k];
-    for (let c = k + 1; c < n; c++) sum -= a[k * n + c] * b[c];
-    b[k] = sum / a[k * n + k];
-  }
-  return true;
 }
 
 /**
@@ -126,7 +105,7 @@ function leverages(
   for (let k = 0; k < 5; k++) {
     const col = new Float64Array(5);
     col[k] = 1;
-    if (!solve5(Float64Array.from(jtj), col)) return undefined;
+    if (!solveInPlace(Float64Array.from(jtj), col, MIN_PIVOT)) return undefined;
     for (let i = 0; i < 5; i++) inverse[i * 5 + k] = col[i];
   }
   const h = new Float64Array(n);
@@ -213,7 +192,7 @@ export function fitSpot(window: ArrayLike<number>, size: number, sigma0: number,
       const a = Float64Array.from(jtj);
       for (let i = 0; i < 5; i++) a[i * 5 + i] *= 1 + lambda;
       const step = Float64Array.from(jtr);
-      if (!solve5(a, step)) return undefined;
+      if (!solveInPlace(a, step, MIN_PIVOT)) return undefined;
       const q = p.map((v, i) => v + step[i]);
       q[3] = Math.min(Math.max(q[3], 0.2), size);
       const chiNew = evaluate(q);
