@@ -24,15 +24,15 @@
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
  * On either path an sCMOS baseline is corrected for the camera's read noise (the `readNoiseElectrons` option, or a
  * typical chip's 1.5 e- rms): the noise's variance line cannot tell read noise from an offset.
- * The emitters' light that leaks into the filter's band is taken off the noise slope (highpassLeak, a pixel-integrated
- * Gaussian's: +8 % of the slope at sigma 0.78 px, negligible above 0.9 px; an Airy PSF leaks less, so there it goes
- * too far).
+ * Below a PSF sigma of 0.9 px the emitters' light that leaks into the filter's band is measured from the frames'
+ * fluctuation spectrum and taken off the noise slope (band-leak.ts: +7 % of the slope for a Gaussian PSF at sigma
+ * 0.78 px, about nothing for an optical PSF, whose spectrum ends below the band).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
- * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.4 / +6.9 / -5.4 / -3.2 / +7.3 %, at
- * 2/um^2 -0.1 / +1.2 / +2.8 / -4.9 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.9 / +1.0 / +2.4 /
- * -11.6 / -2.7 / +9.6 %, at 5/um^2 -0.3 / -0.5 / +8.7 / -13.4 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
- * 2.5/um^2 -2.4 / +1.6 / +20.7 / +0.3 / +1.6 / +1.9 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
- * 2.5/um^2): +0.5 / -0.6 / -2.0 / +7.9 / +0.8 / -7.6 %. Over 4 more seeds each: `npm run bench:estimate`.
+ * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.2 / +6.5 / -5.6 / -3.2 / +7.3 %, at
+ * 2/um^2 -0.1 / +1.3 / +2.4 / -5.0 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.9 / +1.1 / +2.2 /
+ * -11.7 / -2.7 / +9.6 %, at 5/um^2 -0.2 / -0.3 / +8.4 / -13.5 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
+ * 2.5/um^2 -1.4 / +7.8 / +6.1 / -5.6 / +1.6 / +1.9 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
+ * 2.5/um^2): +0.1 / -2.3 / +1.6 / +9.8 / +0.8 / -7.6 %. Over 4 more seeds each: `npm run bench:estimate`.
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
@@ -43,7 +43,8 @@ import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
-import { highpassLeak, highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
+import { highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
+import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
 import { MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
@@ -191,6 +192,17 @@ const DARK_PIXELS = 50;
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
 function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
   return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.levelAdu : undefined;
+}
+
+/**
+ * The fine-detail noise line less the emitters' light in its filter's band, measured from the frames' spectrum
+ * (band-leak.ts), for the narrow band of undersampled PSFs; for sampled ones (order 6) that light is negligible and its
+ * measurement only noise.
+ */
+function withoutBandLight(hp: HighpassNoise, frames: Float64Array[], width: number, height: number, backgroundAdu: number): HighpassNoise {
+  if (hp.order !== UNDERSAMPLED_ORDER) return hp;
+  const leak = bandLeak(frames, width, height, hp.order, backgroundAdu);
+  return leak ? withoutLeak(hp, leak.excessSlope, backgroundAdu) : hp;
 }
 
 /**
@@ -456,17 +468,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const darkLevel = darkBackgroundAdu(dark);
     backgroundAdu = darkLevel ?? median(fits.background);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'spots';
-    let hp: HighpassNoise | undefined;
-    if (fine) {
-      // Less the spots' light that leaks into the filter's band (highpassLeak), E[n^2] / E[n] from their fits.
-      let light = 0;
-      let squares = 0;
-      for (const n of fits.signal) {
-        light += n;
-        squares += n * n;
-      }
-      hp = withoutLeak(fine, highpassLeak(sigma, fine.order), squares / light, backgroundAdu);
-    }
+    const hp = fine ? withoutBandLight(fine, frames, width, height, backgroundAdu) : undefined;
     // The camera kind from the dark pixel-frames' skew; where that leaves both kinds plausible, sCMOS is assumed, as
     // on dense stacks: the spots' own third moment, which their neighbours' light and misfit swamp, read the wrong
     // kind in 8 of the 12 sparse stacks of `npm run bench:estimate`.
@@ -495,22 +497,20 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const darkLevel = darkBackgroundAdu(dark);
     backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'low-levels';
+    // The emitters' light that leaks into the filter's band raised the slope (band-leak.ts; at sigma 0.78 px +7 % for
+    // a Gaussian PSF, ~0 for an optical one): taken off, then the background from the low levels (which the line
+    // moves) again.
+    const corrected = withoutBandLight(hp, frames, width, height, backgroundAdu);
+    if (corrected !== hp) {
+      hp = corrected;
+      backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
+    }
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
     const meanLevel = total / (frames.length * width * height);
     // PSF and photons from the correlation of the frames' fluctuations (fluctuation.ts); the spots that stand alone
     // where that fails.
-    let photonsAdu = fl ? secondOverFirstAdu(fl, meanLevel - backgroundAdu) : undefined;
-    if (fl && photonsAdu !== undefined) {
-      // The emitters' light that leaks into the filter's band raised the slope (highpassLeak; +8 % at sigma 0.78 px):
-      // taken off, then the background (from the low levels, which the line moves) and the photons again.
-      const corrected = withoutLeak(hp, highpassLeak(fl.sigmaPx, hp.order), photonsAdu, backgroundAdu);
-      if (corrected !== hp) {
-        hp = corrected;
-        backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
-        photonsAdu = secondOverFirstAdu(fl, meanLevel - backgroundAdu) ?? photonsAdu;
-      }
-    }
+    const photonsAdu = fl ? secondOverFirstAdu(fl, meanLevel - backgroundAdu) : undefined;
     // The camera kind from the dark pixel-frames' skew, where they rule one kind out; the fine detail's own third
     // moment is the emitters' more than the camera's.
     const kind = cameraKind(options.camera, dark, hp.variance.slope, hp.slopeRelativeError);

@@ -26,12 +26,11 @@
  * Limits (measured on 200-frame stacks): an undersampled PSF puts light near 0.5 cycles/px; estimate.ts uses a
  * narrower band (order 14) below sigma 0.9 px: at 160 nm pixels and sigma ~0.78 px the gain read +6.6 % (independent
  * simulator, Airy PSF, and lib/simulate, Gaussian; at order 12 +5.8 and +10.9 %, the Gaussian's baseline then 1 %
- * higher) before estimate.ts takes the leaked light off (highpassLeak, withoutLeak), and below sigma 0.72 px
+ * higher) before estimate.ts takes the leaked light off (measured by band-leak.ts, withoutLeak), and below sigma 0.72 px
  * estimate.ts refuses (at 0.66 px the gain read +45 % at order 12, +32 % at 14). The third-moment ratio is right without
  * emitters (0.97 on an emitter-free sCMOS stack) but the emitters' residual light dominates the third moment (1.2 to
  * 5 on dense stacks of either camera kind, more with the narrow band), so the camera kind is not decided from it.
  */
-import { erf } from '../simulate/psf.js';
 import { fitLine } from './line-fit.js';
 import { solveInPlace } from './linear-solve.js';
 
@@ -53,7 +52,7 @@ export interface HighpassNoise {
   gainSpreadSquared: number;
   /** The slope of the plain variance line (without the R term), for comparison. */
   binnedSlope: number;
-  /** The share of the slope taken off as the emitters' leaked light (withoutLeak); 0 when not corrected. */
+  /** The share of the slope taken off as the emitters' leaked light (withoutLeak; negative: added); 0 when not corrected. */
   leakCorrection: number;
 }
 
@@ -138,53 +137,22 @@ function fitWithSignalTerm(
 }
 
 /**
- * The share of an emitter's light the filter passes, as the variance line sees it: sum over pixels of (h * psf)^2 over
- * sum(h^2)^2 for a pixel-integrated Gaussian of unit light, averaged over sub-pixel positions. An emitter of n photons
- * (at g ADU each) adds g^2 n^2 leak to the tiles' summed variance and g n to their summed level, so emitters of
- * E[n^2] / E[n] = Q photons raise the slope by g Q leak: at sigma 0.78 px and order 14, 3.2e-5, i.e. +8 % for
- * Q ~2600 photons (measured on lib/simulate's Gaussian stacks: +6 to +17 % over 5 seeds; at order 12 predicted +11.0,
- * measured +10.9 %). Negligible for sampled PSFs (1e-6 at sigma 1.1 px, order 6). A Gaussian model: an optical PSF
- * (Airy) passes nothing beyond its cutoff, so for it this is an upper bound.
+ * The variance line without the emitters' light that leaked into the filter's band (measured by band-leak.ts):
+ * `excessSlope` ADU^2 per ADU of light above the background level `backgroundAdu`, so slope - excess and intercept +
+ * excess x background. (Taking it off each tile's variance before the fit, in proportion to the tile's light, gives
+ * the same line: the fit is linear in the level.) Left as it is when the excess is not a plausible share of the slope
+ * (at most half of it, either way).
  */
-export function highpassLeak(sigmaPx: number, order: number): number {
-  const H = highpass(order);
-  let h2 = 0;
-  for (const a of H) h2 += a * a;
-  const reach = Math.ceil(5 * sigmaPx) + H.length;
-  const positions = 32;
-  let perAxis = 0;
-  for (let k = 0; k < positions; k++) {
-    const x0 = (k + 0.5) / positions;
-    const p: number[] = [];
-    for (let i = -reach; i <= reach; i++) p.push(0.5 * (erf((i + 1 - x0) / (Math.SQRT2 * sigmaPx)) - erf((i - x0) / (Math.SQRT2 * sigmaPx))));
-    let energy = 0;
-    for (let j = 0; j + H.length <= p.length; j++) {
-      let y = 0;
-      for (let t = 0; t < H.length; t++) y += H[t] * p[j + t];
-      energy += y * y;
-    }
-    perAxis += energy / positions;
-  }
-  // Separable filter and PSF: the 2-D sum is the product of the axes'.
-  return (perAxis * perAxis) / (h2 * h2);
-}
-
-/**
- * The variance line without the emitters' leaked light (highpassLeak): leak x Q ADU^2 per ADU of emitter light above
- * the background level `backgroundAdu`, so slope - leak Q and intercept + leak Q backgroundAdu. `qAdu`: E[n^2] / E[n]
- * of the emitters' photons, in ADU.
- */
-export function withoutLeak(hp: HighpassNoise, leak: number, qAdu: number, backgroundAdu: number): HighpassNoise {
-  const excess = leak * qAdu;
-  if (!(excess > 0) || !(excess < 0.5 * hp.variance.slope)) return hp;
-  const slope = hp.variance.slope - excess;
-  const intercept = hp.variance.intercept + excess * backgroundAdu;
+export function withoutLeak(hp: HighpassNoise, excessSlope: number, backgroundAdu: number): HighpassNoise {
+  if (!(Math.abs(excessSlope) < 0.5 * hp.variance.slope)) return hp;
+  const slope = hp.variance.slope - excessSlope;
+  const intercept = hp.variance.intercept + excessSlope * backgroundAdu;
   return {
     ...hp,
     variance: { slope, intercept },
     baselineAdu: -intercept / slope,
     aduPerPhoton: slope / hp.excessNoiseFactor,
-    leakCorrection: excess / hp.variance.slope,
+    leakCorrection: excessSlope / hp.variance.slope,
   };
 }
 
