@@ -5,7 +5,9 @@
  * Why: test/estimate.test.ts checks one seed per case, so a figure there can be a lucky draw. This prints every seed's
  * errors for dense sCMOS microscopes at 107 and 160 nm from both simulators (the independent one's Airy PSF, rings
  * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments) and at 65 nm (a 100x
- * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a count of those per quantity.
+ * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a
+ * count of those per quantity. The independent 160 nm microscope twice: on the fit demo's 48 px frames (the dense
+ * path) and on 64 px frames, where most spots stand alone (the sparse path).
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
  * kind with 20 background photons, where the spots' own third moment read the wrong kind on 8 of the 12 stacks, and an
@@ -43,6 +45,9 @@ function independent(name: string, c: IndependentConditions): Microscope {
 /** An sCMOS chip of 2 ADU per photon around 400 ADU, 1.5 e- median read noise, per-pixel maps. */
 const CHIP: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } };
 
+/** The fit demo's 160 nm microscope (48 px frames), whose Airy PSF is undersampled (sigma 0.78 px). */
+const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions;
+
 /** lib/simulate's EMCCD at the benchmark's camera: EM gain 100, 2 ADU per photon, baseline 100. */
 const EM_CHIP: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 };
 
@@ -55,7 +60,8 @@ const SPARSE_20 = { pixelSizeNm: 107, densityPerUm2: 0.5, sigmaNm: [115, 135] as
 
 const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM),
-  independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions),
+  independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', SCMOS_160NM),
+  independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px), 64 px frames (most spots stand alone)', { ...SCMOS_160NM, width: 64, height: 64 }),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 3/um2, filaments',
     { pixelSizeNm: 107, densityPerUm2: 3, sigmaNm: [120, 130], photons: { kind: 'uniform', min: 2000, max: 3000 }, backgroundPhotons: 40, camera: CHIP },

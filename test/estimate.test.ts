@@ -88,7 +88,7 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
     // The issue's objective (PSF sigma 125 nm) behind a 160 nm camera: sigma ~0.78 px, undersampled. The chip's 3 %
     // pixel gain spread offsets each pixel by 3 % of its level, a third of the shot noise at these narrow peaks: the
     // spots' residuals read the gain 21-26 % high, so gain and baseline come from the fine-detail noise model, which
-    // accounts for it. (On 48x48-px frames at 0.5/um^2 that model is too uncertain, 22 %, and is not used: gain +21 %.)
+    // accounts for it. (On 48x48-px frames at 0.5/um^2 that model is too uncertain, 22 %, and estimate refuses: below.)
     // A known miss: with emitters placed uniformly rather than on structures, the fit's gain-spread term takes part of
     // the Gaussian PSF's leaked light, and taking all of it (as band-leak.ts measures it) off the slope reads the gain
     // 6-10 % low on this seed and five more, the background +9 to +21 %; with the Gaussian model's leak before, the
@@ -238,6 +238,43 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
     // few spots stand alone to model the camera from them.
     const coarse = simulateIndependentStack({ ...SCMOS_160NM, optics: { wavelengthNm: 660, numericalAperture: 1.4 }, seed: 11, frames: 200 });
     await expect(estimateConditions(coarse.stack)).rejects.toMatchObject({ code: 'E_BAD_OPTIONS', message: expect.stringMatching(/undersampled/) });
+  });
+
+  it('models a 160 nm sCMOS on 64 px frames, sparse enough for the spots, from the fine detail: the filter by the fluctuations, not the spots', async () => {
+    // The Airy PSF's core fits at 0.72 px (0.76 from the frames' fluctuations, 0.78 true): chosen by the spots' width,
+    // the fine-detail model was not used and the camera came from the spots alone: gain +83 %, background -67 %.
+    const sim = simulateIndependentStack({ ...SCMOS_160NM, width: 64, height: 64, seed: 22, frames: 200 });
+    const e = await estimateConditions(sim.stack);
+    expect(e.spotsFitted / e.spotsConverged).toBeGreaterThan(0.5);
+    expect(e.cameraModel).toBe('highpass');
+    expect(misses(e, settingsInEstimateTerms(SCMOS_160NM))).toEqual([]);
+  });
+
+  it('refuses, saying why, an sCMOS camera that only its undersampled spots could model', async () => {
+    // Behind NA 1.4 (sigma ~0.66 px) on 64 px frames: from the spots alone the gain read +71 %. And a 48 px wide
+    // sparse stack at 0.78 px, whose fine detail is too little to fit (slope uncertain by 22 %): +21 %.
+    const coarse = simulateIndependentStack({ ...SCMOS_160NM, width: 64, height: 64, optics: { wavelengthNm: 660, numericalAperture: 1.4 }, seed: 22, frames: 200 });
+    await expect(estimateConditions(coarse.stack)).rejects.toMatchObject({
+      code: 'E_BAD_OPTIONS',
+      message: expect.stringMatching(/undersampled: an sCMOS camera.*reaches even the finest detail.*--camera emccd/),
+    });
+    const small = simulateStack({
+      frames: 200,
+      seed: 3,
+      structure: { kind: 'uniform' },
+      width: 48,
+      height: 48,
+      pixelSizeNm: 160,
+      densityPerUm2: 0.5,
+      sigmaNm: [115, 135],
+      photons: { kind: 'uniform', min: 1500, max: 3500 },
+      backgroundPhotons: 40,
+      camera: SCMOS_CHIP,
+    });
+    await expect(estimateConditions(small.stack)).rejects.toMatchObject({
+      code: 'E_BAD_OPTIONS',
+      message: expect.stringMatching(/undersampled.*slope uncertain by 22 %.*more frames or a larger field/),
+    });
   });
 
   it('checks the camera option', async () => {
