@@ -7,7 +7,8 @@
  * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments) and at 65 nm (a 100x
  * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a
  * count of those per quantity. The independent 160 nm microscope twice: on the fit demo's 48 px frames (the dense
- * path) and on 64 px frames, where most spots stand alone (the sparse path).
+ * path) and on 64 px frames, where most spots stand alone (the sparse path); so the benchmark's EMCCD, on 64 and 128
+ * px frames.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
  * kind with 20 background photons, where the spots' own third moment read the wrong kind on 8 of the 12 stacks, and an
@@ -16,7 +17,7 @@
  *
  * Nothing here tunes the estimator: it only measures.
  *
- * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~2 minutes)
+ * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~3 minutes)
  */
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
@@ -78,6 +79,7 @@ const MICROSCOPES: readonly Microscope[] = [
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 110, densityPerUm2: 3 },
   ),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD),
+  independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions), 128 px frames (most spots stand alone)", { ...BENCHMARK_LIKE_EMCCD, width: 128, height: 128 }),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons',
     { ...SPARSE_20, camera: CHIP },

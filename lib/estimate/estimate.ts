@@ -9,16 +9,18 @@
  * a stack (often flat) alone could not give. Then, in photons: background = the mean level of the pixel-frames no
  * emitter reaches (dark-pixels.ts; the fitted backgrounds where too few are dark), brightness = fitted signals, sigma
  * = fitted widths; density = all light above background in a frame / mean photons per emitter (which counts
- * overlapping emitters that detection would merge). For an sCMOS camera, baseline and gain come from the
- * fine-detail noise model below instead (when it is well determined): the chip's pixel gain spread inflates the spots'
- * residuals at their peaks (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that model accounts for.
+ * overlapping emitters that detection would merge). Baseline and gain come from the fine-detail noise model below
+ * instead where it is well determined (else from the spots; an undersampled sCMOS camera is refused): the spots'
+ * residuals carry the fit's misfit at their peaks (an Airy PSF's EMCCD read +20 to +34 %) and an sCMOS chip's pixel
+ * gain spread (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that model accounts for. Its filter
+ * goes by the PSF's width as the frames' fluctuations measure it.
  *
  * Dense stacks (too few spots stand alone, or too few of those the noise model explains): the camera from the noise
  * in the frames' finest spatial detail (highpass-noise.ts: mean-variance line over tiles of all frames, any density,
- * with a term for an sCMOS chip's gain spread; a narrower band below PSF sigma 0.9 px, refused below 0.72 px), PSF
- * sigma and photons from the spatial correlation of the frames' fluctuations under a pixel-integrated Gaussian
- * (fluctuation.ts), background from the dark pixel-frames as above (else the pixels' low temporal levels,
- * denseBackgroundAdu), density as above.
+ * with a term for an sCMOS chip's gain spread, none for an EMCCD; a narrower band below PSF sigma 0.9 px, refused
+ * below 0.72 px), PSF sigma and photons from the spatial correlation of the frames' fluctuations under a
+ * pixel-integrated Gaussian (fluctuation.ts), background from the dark pixel-frames as above (else the pixels' low
+ * temporal levels, denseBackgroundAdu), density as above.
  * On either path the camera kind (EM gain or none) comes from the noise's third cumulant in the pixel-frames that no
  * emitter reaches (dark-pixels.ts), unless the `camera` option gives it; where too little of the stack is dark to
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
@@ -29,8 +31,8 @@
  * 0.78 px, about nothing for an optical PSF, whose spectrum ends below the band).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
  * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.2 / +6.5 / -5.6 / -3.2 / +7.3 %, at
- * 2/um^2 -0.1 / +1.3 / +2.4 / -5.0 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.9 / +1.1 / +2.2 /
- * -11.7 / -2.7 / +9.6 %, at 5/um^2 -0.2 / -0.3 / +8.4 / -13.5 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
+ * 2/um^2 -0.1 / +1.3 / +2.4 / -5.0 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.6 / +0.4 / +3.5 /
+ * -11.1 / -2.7 / +9.6 %, at 5/um^2 +0.2 / +0.6 / +6.5 / -14.3 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
  * 2.5/um^2 -1.4 / +7.8 / +6.1 / -5.6 / +1.6 / +1.9 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
  * 2.5/um^2): +0.1 / -2.3 / +1.6 / +9.8 / +0.8 / -7.6 %. Over 4 more seeds each: `npm run bench:estimate`.
  */
@@ -43,7 +45,7 @@ import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
-import { highpassNoiseModel, withoutLeak, type HighpassNoise } from './highpass-noise.js';
+import { highpassNoiseModel, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
@@ -195,14 +197,24 @@ function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
 }
 
 /**
- * The fine-detail noise line less the emitters' light in its filter's band, measured from the frames' spectrum
- * (band-leak.ts), for the narrow band of undersampled PSFs; for sampled ones (order 6) that light is negligible and its
- * measurement only noise.
+ * What the emitters' light in the fine-detail filter's band adds to the noise slope, measured from the frames'
+ * spectrum (band-leak.ts), for the narrow band of undersampled PSFs; for sampled ones (order 6) that light is
+ * negligible and its measurement only noise: 0.
  */
-function withoutBandLight(hp: HighpassNoise, frames: Float64Array[], width: number, height: number, backgroundAdu: number): HighpassNoise {
-  if (hp.order !== UNDERSAMPLED_ORDER) return hp;
-  const leak = bandLeak(frames, width, height, hp.order, backgroundAdu);
-  return leak ? withoutLeak(hp, leak.excessSlope, backgroundAdu) : hp;
+function bandLightSlope(hp: HighpassNoise, frames: Float64Array[], width: number, height: number, backgroundAdu: number): number {
+  if (hp.order !== UNDERSAMPLED_ORDER) return 0;
+  return bandLeak(frames, width, height, hp.order, backgroundAdu)?.excessSlope ?? 0;
+}
+
+/**
+ * The fine-detail noise model for a camera of excess noise factor F, less the band's light: for EM gain without the
+ * gain-spread term (an EMCCD's pixels share one gain; highpass-noise.ts, withoutGainSpreadTerm). Undefined where that
+ * line's slope is not known to MAX_SLOPE_ERROR.
+ */
+function fineLine(hp: HighpassNoise, F: 1 | 2, leakSlope: number, backgroundAdu: number): HighpassNoise | undefined {
+  const line = F === 2 ? withoutGainSpreadTerm(hp) : hp;
+  if (!(line.slopeRelativeError <= MAX_SLOPE_ERROR)) return undefined;
+  return leakSlope !== 0 ? withoutLeak(line, leakSlope, backgroundAdu) : line;
 }
 
 /**
@@ -456,10 +468,11 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     fits = sparse.fits;
     const noise = sparse.noise;
     const sigma = median(fits.sigma);
-    // The fine-detail noise model (highpass-noise.ts), where it is well determined, for an sCMOS camera: its chip's
-    // pixel gain spread inflates the spots' residuals at their peaks (the 107 nm chip of the tests read +14 %), which
-    // that model accounts for. (Not for an EMCCD: there its baseline read -2 and -8 % on the uniform stacks of the
-    // tests, where the spots' is right.) Its variance line also finds the dark pixel-frames below.
+    // The fine-detail noise model (highpass-noise.ts), where it is well determined: the spots' residuals carry their
+    // misfit at the peaks, and for an sCMOS camera its chip's pixel gain spread (the 107 nm chip of the tests read
+    // +14 %, a 160 nm one +21-26 %), which that model accounts for; for an EMCCD the independent simulator's Airy PSF
+    // read the gain from the spots +20 to +34 % (128 px frames at 5.5/um^2, 64 px at 1/um^2), the fine detail within
+    // 5 %. Its variance line also finds the dark pixel-frames below.
     // Its filter goes by the PSF's width as the frames' fluctuations measure it, as on dense stacks: an optical PSF's
     // narrow core fits narrower than its light spreads (the independent simulator's Airy PSF at 160 nm, 0.78 px: 0.72
     // fitted, 0.76 from the fluctuations), and below MIN_SAMPLED_SIGMA_PX the camera came from the spots alone, whose
@@ -473,13 +486,14 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const darkLevel = darkBackgroundAdu(dark);
     backgroundAdu = darkLevel ?? median(fits.background);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'spots';
-    const hp = fine ? withoutBandLight(fine, frames, width, height, backgroundAdu) : undefined;
+    const leakSlope = raw ? bandLightSlope(raw, frames, width, height, backgroundAdu) : 0;
+    const hp = raw && fineLine(raw, 1, leakSlope, backgroundAdu);
     // The camera kind from the dark pixel-frames' skew; where that leaves both kinds plausible, sCMOS is assumed, as
     // on dense stacks: the spots' own third moment, which their neighbours' light and misfit swamp, read the wrong
     // kind in 8 of the 12 sparse stacks of `npm run bench:estimate`.
     const kind = cameraKind(options.camera, dark, (hp ?? noise).variance.slope, hp ? hp.slopeRelativeError : SPOTS_SLOPE_ERROR);
-    const scmosLine = kind.F === 1 ? hp : undefined;
-    if (kind.F === 1 && !scmosLine && filterSigma < SAMPLED_SIGMA_PX) {
+    const line = raw && fineLine(raw, kind.F, leakSlope, backgroundAdu);
+    if (kind.F === 1 && !line && filterSigma < SAMPLED_SIGMA_PX) {
       // An undersampled PSF's spots misfit at their peaks, where an sCMOS chip's pixel gain spread adds to the
       // residuals too: from the spots alone, the independent simulator's 160 nm sCMOS behind NA 1.4 (0.61 px fitted)
       // read its gain +61 to +87 %, and a 48 px wide sparse stack at 0.78 px +21 %. No figures rather than those.
@@ -491,7 +505,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `If the camera is an EMCCD, say so (camera: 'emccd', --camera emccd): its noise model from the spots holds there`,
       );
     }
-    model = withSkew({ ...cameraFromNoise(scmosLine ?? noise, kind.F, scmosLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
+    model = withSkew({ ...cameraFromNoise(line ?? noise, kind.F, line ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
     // width from the frames' fluctuations (any signal level will do for the width) chooses the high-pass filter.
@@ -503,34 +517,32 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `(it needs sigma >= ${MIN_SAMPLED_SIGMA_PX} px); use a sparser part of the acquisition (--frames) or a stack with fewer emitters per frame`,
       );
     }
-    let hp = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
-    if (!hp) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
-    if (hp.slopeRelativeError > MAX_SLOPE_ERROR) {
-      throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * hp.slopeRelativeError).toFixed(0)} %)`);
+    const raw = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
+    if (!raw) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
+    if (raw.slopeRelativeError > MAX_SLOPE_ERROR) {
+      throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * raw.slopeRelativeError).toFixed(0)} %)`);
     }
     // The background from the pixel-frames no emitter reaches (dark-pixels.ts), where there are enough of them; else
     // from the pixels' low levels over time (denseBackgroundAdu), which the wings of emitters nearby lift.
-    const dark = darkPixels(frames, width, height, hp.variance, psfWidth);
+    const dark = darkPixels(frames, width, height, raw.variance, psfWidth);
     const darkLevel = darkBackgroundAdu(dark);
-    backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
+    backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, raw);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'low-levels';
     // The emitters' light that leaks into the filter's band raised the slope (band-leak.ts; at sigma 0.78 px +7 % for
-    // a Gaussian PSF, ~0 for an optical one): taken off, then the background from the low levels (which the line
-    // moves) again.
-    const corrected = withoutBandLight(hp, frames, width, height, backgroundAdu);
-    if (corrected !== hp) {
-      hp = corrected;
-      backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, hp);
-    }
+    // a Gaussian PSF, ~0 for an optical one): taken off. The camera kind from the dark pixel-frames' skew, where they
+    // rule one kind out (the fine detail's own third moment is the emitters' more than the camera's); with EM gain
+    // the line without the gain-spread term. Then the background from the low levels (which the line moves) again.
+    const leakSlope = bandLightSlope(raw, frames, width, height, backgroundAdu);
+    const scmosLine = fineLine(raw, 1, leakSlope, backgroundAdu) ?? raw;
+    const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
+    const hp = (kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine;
+    if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
     const meanLevel = total / (frames.length * width * height);
     // PSF and photons from the correlation of the frames' fluctuations (fluctuation.ts); the spots that stand alone
     // where that fails.
     const photonsAdu = fl ? secondOverFirstAdu(fl, meanLevel - backgroundAdu) : undefined;
-    // The camera kind from the dark pixel-frames' skew, where they rule one kind out; the fine detail's own third
-    // moment is the emitters' more than the camera's.
-    const kind = cameraKind(options.camera, dark, hp.variance.slope, hp.slopeRelativeError);
     model = withSkew(cameraFromNoise(hp, kind.F, 'highpass', kind.source), kind.skew);
     fits = fitFrames(frames, width, height, half, sigma0, hp.variance, 1.25 * sigma0, MAX_DENSE_CHI2);
     if (fl && photonsAdu !== undefined) fluctuation = { sigmaPx: fl.sigmaPx, photons: photonsAdu / model.aduPerPhoton };

@@ -50,6 +50,11 @@ export interface HighpassNoise {
   order: number;
   /** kappa of the fit: the (relative gain spread)^2 of the pixels, ~0 for an EMCCD. */
   gainSpreadSquared: number;
+  /**
+   * The same tiles' line without the gain-spread term (kappa 0), for a camera without pixel gain spread (EM gain):
+   * there the free term only takes noise (withoutGainSpreadTerm says how much).
+   */
+  plainLine: { slope: number; intercept: number; slopeRelativeError: number };
   /** The slope of the plain variance line (without the R term), for comparison. */
   binnedSlope: number;
   /** The share of the slope taken off as the emitters' leaked light (withoutLeak; negative: added); 0 when not corrected. */
@@ -87,7 +92,7 @@ function solveLinear(a: Float64Array, b: Float64Array): Float64Array | undefined
  * white, high-frequency "noise" of variance (gain spread)^2 x R, which the fixed-pattern subtraction cannot remove
  * (measured: without this term the gain of the independent simulator's sCMOS read 11-14 % high on dense stacks, and
  * right with its gain spread set to 0). R holds the noise too ((1 - 1/T) (s2 mu + c) more), which the returned s2 and
- * c account for.
+ * c account for. With `signalTerm` false, kappa is 0: the plain line, for a camera without pixel gain spread.
  */
 function fitWithSignalTerm(
   mu: number[],
@@ -97,8 +102,9 @@ function fitWithSignalTerm(
   hi: number,
   start: { slope: number; intercept: number },
   nT: number,
+  signalTerm = true,
 ): { slope: number; intercept: number; kappa: number; slopeError: number } | undefined {
-  const P = 3;
+  const P = signalTerm ? 3 : 2;
   let p = [start.slope, start.intercept, 0];
   let varSlope = NaN;
   let chi = 0;
@@ -110,6 +116,7 @@ function fitWithSignalTerm(
       if (mu[i] < lo || mu[i] > hi) continue;
       const x = [mu[i], 1, r[i]];
       const pred = Math.max(p[0] * x[0] + p[1] + p[2] * x[2], 1e-9);
+      // (x[2] enters the sums only with the signal term: j, k < P.)
       const w = 1 / (pred * pred);
       for (let j = 0; j < P; j++) {
         b[j] += w * x[j] * v[i];
@@ -118,8 +125,10 @@ function fitWithSignalTerm(
     }
     const next = solveLinear(a, b);
     if (!next) return undefined;
-    p = Array.from(next);
-    varSlope = solveLinear(a, Float64Array.of(1, 0, 0))?.[0] ?? NaN;
+    p = [next[0], next[1], signalTerm ? next[2] : 0];
+    const unit = new Float64Array(P);
+    unit[0] = 1;
+    varSlope = solveLinear(a, unit)?.[0] ?? NaN;
     chi = 0;
     used = 0;
     for (let i = 0; i < mu.length; i++) {
@@ -134,6 +143,25 @@ function fitWithSignalTerm(
   // The slope's standard error from the fit's covariance, scaled by the scatter about it.
   const slopeError = Math.sqrt(Math.max(0, varSlope) * (chi / Math.max(1, used - P))) / keep;
   return { slope: p[0] / keep, intercept: p[1] / keep, kappa: p[2], slopeError };
+}
+
+/**
+ * The noise model from the line without the gain-spread term (plainLine), for an EMCCD: its pixels share one gain
+ * (its EM register), and the free term only took the noise that R and the tiles' variance share, heavy-tailed with
+ * EM gain. Measured with the free term: lib/simulate's EMCCD at 65 nm (EM gain 300, 10 ADU per photon) kappa 22-58e-4,
+ * gain -4 to -9 % and baseline -4.5 to -9.4 %; with kappa 0 gain -0.2 to +2.3 %, baseline -0.7 to +2.2 % (3 seeds);
+ * the independent simulator's EMCCD at 5.5/um^2 gain -2.7 to +2.8 % against -0.8 to +0.2 % (4 seeds).
+ */
+export function withoutGainSpreadTerm(hp: HighpassNoise): HighpassNoise {
+  const { slope, intercept, slopeRelativeError } = hp.plainLine;
+  return {
+    ...hp,
+    variance: { slope, intercept },
+    baselineAdu: -intercept / slope,
+    aduPerPhoton: slope / hp.excessNoiseFactor,
+    slopeRelativeError,
+    gainSpreadSquared: 0,
+  };
 }
 
 /**
@@ -287,7 +315,8 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   const binned = fitLine(xs, ys, ws);
   if (!(binned.slope > 0)) return undefined;
   const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT);
-  if (!fit) return undefined;
+  const plain = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, false);
+  if (!fit || !plain || !(plain.slope > 0)) return undefined;
   const line = { slope: fit.slope, intercept: fit.intercept };
   const s2 = line.slope;
   if (!(s2 > 0)) return undefined;
@@ -331,6 +360,7 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
     tiles: n,
     order,
     gainSpreadSquared: fit.kappa,
+    plainLine: { slope: plain.slope, intercept: plain.intercept, slopeRelativeError: Math.max(plain.slopeError / plain.slope, binnedError) },
     binnedSlope: binned.slope,
     leakCorrection: 0,
   };
