@@ -25,7 +25,7 @@ const UPSAMPLING = 8;
 const FINE_NM = 100 / UPSAMPLING;
 
 /** Mean of the image around each emitter's fine pixel: centre, its 4 edge neighbours, its 4 diagonal neighbours. */
-export function meanResponse(image: ArrayLike<number>, width: number, height: number, emitters: readonly Emitter[], scale: number): { centre: number; edges: number; corners: number; emitters: number } {
+export function meanResponse(image: ArrayLike<number>, width: number, height: number, emitters: readonly Pick<Emitter, 'xNm' | 'yNm'>[], scale: number): { centre: number; edges: number; corners: number; emitters: number } {
   let centre = 0;
   let edges = 0;
   let corners = 0;

@@ -90,7 +90,7 @@ describe('reconstruct options', () => {
   });
 
   it('--backend tensorrt gives the reason `info` gives: an addon without TensorRT, or no addon at all', () => {
-    for (const env of [{ SMLM_RT_ADDON: fakeAddon }, { SMLM_RT_DISABLE_NATIVE: '1' }]) {
+    for (const env of [{ SMLM_RT_ADDON: fakeAddon }, { SMLM_RT_DISABLE_NATIVE: '1' }] as Record<string, string>[]) {
       const info = JSON.parse(smlm(['info', '--json'], { env }).stdout) as { backends: { name: string; detail: string }[] };
       const trt = info.backends.find((b) => b.name === 'tensorrt')!;
       const run = smlm(reconstructArgs('trt.tif', '-b', 'tensorrt'), { env });

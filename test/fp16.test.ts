@@ -129,7 +129,7 @@ describe('convertOnnxToFp16', () => {
       console.warn(`onnxruntime CPU failed running the fp16 model, output comparison skipped: ${(err as Error).message}`);
       return;
     }
-    const values = out instanceof Uint16Array ? Array.from(out, halfBitsToNumber) : Array.from(out);
+    const values: number[] = out instanceof Uint16Array ? Array.from(out, halfBitsToNumber) : Array.from(out, Number);
     let num = 0;
     let den = 0;
     values.forEach((v, i) => {
