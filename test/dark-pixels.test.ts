@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cameraKindFromSkew, darkPixels, skewRatio } from '../lib/estimate/dark-pixels.js';
+import { SCMOS_107NM, simulateIndependentStack } from '../lib/independent-simulator/index.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
 
 function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
@@ -63,6 +64,20 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
     expect(emccd.ratio).toBeLessThan(1.6);
     expect(cameraKindFromSkew(scmos, 0.05)).toBe('scmos');
     expect(cameraKindFromSkew(emccd, 0.05)).toBe('emccd');
+  });
+
+  it("gives the field's background where it varies: a plane through the dark pixels, which lie on the emptier side", () => {
+    // The independent simulator's 107 nm sCMOS: background 40 photons on average over the field (2 ADU each, baseline
+    // 400: 480 ADU) with a 30 % gradient and 25 % haze; the structures keep its fuller side lit.
+    const { stack } = simulateIndependentStack({ ...SCMOS_107NM, seed: 43, frames: 200 });
+    const dark = darkPixels(framesOf(stack), stack.width, stack.height, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
+    expect(dark.levelAdu - 480).toBeGreaterThan(15);
+    expect(Math.abs(dark.fieldLevelAdu - 480)).toBeLessThan(3);
+    // A flat background: both the same.
+    const flat = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0.5, backgroundPhotons: 20, camera: SCMOS }).stack);
+    const even = darkPixels(flat, 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.1)!;
+    expect(even.fieldLevelAdu).toBeCloseTo(440, 0);
+    expect(even.levelAdu).toBeCloseTo(440, 0);
   });
 
   it('says so where nothing is dark, or too little to tell', () => {

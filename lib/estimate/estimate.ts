@@ -6,8 +6,9 @@
  * How: isolated spots are fitted with an integrated Gaussian + constant (spot-fit.ts). Their residuals against the
  * fitted expectation give the camera's noise model (noise-model.ts: gain, excess noise factor, baseline) — pixels of
  * every brightness from background to spot peaks, so the mean-variance line is well spread, which the background of
- * a stack (often flat) alone could not give. Then, in photons: background = the mean level of the pixel-frames no
- * emitter reaches (dark-pixels.ts; the fitted backgrounds where too few are dark), brightness = fitted signals, sigma
+ * a stack (often flat) alone could not give. Then, in photons: background = the level of the pixel-frames no emitter
+ * reaches, as the field's mean of a plane through them (dark-pixels.ts; the fitted backgrounds where too few are
+ * dark), brightness = fitted signals, sigma
  * = fitted widths; density = all light above background in a frame / mean photons per emitter (which counts
  * overlapping emitters that detection would merge). Baseline and gain come from the fine-detail noise model below
  * instead where it is well determined (else from the spots; an undersampled sCMOS camera is refused): the spots'
@@ -30,11 +31,11 @@
  * fluctuation spectrum and taken off the noise slope (band-leak.ts: +7 % of the slope for a Gaussian PSF at sigma
  * 0.78 px, about nothing for an optical PSF, whose spectrum ends below the band).
  * Measured on independent-simulator stacks of 200 frames (test/estimate.test.ts), error of baseline / gain /
- * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.2 / +6.5 / -5.6 / -3.2 / +7.3 %, at
- * 2/um^2 -0.1 / +1.3 / +2.4 / -5.0 / -2.5 / +3.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.6 / +0.4 / +3.5 /
- * -11.1 / -2.7 / +9.6 %, at 5/um^2 +0.2 / +0.6 / +6.5 / -14.3 / -3.0 / +14.6 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
- * 2.5/um^2 -1.4 / +7.8 / +6.1 / -5.6 / +1.6 / +1.9 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
- * 2.5/um^2): +0.1 / -2.3 / +1.6 / +9.8 / +0.8 / -7.6 %. Over 4 more seeds each: `npm run bench:estimate`.
+ * background / photons / PSF sigma / density: sCMOS 107 nm at 4.5/um^2 +0.2 / -0.2 / -0.3 / -7.5 / -3.2 / +11.9 %, at
+ * 2/um^2 -0.1 / +1.3 / -2.9 / -8.5 / -2.5 / +11.9 %; EMCCD 100 nm (kind from the data) at 3/um^2 +0.6 / +0.4 / +1.4 /
+ * -12.0 / -2.7 / +11.8 %, at 5/um^2 +0.2 / +0.6 / +4.2 / -14.9 / -3.0 / +16.1 %; sCMOS 160 nm (sigma 0.78 px, Airy) at
+ * 2.5/um^2 -1.4 / +7.8 / +4.8 / -5.9 / +1.6 / +2.5 %. On lib/simulate's Gaussian PSF at 160 nm (sigma 0.78 px,
+ * 2.5/um^2): +0.1 / -2.3 / +1.5 / +9.8 / +0.8 / -7.5 %. Over 4 more seeds each: `npm run bench:estimate`.
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
@@ -193,7 +194,7 @@ const DARK_PIXELS = 50;
 
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
 function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
-  return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.levelAdu : undefined;
+  return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.fieldLevelAdu : undefined;
 }
 
 /**
