@@ -6,17 +6,18 @@
  * for the camera's noise, and that light raises the noise line's slope. How much depends on the PSF's shape, not only
  * its width. A pixel-integrated Gaussian of the fitted width predicted +7 to +8 % of the slope at sigma 0.78 px and
  * was right for Gaussian PSFs (lib/simulate: +6.5 to +13 % needed over 4 seeds), but an optical PSF's spectrum ends
- * at 2 NA / lambda, and the independent simulator's Airy PSF at 160 nm needed -1 to +4 %: taking the Gaussian's share
- * off read that camera's gain 7 % low, and its background, which goes as 1 / gain^2, 15-25 % high.
+ * at 2 NA / lambda: the independent simulator's Airy PSF at 160 nm needed -1 to +4 %, and taking the Gaussian's share
+ * off read that camera's gain ~7 % low, its background (which goes as 1 / gain^2) up to 27 % high.
  *
  * How: a Welch periodogram (Hann-windowed blocks of BLOCK px, half overlapping) of each frame's departure from its
  * pixels' temporal means. The camera's noise is white (pixels independent; an sCMOS chip's pixel gain spread times
  * the emitters' light too, which the line's own term takes), the emitters' light is not: its power falls with
  * frequency. The noise floor is the spectrum's mean beyond FLOOR_RADIUS cycles/px, near the corner (0.5, 0.5), where
- * a PSF of sigma >= 0.72 px leaves < 1 % of the floor (a Gaussian's falls as exp(-4 pi^2 sigma^2 f^2)) and an optical
- * one nothing once its cutoff lies below it (at 160 nm, NA 1.4 and 670 nm: 0.67 cycles/px). What the filter's band
- * passes of the rest, sum |H(f)|^2 (S(f) - floor) / sum |H(f)|^2, is what a tile's filtered variance gains from
- * the emitters' light; over the mean level above the background, the slope it adds.
+ * a Gaussian PSF's power has fallen as exp(-4 pi^2 sigma^2 f^2) (at sigma 0.72 px to 1/5600 of its level at f = 0)
+ * and an optical one's to nothing once its cutoff lies below it (the independent simulator's 160 nm stacks, NA 1.2
+ * and 680 nm: 0.56 cycles/px). What the filter's band passes of the rest, sum |H(f)|^2 (S(f) - floor) / sum |H(f)|^2,
+ * is what a tile's filtered variance gains from the emitters' light; over the mean level above the background, the
+ * slope it adds.
  * Measured on 160 nm stacks without gain spread (200 frames of 48x48 px, 4 seeds each), against the slope the
  * line needed (its slope less the true gain): Gaussian PSF 0.131 / 0.222 / 0.136 / 0.263 ADU per ADU needed, 0.199 /
  * 0.229 / 0.176 / 0.170 measured (the model predicted 0.168 for all); Airy PSF 0.075 / -0.023 / 0.016 / 0.062

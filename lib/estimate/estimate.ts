@@ -8,9 +8,8 @@
  * every brightness from background to spot peaks, so the mean-variance line is well spread, which the background of
  * a stack (often flat) alone could not give. Then, in photons: background = the level of the pixel-frames no emitter
  * reaches, as the field's mean of a plane through them (dark-pixels.ts; the fitted backgrounds where too few are
- * dark), brightness = fitted signals, sigma
- * = fitted widths; density = all light above background in a frame / mean photons per emitter (which counts
- * overlapping emitters that detection would merge). Baseline and gain come from the fine-detail noise model below
+ * dark), brightness = fitted signals, sigma = fitted widths; density = all light above background in a frame / mean
+ * photons per emitter (which counts overlapping emitters that detection would merge). Baseline and gain come from the fine-detail noise model below
  * instead where it is well determined (else from the spots; an undersampled sCMOS camera is refused): the spots'
  * residuals carry the fit's misfit at their peaks (an Airy PSF's EMCCD read +20 to +34 %) and an sCMOS chip's pixel
  * gain spread (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that model accounts for. Its filter
@@ -473,7 +472,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // misfit at the peaks, and for an sCMOS camera its chip's pixel gain spread (the 107 nm chip of the tests read
     // +14 %, a 160 nm one +21-26 %), which that model accounts for; for an EMCCD the independent simulator's Airy PSF
     // read the gain from the spots +20 to +34 % (128 px frames at 5.5/um^2, 64 px at 1/um^2), the fine detail within
-    // 5 %. Its variance line also finds the dark pixel-frames below.
+    // 1 %. Its variance line also finds the dark pixel-frames below.
     // Its filter goes by the PSF's width as the frames' fluctuations measure it, as on dense stacks: an optical PSF's
     // narrow core fits narrower than its light spreads (the independent simulator's Airy PSF at 160 nm, 0.78 px: 0.72
     // fitted, 0.76 from the fluctuations), and below MIN_SAMPLED_SIGMA_PX the camera came from the spots alone, whose
