@@ -13,6 +13,9 @@ export interface EstimateCliOptions {
   readNoise?: number;
 }
 
+/** How the camera kind was settled, as the text output says it. */
+const KIND_SOURCE: Record<ImagingConditions['cameraSource'], string> = { data: 'from the data', option: 'as --camera gave it', assumed: 'ASSUMED' };
+
 /** Which window of larger frames was analysed, where not all of them. */
 function windowNote(c: ImagingConditions, frameSize: { width: number; height: number } | undefined): string {
   const r = c.regionPx;
@@ -40,7 +43,7 @@ export function formatConditions(c: ImagingConditions, frameSize?: { width: numb
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
-    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames${windowNote(c, frameSize)}; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}, kind ${c.cameraSource}`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames${windowNote(c, frameSize)}; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}, its kind ${KIND_SOURCE[c.cameraSource]}`,
   ].join('\n');
 }
 
