@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's "Fit a model to your microscope", measured in ONE device call, from the repository root:
 #   bash scripts/gpu-host/fit-demo.sh        (carry [".gpu/run", ".gpu/fit"])
-# Prepared here: scripts/gpu-host/pack.sh (.gpu/run: node, addon, dist, node_modules) and
+# Prepared here: PACK_NO_TESTS=1 scripts/gpu-host/pack.sh (.gpu/run: node, addon, dist, node_modules) and
 # `node dist/scripts/make-fit-demo.js` (.gpu/fit: NAME.conditions.json from `smlm-rt estimate --json` on an acquisition
 # stack, NAME-heldout.tif + NAME-heldout.csv.gz, another field of the same microscope).
 # On the host, for every .gpu/fit/NAME.conditions.json:

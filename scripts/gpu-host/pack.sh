@@ -11,7 +11,9 @@
 #   .gpu/run/deepstorm_torch_bench.py  the PyTorch reference, run in the same device call
 #
 # A folder of its own inside .gpu/ so that other files there (other runs) do not travel with it.
-# Environment: PACK_ARCHS (e.g. "80,90"), SHARED (default ../shared), SKIP_NATIVE_BUILD=1 to reuse build/Release.
+# Environment: PACK_ARCHS (e.g. "80,90"), SHARED (default ../shared), SKIP_NATIVE_BUILD=1 to reuse build/Release,
+# PACK_NO_TESTS=1 for calls that run the CLI only (scripts/gpu-host/fit-demo.sh): leaves out the test runner (vitest and
+# what it alone loads, ~7 MB) and the engine self-test, so that .gpu/run and .gpu/fit travel together under 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}
@@ -34,6 +36,10 @@ npx tsc -p tsconfig.json
 tar -cJf "$out/dist.tar.xz" dist
 
 say "pruning node_modules"
+test_runner_excludes=()
+if [ -n "${PACK_NO_TESTS:-}" ]; then
+  for m in vitest @vitest vite rolldown @rolldown chai; do test_runner_excludes+=("--exclude=node_modules/$m"); done
+fi
 # Everything vitest, the backends and the bench load on linux-x64; not: other platforms' onnxruntime binaries,
 # onnxruntime-web (139 MB of browser builds; the GPU host's cpu backend runs onnxruntime-node),
 # typescript (vitest transforms TS itself), build tools, type declarations, protobufjs's CLI, lightningcss (CSS only),
@@ -53,6 +59,7 @@ tar -cf - \
   --exclude='node_modules/node-addon-api' \
   --exclude='node_modules/onnx-proto/node_modules/protobufjs/cli' \
   --exclude='node_modules/lightningcss' --exclude='node_modules/lightningcss-linux-x64-gnu' \
+  "${test_runner_excludes[@]}" \
   --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' --exclude='*.md' \
   node_modules | xz -T2 -6 > "$out/node_modules.tar.xz"
 
@@ -63,7 +70,8 @@ sed -i -e 's/net = mc or m16/net = mc if mc is not None else m16/' -e "s/'compil
 grep -q 'net = mc if mc is not None else m16' "$out/deepstorm_torch_bench.py" || say "warning: the reference's end-to-end line was not found; left as is"
 
 # The engine's standalone self-test (no Node): every tile configuration against a CPU fp32 reference of the plan.
-if [ -z "${SKIP_SELFTEST:-}" ]; then
+rm -f "$out/selftest.xz"
+if [ -z "${SKIP_SELFTEST:-}" ] && [ -z "${PACK_NO_TESTS:-}" ]; then
   say "building the engine self-test for sm_${PACK_ARCHS:-90}"
   ARCHS="${PACK_ARCHS:-90}" native/tests/build.sh build/selftest > /dev/null
   xz -T2 -6 -c build/selftest/selftest > "$out/selftest.xz"
@@ -73,6 +81,12 @@ tree_bytes=$(git ls-files -z --cached --others --exclude-standard | du -cb --fil
 gpu_bytes=$(du -cb "$out" | tail -1 | cut -f1)
 rm -f "$out/build-native.log"
 total=$((tree_bytes + gpu_bytes))
-say "working tree $((tree_bytes / 1048576)) MiB + .gpu $((gpu_bytes / 1048576)) MiB = $((total / 1048576)) MiB (limit 64 MiB)"
+say "working tree $((tree_bytes / 1048576)) MiB + .gpu/run $((gpu_bytes / 1048576)) MiB = $((total / 1048576)) MiB (limit 64 MiB)"
 ls -la "$out"
 if [ "$total" -ge $((64 * 1048576)) ]; then say "too large to travel"; exit 1; fi
+# fit-demo.sh carries .gpu/fit beside run/.
+if [ -d .gpu/fit ]; then
+  fit_bytes=$(du -cb .gpu/fit | tail -1 | cut -f1)
+  with_fit=$((total + fit_bytes))
+  say "with .gpu/fit (fit-demo.sh): $((with_fit / 1048576)) MiB$([ "$with_fit" -ge $((64 * 1048576)) ] && echo ': too large, pack with PACK_NO_TESTS=1')"
+fi
