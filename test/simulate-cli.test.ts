@@ -95,8 +95,17 @@ describe('smlm-rt simulate', () => {
     expect(readFileSync(join(dir, 'kept.csv'), 'utf8')).toMatch(/^"id","frame"/);
   });
 
+  it('takes one side for a square frame (the default model pads 62 px to 64)', async () => {
+    const out = join(dir, 'square.tif');
+    const run = smlm(['simulate', '-o', out, '--frames', '2', '--size', '62', '--seed', '3']);
+    expect(run.code, run.stderr).toBe(0);
+    const stack = await readTiffStack(out);
+    expect([stack.height, stack.width]).toEqual([62, 62]);
+  });
+
   it('usage errors exit 2', () => {
     expect(smlm(['simulate', '-o', join(dir, 'x.tif'), '--camera', 'ccd']).code).toBe(2);
     expect(smlm(['simulate', '-o', join(dir, 'x.tif'), '--size', '3x3']).code).toBe(2);
+    expect(smlm(['simulate', '-o', join(dir, 'x.tif'), '--size', '64x']).code).toBe(2);
   });
 });

@@ -42,10 +42,11 @@ function positive(value: string): number {
   return n;
 }
 
+/** HEIGHTxWIDTH, or one number for a square frame. */
 function frameSize(value: string): { height: number; width: number } {
-  const m = /^\s*(\d+)\s*[xX]\s*(\d+)\s*$/.exec(value);
-  const [h, w] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!(h >= 4 && w >= 4 && h <= 4096 && w <= 4096)) throw new InvalidArgumentError(`expected HEIGHTxWIDTH, 4..4096 each (e.g. 64x64), got "${value}"`);
+  const m = /^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?$/.exec(value);
+  const [h, w] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
+  if (!(h >= 4 && w >= 4 && h <= 4096 && w <= 4096)) throw new InvalidArgumentError(`expected HEIGHTxWIDTH or one side, 4..4096 each (e.g. 64x64 or 62), got "${value}"`);
   return { height: h, width: w };
 }
 
@@ -129,7 +130,7 @@ export function register(program: Command): void {
     .option('--adu-per-photon <n>', 'gain, ADU per photon', positive)
     .option('--read-noise <adu>', 'sCMOS read noise, ADU rms (default 1.5 electrons)', nonNegative)
     .option('--frames <n>', 'frames', integerOption(1, 1_000_000), 100)
-    .option('--size <HxW>', 'frame size, px', frameSize, { height: 64, width: 64 })
+    .addOption(new Option('--size <HxW>', 'frame size, px: HEIGHTxWIDTH, or one side for a square').argParser(frameSize).default({ height: 64, width: 64 }, '64x64'))
     .addOption(new Option('--structure <kind>', 'where emitters sit').choices(['filaments', 'uniform']).default('filaments'))
     .option('--seed <n>', 'random seed (same options and seed: the same stack)', integerOption(0, 2 ** 31 - 1), 1)
     .option('-f, --force', 'overwrite existing output files')
