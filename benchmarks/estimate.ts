@@ -22,6 +22,7 @@
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/simulate/presets.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
@@ -43,9 +44,6 @@ function independent(name: string, c: IndependentConditions): Microscope {
   return { name, draw: (seed, frames) => simulateIndependentStack({ ...c, seed, frames }).stack, camera: truth.camera, truth };
 }
 
-/** An sCMOS chip of 2 ADU per photon around 400 ADU, 1.5 e- median read noise, per-pixel maps. */
-const CHIP: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3, pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 } };
-
 /** The fit demo's 160 nm microscope (48 px frames), whose Airy PSF is undersampled (sigma 0.78 px). */
 const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.conditions;
 
@@ -65,24 +63,27 @@ const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px), 64 px frames (most spots stand alone)', { ...SCMOS_160NM, width: 64, height: 64 }),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 3/um2, filaments',
-    { pixelSizeNm: 107, densityPerUm2: 3, sigmaNm: [120, 130], photons: { kind: 'uniform', min: 2000, max: 3000 }, backgroundPhotons: 40, camera: CHIP },
+    { pixelSizeNm: 107, densityPerUm2: 3, sigmaNm: [120, 130], photons: { kind: 'uniform', min: 2000, max: 3000 }, backgroundPhotons: 40, camera: SCMOS_CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 3 },
   ),
-  gaussian(
-    'lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments',
-    { pixelSizeNm: 160, width: 48, height: 48, densityPerUm2: 2.5, sigmaNm: [115, 135], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 40, camera: CHIP },
-    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5 },
-  ),
+  gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN, {
+    baselineAdu: 400,
+    aduPerPhoton: 2,
+    backgroundPhotons: 40,
+    photonsMedian: 2500,
+    psfSigmaNm: 125,
+    densityPerUm2: 2.5,
+  }),
   gaussian(
     'lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments',
-    { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 3, sigmaNm: [105, 115], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 20, camera: CHIP },
+    { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 3, sigmaNm: [105, 115], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 20, camera: SCMOS_CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 110, densityPerUm2: 3 },
   ),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions), 128 px frames (most spots stand alone)", { ...BENCHMARK_LIKE_EMCCD, width: 128, height: 128 }),
   gaussian(
     'lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons',
-    { ...SPARSE_20, camera: CHIP },
+    { ...SPARSE_20, camera: SCMOS_CHIP },
     { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
   ),
   gaussian(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bandLeak } from '../lib/estimate/band-leak.js';
 import { simulateIndependentStack } from '../lib/independent-simulator/index.js';
 import { erf } from '../lib/simulate/psf.js';
-import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
+import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 
 function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
@@ -35,25 +35,14 @@ function gaussianLeak(sigmaPx: number, order: number): number {
   return (perAxis * perAxis) / (h2 * h2);
 }
 
-/** lib/simulate's sCMOS (2 ADU per photon around 400 ADU, 3 ADU read noise), without a gain spread. */
-const SCMOS: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3 };
+/** lib/simulate's sCMOS chip without its per-pixel maps: no gain spread, the band's light alone. */
+const { pixelVariation: _maps, ...SCMOS } = SCMOS_CHIP;
 const ORDER = 14;
 
 describe("bandLeak: the emitters' light in the fine-detail filter's band, from the frames' spectrum", () => {
   it('measures a Gaussian PSF at sigma 0.78 px about as the Gaussian model predicts it', () => {
     // 1500-3500 photons (uniform): E[n^2] / E[n] = 2633 photons, 5267 ADU; background 40 photons: 480 ADU.
-    const stack = simulateStack({
-      frames: 200,
-      seed: 21,
-      pixelSizeNm: 160,
-      width: 48,
-      height: 48,
-      densityPerUm2: 2.5,
-      sigmaNm: [115, 135],
-      photons: { kind: 'uniform', min: 1500, max: 3500 },
-      backgroundPhotons: 40,
-      camera: SCMOS,
-    }).stack;
+    const stack = simulateStack({ ...SCMOS_160NM_GAUSSIAN, camera: SCMOS, frames: 200, seed: 21 }).stack;
     const leak = bandLeak(framesOf(stack), 48, 48, ORDER, 480)!;
     const predicted = gaussianLeak(125 / 160, ORDER) * 5267;
     expect(predicted).toBeCloseTo(0.168, 2);

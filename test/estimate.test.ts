@@ -4,7 +4,7 @@ import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
-import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
+import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
@@ -38,15 +38,6 @@ function misses(e: ImagingConditions, truth: Truth): string[] {
   if (e.camera !== truth.camera) out.push(`camera ${e.camera} vs ${truth.camera}`);
   return out;
 }
-
-/** An sCMOS chip of 2 ADU per photon around 400 ADU (3 ADU = 1.5 e- median read noise) with per-pixel maps. */
-const SCMOS_CHIP: SimulationOptions['camera'] = {
-  emGain: 1,
-  electronsPerAdu: 0.5,
-  baselineAdu: 400,
-  readNoiseAdu: 3,
-  pixelVariation: { offsetSdAdu: 2, gainSdRelative: 0.03, readNoiseSdRelative: 0.3 },
-};
 
 // Uniformly placed emitters at ~1 per um^2: the estimator needs spots it can fit one by one (see lib/estimate).
 const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMisses?: string[] }[] = [
@@ -98,14 +89,7 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
     // 6-10 % low on this seed and five more, the background +9 to +21 %; with the Gaussian model's leak before, the
     // gain read 4-10 % low and this seed's background +5.9 %.
     name: 'sCMOS, 160 nm, PSF sigma 125 nm (0.78 px)',
-    options: {
-      pixelSizeNm: 160,
-      densityPerUm2: 1,
-      sigmaNm: [115, 135],
-      photons: { kind: 'uniform', min: 1500, max: 3500 },
-      backgroundPhotons: 40,
-      camera: SCMOS_CHIP,
-    },
+    options: { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 1 },
     truth: { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1, camera: 'scmos' },
     knownMisses: ['backgroundPhotons 46.02 vs 40 (15.1 %)'],
   },
@@ -144,18 +128,7 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
   });
 
   it('a dense sCMOS stack at 160 nm (PSF 0.78 px, Gaussian), the camera kind from its dark pixel-frames', async () => {
-    const sim = simulateStack({
-      frames: 200,
-      seed: 3,
-      pixelSizeNm: 160,
-      width: 48,
-      height: 48,
-      densityPerUm2: 2.5,
-      sigmaNm: [115, 135],
-      photons: { kind: 'uniform', min: 1500, max: 3500 },
-      backgroundPhotons: 40,
-      camera: SCMOS_CHIP,
-    });
+    const sim = simulateStack({ ...SCMOS_160NM_GAUSSIAN, frames: 200, seed: 3 });
     const e = await estimateConditions(sim.stack);
     expect(e.cameraModel).toBe('highpass');
     expect([e.cameraSource, e.skewSource]).toEqual(['data', 'dark-pixels']);
@@ -262,19 +235,7 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
       code: 'E_BAD_OPTIONS',
       message: expect.stringMatching(/undersampled: an sCMOS camera.*reaches even the finest detail.*--camera emccd/),
     });
-    const small = simulateStack({
-      frames: 200,
-      seed: 3,
-      structure: { kind: 'uniform' },
-      width: 48,
-      height: 48,
-      pixelSizeNm: 160,
-      densityPerUm2: 0.5,
-      sigmaNm: [115, 135],
-      photons: { kind: 'uniform', min: 1500, max: 3500 },
-      backgroundPhotons: 40,
-      camera: SCMOS_CHIP,
-    });
+    const small = simulateStack({ ...SCMOS_160NM_GAUSSIAN, frames: 200, seed: 3, structure: { kind: 'uniform' }, densityPerUm2: 0.5 });
     await expect(estimateConditions(small.stack)).rejects.toMatchObject({
       code: 'E_BAD_OPTIONS',
       message: expect.stringMatching(/undersampled.*slope uncertain by 22 %.*more frames or a larger field/),
