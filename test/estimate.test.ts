@@ -4,19 +4,12 @@ import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
-import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
+import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
-interface Truth {
-  baselineAdu: number;
-  aduPerPhoton: number;
-  backgroundPhotons: number;
-  photonsMedian: number;
-  psfSigmaNm: number;
-  densityPerUm2: number;
-  camera: 'emccd' | 'scmos';
-}
+/** What a simulation's settings say `estimate` should read (the pixel size is checked on its own). */
+type Truth = Omit<MicroscopeConditions, 'pixelSizeNm' | 'readNoiseAdu'>;
 
 /** The issue's tolerances: baseline 2 %, gain, background and PSF sigma 15 %, photons 25 % (density: 25 % too). */
 const TOLERANCE: Record<keyof Omit<Truth, 'camera'>, number> = {
