@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { compileModel, describePlan } from '../lib/engine/compile.js';
 import { planMacsPerFrame, type Plan } from '../lib/engine/plan.js';
 import { runPlanReference } from '../lib/engine/reference.js';
-import { isSmlmError, type SmlmError } from '../lib/errors.js';
 import type { Stack } from '../lib/types.js';
 import {
   loadedModelFromBytes,
@@ -181,15 +180,3 @@ describe('plan structure and MAC count', () => {
     expect(() => runPlanReference(plan, cameraLikeStack(1, 18, 16, 1))).toThrow(expect.objectContaining({ code: 'E_FRAME_SIZE_UNSUPPORTED' }));
   });
 });
-
-export function expectModelInvalid(fn: () => unknown, ...fragments: string[]): SmlmError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(isSmlmError(caught, 'E_MODEL_INVALID'), String(caught)).toBe(true);
-  for (const f of fragments) expect((caught as SmlmError).message).toContain(f);
-  return caught as SmlmError;
-}

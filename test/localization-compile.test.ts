@@ -6,21 +6,10 @@ import { normalizeFrameReference, runPlanReference } from '../lib/engine/referen
 import { localizationHeadOf } from '../lib/model/head.js';
 import { renderDetections, sigmoid } from '../lib/render-detections.js';
 import type { Stack } from '../lib/types.js';
-import { isSmlmError, type SmlmError } from '../lib/errors.js';
 import { loadedModelFromBytes, makeUNetModel, seededRandom, testMetadata, type LocalizationRenderSettings } from '../benchmarks/random-models.js';
 import { OnnxModelBuilder } from '../lib/model/onnx-builder.js';
 import { cameraLikeStack } from './helpers/camera-stack.js';
-
-function expectModelInvalid(fn: () => unknown, ...fragments: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(isSmlmError(caught, 'E_MODEL_INVALID'), String(caught)).toBe(true);
-  for (const f of fragments) expect((caught as SmlmError).message).toContain(f);
-}
+import { expectModelInvalid } from './helpers/expect-error.js';
 
 async function runDetections(bytes: Uint8Array, stack: Stack, mean: number, std: number, grid: number): Promise<Float32Array> {
   const ort = await import('onnxruntime-node');
