@@ -1,7 +1,7 @@
 // The command line's details (issue 13), each run through the built CLI: -q, -o with a PNG name, GPU-only options
 // with --backend cpu, --precision fp32 on GPU backends, the tensorrt reason agreeing with `info`, a non-ONNX
 // --model, evaluate's localization figures, and localize's progress and --quiet.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { writeFloatTiff } from '../lib/io/tiff-write.js';
 import { formatThunderstormCsv, type Emitter } from '../lib/simulate/csv.js';
 import { makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
+import { interruptAtProgress } from './helpers/interrupt.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'lib', 'cli', 'main.js');
@@ -159,19 +160,10 @@ describe('localize progress and --quiet', () => {
   it('Ctrl-C exits 130 there too', async () => {
     const longStack = join(dir, 'long.tif');
     writeFileSync(longStack, buildTestTiff(pagesOf(4000, 16, 16, pixel), { kind: 'uint16' }));
-    const child = spawn(process.execPath, [CLI, 'localize', longStack, '-o', join(dir, 'never.csv'), '--model', modelPath, '-b', 'cpu', '--batch', '1'], {
-      env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels },
+    const { code, stderr } = await interruptAtProgress(['localize', longStack, '-o', join(dir, 'never.csv'), '--model', modelPath, '-b', 'cpu', '--batch', '1'], {
+      ...process.env,
+      SMLM_RT_MODELS_DIR: emptyModels,
     });
-    let stderr = '';
-    let interrupted = false;
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (!interrupted && stderr.includes('frames ')) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((done) => child.on('close', done));
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/smlm-rt: error E_ABORTED: /);
     expect(existsSync(join(dir, 'never.csv'))).toBe(false);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
@@ -8,6 +8,7 @@ import { writeFloatTiff } from '../lib/io/tiff-write.js';
 import { formatThunderstormCsv } from '../lib/simulate/csv.js';
 import { expectedKnownImage, makeKnownModel, writeTempModel } from './helpers/known-model.js';
 import { REPO_ROOT, tempDir } from './helpers/paths.js';
+import { interruptAtProgress } from './helpers/interrupt.js';
 import { buildTestTiff, pagesOf } from './helpers/tiff-builder.js';
 
 // The CLI runs from dist/, which test/global-setup.ts compiles from the current sources before any test file runs.
@@ -184,19 +185,7 @@ describe('smlm-rt reconstruct (spawned)', () => {
     const longStack = join(dir, 'long.tif');
     writeFileSync(longStack, buildTestTiff(pagesOf(4000, 16, 16, pixel), { kind: 'uint16' }));
     const out = join(dir, 'interrupted.tif');
-    const child = spawn(process.execPath, [CLI, 'reconstruct', longStack, '-o', out, '--model', modelPath, '-b', 'cpu', '--batch', '1'], {
-      env: { ...process.env, SMLM_RT_MODELS_DIR: emptyModels },
-    });
-    let stderr = '';
-    let interrupted = false;
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (!interrupted && stderr.includes('frames ')) {
-        interrupted = true; // once: a second Ctrl-C is left to kill the process, as in a shell
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((done) => child.on('close', done));
+    const { code, stderr } = await interruptAtProgress(['reconstruct', longStack, '-o', out, '--model', modelPath, '-b', 'cpu', '--batch', '1'], { ...process.env, SMLM_RT_MODELS_DIR: emptyModels });
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/smlm-rt: error E_ABORTED: /);
     expect(() => statSync(out)).toThrow();
