@@ -118,6 +118,7 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(e.cameraSource).toBe('option');
     const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 2, camera: 'emccd' };
     expect(misses(e, truth)).toEqual([]);
+    expect(e.notes).toEqual([]); // a sampled PSF (1.1 px): nothing known limits these figures
   });
 
   it('a dense sCMOS stack at 160 nm (PSF 0.78 px, Gaussian), the camera kind from its dark pixel-frames', async () => {
@@ -129,6 +130,9 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     // A Gaussian PSF this narrow leaks light into the high-pass band (+7 % on the gain here), which the estimate
     // measures (band-leak.ts) and takes off: the gain reads -2.3 %, the background +1.6 %.
     expect(misses(e, truth)).toEqual([]);
+    // How far such figures can land is said, in the JSON and the text.
+    expect(e.notes).toEqual([expect.stringMatching(/^the PSF \(sigma 0\.7\d px\) is narrower than 0\.9 camera px.*gain landed within 13 %.*background.*within 27 %/)]);
+    expect(formatConditions(e)).toMatch(/\nnote {14}the PSF \(sigma 0\.7\d px\)/);
   });
 
   it('analyses the central 256x256 px of larger frames (a 2048x2048 camera would need 10 GB otherwise)', async () => {
