@@ -133,6 +133,8 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     // How far such figures can land is said, in the JSON and the text.
     expect(e.notes).toEqual([expect.stringMatching(/^the PSF \(sigma 0\.7\d px\) is narrower than 0\.9 camera px.*gain landed within 13 %.*background.*within 27 %/)]);
     expect(formatConditions(e)).toMatch(/\nnote {14}the PSF \(sigma 0\.7\d px\)/);
+    expect(e.photonsSource).toBe('fluctuations');
+    expect(formatConditions(e)).toMatch(/emitter photons {3}\d+ \(E\[n\^2\]\/E\[n\] from the frames' fluctuations/);
   });
 
   it('analyses the central 256x256 px of larger frames (a 2048x2048 camera would need 10 GB otherwise)', async () => {
@@ -140,6 +142,8 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     const e = await estimateConditions(sim.stack);
     expect(e.regionPx).toEqual({ x: 22, y: 12, width: 256, height: 256 });
     expect(e.framesUsed).toBe(60);
+    expect(e.photonsSource).toBe('spots');
+    expect(formatConditions(e)).toMatch(/emitter photons {3}\d+ \(median\), \d+ \(mean\)/);
     expect(formatConditions(e, sim.stack)).toMatch(/in 60 of 60 frames \(their central 256 x 256 px, from x 22, y 12, of 300 x 280\)/);
     const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 1, camera: 'emccd' };
     expect(misses(e, truth)).toEqual([]);

@@ -39,7 +39,7 @@ export function formatConditions(c: ImagingConditions, frameSize?: { width: numb
     `baseline          ${f(c.baselineAdu, 4)} ADU${c.readNoiseSource === 'assumed' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms, ASSUMED: a typical sCMOS chip's; give yours with --read-noise, each e-^2 more moves it ${f(c.aduPerPhoton)} ADU up)` : c.readNoiseSource === 'option' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms)` : ''}`,
     `gain              ${f(c.aduPerPhoton)} ADU per photon`,
     `background        ${f(c.backgroundPhotons)} photons per pixel (${c.backgroundSource === 'dark-pixels' ? 'where no emitter shines' : c.backgroundSource === 'spots' ? "the isolated spots' fits" : "the pixels' low levels over time"})`,
-    `emitter photons   ${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`,
+    `emitter photons   ${c.photonsSource === 'fluctuations' ? `${f(c.photonsMedian)} (E[n^2]/E[n] from the frames' fluctuations, for both median and mean)` : `${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`}`,
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,

@@ -70,6 +70,11 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
   psfSigmaPx: number;
   /** Mean photons per emitter (the density uses it). */
   photonsMean: number;
+  /**
+   * Where the photons came from: the isolated spots' fits (median and trimmed mean), or, on dense stacks, the frames'
+   * fluctuations, whose E[n^2] / E[n] stands for both.
+   */
+  photonsSource: 'spots' | 'fluctuations';
   /** Detected isolated spots per um^2 per frame: a lower bound on the density, which overlap makes undercounted. */
   isolatedSpotsPerUm2: number;
   spotsFitted: number;
@@ -618,6 +623,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     skewSource: model.skewSource,
     psfSigmaPx,
     photonsMean,
+    photonsSource: fluctuation ? 'fluctuations' : 'spots',
     isolatedSpotsPerUm2: spots / frames.length / areaUm2,
     spotsFitted: spots,
     spotsConverged: fits.converged,
