@@ -182,7 +182,7 @@ const MIN_SAMPLED_SIGMA_PX = 0.72;
 /** How far the camera read from the narrow band lands (`npm run bench:estimate --seeds 8`, 160 nm stacks). */
 const UNDERSAMPLED_NOTE = (sigmaPx: number) =>
   `the PSF (sigma ${sigmaPx.toFixed(2)} px) is narrower than ${SAMPLED_SIGMA_PX} camera px, so some of the emitters' light reaches the finest detail, where the camera's noise is read: ` +
-  'on fields of 48-64 px and 200 frames at 160 nm the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both';
+  'on 160 nm sCMOS stacks of 48-64 px and 200 frames the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both';
 /**
  * Dense stacks: spot fits whose weighted residuals exceed this hold unresolved neighbours (looser than for sparse
  * stacks: the tails of emitters around a spot are not in its model).
