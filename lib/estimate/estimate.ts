@@ -9,11 +9,11 @@
  * a stack (often flat) alone could not give. Then, in photons: background = the level of the pixel-frames no emitter
  * reaches, as the field's mean of a plane through them (dark-pixels.ts; the fitted backgrounds where too few are
  * dark), brightness = fitted signals, sigma = fitted widths; density = all light above background in a frame / mean
- * photons per emitter (which counts overlapping emitters that detection would merge). Baseline and gain come from the fine-detail noise model below
- * instead where it is well determined (else from the spots; an undersampled sCMOS camera is refused): the spots'
- * residuals carry the fit's misfit at their peaks (an Airy PSF's EMCCD read +20 to +34 %) and an sCMOS chip's pixel
- * gain spread (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that model accounts for. Its filter
- * goes by the PSF's width as the frames' fluctuations measure it.
+ * photons per emitter (which counts overlapping emitters that detection would merge). Baseline and gain come from the
+ * fine-detail noise model below instead where it is well determined (else from the spots; an undersampled sCMOS
+ * camera is refused): the spots' residuals carry the fit's misfit at their peaks (an Airy PSF's EMCCD read +20 to
+ * +34 %) and an sCMOS chip's pixel gain spread (+14 % on the 107 nm chip of the tests, +21-26 % at 160 nm), which that
+ * model accounts for. Its filter goes by the PSF's width as the frames' fluctuations measure it.
  *
  * Dense stacks (too few spots stand alone, or too few of those the noise model explains): the camera from the noise
  * in the frames' finest spatial detail (highpass-noise.ts: mean-variance line over tiles of all frames, any density,
@@ -180,9 +180,12 @@ const UNDERSAMPLED_ORDER = 14;
  */
 const MIN_SAMPLED_SIGMA_PX = 0.72;
 /** How far the camera read from the narrow band lands (`npm run bench:estimate --seeds 8`, 160 nm stacks). */
-const UNDERSAMPLED_NOTE = (sigmaPx: number) =>
-  `the PSF (sigma ${sigmaPx.toFixed(2)} px) is narrower than ${SAMPLED_SIGMA_PX} camera px, so some of the emitters' light reaches the finest detail, where the camera's noise is read: ` +
-  'on 160 nm sCMOS stacks of 48-64 px and 200 frames the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both';
+function undersampledNote(sigmaPx: number): string {
+  return (
+    `the PSF (sigma ${sigmaPx.toFixed(2)} px) is narrower than ${SAMPLED_SIGMA_PX} camera px, so some of the emitters' light reaches the finest detail, where the camera's noise is read: ` +
+    'on 160 nm sCMOS stacks of 48-64 px and 200 frames the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both'
+  );
+}
 /**
  * Dense stacks: spot fits whose weighted residuals exceed this hold unresolved neighbours (looser than for sparse
  * stacks: the tails of emitters around a spot are not in its model).
@@ -637,6 +640,6 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     readNoiseElectrons,
     readNoiseSource,
     readNoiseAdu: readNoiseElectrons * aduPerPhoton,
-    notes: narrowBandSigma !== undefined ? [UNDERSAMPLED_NOTE(narrowBandSigma)] : [],
+    notes: narrowBandSigma !== undefined ? [undersampledNote(narrowBandSigma)] : [],
   };
 }
