@@ -22,6 +22,7 @@
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
+import { simulatedConditions } from '../lib/simulate/conditions.js';
 import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/simulate/presets.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
@@ -50,8 +51,9 @@ const SCMOS_160NM = FIT_DEMO_MICROSCOPES.find((m) => m.name === 'scmos-160nm')!.
 /** lib/simulate's EMCCD at the benchmark's camera: EM gain 100, 2 ADU per photon, baseline 100. */
 const EM_CHIP: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 };
 
-function gaussian(name: string, o: SimulationOptions, truth: Record<Key, number>): Microscope {
-  return { name, draw: (seed, frames) => simulateStack({ ...o, frames, seed }).stack, truth, camera: (o.camera?.emGain ?? 100) > 1 ? 'emccd' : 'scmos' };
+function gaussian(name: string, o: SimulationOptions): Microscope {
+  const truth = simulatedConditions(o);
+  return { name, draw: (seed, frames) => simulateStack({ ...o, frames, seed }).stack, truth, camera: truth.camera };
 }
 
 /** Sparse stacks of 20 background photons, where the spots' residuals misjudged the camera kind on half the seeds. */
@@ -61,46 +63,35 @@ const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM),
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', SCMOS_160NM),
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px), 64 px frames (most spots stand alone)', { ...SCMOS_160NM, width: 64, height: 64 }),
-  gaussian(
-    'lib/simulate, sCMOS 107 nm, 3/um2, filaments',
-    { pixelSizeNm: 107, densityPerUm2: 3, sigmaNm: [120, 130], photons: { kind: 'uniform', min: 2000, max: 3000 }, backgroundPhotons: 40, camera: SCMOS_CHIP },
-    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 3 },
-  ),
-  gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN, {
-    baselineAdu: 400,
-    aduPerPhoton: 2,
+  gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', {
+    pixelSizeNm: 107,
+    densityPerUm2: 3,
+    sigmaNm: [120, 130],
+    photons: { kind: 'uniform', min: 2000, max: 3000 },
     backgroundPhotons: 40,
-    photonsMedian: 2500,
-    psfSigmaNm: 125,
-    densityPerUm2: 2.5,
+    camera: SCMOS_CHIP,
   }),
-  gaussian(
-    'lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments',
-    { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 3, sigmaNm: [105, 115], photons: { kind: 'uniform', min: 1500, max: 3500 }, backgroundPhotons: 20, camera: SCMOS_CHIP },
-    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 110, densityPerUm2: 3 },
-  ),
+  gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN),
+  gaussian('lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments', {
+    pixelSizeNm: 65,
+    width: 96,
+    height: 96,
+    densityPerUm2: 3,
+    sigmaNm: [105, 115],
+    photons: { kind: 'uniform', min: 1500, max: 3500 },
+    backgroundPhotons: 20,
+    camera: SCMOS_CHIP,
+  }),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions)", BENCHMARK_LIKE_EMCCD),
   independent("independent, EMCCD 100 nm, 5.5/um2 (the benchmark's conditions), 128 px frames (most spots stand alone)", { ...BENCHMARK_LIKE_EMCCD, width: 128, height: 128 }),
-  gaussian(
-    'lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons',
-    { ...SPARSE_20, camera: SCMOS_CHIP },
-    { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
-  ),
-  gaussian(
-    'lib/simulate, EMCCD 107 nm, 0.5/um2, filaments, 20 background photons',
-    { ...SPARSE_20, camera: EM_CHIP },
-    { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
-  ),
-  gaussian(
-    'lib/simulate, EMCCD at EM gain 30 (50 e- read noise), 107 nm, 0.5/um2, filaments, 2 background photons',
-    { ...SPARSE_20, backgroundPhotons: 2, camera: { emGain: 30, electronsPerAdu: 10, baselineAdu: 100, readNoiseAdu: 5 } },
-    { baselineAdu: 100, aduPerPhoton: 3, backgroundPhotons: 2, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 0.5 },
-  ),
-  gaussian(
-    'lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons',
-    { ...SPARSE_20, densityPerUm2: 1, structure: { kind: 'uniform' }, camera: EM_CHIP },
-    { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1 },
-  ),
+  gaussian('lib/simulate, sCMOS 107 nm, 0.5/um2, filaments, 20 background photons', { ...SPARSE_20, camera: SCMOS_CHIP }),
+  gaussian('lib/simulate, EMCCD 107 nm, 0.5/um2, filaments, 20 background photons', { ...SPARSE_20, camera: EM_CHIP }),
+  gaussian('lib/simulate, EMCCD at EM gain 30 (50 e- read noise), 107 nm, 0.5/um2, filaments, 2 background photons', {
+    ...SPARSE_20,
+    backgroundPhotons: 2,
+    camera: { emGain: 30, electronsPerAdu: 10, baselineAdu: 100, readNoiseAdu: 5 },
+  }),
+  gaussian('lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons', { ...SPARSE_20, densityPerUm2: 1, structure: { kind: 'uniform' }, camera: EM_CHIP }),
 ];
 
 function row(e: ImagingConditions, truth: Record<Key, number>, outside: Record<Key, number>): string {

@@ -4,11 +4,11 @@ import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
-import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
+import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulatedConditions, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
-/** What a simulation's settings say `estimate` should read (the pixel size is checked on its own). */
+/** What a simulation's settings say `estimate` should read (simulatedConditions, settingsInEstimateTerms). */
 type Truth = Omit<MicroscopeConditions, 'pixelSizeNm' | 'readNoiseAdu'>;
 
 /** The issue's tolerances: baseline 2 %, gain, background and PSF sigma 15 %, photons 25 % (density: 25 % too). */
@@ -33,11 +33,10 @@ function misses(e: ImagingConditions, truth: Truth): string[] {
 }
 
 // Uniformly placed emitters at ~1 per um^2: the estimator needs spots it can fit one by one (see lib/estimate).
-const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMisses?: string[] }[] = [
+const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] }[] = [
   {
     name: 'EMCCD, 100 nm (benchmark camera)',
     options: { densityPerUm2: 1 },
-    truth: { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 1, camera: 'emccd' },
   },
   {
     name: 'sCMOS, 107 nm, per-pixel offset/gain/read noise',
@@ -49,7 +48,6 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
       backgroundPhotons: 40,
       camera: SCMOS_CHIP,
     },
-    truth: { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1, camera: 'scmos' },
   },
   {
     name: 'sCMOS, 160 nm, 0.5 ADU per photon',
@@ -61,7 +59,6 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
       backgroundPhotons: 15,
       camera: { emGain: 1, electronsPerAdu: 2, baselineAdu: 100, readNoiseAdu: 0.8 },
     },
-    truth: { baselineAdu: 100, aduPerPhoton: 0.5, backgroundPhotons: 15, photonsMedian: 2000, psfSigmaNm: 150, densityPerUm2: 0.6, camera: 'scmos' },
   },
   {
     // The camera from the fine detail's line without the gain-spread term (an EMCCD's pixels share one gain). A known
@@ -69,7 +66,6 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
     // the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6 to +13 %.
     name: 'EMCCD, 65 nm, 10 ADU per photon',
     options: { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 1, camera: { emGain: 300, electronsPerAdu: 30, baselineAdu: 200 } },
-    truth: { baselineAdu: 200, aduPerPhoton: 10, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 1, camera: 'emccd' },
     knownMisses: ['baselineAdu 204.3 vs 200 (2.2 %)'],
   },
   {
@@ -83,7 +79,6 @@ const CASES: { name: string; options: SimulationOptions; truth: Truth; knownMiss
     // gain read 4-10 % low and this seed's background +5.9 %.
     name: 'sCMOS, 160 nm, PSF sigma 125 nm (0.78 px)',
     options: { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 1 },
-    truth: { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 1, camera: 'scmos' },
     knownMisses: ['backgroundPhotons 46.02 vs 40 (15.1 %)'],
   },
 ];
@@ -95,7 +90,7 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
       const e = await estimateConditions(sim.stack);
       expect(e.pixelSizeNm).toBe(c.options.pixelSizeNm ?? 100);
       expect(e.pixelSizeSource).toBe('file');
-      expect(misses(e, c.truth)).toEqual(c.knownMisses ?? []);
+      expect(misses(e, simulatedConditions(c.options))).toEqual(c.knownMisses ?? []);
     });
   }
 
@@ -112,12 +107,12 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
   it('models the camera of crowded stacks from their finest detail instead of from merged spots', async () => {
     // Filaments at 2 emitters/um^2 (EMCCD): spots along a filament hide neighbours (before the dense path the spot
     // residuals read the gain 2.8x); the high-pass noise gets baseline and gain, the few single spots the rest.
-    const crowded = simulateStack({ frames: 361, seed: 3, densityPerUm2: 2 });
+    const options: SimulationOptions = { frames: 361, seed: 3, densityPerUm2: 2 };
+    const crowded = simulateStack(options);
     const e = await estimateConditions(crowded.stack, { maxFrames: 361, camera: 'emccd' });
     expect(e.cameraModel).toBe('highpass');
     expect(e.cameraSource).toBe('option');
-    const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 2, camera: 'emccd' };
-    expect(misses(e, truth)).toEqual([]);
+    expect(misses(e, simulatedConditions(options))).toEqual([]);
     expect(e.notes).toEqual([]); // a sampled PSF (1.1 px): nothing known limits these figures
   });
 
@@ -126,10 +121,9 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     const e = await estimateConditions(sim.stack);
     expect(e.cameraModel).toBe('highpass');
     expect([e.cameraSource, e.skewSource]).toEqual(['data', 'dark-pixels']);
-    const truth: Truth = { baselineAdu: 400, aduPerPhoton: 2, backgroundPhotons: 40, photonsMedian: 2500, psfSigmaNm: 125, densityPerUm2: 2.5, camera: 'scmos' };
     // A Gaussian PSF this narrow leaks light into the high-pass band (+7 % on the gain here), which the estimate
     // measures (band-leak.ts) and takes off: the gain reads -2.3 %, the background +1.6 %.
-    expect(misses(e, truth)).toEqual([]);
+    expect(misses(e, simulatedConditions(SCMOS_160NM_GAUSSIAN))).toEqual([]);
     // How far such figures can land is said, in the JSON and the text.
     expect(e.notes).toEqual([expect.stringMatching(/^the PSF \(sigma 0\.7\d px\) is narrower than 0\.9 camera px.*gain landed within 13 %.*background.*within 27 %/)]);
     expect(formatConditions(e)).toMatch(/\nnote {14}the PSF \(sigma 0\.7\d px\)/);
@@ -138,15 +132,15 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
   });
 
   it('analyses the central 256x256 px of larger frames (a 2048x2048 camera would need 10 GB otherwise)', async () => {
-    const sim = simulateStack({ frames: 60, seed: 4, width: 300, height: 280, densityPerUm2: 1, structure: { kind: 'uniform' } });
+    const options: SimulationOptions = { frames: 60, seed: 4, width: 300, height: 280, densityPerUm2: 1, structure: { kind: 'uniform' } };
+    const sim = simulateStack(options);
     const e = await estimateConditions(sim.stack);
     expect(e.regionPx).toEqual({ x: 22, y: 12, width: 256, height: 256 });
     expect(e.framesUsed).toBe(60);
     expect(e.photonsSource).toBe('spots');
     expect(formatConditions(e)).toMatch(/emitter photons {3}\d+ \(median\), \d+ \(mean\)/);
     expect(formatConditions(e, sim.stack)).toMatch(/in 60 of 60 frames \(their central 256 x 256 px, from x 22, y 12, of 300 x 280\)/);
-    const truth: Truth = { baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 1, camera: 'emccd' };
-    expect(misses(e, truth)).toEqual([]);
+    expect(misses(e, simulatedConditions(options))).toEqual([]);
   });
 
   it('refuses a stack with nothing to fit', async () => {

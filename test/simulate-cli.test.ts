@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { drawPixelMaps } from '../lib/simulate/camera.js';
-import { checkConditions, simulationOptionsFor } from '../lib/simulate/conditions.js';
+import { checkConditions, simulatedConditions, simulationOptionsFor } from '../lib/simulate/conditions.js';
 import { parseThunderstormCsv } from '../lib/simulate/csv.js';
 import { Random } from '../lib/simulate/random.js';
 import { simulateStack } from '../lib/simulate/simulate.js';
@@ -54,6 +54,21 @@ describe('conditions -> simulation options', () => {
     const e = simulationOptionsFor({ ...SCMOS, camera: 'emccd' });
     expect((e.camera!.emGain as number) / (e.camera!.electronsPerAdu as number)).toBeCloseTo(2, 9);
     expect(s.photons).toEqual({ kind: 'uniform', min: (2 / 3) * 2500, max: (4 / 3) * 2500 });
+  });
+  it('and back: the conditions a simulation holds, for either camera', () => {
+    const scmos = simulatedConditions(simulationOptionsFor(SCMOS));
+    for (const key of ['baselineAdu', 'aduPerPhoton', 'backgroundPhotons', 'photonsMedian', 'psfSigmaNm', 'densityPerUm2', 'pixelSizeNm'] as const) {
+      expect(scmos[key]).toBeCloseTo(SCMOS[key], 9);
+    }
+    expect([scmos.camera, scmos.readNoiseAdu]).toEqual(['scmos', 3]);
+    const emccd = simulatedConditions(simulationOptionsFor({ ...SCMOS, camera: 'emccd' }));
+    expect([emccd.camera, emccd.readNoiseAdu]).toEqual(['emccd', undefined]);
+    expect(emccd.aduPerPhoton).toBeCloseTo(2, 9);
+  });
+  it("the benchmark's conditions where options are left out; a log-normal's median, not its mean", () => {
+    expect(simulatedConditions({})).toEqual({ baselineAdu: 100, aduPerPhoton: 2, backgroundPhotons: 20, photonsMedian: 1500, psfSigmaNm: 110, densityPerUm2: 5.5, pixelSizeNm: 100, camera: 'emccd' });
+    // mean 2000, sd 1500: cv 0.75, median 2000 / 1.25.
+    expect(simulatedConditions({ photons: { kind: 'lognormal', mean: 2000, std: 1500 } }).photonsMedian).toBeCloseTo(1600, 9);
   });
   it('E_BAD_OPTIONS for missing or wrong keys', () => {
     expect(() => checkConditions({ ...SCMOS, camera: 'ccd' })).toThrow(/camera/);

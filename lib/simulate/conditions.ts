@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SmlmError } from '../errors.js';
-import type { SimulationOptions } from './simulate.js';
+import { aduPerPhoton, BENCHMARK_CAMERA } from './camera.js';
+import { BENCHMARK_CONDITIONS, type PhotonDistribution, type SimulationOptions } from './simulate.js';
 
 /** The keys `--like` reads (the first eight of `estimate --json`; extra keys are ignored). */
 export interface MicroscopeConditions {
@@ -81,5 +82,32 @@ export function simulationOptionsFor(c: MicroscopeConditions): SimulationOptions
     photons: { kind: 'uniform', min: (2 / 3) * c.photonsMedian, max: (4 / 3) * c.photonsMedian },
     sigmaNm: [0.95 * c.psfSigmaNm, 1.05 * c.psfSigmaNm],
     camera,
+  };
+}
+
+/** The median of a photon distribution (a log-normal's is its mean over sqrt(1 + cv^2)). */
+function medianPhotons(d: PhotonDistribution): number {
+  return d.kind === 'uniform' ? (d.min + d.max) / 2 : d.mean / Math.sqrt(1 + (d.std / d.mean) ** 2);
+}
+
+/**
+ * The conditions a stack simulated with `options` holds, in `estimate`'s terms (simulationOptionsFor the other way):
+ * the truth its figures are checked against. PSF sigma is the middle of the drawn range; the background and density
+ * are the field's means.
+ */
+export function simulatedConditions(options: SimulationOptions): MicroscopeConditions {
+  const camera = { ...BENCHMARK_CAMERA, ...options.camera };
+  const [sigmaMin, sigmaMax] = options.sigmaNm ?? BENCHMARK_CONDITIONS.sigmaNm;
+  const emccd = camera.emGain > 1;
+  return {
+    baselineAdu: camera.baselineAdu,
+    aduPerPhoton: aduPerPhoton(camera),
+    backgroundPhotons: options.backgroundPhotons ?? BENCHMARK_CONDITIONS.backgroundPhotons,
+    photonsMedian: medianPhotons(options.photons ?? BENCHMARK_CONDITIONS.photons),
+    psfSigmaNm: (sigmaMin + sigmaMax) / 2,
+    densityPerUm2: options.densityPerUm2 ?? BENCHMARK_CONDITIONS.densityPerUm2,
+    pixelSizeNm: options.pixelSizeNm ?? BENCHMARK_CONDITIONS.pixelSizeNm,
+    camera: emccd ? 'emccd' : 'scmos',
+    ...(emccd ? {} : { readNoiseAdu: camera.readNoiseAdu }),
   };
 }

@@ -14,4 +14,4 @@ export {
 } from './csv.js';
 export { makeTrainingSet, drawTrainingConditions, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';
 export { SCMOS_CHIP, SCMOS_160NM_GAUSSIAN } from './presets.js';
-export { checkConditions, readConditionsFile, simulationOptionsFor, CONDITION_KEYS, type MicroscopeConditions } from './conditions.js';
+export { checkConditions, readConditionsFile, simulatedConditions, simulationOptionsFor, CONDITION_KEYS, type MicroscopeConditions } from './conditions.js';
