@@ -221,6 +221,14 @@ describe('the CLI', () => {
     const text = smlm(['estimate', path, '--pixel-size', '100']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^camera +EMCCD \(EM gain, excess noise factor 2\) \(from the noise's skew where no emitter shines: 1\.\d+, ~1 without EM gain, ~1\.5 with it\)$/m);
+    // --max-frames: the frames read, spread over the stack; a bad count is a usage error.
+    const fewer = smlm(['estimate', path, '--json', '--max-frames', '100']);
+    expect(fewer.code, fewer.stderr).toBe(0);
+    expect((JSON.parse(fewer.stdout) as Record<string, unknown>).framesUsed).toBe(100);
+    expect(c.framesUsed).toBe(200);
+    const badMaxFrames = smlm(['estimate', path, '--max-frames', '0']);
+    expect(badMaxFrames.code).toBe(2);
+    expect(badMaxFrames.stderr).toMatch(/--max-frames.*expected an integer from 1/);
     const badReadNoise = smlm(['estimate', path, '--read-noise', '-1']);
     expect(badReadNoise.code).not.toBe(0);
     expect(badReadNoise.stderr).toMatch(/read noise in electrons rms/);

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { estimateConditions, type ImagingConditions } from '../estimate/estimate.js';
 import { openStackInput } from '../io/stack-input.js';
-import { frameRangeOption, pixelSizeOption, readNoiseOption } from './options.js';
+import { frameRangeOption, integerOption, pixelSizeOption, readNoiseOption } from './options.js';
 import type { FrameRange } from '../io/frame-range.js';
 
 export interface EstimateCliOptions {
@@ -11,7 +11,11 @@ export interface EstimateCliOptions {
   frames?: FrameRange;
   camera?: 'emccd' | 'scmos';
   readNoise?: number;
+  maxFrames?: number;
 }
+
+/** The most frames `--max-frames` takes (the API's limit of 64 Mi pixels caps it further for large frames). */
+const MAX_FRAMES_OPTION = 100_000;
 
 /** How the camera kind was settled, as the text output says it. */
 const KIND_SOURCE: Record<ImagingConditions['cameraSource'], string> = { data: 'from the data', option: 'as --camera gave it', assumed: 'ASSUMED' };
@@ -57,6 +61,11 @@ export function register(program: Command): void {
     .option('--pixel-size <nm>', "camera pixel size in nm (overrides the file's calibration)", pixelSizeOption)
     .option('--frames <first:last>', 'only these frames (1-based, inclusive, e.g. 100:5000)', frameRangeOption)
     .option(
+      '--max-frames <n>',
+      'read at most this many frames, spread over the stack (default 300); more narrow the camera figures of a small field somewhat, at the cost of time',
+      integerOption(1, MAX_FRAMES_OPTION),
+    )
+    .option(
       '--read-noise <electrons>',
       "the sCMOS camera's read noise, electrons rms, from its data sheet (default: 1.5, a typical chip's); the data cannot tell it from the baseline",
       readNoiseOption,
@@ -68,7 +77,13 @@ export function register(program: Command): void {
       const input = await openStackInput(stackPath);
       try {
         if (input.pixelSizeNote && opts.pixelSize === undefined) process.stderr.write(`smlm-rt: note: ${input.pixelSizeNote}\n`);
-        const c = await estimateConditions(input.source, { pixelSizeNm: opts.pixelSize, frames: opts.frames, camera: opts.camera, readNoiseElectrons: opts.readNoise });
+        const c = await estimateConditions(input.source, {
+          pixelSizeNm: opts.pixelSize,
+          frames: opts.frames,
+          camera: opts.camera,
+          readNoiseElectrons: opts.readNoise,
+          maxFrames: opts.maxFrames,
+        });
         process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c, input.source)}\n`);
       } finally {
         await input.close();

@@ -142,7 +142,7 @@ export interface EstimateOptions {
   frames?: FrameRange;
   /**
    * At most this many frames, spread evenly over the range, are analysed (and at most 64 Mi pixels of them). Default
-   * 300.
+   * 300. More narrow the camera's figures of a small field somewhat, at the cost of time (docs/estimate.md).
    */
   maxFrames?: number;
   /**
@@ -183,7 +183,7 @@ const MIN_SAMPLED_SIGMA_PX = 0.72;
 function undersampledNote(sigmaPx: number): string {
   return (
     `the PSF (sigma ${sigmaPx.toFixed(2)} px) is narrower than ${SAMPLED_SIGMA_PX} camera px, so some of the emitters' light reaches the finest detail, where the camera's noise is read: ` +
-    'on 160 nm sCMOS stacks of 48-64 px and 200 frames the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both, more frames of the same field do not'
+    'on 160 nm sCMOS stacks of 48-64 px and 200 frames the gain landed within 13 % of the truth and the background (which goes as 1/gain^2) within 27 %; a larger field narrows both, more frames of the same field (--max-frames) only somewhat'
   );
 }
 /**
