@@ -62,11 +62,12 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
   },
   {
     // The camera from the fine detail's line without the gain-spread term (an EMCCD's pixels share one gain). A known
-    // miss by 0.2 %: over 9 seeds its baseline read -2.1 to +2.9 % (3 outside 2 %) and its gain -2.1 to +2.3 %; from
-    // the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6 to +13 %.
+    // miss by 0.5 %: over 9 seeds (3, 21-28) its baseline read -1.7 to +3.2 % (2 outside 2 %) and its gain -1.9 to
+    // +2.7 %; from the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6
+    // to +13 %. (This seed's baseline read +2.2 % before the dark pixel-frames' own line, whose weight here is 0.6 %.)
     name: 'EMCCD, 65 nm, 10 ADU per photon',
     options: { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 1, camera: { emGain: 300, electronsPerAdu: 30, baselineAdu: 200 } },
-    knownMisses: ['baselineAdu 204.3 vs 200 (2.2 %)'],
+    knownMisses: ['baselineAdu 204.9 vs 200 (2.5 %)'],
   },
   {
     // The issue's objective (PSF sigma 125 nm) behind a 160 nm camera: sigma ~0.78 px, undersampled. The chip's 3 %
@@ -129,6 +130,9 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(formatConditions(e)).toMatch(/\nnote {14}the PSF \(sigma 0\.7\d px\)/);
     expect(e.photonsSource).toBe('fluctuations');
     expect(formatConditions(e)).toMatch(/emitter photons {3}\d+ \(E\[n\^2\]\/E\[n\] from the frames' fluctuations/);
+    // lib/simulate's background is flat: no line of the dark pixel-frames' own, and the text does not mention one.
+    expect(e.darkLineWeight).toBe(0);
+    expect(formatConditions(e)).not.toMatch(/unevenness/);
   });
 
   it('analyses the central 256x256 px of larger frames (a 2048x2048 camera would need 10 GB otherwise)', async () => {
@@ -165,7 +169,15 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
     // correlation under the pixel-integrated model. This Airy PSF passes nothing beyond its cutoff: the light that
     // leaks into the band, measured from the frames' spectrum (band-leak.ts), is far less than a Gaussian PSF's, whose
     // share (taken off before it was measured) read the baseline -2.4 % and the background +20.7 % here.
-    { name: 'sCMOS, 160 nm, 2.5 emitters/um^2 (undersampled PSF, the fit demo)', conditions: SCMOS_160NM, knownMisses: [] },
+    // Known misses, by 0.2 %: the dark pixel-frames' own line (the background's unevenness: 29 % of the weight) took
+    // the gain from +7.8 to +3.2 %, but turning the fine line about the background level moved the baseline from
+    // -1.4 to -2.2 % and the background from +4.8 to +15.2 %. Over seeds 21-28 of this microscope in `npm run
+    // bench:estimate` the figures out of tolerance went from 3 to 1.
+    {
+      name: 'sCMOS, 160 nm, 2.5 emitters/um^2 (undersampled PSF, the fit demo)',
+      conditions: SCMOS_160NM,
+      knownMisses: ['baselineAdu 391.4 vs 400 (2.2 %)', 'backgroundPhotons 28.80 vs 25 (15.2 %)'],
+    },
   ];
   for (const c of DENSE) {
     it(c.name, async () => {
@@ -176,6 +188,15 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
       expect(misses(e, settingsInEstimateTerms(c.conditions))).toEqual(c.knownMisses);
     });
   }
+
+  it("weighs in the dark pixel-frames' own line where the background is uneven, and says so", async () => {
+    const sim = simulateIndependentStack({ ...SCMOS_160NM, seed: 11, frames: 200 });
+    const e = await estimateConditions(sim.stack);
+    // Its 30 % gradient and 25 % haze give a line of the dark pixel-frames alone, as certain as the fine detail's.
+    expect(e.darkLineWeight).toBeGreaterThan(0.1);
+    expect(e.darkLineWeight).toBeLessThan(0.6);
+    expect(formatConditions(e)).toMatch(/and, for \d+ % of the gain, the background's unevenness where no emitter shines/);
+  });
 
   it("corrects the sCMOS baseline for the read noise the option gives, or a typical chip's; an EMCCD's is not-applicable", async () => {
     const sim = simulateIndependentStack({ ...SCMOS_107NM, seed: 11, frames: 200 });

@@ -29,6 +29,7 @@
  * (gradient, haze, Airy wings; 7 seeds each of sCMOS 107 nm at 40 and 8 background photons, 160 nm at 25, EMCCD 100 nm
  * at 20). What is left of the background photons' error is mostly the baseline's and the gain's.
  */
+import { fitLine } from './line-fit.js';
 import { solveInPlace } from './linear-solve.js';
 
 export interface DarkPixels {
@@ -48,9 +49,23 @@ export interface DarkPixels {
   fieldLevelAdu: number;
   /** Their noise's variance, pooled over pixels about each pixel's mean, ADU^2. */
   varianceAdu2: number;
+  /**
+   * The camera's variance line from them alone (blockLine), where the background's level varies enough over the
+   * field to give one; undefined elsewhere.
+   */
+  line?: DarkLine;
   /** Their noise's third cumulant over its variance (k3 / var), ADU, and that ratio's standard error. */
   thirdOverSecondAdu: number;
   thirdOverSecondError: number;
+}
+
+/** A variance line (ADU^2 against the level, ADU) with its slope's standard error. */
+export interface DarkLine {
+  slope: number;
+  intercept: number;
+  slopeError: number;
+  /** Blocks it was fitted to. */
+  blocks: number;
 }
 
 /** The noise's skew ratio k3 / (s2 var) for a variance slope s2, with its standard error from the pixels' scatter. */
@@ -205,7 +220,111 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
   for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - q * k2s[j])) ** 2;
   const levelAdu = level / w;
   const fieldLevelAdu = fieldMean(pixelMeans, pixelIndex, weights, width, height) ?? levelAdu;
-  return { samples: w, pixels: weights.length, levelAdu, fieldLevelAdu, varianceAdu2: k2 / w, thirdOverSecondAdu: q, thirdOverSecondError: Math.sqrt(scatter) / k2 };
+  const line = blockLine(frames, lit, width, height);
+  return { samples: w, pixels: weights.length, levelAdu, fieldLevelAdu, varianceAdu2: k2 / w, line, thirdOverSecondAdu: q, thirdOverSecondError: Math.sqrt(scatter) / k2 };
+}
+
+/** Side of the blocks of blockLine, px, the dark samples each needs, and the fewest blocks for a line. */
+const LINE_BLOCK = 8;
+const MIN_BLOCK_SAMPLES = 500;
+const MIN_LINE_BLOCKS = 6;
+/**
+ * A line whose slope is less certain than this (relative) tells nothing: a flat background's (lib/simulate's, 27-50 %
+ * on 64-96 px frames), against 3-11 % where the independent simulator's background varies by 30 %.
+ */
+const MAX_LINE_ERROR = 0.25;
+/** Fewest dark pixels in a frame for its common mode to be taken off (fewer: their own noise would be). */
+const MIN_COMMON_PIXELS = 50;
+
+/**
+ * The camera's variance line from the dark pixel-frames alone: each LINE_BLOCK x LINE_BLOCK block's variance (about
+ * each pixel's mean, less the frame's common mode) against its level, where the background's level differs over the
+ * field (uneven illumination, haze), weighted least squares. It holds no emitter's light, so neither the light that
+ * leaks into the fine-detail filter's band nor the noise an sCMOS chip's pixel gain spread makes of the emitters'
+ * changing light, which limit that filter's line for undersampled PSFs on small fields (estimate.ts combines the two).
+ * Each frame's common mode is the illumination's flicker, which moves every pixel's background together: its variance
+ * grows as the level squared and would tilt the line (the independent simulator's 3 % flicker: +3 to +5 % on the
+ * slope). Undefined where fewer than MIN_LINE_BLOCKS blocks hold enough dark samples or the levels spread too little
+ * for a slope known to MAX_LINE_ERROR.
+ */
+function blockLine(frames: Float64Array[], lit: Uint8Array, width: number, height: number): DarkLine | undefined {
+  const nT = frames.length;
+  const n = width * height;
+  const dark = new Float64Array(n);
+  const mean = new Float64Array(n);
+  for (let t = 0; t < nT; t++) {
+    for (let i = 0; i < n; i++) {
+      if (lit[t * n + i]) continue;
+      dark[i]++;
+      mean[i] += frames[t][i];
+    }
+  }
+  for (let i = 0; i < n; i++) mean[i] = dark[i] >= MIN_DARK_FRAMES ? mean[i] / dark[i] : NaN;
+  // Each frame's common mode and what taking it off leaves of the noise ((N - 1) / N of the variance of N pixels).
+  const shift = new Float64Array(nT);
+  const keep = new Float64Array(nT).fill(1);
+  for (let t = 0; t < nT; t++) {
+    let sum = 0;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if (lit[t * n + i] || !(dark[i] >= MIN_DARK_FRAMES)) continue;
+      sum += frames[t][i] - mean[i];
+      count++;
+    }
+    if (count < MIN_COMMON_PIXELS) continue;
+    shift[t] = sum / count;
+    keep[t] = (count - 1) / count;
+  }
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const ns: number[] = [];
+  for (let by = 0; by + LINE_BLOCK <= height; by += LINE_BLOCK) {
+    for (let bx = 0; bx + LINE_BLOCK <= width; bx += LINE_BLOCK) {
+      let level = 0;
+      let variance = 0;
+      let samples = 0;
+      for (let r = by; r < by + LINE_BLOCK; r++) {
+        for (let c = bx; c < bx + LINE_BLOCK; c++) {
+          const i = r * width + c;
+          if (!(dark[i] >= MIN_DARK_FRAMES)) continue;
+          let squares = 0;
+          let kept = 0;
+          for (let t = 0; t < nT; t++) {
+            if (lit[t * n + i]) continue;
+            squares += (frames[t][i] - mean[i] - shift[t]) ** 2;
+            kept += keep[t];
+          }
+          // Unbiased: about its own mean (dark - 1 of dark) and less the common modes (kept of dark).
+          variance += (squares * dark[i]) / (kept - kept / dark[i]);
+          level += mean[i] * dark[i];
+          samples += dark[i];
+        }
+      }
+      if (samples < MIN_BLOCK_SAMPLES) continue;
+      xs.push(level / samples);
+      ys.push(variance / samples);
+      ns.push(samples);
+    }
+  }
+  if (xs.length < MIN_LINE_BLOCKS) return undefined;
+  // A sample variance of n values has variance ~2 var^2 / n (the noise is near Gaussian at these levels).
+  const ws = xs.map((_, j) => ns[j] / (2 * ys[j] * ys[j]));
+  const fit = fitLine(xs, ys, ws);
+  let sw = 0;
+  let swx = 0;
+  let swxx = 0;
+  let chi = 0;
+  for (let j = 0; j < xs.length; j++) {
+    sw += ws[j];
+    swx += ws[j] * xs[j];
+    swxx += ws[j] * xs[j] * xs[j];
+    chi += ws[j] * (ys[j] - fit.slope * xs[j] - fit.intercept) ** 2;
+  }
+  const spread = swxx - (swx * swx) / sw;
+  if (!(spread > 0) || !(fit.slope > 0)) return undefined;
+  const slopeError = Math.sqrt(Math.max(1, chi / (xs.length - 2)) / spread);
+  if (!(slopeError < MAX_LINE_ERROR * fit.slope)) return undefined;
+  return { slope: fit.slope, intercept: fit.intercept, slopeError, blocks: xs.length };
 }
 
 /** Fewest dark pixels the background's plane is fitted to. */

@@ -91,6 +91,12 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    */
   cameraModel: 'spots' | 'highpass';
   /**
+   * The share of the variance slope (the gain) that came from the pixel-frames no emitter reaches, where the
+   * background's level varies over the field enough to give their own line (dark-pixels.ts, blockLine), weighted
+   * against the fine detail's by the two lines' standard errors; 0 where it had none.
+   */
+  darkLineWeight: number;
+  /**
    * Where the background came from: the pixel-frames no emitter reaches (dark-pixels.ts), else the spots' fitted
    * backgrounds (sparse stacks) or the pixels' low levels over time (dense stacks).
    */
@@ -204,6 +210,33 @@ const SPOTS_SLOPE_ERROR = 0.15;
  */
 const DARK_SAMPLES = 2000;
 const DARK_PIXELS = 50;
+
+/**
+ * The fine-detail line with the dark pixel-frames' own line (dark-pixels.ts, blockLine) where the background's level
+ * varies enough over the field to give one: the two slopes weighted by their standard errors, the line turned about
+ * the background level (where the fine detail measures the camera's noise best). The dark pixel-frames hold no
+ * emitter's light, so their line carries neither what leaks into the filter's band nor the noise an sCMOS chip's
+ * gain spread makes of the emitters' changing light: for undersampled PSFs on small fields those leave the fine line's
+ * slope off by up to +-10 % per field, as much with 2000 frames as with 200 (docs/estimate.md).
+ */
+function withDarkLine(hp: HighpassNoise, dark: DarkPixels | undefined, backgroundAdu: number): HighpassNoise {
+  const other = dark?.line;
+  const fineError = hp.slopeRelativeError * hp.variance.slope;
+  if (!other || !(fineError > 0) || !(other.slopeError > 0)) return hp;
+  const wFine = 1 / (fineError * fineError);
+  const wDark = 1 / (other.slopeError * other.slopeError);
+  const slope = (wFine * hp.variance.slope + wDark * other.slope) / (wFine + wDark);
+  const atBackground = hp.variance.slope * backgroundAdu + hp.variance.intercept;
+  const intercept = atBackground - slope * backgroundAdu;
+  return {
+    ...hp,
+    variance: { slope, intercept },
+    baselineAdu: -intercept / slope,
+    aduPerPhoton: slope / hp.excessNoiseFactor,
+    slopeRelativeError: 1 / Math.sqrt(wFine + wDark) / slope,
+    darkLineWeight: wDark / (wFine + wDark),
+  };
+}
 
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
 function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
@@ -481,6 +514,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   // Where the camera came from the narrow band of undersampled PSFs, which some of the emitters' light reaches: the
   // PSF width that chose it, px.
   let narrowBandSigma: number | undefined;
+  let darkLineWeight = 0;
   if ('noise' in sparse) {
     fits = sparse.fits;
     const noise = sparse.noise;
@@ -522,7 +556,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `If the camera is an EMCCD, say so (camera: 'emccd', --camera emccd): its noise model from the spots holds there`,
       );
     }
-    model = withSkew({ ...cameraFromNoise(line ?? noise, kind.F, line ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
+    const camera = line && withDarkLine(line, darkLevel !== undefined ? dark : undefined, backgroundAdu);
+    darkLineWeight = camera?.darkLineWeight ?? 0;
+    model = withSkew({ ...cameraFromNoise(camera ?? noise, kind.F, camera ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
     if (line?.order === UNDERSAMPLED_ORDER) narrowBandSigma = filterSigma;
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
@@ -553,7 +589,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const leakSlope = bandLightSlope(raw, frames, width, height, backgroundAdu);
     const scmosLine = fineLine(raw, 1, leakSlope, backgroundAdu) ?? raw;
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
-    const hp = (kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine;
+    const hp = withDarkLine((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark : undefined, backgroundAdu);
+    darkLineWeight = hp.darkLineWeight;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
@@ -635,6 +672,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     regionPx: region,
     backgroundSource,
     cameraModel: model.cameraModel,
+    darkLineWeight,
     cameraSource: model.cameraSource,
     cameraDecided: model.cameraSource !== 'assumed',
     readNoiseElectrons,

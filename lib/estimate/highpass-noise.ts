@@ -59,6 +59,8 @@ export interface HighpassNoise {
   binnedSlope: number;
   /** The share of the slope taken off as the emitters' leaked light (withoutLeak; negative: added); 0 when not corrected. */
   leakCorrection: number;
+  /** The dark pixel-frames' line's weight in the slope (estimate.ts, withDarkLine); 0 where it had none. */
+  darkLineWeight: number;
 }
 
 /** The 1-D high-pass (1 - z^-1)^order: response |2 sin(pi f)|^order. */
@@ -363,5 +365,6 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
     plainLine: { slope: plain.slope, intercept: plain.intercept, slopeRelativeError: Math.max(plain.slopeError / plain.slope, binnedError) },
     binnedSlope: binned.slope,
     leakCorrection: 0,
+    darkLineWeight: 0,
   };
 }
