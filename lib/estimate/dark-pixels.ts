@@ -28,6 +28,10 @@
  * PSF (4 seeds each of 107 nm at 0.5 and 3/um^2, 160 nm at 2.5/um^2); -3.8 to +5.6 ADU on the independent simulator's
  * (gradient, haze, Airy wings; 7 seeds each of sCMOS 107 nm at 40 and 8 background photons, 160 nm at 25, EMCCD 100 nm
  * at 20). What is left of the background photons' error is mostly the baseline's and the gain's.
+ *
+ * The camera's own line: where the background's level varies over the field, their variance against their level over
+ * blocks of the field is the camera's variance line, free of the emitters' light (blockLine; estimate.ts weighs it
+ * against the fine detail's).
  */
 import { fitLine } from './line-fit.js';
 import { solveInPlace } from './linear-solve.js';
@@ -243,7 +247,7 @@ const MIN_COMMON_PIXELS = 50;
  * leaks into the fine-detail filter's band nor the noise an sCMOS chip's pixel gain spread makes of the emitters'
  * changing light, which limit that filter's line for undersampled PSFs on small fields (estimate.ts combines the two).
  * Each frame's common mode is the illumination's flicker, which moves every pixel's background together: its variance
- * grows as the level squared and would tilt the line (the independent simulator's 3 % flicker: +3 to +5 % on the
+ * grows as the level squared and would tilt the line (the independent simulator's 3 % flicker: +3 to +6 % on the
  * slope). Undefined where fewer than MIN_LINE_BLOCKS blocks hold enough dark samples or the levels spread too little
  * for a slope known to MAX_LINE_ERROR.
  */

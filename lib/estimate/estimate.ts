@@ -45,7 +45,7 @@ import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
-import { highpassNoiseModel, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
+import { highpassNoiseModel, withDarkLine, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
@@ -210,36 +210,6 @@ const SPOTS_SLOPE_ERROR = 0.15;
  */
 const DARK_SAMPLES = 2000;
 const DARK_PIXELS = 50;
-
-/**
- * The fine-detail line with the dark pixel-frames' own line (dark-pixels.ts, blockLine) where the background's level
- * varies enough over the field to give one: the two lines' slopes, and their values at the background level, weighted
- * by the slopes' standard errors. (With the fine line's value there kept, seed 11 of the independent simulator's
- * 160 nm sCMOS read its baseline -2.2 % and its background +15.2 %; with both, -1.5 and +10.0 %.) The dark pixel-frames hold no
- * emitter's light, so their line carries neither what leaks into the filter's band nor the noise an sCMOS chip's
- * gain spread makes of the emitters' changing light: for undersampled PSFs on small fields those leave the fine line's
- * slope off by up to +-10 % per field, as much with 2000 frames as with 200 (docs/estimate.md).
- */
-function withDarkLine(hp: HighpassNoise, dark: DarkPixels | undefined, backgroundAdu: number): HighpassNoise {
-  const other = dark?.line;
-  const fineError = hp.slopeRelativeError * hp.variance.slope;
-  if (!other || !(fineError > 0) || !(other.slopeError > 0)) return hp;
-  const wFine = 1 / (fineError * fineError);
-  const wDark = 1 / (other.slopeError * other.slopeError);
-  const slope = (wFine * hp.variance.slope + wDark * other.slope) / (wFine + wDark);
-  const fineAt = hp.variance.slope * backgroundAdu + hp.variance.intercept;
-  const darkAt = other.slope * backgroundAdu + other.intercept;
-  const atBackground = (wFine * fineAt + wDark * darkAt) / (wFine + wDark);
-  const intercept = atBackground - slope * backgroundAdu;
-  return {
-    ...hp,
-    variance: { slope, intercept },
-    baselineAdu: -intercept / slope,
-    aduPerPhoton: slope / hp.excessNoiseFactor,
-    slopeRelativeError: 1 / Math.sqrt(wFine + wDark) / slope,
-    darkLineWeight: wDark / (wFine + wDark),
-  };
-}
 
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
 function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
@@ -559,9 +529,10 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `If the camera is an EMCCD, say so (camera: 'emccd', --camera emccd): its noise model from the spots holds there`,
       );
     }
-    const camera = line && withDarkLine(line, darkLevel !== undefined ? dark : undefined, backgroundAdu);
-    darkLineWeight = camera?.darkLineWeight ?? 0;
-    model = withSkew({ ...cameraFromNoise(camera ?? noise, kind.F, camera ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
+    // Where the background is uneven, the dark pixel-frames' own line weighs in (highpass-noise.ts, withDarkLine).
+    const cameraLine = line && withDarkLine(line, darkLevel !== undefined ? dark?.line : undefined, backgroundAdu);
+    darkLineWeight = cameraLine?.darkLineWeight ?? 0;
+    model = withSkew({ ...cameraFromNoise(cameraLine ?? noise, kind.F, cameraLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
     if (line?.order === UNDERSAMPLED_ORDER) narrowBandSigma = filterSigma;
   } else {
     // Dense: too few spots stand alone to model the camera from their residuals (sparse.reason says why). The PSF's
@@ -592,7 +563,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const leakSlope = bandLightSlope(raw, frames, width, height, backgroundAdu);
     const scmosLine = fineLine(raw, 1, leakSlope, backgroundAdu) ?? raw;
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
-    const hp = withDarkLine((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark : undefined, backgroundAdu);
+    const hp = withDarkLine((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark?.line : undefined, backgroundAdu);
     darkLineWeight = hp.darkLineWeight;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
