@@ -33,7 +33,7 @@
  * blocks of the field is the camera's variance line, free of the emitters' light (blockLine; estimate.ts weighs it
  * against the fine detail's).
  */
-import { fitLine } from './line-fit.js';
+import { fitLineWithError } from './line-fit.js';
 import { solveInPlace } from './linear-solve.js';
 
 export interface DarkPixels {
@@ -313,22 +313,9 @@ function blockLine(frames: Float64Array[], lit: Uint8Array, width: number, heigh
   if (xs.length < MIN_LINE_BLOCKS) return undefined;
   // A sample variance of n values has variance ~2 var^2 / n (the noise is near Gaussian at these levels).
   const ws = xs.map((_, j) => ns[j] / (2 * ys[j] * ys[j]));
-  const fit = fitLine(xs, ys, ws);
-  let sw = 0;
-  let swx = 0;
-  let swxx = 0;
-  let chi = 0;
-  for (let j = 0; j < xs.length; j++) {
-    sw += ws[j];
-    swx += ws[j] * xs[j];
-    swxx += ws[j] * xs[j] * xs[j];
-    chi += ws[j] * (ys[j] - fit.slope * xs[j] - fit.intercept) ** 2;
-  }
-  const spread = swxx - (swx * swx) / sw;
-  if (!(spread > 0) || !(fit.slope > 0)) return undefined;
-  const slopeError = Math.sqrt(Math.max(1, chi / (xs.length - 2)) / spread);
-  if (!(slopeError < MAX_LINE_ERROR * fit.slope)) return undefined;
-  return { slope: fit.slope, intercept: fit.intercept, slopeError, blocks: xs.length };
+  const fit = fitLineWithError(xs, ys, ws);
+  if (!(fit.slope > 0) || !(fit.slopeError < MAX_LINE_ERROR * fit.slope)) return undefined;
+  return { slope: fit.slope, intercept: fit.intercept, slopeError: fit.slopeError, blocks: xs.length };
 }
 
 /** Fewest dark pixels the background's plane is fitted to. */

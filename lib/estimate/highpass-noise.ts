@@ -32,7 +32,7 @@
  * 5 on dense stacks of either camera kind, more with the narrow band), so the camera kind is not decided from it.
  */
 import type { DarkLine } from './dark-pixels.js';
-import { fitLine } from './line-fit.js';
+import { fitLineWithError } from './line-fit.js';
 import { solveInPlace } from './linear-solve.js';
 
 export interface HighpassNoise {
@@ -344,7 +344,7 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
     ws.push(bn[b] / (y * y));
   }
   if (xs.length < 4) return undefined;
-  const binned = fitLine(xs, ys, ws);
+  const binned = fitLineWithError(xs, ys, ws);
   if (!(binned.slope > 0)) return undefined;
   const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT);
   const plain = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, false);
@@ -356,20 +356,7 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   // Two checks of how well the slope is known: the fit's own standard error, and (as before the gain-spread term)
   // the scatter of the binned tiles about the plain line, which catches levels that follow no one line (20 frames of
   // a crowded stack did: the fit's own error said 3 %, the baseline read 11 % low).
-  let sw = 0;
-  let swx = 0;
-  for (let b = 0; b < xs.length; b++) {
-    sw += ws[b];
-    swx += ws[b] * xs[b];
-  }
-  const xBar = swx / sw;
-  let sxx = 0;
-  let chi = 0;
-  for (let b = 0; b < xs.length; b++) {
-    sxx += ws[b] * (xs[b] - xBar) ** 2;
-    chi += ws[b] * (ys[b] - binned.slope * xs[b] - binned.intercept) ** 2;
-  }
-  const binnedError = Math.sqrt(Math.max(1, chi / (xs.length - 2)) / sxx) / binned.slope;
+  const binnedError = binned.slopeError / binned.slope;
   const slopeRelativeError = Math.max(fit.slopeError / s2, binnedError);
   // Pooled over the bins (weighted by tiles): sum k3 / (s2^2 sum (mu - B)).
   let k3Sum = 0;

@@ -17,6 +17,30 @@ export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike
   return { slope, intercept: (sy - slope * sx) / sw };
 }
 
+/**
+ * fitLine with the slope's standard error: from the weights (inverse variances), scaled up by the points' scatter
+ * about the line where that exceeds what the weights allow (reduced chi^2 above 1). NaN with fewer than 3 points or
+ * no spread in x.
+ */
+export function fitLineWithError(x: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): { slope: number; intercept: number; slopeError: number } {
+  const { slope, intercept } = fitLine(x, y, w);
+  let sw = 0;
+  let swx = 0;
+  for (let i = 0; i < x.length; i++) {
+    sw += w[i];
+    swx += w[i] * x[i];
+  }
+  const xBar = swx / sw;
+  let sxx = 0;
+  let chi = 0;
+  for (let i = 0; i < x.length; i++) {
+    sxx += w[i] * (x[i] - xBar) ** 2;
+    chi += w[i] * (y[i] - slope * x[i] - intercept) ** 2;
+  }
+  const slopeError = x.length > 2 && sxx > 0 ? Math.sqrt(Math.max(1, chi / (x.length - 2)) / sxx) : NaN;
+  return { slope, intercept, slopeError };
+}
+
 /** The median of a copy of `values` (NaN when empty). */
 export function median(values: ArrayLike<number>): number {
   if (values.length === 0) return NaN;
