@@ -183,6 +183,9 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
   const weights: number[] = [];
   const pixelMeans: number[] = [];
   const pixelIndex: number[] = [];
+  // Every pixel's dark frames and their mean (NaN with fewer than MIN_DARK_FRAMES), for blockLine.
+  const darkFrames = new Float64Array(n);
+  const darkMean = new Float64Array(n).fill(NaN);
   let level = 0;
   for (let i = 0; i < n; i++) {
     let dark = 0;
@@ -192,8 +195,10 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
       dark++;
       sum += frames[t][i];
     }
+    darkFrames[i] = dark;
     if (dark < MIN_DARK_FRAMES) continue;
     const mean = sum / dark;
+    darkMean[i] = mean;
     let m2 = 0;
     let m3 = 0;
     for (let t = 0; t < nT; t++) {
@@ -224,7 +229,7 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
   for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - q * k2s[j])) ** 2;
   const levelAdu = level / w;
   const fieldLevelAdu = fieldMean(pixelMeans, pixelIndex, weights, width, height) ?? levelAdu;
-  const line = blockLine(frames, lit, width, height);
+  const line = blockLine(frames, lit, darkFrames, darkMean, width, height);
   return { samples: w, pixels: weights.length, levelAdu, fieldLevelAdu, varianceAdu2: k2 / w, line, thirdOverSecondAdu: q, thirdOverSecondError: Math.sqrt(scatter) / k2 };
 }
 
@@ -241,29 +246,20 @@ const MAX_LINE_ERROR = 0.25;
 const MIN_COMMON_PIXELS = 50;
 
 /**
- * The camera's variance line from the dark pixel-frames alone: each LINE_BLOCK x LINE_BLOCK block's variance (about
- * each pixel's mean, less the frame's common mode) against its level, where the background's level differs over the
+ * The camera's variance line from the dark pixel-frames alone (`lit` marks the others; `dark` and `mean`: each
+ * pixel's dark frames and their mean): each LINE_BLOCK x LINE_BLOCK block's variance (about each pixel's mean, less
+ * the frame's common mode) against its level, where the background's level differs over the
  * field (uneven illumination, haze), weighted least squares. It holds no emitter's light, so neither the light that
  * leaks into the fine-detail filter's band nor the noise an sCMOS chip's pixel gain spread makes of the emitters'
- * changing light, which limit that filter's line for undersampled PSFs on small fields (estimate.ts combines the two).
+ * changing light, which limit that filter's line for undersampled PSFs on small fields (withDarkLine combines the two).
  * Each frame's common mode is the illumination's flicker, which moves every pixel's background together: its variance
  * grows as the level squared and would tilt the line (the independent simulator's 3 % flicker: +3 to +6 % on the
  * slope). Undefined where fewer than MIN_LINE_BLOCKS blocks hold enough dark samples or the levels spread too little
  * for a slope known to MAX_LINE_ERROR.
  */
-function blockLine(frames: Float64Array[], lit: Uint8Array, width: number, height: number): DarkLine | undefined {
+function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, width: number, height: number): DarkLine | undefined {
   const nT = frames.length;
   const n = width * height;
-  const dark = new Float64Array(n);
-  const mean = new Float64Array(n);
-  for (let t = 0; t < nT; t++) {
-    for (let i = 0; i < n; i++) {
-      if (lit[t * n + i]) continue;
-      dark[i]++;
-      mean[i] += frames[t][i];
-    }
-  }
-  for (let i = 0; i < n; i++) mean[i] = dark[i] >= MIN_DARK_FRAMES ? mean[i] / dark[i] : NaN;
   // Each frame's common mode and what taking it off leaves of the noise ((N - 1) / N of the variance of N pixels).
   const shift = new Float64Array(nT);
   const keep = new Float64Array(nT).fill(1);
