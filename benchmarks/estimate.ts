@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { simulatedConditions } from '../lib/simulate/conditions.js';
-import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/simulate/presets.js';
+import { SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/simulate/presets.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
@@ -63,14 +63,7 @@ const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM),
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', SCMOS_160NM),
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px), 64 px frames (most spots stand alone)', { ...SCMOS_160NM, width: 64, height: 64 }),
-  gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', {
-    pixelSizeNm: 107,
-    densityPerUm2: 3,
-    sigmaNm: [120, 130],
-    photons: { kind: 'uniform', min: 2000, max: 3000 },
-    backgroundPhotons: 40,
-    camera: SCMOS_CHIP,
-  }),
+  gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', SCMOS_107NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments', {
     pixelSizeNm: 65,

@@ -4,7 +4,7 @@ import { formatConditions } from '../lib/cli/estimate.js';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
 import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
 import { readTiffStack } from '../lib/io/tiff-read.js';
-import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulatedConditions, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
+import { SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN, simulatedConditions, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
@@ -40,14 +40,7 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
   },
   {
     name: 'sCMOS, 107 nm, per-pixel offset/gain/read noise',
-    options: {
-      pixelSizeNm: 107,
-      densityPerUm2: 1,
-      sigmaNm: [120, 130],
-      photons: { kind: 'uniform', min: 2000, max: 3000 },
-      backgroundPhotons: 40,
-      camera: SCMOS_CHIP,
-    },
+    options: { ...SCMOS_107NM_GAUSSIAN, densityPerUm2: 1 },
   },
   {
     name: 'sCMOS, 160 nm, 0.5 ADU per photon',

@@ -13,5 +13,5 @@ export {
   type Emitter,
 } from './csv.js';
 export { makeTrainingSet, drawTrainingConditions, encodeTrainingSet, decodeTrainingSet, TRAINING_MAGIC, type TrainingSet, type TrainingSetOptions } from './training-set.js';
-export { SCMOS_CHIP, SCMOS_160NM_GAUSSIAN } from './presets.js';
+export { SCMOS_CHIP, SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN } from './presets.js';
 export { checkConditions, readConditionsFile, simulatedConditions, simulationOptionsFor, CONDITION_KEYS, type MicroscopeConditions } from './conditions.js';

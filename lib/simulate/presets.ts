@@ -18,6 +18,19 @@ export const SCMOS_CHIP: CameraOptions = {
 };
 
 /**
+ * The issue's sCMOS microscope (107 nm pixels, PSF sigma ~125 nm, 2000-3000 photons, 40 background photons) with a
+ * Gaussian PSF, at 3 emitters per um^2 on filaments.
+ */
+export const SCMOS_107NM_GAUSSIAN: SimulationOptions = {
+  pixelSizeNm: 107,
+  densityPerUm2: 3,
+  sigmaNm: [120, 130],
+  photons: { kind: 'uniform', min: 2000, max: 3000 },
+  backgroundPhotons: 40,
+  camera: SCMOS_CHIP,
+};
+
+/**
  * The issue's objective (PSF sigma ~125 nm) behind a 160 nm sCMOS camera, sigma ~0.78 px: the Gaussian-PSF twin of
  * the fit demo's 160 nm microscope (scripts/make-fit-demo.ts), on 48x48 px frames at 2.5 emitters per um^2 on
  * filaments, 1500-3500 photons, 40 background photons.
