@@ -1,30 +1,11 @@
 #include "CpuRunWorker.h"
 
 #include <chrono>
-#include <new>
 
 #include "JsErrors.h"
 #include "RequestFields.h"
 
 namespace smlmrt::addon {
-
-void describeCpuException(std::string& code, std::string& message) {
-  try {
-    throw;
-  } catch (const EngineError& error) {
-    code = error.code();
-    message = error.what();
-  } catch (const std::bad_alloc&) {
-    code = "E_BAD_OPTIONS";
-    message = "cpu plan executor: out of host memory (try a smaller batch)";
-  } catch (const std::exception& error) {
-    code = "E_MODEL_INVALID";
-    message = std::string("cpu plan executor: ") + error.what();
-  } catch (...) {
-    code = "E_MODEL_INVALID";
-    message = "cpu plan executor: unknown native error";
-  }
-}
 
 CpuRunWorker::CpuRunWorker(Napi::Env env, std::shared_ptr<cpu::CpuExecutor> executor)
     : Napi::AsyncWorker(env, "smlm-rt:cpuRun"), executor_(std::move(executor)), deferred_(Napi::Promise::Deferred::New(env)) {}
@@ -69,7 +50,7 @@ void CpuRunWorker::Execute() {
   try {
     executor_->run(request_);
   } catch (...) {
-    describeCpuException(errorCode_, errorMessage_);
+    describeCurrentException(errorCode_, errorMessage_, cpuWording());
   }
   totalMs_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   executor_.reset();  // after close(), the executor is freed here, on the worker thread

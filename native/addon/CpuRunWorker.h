@@ -33,8 +33,5 @@ class CpuRunWorker : public Napi::AsyncWorker {
   std::string errorCode_, errorMessage_;
 };
 
-// The code and message of the exception in flight (inside a catch block) for the CPU executor: EngineError keeps its
-// code, running out of host memory is E_BAD_OPTIONS (a smaller batch or frame fits), anything else E_MODEL_INVALID.
-void describeCpuException(std::string& code, std::string& message);
 
 }  // namespace smlmrt::addon

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "CpuExecutorWrap.h"
-#include "CpuRunWorker.h"
 #include "JsErrors.h"
 #include "PlanFromJs.h"
 
@@ -23,7 +22,7 @@ void CreateCpuExecutorWorker::Execute() {
   try {
     executor_ = std::make_unique<cpu::CpuExecutor>(*plan_, options_);
   } catch (...) {
-    describeCpuException(errorCode_, errorMessage_);
+    describeCurrentException(errorCode_, errorMessage_, cpuWording());
   }
   plan_.reset();
 }

@@ -21,7 +21,7 @@ void CreateEngineWorker::Execute() {
   try {
     engine_ = factory_();
   } catch (...) {
-    describeCurrentException(errorCode_, errorMessage_, " while building the engine");
+    describeCurrentException(errorCode_, errorMessage_, gpuWording(" while building the engine"));
   }
   factory_ = nullptr;  // drops the plan copy held by the factory as early as possible
 }

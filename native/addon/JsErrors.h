@@ -7,6 +7,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "../engine/engine.h"
 
@@ -23,24 +24,39 @@ inline Napi::Error makeCodedError(Napi::Env env, const std::string& code, const 
   throw makeCodedError(env, code, message);
 }
 
+// How a side of the addon words the exceptions that are not EngineErrors (those carry their own code and message).
+struct ExceptionWording {
+  const char* code;             // std::exception and anything else thrown
+  const char* outOfMemoryCode;  // std::bad_alloc
+  std::string prefix;           // before each of those messages
+  std::string context;          // after the messages that have no text of their own, e.g. " while building the engine"
+  std::string outOfMemoryHint;  // what to try, after "out of host memory"
+};
+
+// The GPU engine's: everything is E_GPU.
+inline ExceptionWording gpuWording(std::string context) { return {"E_GPU", "E_GPU", "", std::move(context), ""}; }
+
+// The CPU executor's: out of host memory is E_BAD_OPTIONS (a smaller batch or frame fits), anything else is the plan's
+// fault, E_MODEL_INVALID.
+inline ExceptionWording cpuWording() { return {"E_MODEL_INVALID", "E_BAD_OPTIONS", "cpu plan executor: ", "", " (try a smaller batch)"}; }
+
 // For AsyncWorker::Execute, inside a catch (...) block: the code and message of the exception in flight, kept until
-// OnOK/OnError can reject the promise on the JS thread. `context` completes the messages that have no text of their
-// own (e.g. " while building the engine").
-inline void describeCurrentException(std::string& code, std::string& message, const std::string& context) {
+// OnOK/OnError can reject the promise on the JS thread.
+inline void describeCurrentException(std::string& code, std::string& message, const ExceptionWording& wording) {
   try {
     throw;
   } catch (const EngineError& error) {
     code = error.code();
     message = error.what();
   } catch (const std::bad_alloc&) {
-    code = "E_GPU";
-    message = "out of host memory" + context;
+    code = wording.outOfMemoryCode;
+    message = wording.prefix + "out of host memory" + wording.context + wording.outOfMemoryHint;
   } catch (const std::exception& error) {
-    code = "E_GPU";
-    message = error.what();
+    code = wording.code;
+    message = wording.prefix + error.what();
   } catch (...) {
-    code = "E_GPU";
-    message = "unknown native error" + context;
+    code = wording.code;
+    message = wording.prefix + "unknown native error" + wording.context;
   }
 }
 

@@ -125,7 +125,7 @@ void RunWorker::Execute() {
   try {
     stats_ = session_ ? session_->session->push(request_) : state_->engine->run(request_);
   } catch (...) {
-    describeCurrentException(errorCode_, errorMessage_, "");
+    describeCurrentException(errorCode_, errorMessage_, gpuWording(""));
   }
   if (hasProgressTsfn_) progressTsfn_.Release();
 }

@@ -89,7 +89,7 @@ Napi::Value OpenSession(Napi::Env env, const std::shared_ptr<EngineState>& engin
     state->session = engineState->engine->openSession(options);
   } catch (...) {
     std::string code, message;
-    describeCurrentException(code, message, " while opening a session");
+    describeCurrentException(code, message, gpuWording(" while opening a session"));
     throwCodedError(env, code, message);
   }
   return SessionWrap::NewInstance(env, state);

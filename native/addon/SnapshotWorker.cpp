@@ -36,7 +36,7 @@ void SnapshotWorker::Execute() {
       state_->session->snapshot(data_);
     }
   } catch (...) {
-    describeCurrentException(errorCode_, errorMessage_, finish_ ? " while finishing" : " while taking a snapshot");
+    describeCurrentException(errorCode_, errorMessage_, gpuWording(finish_ ? " while finishing" : " while taking a snapshot"));
   }
 }
 
