@@ -6,9 +6,9 @@
  * errors for dense sCMOS microscopes at 107 and 160 nm from both simulators (the independent one's Airy PSF, rings
  * and clusters, background gradient and flicker; lib/simulate's Gaussian PSF on filaments) and at 65 nm (a 100x
  * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a
- * count of those per quantity. The independent 160 nm microscope twice: on the fit demo's 48 px frames (the dense
- * path) and on 64 px frames, where most spots stand alone (the sparse path); so the benchmark's EMCCD, on 64 and 128
- * px frames.
+ * count of those per quantity. The 160 nm microscopes of both simulators twice: on the fit demo's 48 px frames and
+ * on 64 px frames (the independent one's spots mostly stand alone there: the sparse path); so the benchmark's EMCCD,
+ * on 64 and 128 px frames.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
  * kind with 20 background photons, where the spots' own third moment read the wrong kind on 8 of the 12 stacks, and an
@@ -65,6 +65,7 @@ const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px), 64 px frames (most spots stand alone)', { ...SCMOS_160NM, width: 64, height: 64 }),
   gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', SCMOS_107NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN),
+  gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64 }),
   gaussian('lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments', {
     pixelSizeNm: 65,
     width: 96,
