@@ -98,5 +98,8 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
     expect(cameraKindFromSkew(skew(1.3, 0.01), 0)).toBe('emccd');
     // The slope's error counts: 1.42 +- 15 % no longer rules out a Poisson camera.
     expect(cameraKindFromSkew(skew(1.42, 0.02), 0.15)).toBeUndefined();
+    // Beyond either kind (emitters' light in the "dark" pixel-frames): nothing decided, however small the error.
+    expect(cameraKindFromSkew(skew(4.05, 0.3), 0.02)).toBeUndefined();
+    expect(cameraKindFromSkew(skew(1.6, 0.03), 0.02)).toBe('emccd');
   });
 });
