@@ -36,4 +36,23 @@ describe("the dark pixel-frames' own variance line (dark-pixels.ts, blockLine)",
     expect(flat?.samples).toBeGreaterThan(100_000);
     expect(flat?.line).toBeUndefined();
   });
+
+  it("gives the camera's variance at the dark pixel-frames' level, without the flicker, to within its error", () => {
+    // On the camera's line at their level: 2 ADU per photon above the 400 ADU baseline, plus the chip's read noise
+    // (2 ADU per electron, its mean square). 10 % flicker adds (0.1 x 80)^2 = 64 ADU^2 to a pixel's variance over time,
+    // which the common mode takes off (its brightest frames also rise above the detection threshold, so the dark
+    // pixel-frames' level reads a few ADU low: the variance follows it along the line).
+    for (const flicker of [0, 0.1]) {
+      const conditions: IndependentConditions = { ...SCMOS_107NM, width: 64, height: 64, densityPerUm2: 0, background: { ...SCMOS_107NM.background, gradient: 0, haze: 0, flicker } };
+      const sim = simulateIndependentStack({ ...conditions, seed: 5, frames: 200 });
+      const dark = darkPixels(framesOf(sim.stack), 64, 64, { slope: 2, intercept: -800 }, 1.2)!;
+      const readNoise = sim.scmosMaps!.readNoiseElectrons;
+      const readVariance = (4 * readNoise.reduce((a, r) => a + r * r, 0)) / readNoise.length;
+      const onLine = 2 * (dark.levelAdu - 400) + readVariance;
+      expect(Math.abs(dark.cameraVarianceAdu2 / onLine - 1)).toBeLessThan(0.01);
+      expect(dark.cameraVarianceError / dark.cameraVarianceAdu2).toBeLessThan(0.005);
+      if (flicker > 0) expect(dark.varianceAdu2 - dark.cameraVarianceAdu2).toBeGreaterThan(20);
+      else expect(Math.abs(dark.varianceAdu2 - dark.cameraVarianceAdu2)).toBeLessThan(1);
+    }
+  });
 });

@@ -47,7 +47,7 @@ export function formatConditions(c: ImagingConditions, frameSize?: { width: numb
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
     `density           ${f(c.densityPerUm2)} emitters per um^2 per frame`,
     `pixel size        ${f(c.pixelSizeNm, 4)} nm (${c.pixelSizeSource})`,
-    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames${windowNote(c, frameSize)}; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}${c.darkLineWeight > 0.005 ? ` and, for ${Math.round(100 * c.darkLineWeight)} % of the gain, the background's unevenness where no emitter shines` : ''}, its kind ${KIND_SOURCE[c.cameraSource]}`,
+    `from              ${c.spotsFitted} isolated spots in ${c.framesUsed} of ${c.framesTotal} frames${windowNote(c, frameSize)}; camera from ${c.cameraModel === 'spots' ? 'their residuals' : "the frames' finest detail"}${c.darkLineWeight > 0.005 ? ` and, for ${Math.round(100 * c.darkLineWeight)} % of the gain, the background's unevenness where no emitter shines` : ''}${c.darkLevelWeight > 0.005 ? `, its noise at the background level ${Math.round(100 * c.darkLevelWeight)} % from where no emitter shines` : ''}, its kind ${KIND_SOURCE[c.cameraSource]}`,
     ...c.notes.map((note) => `note              ${note}`),
   ].join('\n');
 }

@@ -54,6 +54,13 @@ export interface DarkPixels {
   /** Their noise's variance, pooled over pixels about each pixel's mean, ADU^2. */
   varianceAdu2: number;
   /**
+   * The same less each frame's common mode (the illumination's flicker, which is not the camera's noise), ADU^2, and
+   * its standard error: the camera's variance at the background's level (fieldLevelAdu's pixels), which estimate.ts
+   * weighs against the fine detail's line there (highpass-noise.ts, withDarkLevel).
+   */
+  cameraVarianceAdu2: number;
+  cameraVarianceError: number;
+  /**
    * The camera's variance line from them alone (blockLine), where the background's level varies enough over the
    * field to give one; undefined elsewhere.
    */
@@ -236,8 +243,81 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
   for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - q * k2s[j])) ** 2;
   const levelAdu = level / w;
   const fieldLevelAdu = fieldMean(pixelMeans, pixelIndex, weights, width, height) ?? levelAdu;
-  const line = blockLine(frames, lit, darkFrames, darkMean, width, height);
-  return { samples: w, pixels: weights.length, levelAdu, fieldLevelAdu, varianceAdu2: k2 / w, line, thirdOverSecondAdu: q, thirdOverSecondError: Math.sqrt(scatter) / k2 };
+  const common = commonMode(frames, lit, darkFrames, darkMean);
+  const camera = cameraVariance(frames, lit, darkFrames, darkMean, common);
+  const line = blockLine(frames, lit, darkFrames, darkMean, common, width, height);
+  return {
+    samples: w,
+    pixels: weights.length,
+    levelAdu,
+    fieldLevelAdu,
+    varianceAdu2: k2 / w,
+    cameraVarianceAdu2: camera,
+    // A sample variance of n near-Gaussian values has variance 2 var^2 / n.
+    cameraVarianceError: camera * Math.sqrt(2 / w),
+    line,
+    thirdOverSecondAdu: q,
+    thirdOverSecondError: Math.sqrt(scatter) / k2,
+  };
+}
+
+/** Each frame's common mode over the dark pixel-frames, and what taking it off leaves of the noise. */
+interface CommonMode {
+  shift: Float64Array;
+  keep: Float64Array;
+}
+
+/**
+ * Each frame's common mode: the mean departure of its dark pixel-frames from their pixels' means, the illumination's
+ * flicker, which moves every pixel's background together; taking it off keeps (N - 1) / N of the variance of N pixels.
+ * Frames with fewer than MIN_COMMON_PIXELS dark pixels keep theirs (their own noise would be taken off instead).
+ */
+function commonMode(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array): CommonMode {
+  const nT = frames.length;
+  const n = dark.length;
+  const shift = new Float64Array(nT);
+  const keep = new Float64Array(nT).fill(1);
+  for (let t = 0; t < nT; t++) {
+    let sum = 0;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if (lit[t * n + i] || !(dark[i] >= MIN_DARK_FRAMES)) continue;
+      sum += frames[t][i] - mean[i];
+      count++;
+    }
+    if (count < MIN_COMMON_PIXELS) continue;
+    shift[t] = sum / count;
+    keep[t] = (count - 1) / count;
+  }
+  return { shift, keep };
+}
+
+/**
+ * One pixel's dark pixel-frames: their sum of squares about its mean less the common modes, and how many frames'
+ * worth of noise that holds (unbiased: about its own mean, dark - 1 of dark, and less the common modes).
+ */
+function darkSquares(frames: Float64Array[], lit: Uint8Array, dark: number, mean: number, i: number, n: number, common: CommonMode): number {
+  let squares = 0;
+  let kept = 0;
+  for (let t = 0; t < frames.length; t++) {
+    if (lit[t * n + i]) continue;
+    squares += (frames[t][i] - mean - common.shift[t]) ** 2;
+    kept += common.keep[t];
+  }
+  return (squares * dark) / (kept - kept / dark);
+}
+
+/** The dark pixel-frames' variance less the common mode, pooled over their pixels (weights: dark frames). */
+function cameraVariance(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, common: CommonMode): number {
+  const n = dark.length;
+  let variance = 0;
+  let samples = 0;
+  for (let i = 0; i < n; i++) {
+    if (!(dark[i] >= MIN_DARK_FRAMES)) continue;
+    variance += darkSquares(frames, lit, dark[i], mean[i], i, n, common);
+    samples += dark[i];
+  }
+  return variance / samples;
 }
 
 /** Side of the blocks of blockLine, px, the dark samples each needs, and the fewest blocks for a line. */
@@ -264,24 +344,8 @@ const MIN_COMMON_PIXELS = 50;
  * slope). Undefined where fewer than MIN_LINE_BLOCKS blocks hold enough dark samples or the levels spread too little
  * for a slope known to MAX_LINE_ERROR.
  */
-function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, width: number, height: number): DarkLine | undefined {
-  const nT = frames.length;
+function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, common: CommonMode, width: number, height: number): DarkLine | undefined {
   const n = width * height;
-  // Each frame's common mode and what taking it off leaves of the noise ((N - 1) / N of the variance of N pixels).
-  const shift = new Float64Array(nT);
-  const keep = new Float64Array(nT).fill(1);
-  for (let t = 0; t < nT; t++) {
-    let sum = 0;
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      if (lit[t * n + i] || !(dark[i] >= MIN_DARK_FRAMES)) continue;
-      sum += frames[t][i] - mean[i];
-      count++;
-    }
-    if (count < MIN_COMMON_PIXELS) continue;
-    shift[t] = sum / count;
-    keep[t] = (count - 1) / count;
-  }
   const xs: number[] = [];
   const ys: number[] = [];
   const ns: number[] = [];
@@ -294,15 +358,7 @@ function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, 
         for (let c = bx; c < bx + LINE_BLOCK; c++) {
           const i = r * width + c;
           if (!(dark[i] >= MIN_DARK_FRAMES)) continue;
-          let squares = 0;
-          let kept = 0;
-          for (let t = 0; t < nT; t++) {
-            if (lit[t * n + i]) continue;
-            squares += (frames[t][i] - mean[i] - shift[t]) ** 2;
-            kept += keep[t];
-          }
-          // Unbiased: about its own mean (dark - 1 of dark) and less the common modes (kept of dark).
-          variance += (squares * dark[i]) / (kept - kept / dark[i]);
+          variance += darkSquares(frames, lit, dark[i], mean[i], i, n, common);
           level += mean[i] * dark[i];
           samples += dark[i];
         }

@@ -45,7 +45,7 @@ import { median } from './line-fit.js';
 import { fitNoiseModel, type NoiseModel } from './noise-model.js';
 import { fitSpot, type VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
-import { highpassNoiseModel, withDarkLine, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
+import { highpassNoiseModel, withDarkLevel, withDarkLine, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
@@ -96,6 +96,13 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    * against the fine detail's by the two lines' standard errors; 0 where it had none.
    */
   darkLineWeight: number;
+  /**
+   * The share of the variance line's value at the background's level, from which the baseline follows, that came
+   * from the variance of the pixel-frames no emitter reaches, weighed against the line's own value there by their errors
+   * (highpass-noise.ts, withDarkLevel): near 1 on dense stacks, whose tiles lie far above the background; 0 where not
+   * used (an uneven background, whose dark pixel-frames give their own line: darkLineWeight).
+   */
+  darkLevelWeight: number;
   /**
    * Where the background came from: the pixel-frames no emitter reaches (dark-pixels.ts), else the spots' fitted
    * backgrounds (sparse stacks) or the pixels' low levels over time (dense stacks).
@@ -224,6 +231,17 @@ function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
 function bandLightSlope(hp: HighpassNoise, frames: Float64Array[], width: number, height: number, backgroundAdu: number): number {
   if (hp.order !== UNDERSAMPLED_ORDER) return 0;
   return bandLeak(frames, width, height, hp.order, backgroundAdu)?.excessSlope ?? 0;
+}
+
+/**
+ * The line with the pixel-frames no emitter reaches (dark-pixels.ts), where there are enough of them to give the
+ * background: their own line where the background's level varies over the field (withDarkLine), else their variance at
+ * their level (withDarkLevel).
+ */
+function withDarkPixels(hp: HighpassNoise, dark: DarkPixels | undefined, backgroundAdu: number): HighpassNoise {
+  if (!dark) return hp;
+  if (dark.line) return withDarkLine(hp, dark.line, backgroundAdu);
+  return withDarkLevel(hp, { levelAdu: dark.levelAdu, varianceAdu2: dark.cameraVarianceAdu2, error: dark.cameraVarianceError });
 }
 
 /**
@@ -488,6 +506,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   // PSF width that chose it, px.
   let narrowBandSigma: number | undefined;
   let darkLineWeight = 0;
+  let darkLevelWeight = 0;
   if ('noise' in sparse) {
     fits = sparse.fits;
     const noise = sparse.noise;
@@ -529,9 +548,10 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `If the camera is an EMCCD, say so (camera: 'emccd', --camera emccd): its noise model from the spots holds there`,
       );
     }
-    // Where the background is uneven, the dark pixel-frames' own line weighs in (highpass-noise.ts, withDarkLine).
-    const cameraLine = line && withDarkLine(line, darkLevel !== undefined ? dark?.line : undefined, backgroundAdu);
+    // The dark pixel-frames weigh in: their own line where the background is uneven, else their variance.
+    const cameraLine = line && withDarkPixels(line, darkLevel !== undefined ? dark : undefined, backgroundAdu);
     darkLineWeight = cameraLine?.darkLineWeight ?? 0;
+    darkLevelWeight = cameraLine?.darkLevelWeight ?? 0;
     model = withSkew({ ...cameraFromNoise(cameraLine ?? noise, kind.F, cameraLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
     if (line?.order === UNDERSAMPLED_ORDER) narrowBandSigma = filterSigma;
   } else {
@@ -563,8 +583,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const leakSlope = bandLightSlope(raw, frames, width, height, backgroundAdu);
     const scmosLine = fineLine(raw, 1, leakSlope, backgroundAdu) ?? raw;
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
-    const hp = withDarkLine((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark?.line : undefined, backgroundAdu);
+    const hp = withDarkPixels((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark : undefined, backgroundAdu);
     darkLineWeight = hp.darkLineWeight;
+    darkLevelWeight = hp.darkLevelWeight;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];
@@ -647,6 +668,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     backgroundSource,
     cameraModel: model.cameraModel,
     darkLineWeight,
+    darkLevelWeight,
     cameraSource: model.cameraSource,
     cameraDecided: model.cameraSource !== 'assumed',
     readNoiseElectrons,
