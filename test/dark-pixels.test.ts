@@ -100,6 +100,9 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
     expect(cameraKindFromSkew(skew(1.42, 0.02), 0.15)).toBeUndefined();
     // Beyond either kind (emitters' light in the "dark" pixel-frames): nothing decided, however small the error.
     expect(cameraKindFromSkew(skew(4.05, 0.3), 0.02)).toBeUndefined();
+    expect(cameraKindFromSkew(skew(-7.5, 1), 0.02)).toBeUndefined();
+    // Read noise can take a Poisson camera's ratio near 0, and its error below.
+    expect(cameraKindFromSkew(skew(-0.1, 0.1), 0.02)).toBe('scmos');
     expect(cameraKindFromSkew(skew(1.6, 0.03), 0.02)).toBe('emccd');
   });
 });

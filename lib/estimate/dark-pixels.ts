@@ -97,10 +97,11 @@ export interface SkewRatio {
 const POISSON_RATIO = 1;
 const EM_RATIO = 1.4;
 /**
- * EM multiplication gives at most 1.5 (read noise only lowers it; 1.60 the highest measured). A ratio beyond this is
- * neither kind's: the "dark" pixel-frames hold emitters' light (uniformly placed emitters at 5/um^2, where every pixel
- * is lit in most frames and the least lit carry the wings of several: 4.1 and 6.3 measured on two such 107 nm sCMOS
- * stacks, decided EMCCD, gain read half), and they decide nothing.
+ * EM multiplication gives at most 1.5 (read noise only lowers it; 1.60 the highest measured), and neither kind less
+ * than 0. A ratio beyond this, or clearly below 0, is neither kind's: the "dark" pixel-frames hold emitters' light
+ * (uniformly placed emitters at 5/um^2, where every pixel is lit in most frames and the least lit carry the wings of
+ * several: 4.1 and 6.3 measured on two such 107 nm sCMOS stacks, decided EMCCD, gain read half; -7.5 on another), and
+ * they decide nothing.
  */
 const MAX_CAMERA_RATIO = 2;
 const EM_SKEW_THRESHOLD = 1.25;
@@ -426,8 +427,8 @@ export function skewRatio(dark: DarkPixels, slope: number): SkewRatio {
  * how well the variance line's slope (which the ratio divides by) is known.
  */
 export function cameraKindFromSkew(skew: SkewRatio, slopeRelativeError: number): 'emccd' | 'scmos' | undefined {
-  if (!(skew.ratio <= MAX_CAMERA_RATIO)) return undefined;
   const error = Math.hypot(skew.standardError, skew.ratio * slopeRelativeError);
+  if (!(skew.ratio <= MAX_CAMERA_RATIO && skew.ratio > -RULE_OUT_SE * error)) return undefined;
   const poisson = skew.ratio < POISSON_RATIO + RULE_OUT_SE * error;
   const em = skew.ratio > EM_RATIO - RULE_OUT_SE * error;
   if (poisson && em) return undefined;

@@ -112,7 +112,7 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
   cameraSource: 'data' | 'option' | 'assumed';
   /**
    * False when the data did not decide the camera kind (too few dark pixel-frames to rule either kind out, e.g. a
-   * carpet of emitters, or their skew beyond either kind's, which emitters' light in them gives; and no `camera`
+   * carpet of emitters, or their skew outside either kind's range, which emitters' light in them gives; and no `camera`
    * option): sCMOS assumed; with an EMCCD the gain is then twice the true one and the background and photons half.
    */
   cameraDecided: boolean;
