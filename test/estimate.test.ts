@@ -67,9 +67,9 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
     // pixel gain spread offsets each pixel by 3 % of its level, a third of the shot noise at these narrow peaks: the
     // spots' residuals read the gain 21-26 % high, so gain and baseline come from the fine-detail noise model, which
     // accounts for it. (On 48x48-px frames at 0.5/um^2 that model is too uncertain, 22 %, and estimate refuses: below.)
-    // A known miss: with emitters placed uniformly rather than on structures the slope reads low, the gain 3-13 % on
-    // this seed and 8 more (docs/estimate.md: about 1.5 % of it is the leaked light taken off the slope in full where
-    // the fit's gain-spread term took part of it, about 2.5 % the noise in that term's own regressor). The variance at
+    // A known miss: with emitters placed uniformly rather than on structures the slope reads low: the gain 9.6 % here,
+    // 3-13 % on seeds 21-28 (docs/estimate.md: about 1.5 % of it is the leaked light taken off the slope in full where
+    // the fit's gain-spread term took part of it, about 3 % the noise in that term's own regressor). The variance at
     // the background is known to 1 % from the dark pixel-frames (withDarkLevel), so the background, which goes as
     // that over the gain squared, carries twice the gain's error: +25.6 % here. Before, the line's own value there,
     // low too, offset part of it (+15.1 %) on these sparse stacks, and went far off on dense ones (below).
@@ -130,10 +130,10 @@ describe('estimateConditions on stacks simulated with known conditions', () => {
     expect(e.cameraModel).toBe('highpass');
     expect([e.cameraSource, e.skewSource]).toEqual(['data', 'dark-pixels']);
     // A Gaussian PSF this narrow leaks light into the high-pass band (+7 % on the gain here), which the estimate
-    // measures (band-leak.ts) and takes off: the gain reads -2.3 %, the background +1.6 %.
+    // measures (band-leak.ts) and takes off: the gain reads -2.3 %, the background +6.1 %.
     expect(misses(e, simulatedConditions(SCMOS_160NM_GAUSSIAN))).toEqual([]);
     // How far such figures can land is said, in the JSON and the text.
-    expect(e.notes).toEqual([expect.stringMatching(/^the PSF \(sigma 0\.7\d px\) is narrower than 0\.9 camera px.*gain landed within 13 %.*background.*within 27 %/)]);
+    expect(e.notes).toEqual([expect.stringMatching(/^the PSF \(sigma 0\.7\d px\) is narrower than 0\.9 camera px.*gain landed within 13 %.*background.*within 36 %/)]);
     expect(formatConditions(e)).toMatch(/\nnote {14}the PSF \(sigma 0\.7\d px\)/);
     expect(e.photonsSource).toBe('fluctuations');
     expect(formatConditions(e)).toMatch(/emitter photons {3}\d+ \(E\[n\^2\]\/E\[n\] from the frames' fluctuations/);
