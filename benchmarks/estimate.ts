@@ -8,7 +8,8 @@
  * objective), the kind of stacks a user's own check would draw, with a `*` on each figure outside its tolerance, and a
  * count of those per quantity. The 160 nm microscopes of both simulators twice: on the fit demo's 48 px frames and
  * on 64 px frames (the independent one's spots mostly stand alone there: the sparse path); so the benchmark's EMCCD,
- * on 64 and 128 px frames.
+ * on 64 and 128 px frames. Emitters placed uniformly, as simple simulators place them, at 1, 2.5 and 5/um^2: on dense
+ * such stacks no pixel stays unlit for long.
  * Then the camera kind, which `estimate` decides from the pixel-frames no emitter reaches (lib/estimate/
  * dark-pixels.ts) without a `camera` option: an EMCCD at the benchmark's conditions, and sparse stacks of either
  * kind with 20 background photons, where the spots' own third moment read the wrong kind on 8 of the 12 stacks, and an
@@ -17,7 +18,7 @@
  *
  * Nothing here tunes the estimator: it only measures.
  *
- * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~3 minutes)
+ * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~7 minutes for 4 seeds)
  */
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
@@ -66,6 +67,9 @@ const MICROSCOPES: readonly Microscope[] = [
   gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', SCMOS_107NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64 }),
+  gaussian('lib/simulate, sCMOS 160 nm, 1/um2 (0.78 px), uniform, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 1, structure: { kind: 'uniform' } }),
+  gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), uniform, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, structure: { kind: 'uniform' } }),
+  independent('independent, sCMOS 107 nm, 5/um2, uniform (no structures)', { ...SCMOS_107NM, densityPerUm2: 5, freeEmitterFraction: 1 }),
   gaussian('lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments', {
     pixelSizeNm: 65,
     width: 96,
