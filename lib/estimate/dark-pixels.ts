@@ -55,8 +55,8 @@ export interface DarkPixels {
   varianceAdu2: number;
   /**
    * The same less each frame's common mode (the illumination's flicker, which is not the camera's noise), ADU^2, and
-   * its standard error: the camera's variance at the background's level (fieldLevelAdu's pixels), which estimate.ts
-   * weighs against the fine detail's line there (highpass-noise.ts, withDarkLevel).
+   * its standard error: the camera's variance at their own level (levelAdu), which estimate.ts weighs against the fine
+   * detail's line there (highpass-noise.ts, withDarkLevel).
    */
   cameraVarianceAdu2: number;
   cameraVarianceError: number;
@@ -244,9 +244,11 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
   for (let j = 0; j < weights.length; j++) scatter += (weights[j] * (k3s[j] - q * k2s[j])) ** 2;
   const levelAdu = level / w;
   const fieldLevelAdu = fieldMean(pixelMeans, pixelIndex, weights, width, height) ?? levelAdu;
-  const common = commonMode(frames, lit, darkFrames, darkMean);
-  const camera = cameraVariance(frames, lit, darkFrames, darkMean, common);
-  const line = blockLine(frames, lit, darkFrames, darkMean, common, width, height);
+  const squares = cameraSquares(frames, lit, darkFrames, darkMean, commonMode(frames, lit, darkFrames, darkMean));
+  let camera = 0;
+  for (let i = 0; i < n; i++) if (darkFrames[i] >= MIN_DARK_FRAMES) camera += squares[i];
+  camera /= w;
+  const line = blockLine(squares, darkFrames, darkMean, width, height);
   return {
     samples: w,
     pixels: weights.length,
@@ -294,31 +296,25 @@ function commonMode(frames: Float64Array[], lit: Uint8Array, dark: Float64Array,
 }
 
 /**
- * One pixel's dark pixel-frames: their sum of squares about its mean less the common modes, and how many frames'
- * worth of noise that holds (unbiased: about its own mean, dark - 1 of dark, and less the common modes).
+ * Each pixel's dark pixel-frames' sum of squares about its mean, less the common modes, scaled to be `dark` times their
+ * unbiased variance (about its own mean: dark - 1 of dark; less the common modes: keep of each), so that sums over
+ * pixels divided by their dark frames pool the variance; NaN where a pixel has fewer than MIN_DARK_FRAMES.
  */
-function darkSquares(frames: Float64Array[], lit: Uint8Array, dark: number, mean: number, i: number, n: number, common: CommonMode): number {
-  let squares = 0;
-  let kept = 0;
-  for (let t = 0; t < frames.length; t++) {
-    if (lit[t * n + i]) continue;
-    squares += (frames[t][i] - mean - common.shift[t]) ** 2;
-    kept += common.keep[t];
-  }
-  return (squares * dark) / (kept - kept / dark);
-}
-
-/** The dark pixel-frames' variance less the common mode, pooled over their pixels (weights: dark frames). */
-function cameraVariance(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, common: CommonMode): number {
+function cameraSquares(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, common: CommonMode): Float64Array {
   const n = dark.length;
-  let variance = 0;
-  let samples = 0;
+  const out = new Float64Array(n).fill(NaN);
   for (let i = 0; i < n; i++) {
     if (!(dark[i] >= MIN_DARK_FRAMES)) continue;
-    variance += darkSquares(frames, lit, dark[i], mean[i], i, n, common);
-    samples += dark[i];
+    let squares = 0;
+    let kept = 0;
+    for (let t = 0; t < frames.length; t++) {
+      if (lit[t * n + i]) continue;
+      squares += (frames[t][i] - mean[i] - common.shift[t]) ** 2;
+      kept += common.keep[t];
+    }
+    out[i] = (squares * dark[i]) / (kept - kept / dark[i]);
   }
-  return variance / samples;
+  return out;
 }
 
 /** Side of the blocks of blockLine, px, the dark samples each needs, and the fewest blocks for a line. */
@@ -334,9 +330,9 @@ const MAX_LINE_ERROR = 0.25;
 const MIN_COMMON_PIXELS = 50;
 
 /**
- * The camera's variance line from the dark pixel-frames alone (`lit` marks the others; `dark` and `mean`: each
- * pixel's dark frames and their mean): each LINE_BLOCK x LINE_BLOCK block's variance (about each pixel's mean, less
- * the frame's common mode) against its level, where the background's level differs over the
+ * The camera's variance line from the dark pixel-frames alone (`squares`: each pixel's, cameraSquares; `dark` and
+ * `mean`: each pixel's dark frames and their mean): each LINE_BLOCK x LINE_BLOCK block's variance (about each pixel's
+ * mean, less the frame's common mode) against its level, where the background's level differs over the
  * field (uneven illumination, haze), weighted least squares. It holds no emitter's light, so neither the light that
  * leaks into the fine-detail filter's band nor the noise an sCMOS chip's pixel gain spread makes of the emitters'
  * changing light, which limit that filter's line for undersampled PSFs on small fields (withDarkLine combines the two).
@@ -345,8 +341,7 @@ const MIN_COMMON_PIXELS = 50;
  * slope). Undefined where fewer than MIN_LINE_BLOCKS blocks hold enough dark samples or the levels spread too little
  * for a slope known to MAX_LINE_ERROR.
  */
-function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, mean: Float64Array, common: CommonMode, width: number, height: number): DarkLine | undefined {
-  const n = width * height;
+function blockLine(squares: Float64Array, dark: Float64Array, mean: Float64Array, width: number, height: number): DarkLine | undefined {
   const xs: number[] = [];
   const ys: number[] = [];
   const ns: number[] = [];
@@ -359,7 +354,7 @@ function blockLine(frames: Float64Array[], lit: Uint8Array, dark: Float64Array, 
         for (let c = bx; c < bx + LINE_BLOCK; c++) {
           const i = r * width + c;
           if (!(dark[i] >= MIN_DARK_FRAMES)) continue;
-          variance += darkSquares(frames, lit, dark[i], mean[i], i, n, common);
+          variance += squares[i];
           level += mean[i] * dark[i];
           samples += dark[i];
         }
