@@ -33,5 +33,4 @@ class CpuRunWorker : public Napi::AsyncWorker {
   std::string errorCode_, errorMessage_;
 };
 
-
 }  // namespace smlmrt::addon
