@@ -4,11 +4,7 @@ import { simulateIndependentStack } from '../lib/independent-simulator/index.js'
 import { erf } from '../lib/simulate/psf.js';
 import { SCMOS_160NM_GAUSSIAN, SCMOS_CHIP, simulateStack } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
-
-function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
-  const n = stack.width * stack.height;
-  return Array.from({ length: stack.frames }, (_, f) => Float64Array.from(Array.prototype.slice.call(stack.data, f * n, (f + 1) * n) as number[]));
-}
+import { floatFrames } from './helpers/float-frames.js';
 
 /**
  * What a pixel-integrated Gaussian PSF of unit light passes through the separable high-pass (1 - z^-1)^order, per
@@ -43,7 +39,7 @@ describe("bandLeak: the emitters' light in the fine-detail filter's band, from t
   it('measures a Gaussian PSF at sigma 0.78 px about as the Gaussian model predicts it', () => {
     // 1500-3500 photons (uniform): E[n^2] / E[n] = 2633 photons, 5267 ADU; background 40 photons: 480 ADU.
     const stack = simulateStack({ ...SCMOS_160NM_GAUSSIAN, camera: SCMOS, frames: 200, seed: 21 }).stack;
-    const leak = bandLeak(framesOf(stack), 48, 48, ORDER, 480)!;
+    const leak = bandLeak(floatFrames(stack), 48, 48, ORDER, 480)!;
     const predicted = gaussianLeak(125 / 160, ORDER) * 5267;
     expect(predicted).toBeCloseTo(0.168, 2);
     // Measured 0.199 here (0.229, 0.176, 0.170 on seeds 22-24); the slope this stack's line needed taken off: 0.131.
@@ -56,7 +52,7 @@ describe("bandLeak: the emitters' light in the fine-detail filter's band, from t
     const { stack } = simulateIndependentStack({ ...conditions, seed: 21, frames: 200 });
     // 1800 photons median, log-sd 0.35: E[n^2] / E[n] = 1800 e^(1.5 0.35^2) = 2164 photons, 4327 ADU; background 25
     // photons, 450 ADU.
-    const leak = bandLeak(framesOf(stack), stack.width, stack.height, ORDER, 450)!;
+    const leak = bandLeak(floatFrames(stack), stack.width, stack.height, ORDER, 450)!;
     const gaussian = gaussianLeak(0.78, ORDER) * 4327;
     expect(gaussian).toBeCloseTo(0.138, 2);
     // Measured 0.036 (-0.016 to 0.046 on seeds 22-24); the Gaussian's share taken off read this camera's gain 7 % low.
@@ -66,7 +62,7 @@ describe("bandLeak: the emitters' light in the fine-detail filter's band, from t
   it('finds no light in the band without emitters, and the floor is the noise', () => {
     // 20 photons x 2 ADU + 9 ADU^2 read noise: 89 ADU^2, white.
     const stack = simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: SCMOS }).stack;
-    const leak = bandLeak(framesOf(stack), 64, 64, ORDER, 400)!;
+    const leak = bandLeak(floatFrames(stack), 64, 64, ORDER, 400)!;
     expect(leak.floorAdu2 / 89).toBeCloseTo(1, 1);
     expect(Math.abs(leak.bandSignalAdu2)).toBeLessThan(0.01 * leak.floorAdu2);
     expect(leak.levelAdu).toBeCloseTo(440, 0);
@@ -74,7 +70,7 @@ describe("bandLeak: the emitters' light in the fine-detail filter's band, from t
 
   it('says nothing where it cannot: too few frames, frames under 16 px, a level not above the background', () => {
     const stack = simulateStack({ frames: 20, seed: 5, width: 24, height: 24, densityPerUm2: 1, camera: SCMOS }).stack;
-    const frames = framesOf(stack);
+    const frames = floatFrames(stack);
     expect(bandLeak(frames.slice(0, 2), 24, 24, ORDER, 400)).toBeUndefined();
     const small = frames.map((f) => f.subarray(0, 15 * 15));
     expect(bandLeak(small, 15, 15, ORDER, 400)).toBeUndefined();

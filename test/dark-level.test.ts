@@ -2,17 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { darkPixels } from '../lib/estimate/dark-pixels.js';
 import { highpassNoiseModel, varianceAt, withDarkLevel } from '../lib/estimate/highpass-noise.js';
 import { SCMOS_160NM_GAUSSIAN, simulateStack } from '../lib/simulate/index.js';
-
-function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
-  const n = stack.width * stack.height;
-  return Array.from({ length: stack.frames }, (_, f) => Float64Array.from(Array.prototype.slice.call(stack.data, f * n, (f + 1) * n) as number[]));
-}
+import { floatFrames } from './helpers/float-frames.js';
 
 describe("the fine-detail line pinned at the background by the dark pixel-frames' variance (withDarkLevel)", () => {
   // Uniformly placed emitters at 2.5/um^2 on 64 px of 160 nm (2 ADU per photon, baseline 400, 40 background photons):
   // the tiles' levels lie far above the background, where the line's value is an extrapolation.
   const sim = simulateStack({ ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 2.5, structure: { kind: 'uniform' }, frames: 200, seed: 3 });
-  const frames = framesOf(sim.stack);
+  const frames = floatFrames(sim.stack);
   const line = highpassNoiseModel(frames, 64, 64, 14)!;
   const dark = darkPixels(frames, 64, 64, line.variance, 0.78)!;
   const at = (hp: typeof line, x: number) => hp.variance.slope * x + hp.variance.intercept;

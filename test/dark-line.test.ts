@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { darkPixels } from '../lib/estimate/dark-pixels.js';
 import { SCMOS_107NM, simulateIndependentStack, type IndependentConditions } from '../lib/independent-simulator/index.js';
-
-function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
-  const n = stack.width * stack.height;
-  return Array.from({ length: stack.frames }, (_, f) => Float64Array.from(Array.prototype.slice.call(stack.data, f * n, (f + 1) * n) as number[]));
-}
+import { floatFrames } from './helpers/float-frames.js';
 
 /** The independent simulator's 107 nm sCMOS (2 ADU per photon, 400 ADU baseline) without emitters. */
-function backgroundOnly(background: Partial<IndependentConditions['background']>) {
+function backgroundStack(background: Partial<IndependentConditions['background']>) {
   const conditions: IndependentConditions = { ...SCMOS_107NM, width: 64, height: 64, densityPerUm2: 0, background: { ...SCMOS_107NM.background, ...background } };
-  const stack = simulateIndependentStack({ ...conditions, seed: 5, frames: 200 }).stack;
+  return simulateIndependentStack({ ...conditions, seed: 5, frames: 200 });
+}
+
+/** Its dark pixel-frames (all of them, as nothing shines). */
+function backgroundOnly(background: Partial<IndependentConditions['background']>) {
+  const { stack } = backgroundStack(background);
   // The variance line that sets the detection threshold: the true one will do (nothing shines here).
-  return darkPixels(framesOf(stack), stack.width, stack.height, { slope: 2, intercept: -800 }, 1.2);
+  return darkPixels(floatFrames(stack), stack.width, stack.height, { slope: 2, intercept: -800 }, 1.2);
 }
 
 describe("the dark pixel-frames' own variance line (dark-pixels.ts, blockLine)", () => {
@@ -43,9 +44,8 @@ describe("the dark pixel-frames' own variance line (dark-pixels.ts, blockLine)",
     // which the common mode takes off (its brightest frames also rise above the detection threshold, so the dark
     // pixel-frames' level reads a few ADU low: the variance follows it along the line).
     for (const flicker of [0, 0.1]) {
-      const conditions: IndependentConditions = { ...SCMOS_107NM, width: 64, height: 64, densityPerUm2: 0, background: { ...SCMOS_107NM.background, gradient: 0, haze: 0, flicker } };
-      const sim = simulateIndependentStack({ ...conditions, seed: 5, frames: 200 });
-      const dark = darkPixels(framesOf(sim.stack), 64, 64, { slope: 2, intercept: -800 }, 1.2)!;
+      const sim = backgroundStack({ gradient: 0, haze: 0, flicker });
+      const dark = darkPixels(floatFrames(sim.stack), 64, 64, { slope: 2, intercept: -800 }, 1.2)!;
       const readNoise = sim.scmosMaps!.readNoiseElectrons;
       const readVariance = (4 * readNoise.reduce((a, r) => a + r * r, 0)) / readNoise.length;
       const onLine = 2 * (dark.levelAdu - 400) + readVariance;

@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cameraKindFromSkew, darkPixels, skewRatio } from '../lib/estimate/dark-pixels.js';
 import { SCMOS_107NM, simulateIndependentStack } from '../lib/independent-simulator/index.js';
 import { simulateStack, type SimulationOptions } from '../lib/simulate/index.js';
-
-function framesOf(stack: { data: ArrayLike<number>; frames: number; width: number; height: number }): Float64Array[] {
-  const n = stack.width * stack.height;
-  return Array.from({ length: stack.frames }, (_, f) => Float64Array.from(Array.prototype.slice.call(stack.data, f * n, (f + 1) * n) as number[]));
-}
+import { floatFrames } from './helpers/float-frames.js';
 
 const SCMOS: SimulationOptions['camera'] = { emGain: 1, electronsPerAdu: 0.5, baselineAdu: 400, readNoiseAdu: 3 };
 const EMCCD: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50, baselineAdu: 100 };
@@ -15,8 +11,8 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
   // Without emitters every pixel-frame is dark: the ratio is the camera's own, 1 - r^2/var without EM gain
   // (20 photons x 2 ADU, read noise 3 ADU: var 80 + 9, so 0.90) and 1.5 with it.
   it('reads ~1 (less read noise) for a Poisson camera and ~1.5 for EM gain, from frames without emitters', () => {
-    const scmos = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: SCMOS }).stack);
-    const emccd = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: EMCCD }).stack);
+    const scmos = floatFrames(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: SCMOS }).stack);
+    const emccd = floatFrames(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0, backgroundPhotons: 20, camera: EMCCD }).stack);
     const darkA = darkPixels(scmos, 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.1)!;
     const darkB = darkPixels(emccd, 64, 64, { slope: 4, intercept: -4 * 100 }, 1.1)!;
     expect(darkA.samples).toBeGreaterThan(0.98 * 100 * 64 * 64);
@@ -48,8 +44,8 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
       photons: { kind: 'uniform' as const, min: 1500, max: 3500 },
       backgroundPhotons: 20,
     };
-    const darkScmos = darkPixels(framesOf(simulateStack({ ...base, camera: SCMOS }).stack), 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
-    const darkEmccd = darkPixels(framesOf(simulateStack({ ...base, camera: EMCCD }).stack), 64, 64, { slope: 4, intercept: -4 * 100 }, 1.17)!;
+    const darkScmos = darkPixels(floatFrames(simulateStack({ ...base, camera: SCMOS }).stack), 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
+    const darkEmccd = darkPixels(floatFrames(simulateStack({ ...base, camera: EMCCD }).stack), 64, 64, { slope: 4, intercept: -4 * 100 }, 1.17)!;
     expect(darkScmos.samples).toBeGreaterThan(0.2 * 200 * 64 * 64);
     // Their level is the background's (20 photons at 2 ADU above the baseline), not lifted by the emitters' light.
     expect(darkScmos.levelAdu).toBeGreaterThan(439);
@@ -70,18 +66,18 @@ describe('darkPixels: the pixel-frames no emitter reaches, their level and their
     // The independent simulator's 107 nm sCMOS: background 40 photons on average over the field (2 ADU each, baseline
     // 400: 480 ADU) with a 30 % gradient and 25 % haze; the structures keep its fuller side lit.
     const { stack } = simulateIndependentStack({ ...SCMOS_107NM, seed: 43, frames: 200 });
-    const dark = darkPixels(framesOf(stack), stack.width, stack.height, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
+    const dark = darkPixels(floatFrames(stack), stack.width, stack.height, { slope: 2, intercept: -2 * 400 + 9 }, 1.17)!;
     expect(dark.levelAdu - 480).toBeGreaterThan(15);
     expect(Math.abs(dark.fieldLevelAdu - 480)).toBeLessThan(3);
     // A flat background: both the same.
-    const flat = framesOf(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0.5, backgroundPhotons: 20, camera: SCMOS }).stack);
+    const flat = floatFrames(simulateStack({ frames: 100, seed: 5, densityPerUm2: 0.5, backgroundPhotons: 20, camera: SCMOS }).stack);
     const even = darkPixels(flat, 64, 64, { slope: 2, intercept: -2 * 400 + 9 }, 1.1)!;
     expect(even.fieldLevelAdu).toBeCloseTo(440, 0);
     expect(even.levelAdu).toBeCloseTo(440, 0);
   });
 
   it('says so where nothing is dark, or too little to tell', () => {
-    const carpet = framesOf(simulateStack({ frames: 30, seed: 1, densityPerUm2: 8, structure: { kind: 'uniform' }, camera: SCMOS }).stack);
+    const carpet = floatFrames(simulateStack({ frames: 30, seed: 1, densityPerUm2: 8, structure: { kind: 'uniform' }, camera: SCMOS }).stack);
     const dark = darkPixels(carpet, 64, 64, { slope: 2, intercept: -800 }, 1.1);
     if (dark) expect(cameraKindFromSkew(skewRatio(dark, 2), 0.05)).toBeUndefined();
     expect(darkPixels(carpet.slice(0, 5), 64, 64, { slope: 2, intercept: -800 }, 1.1)).toBeUndefined();
