@@ -18,7 +18,10 @@
  *
  * Nothing here tunes the estimator: it only measures.
  *
- * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200]   (seeds 21..; ~7 minutes for 4 seeds)
+ * And a third simulator's (naive-simulator.ts): emitters drawn afresh each frame over the whole field, no chip maps.
+ *
+ * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200] [--only <part of a name>]
+ * (seeds 21..; ~9 minutes for 4 seeds)
  */
 import { parseArgs } from 'node:util';
 import { estimateConditions, type ImagingConditions } from '../lib/estimate/estimate.js';
@@ -28,6 +31,7 @@ import { SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/s
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
+import { NAIVE_107NM, naiveTruth, simulateNaiveStack, type NaiveConditions } from './naive-simulator.js';
 
 const FIRST_SEED = 21;
 const KEYS = ['baselineAdu', 'aduPerPhoton', 'backgroundPhotons', 'photonsMedian', 'psfSigmaNm', 'densityPerUm2'] as const;
@@ -55,6 +59,10 @@ const EM_CHIP: SimulationOptions['camera'] = { emGain: 100, electronsPerAdu: 50,
 function gaussian(name: string, o: SimulationOptions): Microscope {
   const truth = simulatedConditions(o);
   return { name, draw: (seed, frames) => simulateStack({ ...o, frames, seed }).stack, truth, camera: truth.camera };
+}
+
+function naive(name: string, c: NaiveConditions): Microscope {
+  return { name, draw: (seed, frames) => simulateNaiveStack(c, seed, frames), truth: naiveTruth(c), camera: 'scmos' };
 }
 
 /** Sparse stacks of 20 background photons, where the spots' residuals misjudged the camera kind on half the seeds. */
@@ -90,6 +98,10 @@ const MICROSCOPES: readonly Microscope[] = [
     camera: { emGain: 30, electronsPerAdu: 10, baselineAdu: 100, readNoiseAdu: 5 },
   }),
   gaussian('lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons', { ...SPARSE_20, densityPerUm2: 1, structure: { kind: 'uniform' }, camera: EM_CHIP }),
+  naive('naive, sCMOS 107 nm, 1/um2, uniform over the whole field', NAIVE_107NM),
+  naive('naive, sCMOS 107 nm, 3/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 3 }),
+  naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1 }),
+  naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 3 }),
 ];
 
 function row(e: ImagingConditions, truth: Record<Key, number>, outside: Record<Key, number>): string {
@@ -102,12 +114,12 @@ function row(e: ImagingConditions, truth: Record<Key, number>, outside: Record<K
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '4' }, frames: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({ options: { seeds: { type: 'string', default: '4' }, frames: { type: 'string', default: '200' }, only: { type: 'string' } } });
   const seeds = Number(values.seeds);
   const frames = Number(values.frames);
   console.log(`estimate vs truth, % error (* outside the tolerance), ${frames} frames, seeds ${FIRST_SEED}..${FIRST_SEED + seeds - 1}`);
   console.log(`${'seed'.padEnd(6)}${'baseline gain   backgr  photons  sigma  density'.padStart(50)}`);
-  for (const m of MICROSCOPES) {
+  for (const m of MICROSCOPES.filter((x) => values.only === undefined || x.name.includes(values.only))) {
     console.log(`\n${m.name}`);
     const outside = Object.fromEntries(KEYS.map((k) => [k, 0])) as Record<Key, number>;
     let refused = 0;

@@ -1,0 +1,137 @@
+/**
+ * A third simulator for judging `estimate`, deliberately as plain as one a user checking smlm-rt might write in an
+ * afternoon, and sharing no code with lib/simulate or lib/independent-simulator: every frame draws its own emitters
+ * (a Poisson number, placed uniformly over the whole field, edges included), each a Gaussian PSF (integrated over
+ * the pixel, or sampled at its centre) of one width and photons drawn uniformly from a range, on a flat background;
+ * exact Poisson photon counts; an sCMOS-like camera with one gain, one baseline and Gaussian read noise (no per-pixel
+ * maps, no gain spread).
+ *
+ * Why a third: the two others share habits this one lacks. lib/simulate leaves a margin of ~5 px without emitters
+ * and both give the chip a 3 % pixel gain spread, where data sheets give < 1 %; stacks like these found what they hid
+ * (docs/estimate.md, "A third simulator").
+ */
+import type { Stack } from '../lib/types.js';
+
+export interface NaiveConditions {
+  sizePx: number;
+  pixelSizeNm: number;
+  sigmaNm: number;
+  /** Photons per emitter, uniform in [min, max]. */
+  photons: { min: number; max: number };
+  backgroundPhotons: number;
+  /** Emitters per um^2 per frame (the mean of each frame's Poisson number). */
+  densityPerUm2: number;
+  baselineAdu: number;
+  aduPerPhoton: number;
+  readNoiseElectrons: number;
+  /** 'integrated' over each pixel's square, or 'sampled' at its centre. */
+  psf: 'integrated' | 'sampled';
+}
+
+/** What `estimate` should read from such a stack, in its own terms. */
+export function naiveTruth(c: NaiveConditions): {
+  baselineAdu: number;
+  aduPerPhoton: number;
+  backgroundPhotons: number;
+  photonsMedian: number;
+  psfSigmaNm: number;
+  densityPerUm2: number;
+  camera: 'scmos';
+} {
+  return {
+    baselineAdu: c.baselineAdu,
+    aduPerPhoton: c.aduPerPhoton,
+    backgroundPhotons: c.backgroundPhotons,
+    photonsMedian: (c.photons.min + c.photons.max) / 2,
+    psfSigmaNm: c.sigmaNm,
+    densityPerUm2: c.densityPerUm2,
+    camera: 'scmos',
+  };
+}
+
+/** xorshift32: small, fast, and unlike the other simulators' generators. */
+function xorshift(seed: number): () => number {
+  let s = (seed * 2654435761 + 1) >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+}
+
+/** Exact Poisson draws: Knuth's product of uniforms, in pieces of mean at most 30 (a sum of Poissons is Poisson). */
+function poisson(uniform: () => number, mean: number): number {
+  let count = 0;
+  for (let left = mean; left > 0; left -= 30) {
+    const limit = Math.exp(-Math.min(left, 30));
+    let product = uniform();
+    while (product > limit) {
+      count++;
+      product *= uniform();
+    }
+  }
+  return count;
+}
+
+function gaussian(uniform: () => number): number {
+  return Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** erf to ~1e-7 (Abramowitz and Stegun 7.1.26). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
+export function simulateNaiveStack(c: NaiveConditions, seed: number, frames: number): Stack {
+  const uniform = xorshift(seed);
+  const size = c.sizePx;
+  const sigma = c.sigmaNm / c.pixelSizeNm;
+  const reach = Math.ceil(4 * sigma);
+  const meanEmitters = c.densityPerUm2 * ((size * c.pixelSizeNm) / 1000) ** 2;
+  const data = new Uint16Array(frames * size * size);
+  const light = new Float64Array(size * size);
+  // Share of a PSF at x0 (px) that falls on the pixel [a, a + 1) along one axis, or its centre's density.
+  const share = (a: number, x0: number): number =>
+    c.psf === 'integrated'
+      ? 0.5 * (erf((a + 1 - x0) / (Math.SQRT2 * sigma)) - erf((a - x0) / (Math.SQRT2 * sigma)))
+      : Math.exp(-((a + 0.5 - x0) ** 2) / (2 * sigma * sigma)) / (Math.sqrt(2 * Math.PI) * sigma);
+  for (let t = 0; t < frames; t++) {
+    light.fill(c.backgroundPhotons);
+    const emitters = poisson(uniform, meanEmitters);
+    for (let k = 0; k < emitters; k++) {
+      const x = uniform() * size;
+      const y = uniform() * size;
+      const photons = c.photons.min + uniform() * (c.photons.max - c.photons.min);
+      for (let r = Math.max(0, Math.floor(y) - reach); r <= Math.min(size - 1, Math.floor(y) + reach); r++) {
+        const sy = share(r, y);
+        for (let col = Math.max(0, Math.floor(x) - reach); col <= Math.min(size - 1, Math.floor(x) + reach); col++) {
+          light[r * size + col] += photons * sy * share(col, x);
+        }
+      }
+    }
+    for (let i = 0; i < size * size; i++) {
+      const electrons = poisson(uniform, light[i]) + c.readNoiseElectrons * gaussian(uniform);
+      data[t * size * size + i] = Math.max(0, Math.min(65535, Math.round(c.baselineAdu + c.aduPerPhoton * electrons)));
+    }
+  }
+  return { data, frames, width: size, height: size, pixelSizeNm: c.pixelSizeNm };
+}
+
+/** The issue's microscope (107 nm, sigma 125 nm, 2500 photons, 40 background photons, baseline 400 ADU) on 64 px. */
+export const NAIVE_107NM: NaiveConditions = {
+  sizePx: 64,
+  pixelSizeNm: 107,
+  sigmaNm: 125,
+  photons: { min: 2000, max: 3000 },
+  backgroundPhotons: 40,
+  densityPerUm2: 1,
+  baselineAdu: 400,
+  aduPerPhoton: 2,
+  readNoiseElectrons: 1.5,
+  psf: 'integrated',
+};
