@@ -4,6 +4,8 @@
  *   - held-out simulated stack at the benchmark's conditions (lib/simulate defaults, seed 424242 — never trained on);
  *   - the independent simulator's held-out stacks (benchmarks/evaluation-data.ts INDEPENDENT_HELDOUT_STACKS: data
  *     our own simulator did not make — Airy PSF, other cameras, backgrounds and structures);
+ *   - a third, naive simulator's stacks (naive-simulator.ts: emitters placed uniformly over the whole field, drawn
+ *     afresh each frame, no structures): at the benchmark's conditions on an EMCCD, and the issue's 107 nm sCMOS;
  *   - the two ThunderSTORM stacks of ../shared/data (skipped with a note when absent).
  * Every figure of every stack is printed per stack and again in one table at the end (and with --json, written).
  * Image figures: NMSE and PSNR (prediction scaled by its least-squares factor; lib/metrics.ts) at blur sigma 0 and
@@ -13,6 +15,7 @@
  *
  * Usage: npm run build && node dist/benchmarks/accuracy.js [--frames 361] [--models unet,deepstorm,other.onnx] [--json out.json]
  *          [--shared DIR]   (the folder of the ThunderSTORM stacks; default ../shared/data/deepstorm-demo1 beside the repository)
+ *          [--only TEXT]    (only the stacks whose description holds TEXT, e.g. naive)
  *        node dist/benchmarks/accuracy.js --validation [--models a.onnx,b.onnx] [--json out.json]
  *   (--validation: the model-selection score on the validation stacks of both simulators instead; see validation-score.ts)
  */
@@ -29,12 +32,30 @@ import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { defaultSharedDir, HELDOUT_SEED, INDEPENDENT_HELDOUT_STACKS, readSharedStacks } from '../scripts/evaluation-data.js';
 import { loadIndependentStack } from '../scripts/independent-stacks.js';
+import { NAIVE_107NM, simulateNaive, type NaiveConditions } from './naive-simulator.js';
 import { printValidationScores, scoreValidation } from './validation-score.js';
 
 /** What a ground truth needs here: the frame and the position of each emitter (ThunderSTORM rows or simulator rows). */
 type TruthPosition = { frame: number; xNm: number; yNm: number };
 
 const MATCH_RADIUS_NM = 50;
+
+/** The naive simulator at the benchmark's conditions: 100 nm, sigma 110 nm, 1000-2000 photons, 20 background, EM gain. */
+const NAIVE_BENCHMARK_LIKE: NaiveConditions = {
+  ...NAIVE_107NM,
+  pixelSizeNm: 100,
+  sigmaNm: 110,
+  photons: { min: 1000, max: 2000 },
+  backgroundPhotons: 20,
+  densityPerUm2: 5.5,
+  baselineAdu: 100,
+  readNoiseElectrons: 0.5,
+  emGain: 100,
+};
+const NAIVE_HELDOUT: readonly { name: string; about: string; conditions: NaiveConditions; seed: number; frames: number }[] = [
+  { name: 'heldout-naive-emccd-959595', about: "EMCCD 100 nm, 5.5/um², the benchmark's conditions", conditions: NAIVE_BENCHMARK_LIKE, seed: 959595, frames: 361 },
+  { name: 'heldout-naive-scmos-969696', about: "sCMOS 107 nm, 3/um², the issue's microscope", conditions: { ...NAIVE_107NM, densityPerUm2: 3 }, seed: 969696, frames: 200 },
+];
 const UPSAMPLING = 8;
 
 interface Row {
@@ -134,7 +155,7 @@ function printRows(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' }, validation: { type: 'boolean', default: false }, shared: { type: 'string' } } });
+  const { values } = parseArgs({ options: { frames: { type: 'string', default: '361' }, models: { type: 'string' }, json: { type: 'string' }, validation: { type: 'boolean', default: false }, shared: { type: 'string' }, only: { type: 'string' } } });
   const models = values.models ? values.models.split(',') : bundledModelNames();
   if (models.length === 0) throw new Error('no bundled models in models/');
   if (values.validation) {
@@ -161,11 +182,17 @@ async function main(): Promise<void> {
       return [s.stack, s.truth];
     }]);
   }
+  for (const spec of NAIVE_HELDOUT) {
+    stacks.push([`held-out naive simulator: ${spec.name} (${spec.frames} frames, ${spec.about}, placed uniformly)`, spec.name, async () => {
+      const s = simulateNaive(spec.conditions, spec.seed, spec.frames);
+      return [s.stack, s.emitters];
+    }]);
+  }
   for (const { tif, name, stack, emitters } of await readSharedStacks(shared, (path) => console.log(`note: ${path} absent; skipped`))) {
     stacks.push([`${tif} (../shared/data)`, name, async () => [stack, emitters]]);
   }
   console.log(`models: ${models.join(', ')} (CPU backend); localization matching radius ${MATCH_RADIUS_NM} nm; NMSE/PSNR with least-squares scaling`);
-  for (const [name, short, load] of stacks) {
+  for (const [name, short, load] of stacks.filter(([name]) => values.only === undefined || name.includes(values.only))) {
     const [stack, truth] = await load();
     console.log(`\n== ${name}: ${stack.frames} frames of ${stack.width}x${stack.height}, ${truth.length} emitters`);
     const rows = await evaluateStack(name, stack, truth, models);

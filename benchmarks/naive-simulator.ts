@@ -3,8 +3,8 @@
  * afternoon, and sharing no code with lib/simulate or lib/independent-simulator: every frame draws its own emitters
  * (a Poisson number, placed uniformly over the whole field, edges included), each a Gaussian PSF (integrated over
  * the pixel, or sampled at its centre) of one width and photons drawn uniformly from a range, on a flat background;
- * exact Poisson photon counts; an sCMOS-like camera with one gain, one baseline and Gaussian read noise (no per-pixel
- * maps, no gain spread).
+ * exact Poisson photon counts; a camera with one gain, one baseline and Gaussian read noise (no per-pixel maps, no
+ * gain spread), and optionally an EM register (each photoelectron count n multiplied into a gamma of shape n).
  *
  * Why a third: the two others share habits this one lacks. lib/simulate leaves a margin of ~5 px without emitters
  * and both give the chip a 3 % pixel gain spread, where data sheets give < 1 %; stacks like these found what they hid
@@ -23,9 +23,20 @@ export interface NaiveConditions {
   densityPerUm2: number;
   baselineAdu: number;
   aduPerPhoton: number;
+  /** Read noise in photoelectrons at the input (an EMCCD's: its read noise over its EM gain). */
   readNoiseElectrons: number;
   /** 'integrated' over each pixel's square, or 'sampled' at its centre. */
   psf: 'integrated' | 'sampled';
+  /** EM gain of an EMCCD's register; absent: none (sCMOS / CCD). aduPerPhoton includes it. */
+  emGain?: number;
+}
+
+/** One emitter as drawn: frame (1-based), position (camera pixel i covers [i, i + 1) x pixelSizeNm), photons. */
+export interface NaiveEmitter {
+  frame: number;
+  xNm: number;
+  yNm: number;
+  photons: number;
 }
 
 /** What `estimate` should read from such a stack, in its own terms. */
@@ -36,7 +47,7 @@ export function naiveTruth(c: NaiveConditions): {
   photonsMedian: number;
   psfSigmaNm: number;
   densityPerUm2: number;
-  camera: 'scmos';
+  camera: 'emccd' | 'scmos';
 } {
   return {
     baselineAdu: c.baselineAdu,
@@ -45,7 +56,7 @@ export function naiveTruth(c: NaiveConditions): {
     photonsMedian: (c.photons.min + c.photons.max) / 2,
     psfSigmaNm: c.sigmaNm,
     densityPerUm2: c.densityPerUm2,
-    camera: 'scmos',
+    camera: c.emGain ? 'emccd' : 'scmos',
   };
 }
 
@@ -80,6 +91,19 @@ function gaussian(uniform: () => number): number {
   return Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
+/** Gamma(shape, 1) for shape >= 1 (Marsaglia and Tsang's squeeze). */
+function gamma(uniform: () => number, shape: number): number {
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    const x = gaussian(uniform);
+    const v = (1 + c * x) ** 3;
+    if (v <= 0) continue;
+    const u = uniform();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
 /** erf to ~1e-7 (Abramowitz and Stegun 7.1.26). */
 function erf(x: number): number {
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
@@ -88,6 +112,11 @@ function erf(x: number): number {
 }
 
 export function simulateNaiveStack(c: NaiveConditions, seed: number, frames: number): Stack {
+  return simulateNaive(c, seed, frames).stack;
+}
+
+/** The stack and the emitters drawn in it. */
+export function simulateNaive(c: NaiveConditions, seed: number, frames: number): { stack: Stack; emitters: NaiveEmitter[] } {
   const uniform = xorshift(seed);
   const size = c.sizePx;
   const sigma = c.sigmaNm / c.pixelSizeNm;
@@ -95,6 +124,7 @@ export function simulateNaiveStack(c: NaiveConditions, seed: number, frames: num
   const meanEmitters = c.densityPerUm2 * ((size * c.pixelSizeNm) / 1000) ** 2;
   const data = new Uint16Array(frames * size * size);
   const light = new Float64Array(size * size);
+  const drawn: NaiveEmitter[] = [];
   // Share of a PSF at x0 (px) that falls on the pixel [a, a + 1) along one axis, or its centre's density.
   const share = (a: number, x0: number): number =>
     c.psf === 'integrated'
@@ -107,6 +137,7 @@ export function simulateNaiveStack(c: NaiveConditions, seed: number, frames: num
       const x = uniform() * size;
       const y = uniform() * size;
       const photons = c.photons.min + uniform() * (c.photons.max - c.photons.min);
+      drawn.push({ frame: t + 1, xNm: x * c.pixelSizeNm, yNm: y * c.pixelSizeNm, photons });
       for (let r = Math.max(0, Math.floor(y) - reach); r <= Math.min(size - 1, Math.floor(y) + reach); r++) {
         const sy = share(r, y);
         for (let col = Math.max(0, Math.floor(x) - reach); col <= Math.min(size - 1, Math.floor(x) + reach); col++) {
@@ -115,11 +146,15 @@ export function simulateNaiveStack(c: NaiveConditions, seed: number, frames: num
       }
     }
     for (let i = 0; i < size * size; i++) {
-      const electrons = poisson(uniform, light[i]) + c.readNoiseElectrons * gaussian(uniform);
+      const photoelectrons = poisson(uniform, light[i]);
+      // An EM register's output over its gain: given n, mean n and variance n; with the count's own Poisson variance,
+      // twice the shot noise (the excess noise factor 2).
+      const amplified = c.emGain && photoelectrons > 0 ? gamma(uniform, photoelectrons) : photoelectrons;
+      const electrons = amplified + c.readNoiseElectrons * gaussian(uniform);
       data[t * size * size + i] = Math.max(0, Math.min(65535, Math.round(c.baselineAdu + c.aduPerPhoton * electrons)));
     }
   }
-  return { data, frames, width: size, height: size, pixelSizeNm: c.pixelSizeNm };
+  return { stack: { data, frames, width: size, height: size, pixelSizeNm: c.pixelSizeNm }, emitters: drawn };
 }
 
 /** The issue's microscope (107 nm, sigma 125 nm, 2500 photons, 40 background photons, baseline 400 ADU) on 64 px. */
