@@ -100,6 +100,7 @@ const MICROSCOPES: readonly Microscope[] = [
   gaussian('lib/simulate, EMCCD 107 nm, 1/um2, uniform, 20 background photons', { ...SPARSE_20, densityPerUm2: 1, structure: { kind: 'uniform' }, camera: EM_CHIP }),
   naive('naive, sCMOS 107 nm, 1/um2, uniform over the whole field', NAIVE_107NM),
   naive('naive, sCMOS 107 nm, 3/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 3 }),
+  naive('naive, sCMOS 107 nm, 5/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 5 }),
   naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1 }),
   naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 3 }),
 ];

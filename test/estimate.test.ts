@@ -282,6 +282,8 @@ describe('estimateConditions on a third, naive simulator (benchmarks/naive-simul
     const e = await estimateConditions(simulateNaiveStack(conditions, 21, 200));
     expect(e.backgroundSource).toBe('dark-pixels');
     expect(misses(e, naiveTruth(conditions))).toEqual([]);
+    // Too few dark pixel-frames to decide the kind, but the skew reported is theirs, not the fine detail's (3.87 here).
+    expect([e.skewSource, e.cameraDecided]).toEqual(['dark-pixels', false]);
   });
 
   it('reads a sparse field of it (1/um^2)', async () => {

@@ -271,8 +271,9 @@ export function darkPixels(frames: Float64Array[], width: number, height: number
     fieldLevelAdu,
     varianceAdu2: k2 / w,
     cameraVarianceAdu2: camera,
-    // A sample variance of n near-Gaussian values has variance 2 var^2 / n.
-    cameraVarianceError: camera * Math.sqrt(2 / w),
+    // A sample variance of near-Gaussian values has variance 2 var^2 / dof; each pixel's own mean takes one of its
+    // dark frames (with 3-5 dark frames a pixel, as in crowded fields, a quarter of them or more).
+    cameraVarianceError: camera * Math.sqrt(2 / Math.max(1, w - weights.length)),
     line,
     thirdOverSecondAdu: q,
     thirdOverSecondError: Math.sqrt(scatter) / k2,

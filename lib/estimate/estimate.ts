@@ -67,8 +67,9 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    */
   skewRatio: number;
   /**
-   * Where skewRatio was measured: the pixel-frames no emitter reaches (dark-pixels.ts), which decide the kind; else
-   * (kind given or assumed) the spots' residuals or the fine detail's noise, both swamped by the emitters' light.
+   * Where skewRatio was measured: the pixel-frames no emitter reaches (dark-pixels.ts), which decide the kind where it
+   * lies in one kind's range (cameraDecided); else, where too few of them are left, the spots' residuals or the fine
+   * detail's noise, both swamped by the emitters' light (not a figure to judge the camera by).
    */
   skewSource: 'dark-pixels' | 'spots' | 'highpass';
   psfSigmaPx: number;
@@ -218,12 +219,13 @@ const SPOTS_SLOPE_ERROR = 0.15;
 /**
  * The dark pixel-frames give the background where there are at least this many, on at least DARK_PIXELS pixels; else
  * the pixels' low levels do (denseBackgroundAdu), which the tails of emitters nearby lift wherever the field is crowded
- * up to its edges. Their level is unbiased and its error small however few they are (30 samples of 170 ADU^2 on 3
- * pixels of 3 ADU offset spread: ~3 ADU): emitters placed uniformly over the whole field at 3/um^2 (107 nm, sigma
+ * up to its edges. Their level is unbiased and its error small however few they are (10 samples of 170 ADU^2 on 3
+ * pixels of 3 ADU offset spread: ~5 ADU): emitters placed uniformly over the whole field at 3/um^2 (107 nm, sigma
  * 1.17 px) left 490-1050 dark pixel-frames on 112-198 pixels, whose level was within 0.8 ADU of the truth, while the
- * low levels read the background +7.7 to +25.6 % (the thresholds were 2000 and 50 before; benchmarks/naive-simulator.ts).
+ * low levels read the background +7.7 to +25.6 % (the thresholds were 2000 and 50 before; benchmarks/naive-simulator.ts);
+ * at 5/um^2, 13-37 on 4-9 pixels were within 5 ADU, the low levels +11 to +39 %.
  */
-const DARK_SAMPLES = 30;
+const DARK_SAMPLES = 10;
 const DARK_PIXELS = 3;
 
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
@@ -265,17 +267,19 @@ function fineLine(hp: HighpassNoise, F: 1 | 2, leakSlope: number, backgroundAdu:
 
 /**
  * The camera kind: the option's, else what the dark pixel-frames' skew decides for the variance slope `slope`
- * (dark-pixels.ts), else assumed sCMOS. With the skew where it decided.
+ * (dark-pixels.ts), else assumed sCMOS. With the dark pixel-frames' skew wherever they give one, decided or not: the
+ * fine detail's own (the fallback) is the emitters' light more than the camera's, and at the narrow band of
+ * undersampled PSFs read anything from -1700 to +900 on the bench's stacks, which a reader of the JSON cannot judge.
  */
 function cameraKind(option: EstimateOptions['camera'], dark: DarkPixels | undefined, slope: number, slopeRelativeError: number): { F: 1 | 2; source: CameraModel['cameraSource']; skew?: SkewRatio } {
-  if (option) return { F: option === 'emccd' ? 2 : 1, source: 'option' };
   const skew = dark ? skewRatio(dark, slope) : undefined;
+  if (option) return { F: option === 'emccd' ? 2 : 1, source: 'option', skew };
   const kind = skew ? cameraKindFromSkew(skew, slopeRelativeError) : undefined;
-  if (!kind) return { F: 1, source: 'assumed' };
+  if (!kind) return { F: 1, source: 'assumed', skew };
   return { F: kind === 'emccd' ? 2 : 1, source: 'data', skew };
 }
 
-/** The camera model with the skew that decided its kind, where the dark pixel-frames did. */
+/** The camera model with the dark pixel-frames' skew, where they gave one. */
 function withSkew(model: CameraModel, skew: SkewRatio | undefined): CameraModel {
   return skew ? { ...model, skewRatio: skew.ratio, skewSource: 'dark-pixels' } : model;
 }
