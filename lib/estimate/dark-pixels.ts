@@ -118,6 +118,9 @@ const MIN_DARK_FRAMES = 10;
  */
 const FEW_DARK_PIXELS = 50;
 const MIN_ANY_DARK_FRAMES = 3;
+const LOW_QUANTILE = 0.1;
+/** The standard normal's 90th percentile: the 10th percentile lies this many sd below the mean. */
+const Z_LOW_QUANTILE = 1.2816;
 
 /** The fewest dark frames a pixel needs to be used: MIN_DARK_FRAMES, unless too few pixels have that many. */
 function fewestDarkFrames(darkFrames: Float64Array): number {
@@ -125,9 +128,6 @@ function fewestDarkFrames(darkFrames: Float64Array): number {
   for (const d of darkFrames) if (d >= MIN_DARK_FRAMES) pixels++;
   return pixels >= FEW_DARK_PIXELS ? MIN_DARK_FRAMES : MIN_ANY_DARK_FRAMES;
 }
-const LOW_QUANTILE = 0.1;
-/** The standard normal's 90th percentile: the 10th percentile lies this many sd below the mean. */
-const Z_LOW_QUANTILE = 1.2816;
 
 /** The 3x3 box mean of a frame (fewer pixels at the edges) and how many pixels each mean averages. */
 function boxMean(frame: Float64Array, width: number, height: number, out: Float64Array, count: Float64Array): void {
