@@ -4,7 +4,7 @@
  *   - held-out simulated stack at the benchmark's conditions (lib/simulate defaults, seed 424242 — never trained on);
  *   - the independent simulator's held-out stacks (benchmarks/evaluation-data.ts INDEPENDENT_HELDOUT_STACKS: data
  *     our own simulator did not make — Airy PSF, other cameras, backgrounds and structures);
- *   - a third, naive simulator's stacks (naive-simulator.ts: emitters placed uniformly over the whole field, drawn
+ *   - a third, naive simulator's stacks (lib/naive-simulator.ts: emitters placed uniformly over the whole field, drawn
  *     afresh each frame, no structures): at the benchmark's conditions on an EMCCD, and the issue's 107 nm sCMOS;
  *   - the two ThunderSTORM stacks of ../shared/data (skipped with a note when absent).
  * Every figure of every stack is printed per stack and again in one table at the end (and with --json, written).
@@ -32,7 +32,7 @@ import { simulateStack } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { defaultSharedDir, HELDOUT_SEED, INDEPENDENT_HELDOUT_STACKS, readSharedStacks } from '../scripts/evaluation-data.js';
 import { loadIndependentStack } from '../scripts/independent-stacks.js';
-import { NAIVE_107NM, simulateNaive, type NaiveConditions } from './naive-simulator.js';
+import { NAIVE_107NM, simulateNaive, type NaiveConditions } from '../lib/naive-simulator.js';
 import { printValidationScores, scoreValidation } from './validation-score.js';
 
 /** What a ground truth needs here: the frame and the position of each emitter (ThunderSTORM rows or simulator rows). */

@@ -18,7 +18,7 @@
  *
  * Nothing here tunes the estimator: it only measures.
  *
- * And a third simulator's (naive-simulator.ts): emitters drawn afresh each frame over the whole field, no chip maps.
+ * And a third simulator's (lib/naive-simulator.ts): emitters drawn afresh each frame over the whole field, no chip maps.
  *
  * Usage: npm run build && node dist/benchmarks/estimate.js [--seeds 4] [--frames 200] [--only <part of a name>]
  * (seeds 21..; ~9 minutes for 4 seeds)
@@ -31,7 +31,7 @@ import { SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN, SCMOS_CHIP } from '../lib/s
 import { simulateStack, type SimulationOptions } from '../lib/simulate/simulate.js';
 import type { Stack } from '../lib/types.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
-import { NAIVE_107NM, naiveTruth, simulateNaiveStack, type NaiveConditions } from './naive-simulator.js';
+import { NAIVE_107NM, naiveTruth, simulateNaiveStack, type NaiveConditions } from '../lib/naive-simulator.js';
 
 const FIRST_SEED = 21;
 const KEYS = ['baselineAdu', 'aduPerPhoton', 'backgroundPhotons', 'photonsMedian', 'psfSigmaNm', 'densityPerUm2'] as const;

@@ -12,7 +12,7 @@
  * Usage (after `npm run build`): node dist/scripts/make-fit-demo.js [--out .gpu/fit] [--work .gpu/fit-acquisition]
  *   [--frames 200] [--heldout-frames 200] [--microscopes scmos-107nm,scmos-160nm]
  * (--microscopes naive-160nm: the third, naive simulator's 160 nm sCMOS at 3/um^2 over the whole field, where `estimate`
- * is least certain; benchmarks/naive-simulator.ts)
+ * is least certain; lib/naive-simulator.ts)
  * OUT is what scripts/gpu-host/fit-demo.sh reads on the GPU host (carry it); keep it small (the script prints its size).
  */
 import { execFileSync } from 'node:child_process';
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { NAIVE_107NM, naiveTruth, simulateNaive, type NaiveConditions } from '../benchmarks/naive-simulator.js';
+import { NAIVE_107NM, naiveTruth, simulateNaive, type NaiveConditions } from '../lib/naive-simulator.js';
 import { SCMOS_107NM, settingsInEstimateTerms, simulateIndependentStack, writeTruthCsv, type IndependentConditions, type TruthRow } from '../lib/independent-simulator/index.js';
 import { writeStackTiff } from '../lib/io/tiff-write.js';
 import type { Stack } from '../lib/types.js';

@@ -6,7 +6,7 @@ import { BENCHMARK_LIKE_EMCCD, SCMOS_107NM, settingsInEstimateTerms, simulateInd
 import { readTiffStack } from '../lib/io/tiff-read.js';
 import { SCMOS_107NM_GAUSSIAN, SCMOS_160NM_GAUSSIAN, simulatedConditions, simulateStack, type MicroscopeConditions, type SimulationOptions } from '../lib/simulate/index.js';
 import { FIT_DEMO_MICROSCOPES } from '../scripts/make-fit-demo.js';
-import { NAIVE_107NM, naiveTruth, simulateNaiveStack } from '../benchmarks/naive-simulator.js';
+import { NAIVE_107NM, naiveTruth, simulateNaiveStack } from '../lib/naive-simulator.js';
 import { SHARED_DATA } from './helpers/paths.js';
 
 /** What a simulation's settings say `estimate` should read (simulatedConditions, settingsInEstimateTerms). */
@@ -274,7 +274,7 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
   });
 });
 
-describe('estimateConditions on a third, naive simulator (benchmarks/naive-simulator.ts: emitters over the whole field)', () => {
+describe('estimateConditions on a third, naive simulator (lib/naive-simulator.ts: emitters over the whole field)', () => {
   it('reads the background of a dense field with no empty margin from its few dark pixel-frames, not the lifted low levels', async () => {
     // 3/um^2 over every pixel leaves each pixel 2-5 dark frames of 200: before, only pixels with 10 counted, too few,
     // and the background came from the pixels' low levels: +15 to +30 % on seeds 1-8.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NAIVE_107NM, simulateNaive } from '../benchmarks/naive-simulator.js';
+import { NAIVE_107NM, simulateNaive } from '../lib/naive-simulator.js';
 
 /** Mean and variance of every pixel-frame of a stack. */
 function moments(data: ArrayLike<number>): { mean: number; variance: number } {
@@ -13,7 +13,7 @@ function moments(data: ArrayLike<number>): { mean: number; variance: number } {
   return { mean, variance: squares / data.length - mean * mean };
 }
 
-describe('the naive simulator (benchmarks/naive-simulator.ts), which bench:estimate and bench:accuracy judge by', () => {
+describe('the naive simulator (lib/naive-simulator.ts), which bench:estimate and bench:accuracy judge by', () => {
   it('draws a camera of one gain: variance g^2 (background + read noise^2) without EM gain, g^2 (2 background + r^2) with it', () => {
     const flat = { ...NAIVE_107NM, sizePx: 32, densityPerUm2: 0 };
     const scmos = moments(simulateNaive(flat, 1, 100).stack.data);

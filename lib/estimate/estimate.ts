@@ -222,7 +222,7 @@ const SPOTS_SLOPE_ERROR = 0.15;
  * up to its edges. Their level is unbiased and its error small however few they are (10 samples of 170 ADU^2 on 3
  * pixels of 3 ADU offset spread: ~5 ADU): emitters placed uniformly over the whole field at 3/um^2 (107 nm, sigma
  * 1.17 px) left 490-1050 dark pixel-frames on 112-198 pixels, whose level was within 0.8 ADU of the truth, while the
- * low levels read the background +7.7 to +25.6 % (the thresholds were 2000 and 50 before; benchmarks/naive-simulator.ts);
+ * low levels read the background +7.7 to +25.6 % (the thresholds were 2000 and 50 before; lib/naive-simulator.ts);
  * at 5/um^2, 13-37 on 4-9 pixels were within 5 ADU, the low levels +11 to +39 %.
  */
 const DARK_SAMPLES = 10;

@@ -10,7 +10,7 @@
  * and both give the chip a 3 % pixel gain spread, where data sheets give < 1 %; stacks like these found what they hid
  * (docs/estimate.md, "A third simulator").
  */
-import type { Stack } from '../lib/types.js';
+import type { Stack } from './types.js';
 
 export interface NaiveConditions {
   sizePx: number;
