@@ -10,6 +10,7 @@
  * and both give the chip a 3 % pixel gain spread, where data sheets give < 1 %; stacks like these found what they hid
  * (docs/estimate.md, "A third simulator").
  */
+import type { MicroscopeConditions } from './simulate/conditions.js';
 import type { Stack } from './types.js';
 
 export interface NaiveConditions {
@@ -40,15 +41,7 @@ export interface NaiveEmitter {
 }
 
 /** What `estimate` should read from such a stack, in its own terms. */
-export function naiveTruth(c: NaiveConditions): {
-  baselineAdu: number;
-  aduPerPhoton: number;
-  backgroundPhotons: number;
-  photonsMedian: number;
-  psfSigmaNm: number;
-  densityPerUm2: number;
-  camera: 'emccd' | 'scmos';
-} {
+export function naiveTruth(c: NaiveConditions): Required<Omit<MicroscopeConditions, 'readNoiseAdu'>> {
   return {
     baselineAdu: c.baselineAdu,
     aduPerPhoton: c.aduPerPhoton,
@@ -56,6 +49,7 @@ export function naiveTruth(c: NaiveConditions): {
     photonsMedian: (c.photons.min + c.photons.max) / 2,
     psfSigmaNm: c.sigmaNm,
     densityPerUm2: c.densityPerUm2,
+    pixelSizeNm: c.pixelSizeNm,
     camera: c.emGain ? 'emccd' : 'scmos',
   };
 }

@@ -75,7 +75,7 @@ const DEMO_MICROSCOPES: readonly DemoMicroscope[] = [
       const { stack, emitters } = simulateNaive(NAIVE_160NM, seed, frames);
       return { stack, truth: emitters.map((e, i) => ({ id: i + 1, ...e, sigmaNm: NAIVE_160NM.sigmaNm })) };
     },
-    settings: { ...naiveTruth(NAIVE_160NM), pixelSizeNm: NAIVE_160NM.pixelSizeNm },
+    settings: naiveTruth(NAIVE_160NM),
   },
 ];
 

@@ -27,19 +27,9 @@ import {
 } from '../lib/independent-simulator/index.js';
 import { groundTruthImage } from '../lib/metrics.js';
 import { parseThunderstormCsv } from '../lib/simulate/csv.js';
+import { moments } from './helpers/moments.js';
 
 const OPTICS = { wavelengthNm: 670, numericalAperture: 1.3 };
-
-function moments(values: ArrayLike<number>): { mean: number; variance: number } {
-  let s = 0;
-  let s2 = 0;
-  for (let i = 0; i < values.length; i++) {
-    s += values[i];
-    s2 += values[i] * values[i];
-  }
-  const mean = s / values.length;
-  return { mean, variance: s2 / values.length - mean * mean };
-}
 
 function draws(n: number, draw: () => number): Float64Array {
   return Float64Array.from({ length: n }, draw);

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NAIVE_107NM, simulateNaive } from '../lib/naive-simulator.js';
-
-/** Mean and variance of every pixel-frame of a stack. */
-function moments(data: ArrayLike<number>): { mean: number; variance: number } {
-  let sum = 0;
-  let squares = 0;
-  for (let i = 0; i < data.length; i++) {
-    sum += data[i];
-    squares += data[i] * data[i];
-  }
-  const mean = sum / data.length;
-  return { mean, variance: squares / data.length - mean * mean };
-}
+import { moments } from './helpers/moments.js';
 
 describe('the naive simulator (lib/naive-simulator.ts), which bench:estimate and bench:accuracy judge by', () => {
   it('draws a camera of one gain: variance g^2 (background + read noise^2) without EM gain, g^2 (2 background + r^2) with it', () => {
