@@ -249,7 +249,7 @@ function bandLightSlope(hp: HighpassNoise, frames: Float64Array[], width: number
  * their level (withDarkLevel).
  */
 function withDarkPixels(hp: HighpassNoise, dark: DarkPixels | undefined, backgroundAdu: number): HighpassNoise {
-  if (!dark) return hp;
+  if (!dark || darkBackgroundAdu(dark) === undefined) return hp;
   if (dark.line) return withDarkLine(hp, dark.line, backgroundAdu);
   return withDarkLevel(hp, { levelAdu: dark.levelAdu, varianceAdu2: dark.cameraVarianceAdu2, error: dark.cameraVarianceError });
 }
@@ -561,7 +561,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
       );
     }
     // The dark pixel-frames weigh in: their own line where the background is uneven, else their variance.
-    const cameraLine = line && withDarkPixels(line, darkLevel !== undefined ? dark : undefined, backgroundAdu);
+    const cameraLine = line && withDarkPixels(line, dark, backgroundAdu);
     darkLineWeight = cameraLine?.darkLineWeight ?? 0;
     darkLevelWeight = cameraLine?.darkLevelWeight ?? 0;
     model = withSkew({ ...cameraFromNoise(cameraLine ?? noise, kind.F, cameraLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
@@ -595,7 +595,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const leakSlope = bandLightSlope(raw, frames, width, height, backgroundAdu);
     const scmosLine = fineLine(raw, 1, leakSlope, backgroundAdu) ?? raw;
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
-    const hp = withDarkPixels((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, darkLevel !== undefined ? dark : undefined, backgroundAdu);
+    const hp = withDarkPixels((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, dark, backgroundAdu);
     darkLineWeight = hp.darkLineWeight;
     darkLevelWeight = hp.darkLevelWeight;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
