@@ -56,12 +56,12 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
   },
   {
     // The camera from the fine detail's line without the gain-spread term (an EMCCD's pixels share one gain). A known
-    // miss by 0.5 %: over 9 seeds (3, 21-28) its baseline read -1.7 to +3.2 % (2 outside 2 %) and its gain -1.9 to
-    // +2.7 %; from the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6
+    // miss by 0.8 %: over 9 seeds (3, 21-28) its baseline read -1.1 to +2.8 % (2 outside 2 %) and its gain -1.8 to
+    // +2.7 % (-1.7 to +3.2 % and the same before the fine tiles pinned the line's level); from the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6
     // to +13 %. (This seed's baseline read +2.2 % before the dark pixel-frames' own line, whose weight here is 0.6 %.)
     name: 'EMCCD, 65 nm, 10 ADU per photon',
     options: { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 1, camera: { emGain: 300, electronsPerAdu: 30, baselineAdu: 200 } },
-    knownMisses: ['baselineAdu 204.9 vs 200 (2.5 %)'],
+    knownMisses: ['baselineAdu 205.6 vs 200 (2.8 %)'],
   },
   {
     // The issue's objective (PSF sigma 125 nm) behind a 160 nm camera: sigma ~0.78 px, undersampled. The chip's 3 %
@@ -72,11 +72,11 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
     // 3-13 % on seeds 21-28 (docs/estimate.md: about 1.5 % of it is the leaked light taken off the slope in full where
     // the fit's gain-spread term took part of it, about 3 % the noise in that term's own regressor). The variance at
     // the background is known to 1 % from the dark pixel-frames (withDarkLevel), so the background, which goes as
-    // that over the gain squared, carries twice the gain's error: +25.6 % here. Before, the line's own value there,
+    // that over the gain squared, carries twice the gain's error: +25.1 % here. Before, the line's own value there,
     // low too, offset part of it (+15.1 %) on these sparse stacks, and went far off on dense ones (below).
     name: 'sCMOS, 160 nm, PSF sigma 125 nm (0.78 px)',
     options: { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 1 },
-    knownMisses: ['baselineAdu 389.0 vs 400 (2.7 %)', 'backgroundPhotons 50.25 vs 40 (25.6 %)'],
+    knownMisses: ['baselineAdu 389.4 vs 400 (2.6 %)', 'backgroundPhotons 50.05 vs 40 (25.1 %)'],
   },
   {
     // Dense: every tile lies far above the background, and the baseline from the fine-detail line's intercept alone
@@ -195,7 +195,8 @@ describe('estimateConditions on dense stacks of the independent simulator (200 f
     const sim = simulateStack({ ...SCMOS_107NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 5, structure: { kind: 'uniform' }, frames: 200, seed: 3 });
     const e = await estimateConditions(sim.stack);
     expect(e.darkLineWeight).toBe(0);
-    expect(e.darkLevelWeight).toBeGreaterThan(0.9);
+    // 0.76: the fine tiles reach down between the emitters and know the line there too (0.9 and more before them).
+    expect(e.darkLevelWeight).toBeGreaterThan(0.6);
     expect(formatConditions(e)).toMatch(/its noise at the background level \d+ % from where no emitter shines/);
   });
 

@@ -24,6 +24,8 @@
  * On either path the camera kind (EM gain or none) comes from the noise's third cumulant in the pixel-frames that no
  * emitter reaches (dark-pixels.ts), unless the `camera` option gives it; where too little of the stack is dark to
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
+ * The line's level near the background comes from 2 px tiles, which fall between the emitters of a crowded field
+ * where the 8 px tiles of its slope do not (highpass-noise.ts, pinnedAtFineBottom).
  * On either path the dark pixel-frames weigh in on the camera's line (withDarkPixels): where the background varies
  * over the field their own line, else their variance at their level, which pins the line there; on dense stacks the
  * tiles lie far above the background and the line's intercept, whence the baseline, was an extrapolation (uniformly

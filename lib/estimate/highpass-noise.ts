@@ -23,6 +23,10 @@
  * independent simulator's 107 nm sCMOS (3 % gain spread) read its gain 11-14 % high on dense stacks, and right with
  * the spread set to 0; with it, -0.2 and +1.3 % (4.5 and 2 emitters/um^2), the fitted spread 3.3 and 2.9 %.
  *
+ * Tiles of two sizes: 8 px tiles give the slope, 2 px tiles the line's value at the bottom of the data
+ * (pinnedAtFineBottom): in a crowded field every 8 px tile holds several emitters in every frame, so that their line
+ * reached the background only by extrapolation, while 2 px tiles fall between the emitters too.
+ *
  * Limits (measured on 200-frame stacks): an undersampled PSF puts light near 0.5 cycles/px; estimate.ts uses a
  * narrower band (order 14) below sigma 0.9 px: at 160 nm pixels and sigma ~0.78 px the gain read +6.6 % (independent
  * simulator, Airy PSF, and lib/simulate, Gaussian; at order 12 +5.8 and +10.9 %, the Gaussian's baseline then 1 %
@@ -69,6 +73,10 @@ export interface HighpassNoise {
   darkLineWeight: number;
   /** The dark pixel-frames' variance's weight in the line's value at their level (withDarkLevel); 0 where not used. */
   darkLevelWeight: number;
+  /** Where the fine tiles set the line's value (pinnedAtFineBottom), ADU; absent where they did not. */
+  pinnedLevelAdu?: number;
+  /** Fine tiles (of all frames) that set it. */
+  fineTiles?: number;
 }
 
 /** Variances of a line's slope and intercept, and their covariance. */
@@ -100,7 +108,9 @@ function highpass(order: number): number[] {
  * orders keep a narrower band around 0.5 cycles/px, for undersampled PSFs, at the price of fewer tiles and noisier ones.
  */
 export const DEFAULT_HIGHPASS_ORDER = 6;
-const TILE = 8;
+/** Tile sides, filtered px: the slope's tiles, and the tiles that give the line's level at the background (pinnedAtFineBottom). */
+const COARSE_TILE = 8;
+const FINE_TILE = 2;
 const BINS = 20;
 
 function quantileSorted(s: ArrayLike<number>, q: number): number {
@@ -123,9 +133,9 @@ function solveLinear(a: Float64Array, b: Float64Array): Float64Array | undefined
  * c account for. With `signalTerm` false, kappa is 0: the plain line, for a camera without pixel gain spread.
  */
 function fitWithSignalTerm(
-  mu: number[],
-  v: number[],
-  r: number[],
+  mu: Float32Array,
+  v: Float32Array,
+  r: Float32Array,
   lo: number,
   hi: number,
   start: { slope: number; intercept: number },
@@ -285,18 +295,84 @@ export function withDarkLevel(hp: HighpassNoise, dark: VarianceAtLevel | undefin
   return { ...hp, variance: { slope, intercept }, baselineAdu: -intercept / slope, covariance, darkLevelWeight: wDark / (wLine + wDark) };
 }
 
-/** Frames: float64 ADU, row-major, all width x height. Undefined when the stack is too small or the line fails. */
+/**
+ * The line at two tile sizes: the slope from COARSE_TILE px tiles, its level at the bottom of the data from FINE_TILE
+ * px tiles (pinnedAtFineBottom). Frames: float64 ADU, row-major, all width x height. Undefined when the stack is too
+ * small or the line fails.
+ */
 export function highpassNoiseModel(frames: Float64Array[], width: number, height: number, order = DEFAULT_HIGHPASS_ORDER): HighpassNoise | undefined {
+  const stack = filteredStack(frames, width, height, order);
+  if (!stack) return undefined;
+  const coarse = tileNoiseModel(stack, COARSE_TILE);
+  if (!coarse) return undefined;
+  const fine = tileNoiseModel(stack, FINE_TILE);
+  return fine ? pinnedAtFineBottom(coarse, fine) : coarse;
+}
+
+/**
+ * Tiles of COARSE_TILE px (their R shares little of their own noise, see below) give the slope; tiles of FINE_TILE
+ * px reach down between the emitters to the background, where coarse tiles of a crowded field never are, and give
+ * the line's value at the bottom of their data. On a dense stack the coarse tiles' levels lie far above the
+ * background and the line's value there is an extrapolation: the naive simulator's 160 nm sCMOS at 3 emitters/um^2
+ * (lib/naive-simulator.ts, 64 px, 200 frames) read it 134-195 ADU^2 (truth 169, stated +-21), the fine tiles' line
+ * 157-176 (+-6), and the baseline, -3.7 to +6.4 % before, read -1.0 to +2.3 % (5 seeds). The fine tiles' own slope
+ * is not used: the pixels' squared change R, in the gain-spread term, then shares a tile's own noise, which pulls
+ * kappa up and the slope down (the naive 107 nm sCMOS at 1/um^2, no gain spread: gains -0.7 to -8.4 % from 2 px
+ * tiles against -5.3 to +3.8 % from 8 px).
+ * The level pinned is where the fine line is best known (its covariance's minimum), and the two slopes' errors are
+ * taken as independent.
+ */
+function pinnedAtFineBottom(coarse: HighpassNoise, fine: HighpassNoise): HighpassNoise {
+  const pin = (slope: number, slopeVariance: number, fineLine: { slope: number; intercept: number }, fineCovariance: LineCovariance) => {
+    const x = fineCovariance.slope > 0 ? -fineCovariance.both / fineCovariance.slope : NaN;
+    const at = fineLine.slope * x + fineLine.intercept;
+    const atVariance = varianceAt(fineCovariance, x);
+    if (!Number.isFinite(at) || !(atVariance > 0)) return undefined;
+    const covariance = { slope: slopeVariance, both: -x * slopeVariance, intercept: atVariance + x * x * slopeVariance };
+    return { line: { slope, intercept: at - slope * x }, covariance, levelAdu: x };
+  };
+  const line = pin(coarse.variance.slope, coarse.covariance.slope, fine.variance, fine.covariance);
+  const plain = pin(coarse.plainLine.slope, coarse.plainLine.covariance.slope, fine.plainLine, fine.plainLine.covariance);
+  if (!line || !plain) return coarse;
+  return {
+    ...coarse,
+    variance: line.line,
+    covariance: line.covariance,
+    baselineAdu: -line.line.intercept / line.line.slope,
+    plainLine: { ...coarse.plainLine, intercept: plain.line.intercept, covariance: plain.covariance },
+    pinnedLevelAdu: line.levelAdu,
+    fineTiles: fine.tiles,
+  };
+}
+
+/** The frames high-pass filtered (valid region only) with each pixel's temporal mean (the fixed pattern) removed. */
+interface FilteredStack {
+  frames: Float64Array[];
+  width: number;
+  height: number;
+  order: number;
+  /** The 1-D filter. */
+  taps: number[];
+  /** Filtered width and height (the frames less the filter's half-length on every side). */
+  fw: number;
+  fh: number;
+  /** nT x fw x fh, the fixed pattern removed. */
+  deviations: Float64Array;
+  /** Each raw pixel's temporal mean. */
+  rawMean: Float64Array;
+  /** What the filter gives a pixel's variance and third cumulant (2-D sums of h^2 and h^3, less the temporal mean's share). */
+  gain2: number;
+  gain3: number;
+}
+
+function filteredStack(frames: Float64Array[], width: number, height: number, order: number): FilteredStack | undefined {
   const H = highpass(order);
   const nT = frames.length;
   const half = (H.length - 1) / 2;
   const fw = width - 2 * half;
   const fh = height - 2 * half;
-  if (nT < 3 || fw < TILE || fh < TILE) return undefined;
-  const tilesX = Math.floor(fw / TILE);
-  const tilesY = Math.floor(fh / TILE);
+  if (nT < 3 || fw < COARSE_TILE || fh < COARSE_TILE) return undefined;
   const nf = fw * fh;
-  // Filtered frames (valid region only), then their per-pixel temporal mean (the fixed pattern) removed.
   const filtered = new Float64Array(nT * nf);
   const tmp = new Float64Array(width * fh);
   for (let t = 0; t < nT; t++) {
@@ -319,69 +395,102 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
   }
   const pattern = new Float64Array(nf);
   for (let t = 0; t < nT; t++) for (let i = 0; i < nf; i++) pattern[i] += filtered[t * nf + i] / nT;
+  for (let t = 0; t < nT; t++) for (let i = 0; i < nf; i++) filtered[t * nf + i] -= pattern[i];
   let h2 = 0;
   let h3 = 0;
   for (const a of H) {
     h2 += a * a;
     h3 += a * a * a;
   }
-  // 2-D sums of h^2 and h^3; removing the temporal mean keeps (T - 1) / T of the variance and (T-1)(T-2)/T^2 of k3.
-  const gain2 = h2 * h2 * ((nT - 1) / nT);
-  const gain3 = h3 * h3 * (((nT - 1) * (nT - 2)) / (nT * nT));
-  // reach[k]: how much of the variance of the k-th pixel of a tile's extended span (TILE + 2 half) reaches the tile.
-  const span = TILE + 2 * half;
+  const rawMean = new Float64Array(width * height);
+  for (const f of frames) for (let i = 0; i < rawMean.length; i++) rawMean[i] += f[i] / nT;
+  // Removing the temporal mean keeps (T - 1) / T of the variance and (T-1)(T-2)/T^2 of k3.
+  return {
+    frames,
+    width,
+    height,
+    order,
+    taps: H,
+    fw,
+    fh,
+    deviations: filtered,
+    rawMean,
+    gain2: h2 * h2 * ((nT - 1) / nT),
+    gain3: h3 * h3 * (((nT - 1) * (nT - 2)) / (nT * nT)),
+  };
+}
+
+/** The line over tiles of `tile` x `tile` filtered pixels of every frame. */
+function tileNoiseModel(stack: FilteredStack, tile: number): HighpassNoise | undefined {
+  const { frames, width, height, order, taps: H, fw, fh, deviations, rawMean, gain2, gain3 } = stack;
+  const nT = frames.length;
+  const half = (H.length - 1) / 2;
+  const tilesX = Math.floor(fw / tile);
+  const tilesY = Math.floor(fh / tile);
+  const nf = fw * fh;
+  // reach[k]: how much of the variance of the k-th pixel of a tile's extended span (tile + 2 half) reaches the tile.
+  const span = tile + 2 * half;
   const reach = new Float64Array(span);
-  for (let k = 0; k < span; k++) for (let i = 0; i < TILE; i++) if (k - i >= 0 && k - i < H.length) reach[k] += H[k - i] * H[k - i];
+  for (let k = 0; k < span; k++) for (let i = 0; i < tile; i++) if (k - i >= 0 && k - i < H.length) reach[k] += H[k - i] * H[k - i];
   let reachSum = 0;
   for (const v of reach) reachSum += v;
   const reachTotal = reachSum * reachSum;
-  const tileMean: number[] = [];
-  const tileVar: number[] = [];
-  const tileK3: number[] = [];
-  const tileR: number[] = [];
-  const rawMean = new Float64Array(width * height);
-  for (const f of frames) for (let i = 0; i < rawMean.length; i++) rawMean[i] += f[i] / nT;
+  const n = nT * tilesY * tilesX;
+  const tileMean = new Float32Array(n);
+  const tileVar = new Float32Array(n);
+  const tileK3 = new Float32Array(n);
+  const tileR = new Float32Array(n);
+  // The reach-weighted sums are separable: along each row first (at every tile's column), then down the columns.
+  const rowSums = new Float64Array(height * tilesX);
+  const rowSquares = new Float64Array(height * tilesX);
+  const count = tile * tile;
   for (let t = 0; t < nT; t++) {
     const f = frames[t];
+    for (let y = 0; y < height; y++) {
+      for (let tx = 0; tx < tilesX; tx++) {
+        const row = y * width + tx * tile;
+        let sum = 0;
+        let squares = 0;
+        for (let b = 0; b < span; b++) {
+          sum += reach[b] * f[row + b];
+          const d = f[row + b] - rawMean[row + b];
+          squares += reach[b] * d * d;
+        }
+        rowSums[y * tilesX + tx] = sum;
+        rowSquares[y * tilesX + tx] = squares;
+      }
+    }
     for (let ty = 0; ty < tilesY; ty++) {
       for (let tx = 0; tx < tilesX; tx++) {
-        let m = 0;
         let s2 = 0;
         let s3 = 0;
-        for (let r = ty * TILE; r < (ty + 1) * TILE; r++) {
-          for (let c = tx * TILE; c < (tx + 1) * TILE; c++) {
-            const d = filtered[t * nf + r * fw + c] - pattern[r * fw + c];
+        for (let r = ty * tile; r < (ty + 1) * tile; r++) {
+          for (let c = tx * tile; c < (tx + 1) * tile; c++) {
+            const d = deviations[t * nf + r * fw + c];
             s2 += d * d;
             s3 += d * d * d;
           }
         }
         // The level the tile's filtered variance stands for: the frame's mean over the filters' reach, each pixel
-        // weighted by how much of its variance reaches the tile (sum over the tile of h^2 at its offset).
+        // weighted by how much of its variance reaches the tile (sum over the tile of h^2 at its offset); and R, the
+        // same weighting of the pixels' squared change from their temporal means.
+        let m = 0;
         let q = 0;
         for (let a = 0; a < span; a++) {
-          const row = (ty * TILE + a) * width + tx * TILE;
-          let rowSum = 0;
-          let rowSquares = 0;
-          for (let b = 0; b < span; b++) {
-            rowSum += reach[b] * f[row + b];
-            const d = f[row + b] - rawMean[row + b];
-            rowSquares += reach[b] * d * d;
-          }
-          m += reach[a] * rowSum;
-          q += reach[a] * rowSquares;
+          const k = (ty * tile + a) * tilesX + tx;
+          m += reach[a] * rowSums[k];
+          q += reach[a] * rowSquares[k];
         }
-        tileR.push(q / reachTotal);
-
-        const count = TILE * TILE;
-        tileMean.push(m / reachTotal);
-        tileVar.push(s2 / count / gain2);
-        tileK3.push(s3 / count / gain3);
+        const i = (t * tilesY + ty) * tilesX + tx;
+        tileMean[i] = m / reachTotal;
+        tileR[i] = q / reachTotal;
+        tileVar[i] = s2 / count / gain2;
+        tileK3[i] = s3 / count / gain3;
       }
     }
   }
-  const n = tileMean.length;
   if (n < BINS * 10) return undefined;
-  const sortedMeans = Float64Array.from(tileMean).sort();
+  const sortedMeans = Float32Array.from(tileMean).sort();
   const lo = quantileSorted(sortedMeans, 0.005);
   const hi = quantileSorted(sortedMeans, 0.995);
   if (!(hi > lo)) return undefined;
