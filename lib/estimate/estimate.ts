@@ -54,7 +54,7 @@ import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
 import { highpassNoiseModel, withDarkLevel, withDarkLine, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
-import { cameraKindFromSkew, darkPixels, skewRatio, type DarkPixels, type SkewRatio } from './dark-pixels.js';
+import { cameraKindFromSkew, darkPixels, skewRatio, TIGHT_EXCLUSION_SIGMAS, type DarkPixels, type SkewRatio } from './dark-pixels.js';
 import { MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
 
 /** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
@@ -233,6 +233,18 @@ const DARK_PIXELS = 3;
 /** The background level the dark pixel-frames give (dark-pixels.ts), where there are enough of them. */
 function darkBackgroundAdu(dark: DarkPixels | undefined): number | undefined {
   return dark && dark.samples >= DARK_SAMPLES && dark.pixels >= DARK_PIXELS ? dark.fieldLevelAdu : undefined;
+}
+
+/**
+ * The pixel-frames no emitter reaches (dark-pixels.ts); where too few are left to give the background, those beyond a
+ * tighter circle around the emitters (TIGHT_EXCLUSION_SIGMAS), if they are enough: a crowded field's low levels, the
+ * alternative, carry the tails of the emitters nearby.
+ */
+function darkPixelsEnough(frames: Float64Array[], width: number, height: number, variance: VarianceLine, psfSigmaPx: number): DarkPixels | undefined {
+  const usual = darkPixels(frames, width, height, variance, psfSigmaPx);
+  if (darkBackgroundAdu(usual) !== undefined) return usual;
+  const tight = darkPixels(frames, width, height, variance, psfSigmaPx, TIGHT_EXCLUSION_SIGMAS);
+  return darkBackgroundAdu(tight) !== undefined ? tight : usual;
 }
 
 /**
@@ -539,7 +551,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const fine = raw && raw.slopeRelativeError <= MAX_SLOPE_ERROR ? raw : undefined;
     // The pixel-frames no emitter reaches (dark-pixels.ts): the background, where the fitted backgrounds carry the
     // tails of neighbours just outside the spots' windows, and the camera kind.
-    const dark = darkPixels(frames, width, height, (fine ?? noise).variance, sigma);
+    const dark = darkPixelsEnough(frames, width, height, (fine ?? noise).variance, sigma);
     const darkLevel = darkBackgroundAdu(dark);
     backgroundAdu = darkLevel ?? median(fits.background);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'spots';
@@ -586,7 +598,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     }
     // The background from the pixel-frames no emitter reaches (dark-pixels.ts), where there are enough of them; else
     // from the pixels' low levels over time (denseBackgroundAdu), which the wings of emitters nearby lift.
-    const dark = darkPixels(frames, width, height, raw.variance, psfWidth);
+    const dark = darkPixelsEnough(frames, width, height, raw.variance, psfWidth);
     const darkLevel = darkBackgroundAdu(dark);
     backgroundAdu = darkLevel ?? denseBackgroundAdu(frames, width, height, raw);
     backgroundSource = darkLevel !== undefined ? 'dark-pixels' : 'low-levels';
