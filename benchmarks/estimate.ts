@@ -103,6 +103,13 @@ const MICROSCOPES: readonly Microscope[] = [
   naive('naive, sCMOS 107 nm, 5/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 5 }),
   naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1 }),
   naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 3 }),
+  // What else a user's own simulation may do: fewer emitters, a larger field, a PSF sampled at the pixels' centres
+  // rather than integrated over them, a brighter background.
+  naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 64 px frames', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5 }),
+  naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 128 px frames', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5, sizePx: 128 }),
+  naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), PSF sampled at the pixel centres', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1, psf: 'sampled' }),
+  naive('naive, sCMOS 107 nm, 2/um2, PSF sampled at the pixel centres', { ...NAIVE_107NM, densityPerUm2: 2, psf: 'sampled' }),
+  naive('naive, sCMOS 107 nm, 1/um2, 100 background photons', { ...NAIVE_107NM, backgroundPhotons: 100 }),
 ];
 
 function row(e: ImagingConditions, truth: Record<Key, number>, outside: Record<Key, number>): string {
