@@ -319,8 +319,8 @@ export function highpassNoiseModel(frames: Float64Array[], width: number, height
  * is not used: the pixels' squared change R, in the gain-spread term, then shares a tile's own noise, which pulls
  * kappa up and the slope down (the naive 107 nm sCMOS at 1/um^2, no gain spread: gains -0.7 to -8.4 % from 2 px
  * tiles against -5.3 to +3.8 % from 8 px).
- * The level pinned is where the fine line is best known (its covariance's minimum), and the two slopes' errors are
- * taken as independent.
+ * The level is pinned where the fine line is best known (its covariance's minimum); the error of the value there and
+ * that of the coarse slope are taken as independent.
  */
 function pinnedAtFineBottom(coarse: HighpassNoise, fine: HighpassNoise): HighpassNoise {
   const pin = (slope: number, slopeVariance: number, fineLine: { slope: number; intercept: number }, fineCovariance: LineCovariance) => {
