@@ -232,6 +232,9 @@ describe('the CLI', () => {
     const badReadNoise = smlm(['estimate', path, '--read-noise', '-1']);
     expect(badReadNoise.code).not.toBe(0);
     expect(badReadNoise.stderr).toMatch(/read noise in electrons rms/);
+    const badGainSpread = smlm(['estimate', path, '--gain-spread', '25']);
+    expect(badGainSpread.code).toBe(2);
+    expect(badGainSpread.stderr).toMatch(/--gain-spread.*pixel gain spread in rms % from 0 to 20/);
     const missing = smlm(['estimate', join(dir, 'missing.tif'), '--json']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/E_FILE_NOT_FOUND/);

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { estimateConditions, type ImagingConditions } from '../estimate/estimate.js';
 import { openStackInput } from '../io/stack-input.js';
-import { frameRangeOption, integerOption, pixelSizeOption, readNoiseOption } from './options.js';
+import { frameRangeOption, gainSpreadOption, integerOption, pixelSizeOption, readNoiseOption } from './options.js';
 import type { FrameRange } from '../io/frame-range.js';
 
 export interface EstimateCliOptions {
@@ -11,6 +11,7 @@ export interface EstimateCliOptions {
   frames?: FrameRange;
   camera?: 'emccd' | 'scmos';
   readNoise?: number;
+  gainSpread?: number;
   maxFrames?: number;
 }
 
@@ -41,7 +42,7 @@ export function formatConditions(c: ImagingConditions, frameSize?: { width: numb
   return [
     `camera            ${c.camera === 'emccd' ? 'EMCCD (EM gain, excess noise factor 2)' : 'sCMOS / CCD (no EM gain)'}${cameraNote(c, f)}`,
     `baseline          ${f(c.baselineAdu, 4)} ADU${c.readNoiseSource === 'assumed' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms, ASSUMED: a typical sCMOS chip's; give yours with --read-noise, each e-^2 more moves it ${f(c.aduPerPhoton)} ADU up)` : c.readNoiseSource === 'option' ? ` (for a read noise of ${f(c.readNoiseElectrons)} e- rms)` : ''}`,
-    `gain              ${f(c.aduPerPhoton)} ADU per photon`,
+    `gain              ${f(c.aduPerPhoton)} ADU per photon${c.gainSpreadSource === 'fitted' ? ` (the chip's pixel gains allowed a spread of ${f(c.gainSpreadPercent, 2)} %, fitted; give its data sheet's with --gain-spread)` : c.gainSpreadSource === 'option' ? ` (for a pixel gain spread of ${f(c.gainSpreadPercent, 2)} %)` : ''}`,
     `background        ${f(c.backgroundPhotons)} photons per pixel (${c.backgroundSource === 'dark-pixels' ? 'where no emitter shines' : c.backgroundSource === 'spots' ? "the isolated spots' fits" : "the pixels' low levels over time"})`,
     `emitter photons   ${c.photonsSource === 'fluctuations' ? `${f(c.photonsMedian)} (E[n^2]/E[n] from the frames' fluctuations, for both median and mean)` : `${f(c.photonsMedian)} (median), ${f(c.photonsMean)} (mean)`}`,
     `PSF sigma         ${f(c.psfSigmaNm)} nm (${f(c.psfSigmaPx)} px)`,
@@ -70,6 +71,11 @@ export function register(program: Command): void {
       "the sCMOS camera's read noise, electrons rms, from its data sheet (default: 1.5, a typical chip's); the data cannot tell it from the baseline",
       readNoiseOption,
     )
+    .option(
+      '--gain-spread <percent>',
+      "the sCMOS chip's pixel gain spread (photo-response non-uniformity), rms %, from its data sheet (default: fitted from the data; 0 for one gain everywhere)",
+      gainSpreadOption,
+    )
     .addOption(
       new Option('--camera <kind>', 'the camera kind, when known (otherwise the data decide; where too little of the stack is free of emitters to tell, sCMOS is assumed)').choices(['emccd', 'scmos']),
     )
@@ -82,6 +88,7 @@ export function register(program: Command): void {
           frames: opts.frames,
           camera: opts.camera,
           readNoiseElectrons: opts.readNoise,
+          gainSpreadPercent: opts.gainSpread,
           maxFrames: opts.maxFrames,
         });
         process.stdout.write(opts.json ? `${JSON.stringify(c, null, 2)}\n` : `${formatConditions(c, input.source)}\n`);

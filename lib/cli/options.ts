@@ -56,6 +56,13 @@ export function readNoiseOption(value: string): number {
   return n;
 }
 
+/** --gain-spread <percent>: an sCMOS chip's pixel gain spread (photo-response non-uniformity), rms %, from 0 to 20. */
+export function gainSpreadOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 20) throw new InvalidArgumentError(`expected a pixel gain spread in rms % from 0 to 20, got "${value}"`);
+  return n;
+}
+
 /** --frames first:last (1-based, inclusive; either end may be left out). */
 export function frameRangeOption(value: string): FrameRange {
   try {

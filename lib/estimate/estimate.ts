@@ -30,6 +30,8 @@
  * over the field their own line, else their variance at their level, which pins the line there; on dense stacks the
  * tiles lie far above the background and the line's intercept, whence the baseline, was an extrapolation (uniformly
  * placed emitters at 2.5/um^2 on 64 px of 160 nm: baseline -4.4 to +7.0 % before, -1.7 to +1.5 % pinned).
+ * The fine line's term for an sCMOS chip's pixel gain spread is fitted, or held at the data sheet's spread where the
+ * `gainSpreadPercent` option gives it (docs/estimate.md: on a chip with one gain the fitted term reads 160 nm gains low).
  * On either path an sCMOS baseline is corrected for the camera's read noise (the `readNoiseElectrons` option, or a
  * typical chip's 1.5 e- rms): the noise's variance line cannot tell read noise from an offset.
  * Below a PSF sigma of 0.9 px the emitters' light that leaks into the filter's band is measured from the frames'
@@ -130,6 +132,13 @@ export interface ImagingConditions extends Required<Omit<MicroscopeConditions, '
    */
   readNoiseElectrons: number;
   readNoiseSource: 'option' | 'assumed' | 'not-applicable';
+  /**
+   * The sCMOS chip's pixel gain spread (rms %) the fine-detail noise line allowed for: the `gainSpreadPercent` option's,
+   * or fitted (its gain-spread term, highpass-noise.ts); 0 where the camera came from a line without that term (an
+   * EMCCD, whose pixels share one EM register, or the spots' residuals).
+   */
+  gainSpreadPercent: number;
+  gainSpreadSource: 'option' | 'fitted' | 'not-applicable';
   /** readNoiseElectrons in ADU (what `simulate --like` reads). */
   readNoiseAdu: number;
   /** What is known to limit these figures, in words (an undersampled PSF); empty where nothing measured does. */
@@ -175,6 +184,13 @@ export interface EstimateOptions {
    * it. Default: a typical chip's, SCMOS_READ_NOISE_ELECTRONS (1.5). Ignored for an EMCCD.
    */
   readNoiseElectrons?: number;
+  /**
+   * The sCMOS chip's pixel gain spread (photo-response non-uniformity, rms %), from its data sheet, when known: the
+   * fine-detail noise line holds its gain-spread term there instead of fitting it. Default: fitted. Data sheets give
+   * below 1 %; where the term is fitted on a chip that has none, it takes up part of the slope (naive simulator, 160 nm:
+   * the gain read 13-16 % low on half of 8 stacks; with 0 given, none out: docs/estimate.md).
+   */
+  gainSpreadPercent?: number;
 }
 
 /** Pixel size assumed when neither the file nor the caller says: the benchmark's, and the bundled models'. */
@@ -211,6 +227,8 @@ function undersampledNote(sigmaPx: number): string {
  * stacks: the tails of emitters around a spot are not in its model).
  */
 const MAX_DENSE_CHI2 = 3;
+/** The largest pixel gain spread the `gainSpreadPercent` option takes, rms %: data sheets give below 1. */
+const MAX_GAIN_SPREAD_PERCENT = 20;
 /** The high-pass variance line's slope must be known this well. */
 const MAX_SLOPE_ERROR = 0.08;
 /** Pixels whose fit absorbed nearly all their noise say nothing about it. */
@@ -512,6 +530,11 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   if (readNoiseOption !== undefined && !(typeof readNoiseOption === 'number' && Number.isFinite(readNoiseOption) && readNoiseOption >= 0 && readNoiseOption <= MAX_READ_NOISE_ELECTRONS)) {
     throw failed(`readNoiseElectrons must be a number of electrons rms in [0, ${MAX_READ_NOISE_ELECTRONS}], got ${String(readNoiseOption)}`);
   }
+  const gainSpreadOption = options.gainSpreadPercent;
+  if (gainSpreadOption !== undefined && !(typeof gainSpreadOption === 'number' && Number.isFinite(gainSpreadOption) && gainSpreadOption >= 0 && gainSpreadOption <= MAX_GAIN_SPREAD_PERCENT)) {
+    throw failed(`gainSpreadPercent must be a pixel gain spread in rms % in [0, ${MAX_GAIN_SPREAD_PERCENT}], got ${String(gainSpreadOption)}`);
+  }
+  const heldSpread = gainSpreadOption !== undefined ? (gainSpreadOption / 100) ** 2 : undefined;
   const whole = 'chunks' in input ? input : stackAsSource(input);
   const source = options.frames ? selectFrames(whole, options.frames) : whole;
   const region = analysedRegion(source.width, source.height);
@@ -532,6 +555,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   // PSF width that chose it, px.
   let narrowBandSigma: number | undefined;
   let darkLineWeight = 0;
+  /** The fine line's gain-spread term, where the camera came from it (an sCMOS chip's). */
+  let gainSpreadSquared: number | undefined;
   let darkLevelWeight = 0;
   if ('noise' in sparse) {
     fits = sparse.fits;
@@ -547,7 +572,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // fitted, 0.76 from the fluctuations), and below MIN_SAMPLED_SIGMA_PX the camera came from the spots alone, whose
     // residuals read that sCMOS gain +60 to +120 % on 64-96 px frames.
     const filterSigma = fluctuationPsf(frames, width, height)?.sigmaPx ?? sigma;
-    const raw = filterSigma >= MIN_SAMPLED_SIGMA_PX ? highpassNoiseModel(frames, width, height, filterSigma >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER) : undefined;
+    const raw = filterSigma >= MIN_SAMPLED_SIGMA_PX ? highpassNoiseModel(frames, width, height, filterSigma >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER, heldSpread) : undefined;
     const fine = raw && raw.slopeRelativeError <= MAX_SLOPE_ERROR ? raw : undefined;
     // The pixel-frames no emitter reaches (dark-pixels.ts): the background, where the fitted backgrounds carry the
     // tails of neighbours just outside the spots' windows, and the camera kind.
@@ -577,6 +602,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // The dark pixel-frames weigh in: their own line where the background is uneven, else their variance.
     const cameraLine = line && withDarkPixels(line, dark, backgroundAdu);
     darkLineWeight = cameraLine?.darkLineWeight ?? 0;
+    if (cameraLine && kind.F === 1) gainSpreadSquared = cameraLine.gainSpreadSquared;
     darkLevelWeight = cameraLine?.darkLevelWeight ?? 0;
     model = withSkew({ ...cameraFromNoise(cameraLine ?? noise, kind.F, cameraLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
     if (line?.order === UNDERSAMPLED_ORDER) narrowBandSigma = filterSigma;
@@ -591,7 +617,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
           `(it needs sigma >= ${MIN_SAMPLED_SIGMA_PX} px); use a sparser part of the acquisition (--frames) or a stack with fewer emitters per frame`,
       );
     }
-    const raw = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER);
+    const raw = highpassNoiseModel(frames, width, height, psfWidth >= SAMPLED_SIGMA_PX ? undefined : UNDERSAMPLED_ORDER, heldSpread);
     if (!raw) throw failed(`${sparse.reason}, and the frames are too few or too small (${width}x${height} px, ${frames.length} frames) to model the camera's noise from their finest detail`);
     if (raw.slopeRelativeError > MAX_SLOPE_ERROR) {
       throw failed(`${sparse.reason}, and the noise in the frames' finest detail does not follow one line in the signal (slope uncertain by ${(100 * raw.slopeRelativeError).toFixed(0)} %)`);
@@ -611,6 +637,7 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
     const hp = withDarkPixels((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, dark, backgroundAdu);
     darkLineWeight = hp.darkLineWeight;
+    if (kind.F === 1) gainSpreadSquared = hp.gainSpreadSquared;
     darkLevelWeight = hp.darkLevelWeight;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
@@ -700,6 +727,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     readNoiseElectrons,
     readNoiseSource,
     readNoiseAdu: readNoiseElectrons * aduPerPhoton,
+    gainSpreadPercent: gainSpreadSquared !== undefined ? 100 * Math.sqrt(Math.max(0, gainSpreadSquared)) : 0,
+    gainSpreadSource: gainSpreadSquared === undefined ? 'not-applicable' : gainSpreadOption !== undefined ? 'option' : 'fitted',
     notes: narrowBandSigma !== undefined ? [undersampledNote(narrowBandSigma)] : [],
   };
 }

@@ -130,7 +130,8 @@ function solveLinear(a: Float64Array, b: Float64Array): Float64Array | undefined
  * white, high-frequency "noise" of variance (gain spread)^2 x R, which the fixed-pattern subtraction cannot remove
  * (measured: without this term the gain of the independent simulator's sCMOS read 11-14 % high on dense stacks, and
  * right with its gain spread set to 0). R holds the noise too ((1 - 1/T) (s2 mu + c) more), which the returned s2 and
- * c account for. With `signalTerm` false, kappa is 0: the plain line, for a camera without pixel gain spread.
+ * c account for. `kappa` a number holds the term there instead of fitting it: 0 gives the plain line, for a camera
+ * without pixel gain spread; a data sheet's spread s gives s^2.
  */
 function fitWithSignalTerm(
   mu: Float32Array,
@@ -140,10 +141,12 @@ function fitWithSignalTerm(
   hi: number,
   start: { slope: number; intercept: number },
   nT: number,
-  signalTerm = true,
+  kappa: number | 'fitted' = 'fitted',
 ): { slope: number; intercept: number; kappa: number; slopeError: number; covariance: LineCovariance } | undefined {
-  const P = signalTerm ? 3 : 2;
-  let p = [start.slope, start.intercept, 0];
+  const P = kappa === 'fitted' ? 3 : 2;
+  let p = [start.slope, start.intercept, kappa === 'fitted' ? 0 : kappa];
+  // With kappa held, its term moves to the left-hand side.
+  const held = kappa === 'fitted' ? 0 : kappa;
   let inverse: LineCovariance = { slope: NaN, intercept: NaN, both: NaN };
   let chi = 0;
   let used = 0;
@@ -157,13 +160,13 @@ function fitWithSignalTerm(
       // (x[2] enters the sums only with the signal term: j, k < P.)
       const w = 1 / (pred * pred);
       for (let j = 0; j < P; j++) {
-        b[j] += w * x[j] * v[i];
+        b[j] += w * x[j] * (v[i] - held * r[i]);
         for (let k = 0; k < P; k++) a[j * P + k] += w * x[j] * x[k];
       }
     }
     const next = solveLinear(a, b);
     if (!next) return undefined;
-    p = [next[0], next[1], signalTerm ? next[2] : 0];
+    p = [next[0], next[1], kappa === 'fitted' ? next[2] : held];
     // The slope's and the intercept's columns of the inverse normal matrix (the third parameter marginalised).
     const slopeUnit = new Float64Array(P);
     slopeUnit[0] = 1;
@@ -297,15 +300,16 @@ export function withDarkLevel(hp: HighpassNoise, dark: VarianceAtLevel | undefin
 
 /**
  * The line at two tile sizes: the slope from COARSE_TILE px tiles, its level at the bottom of the data from FINE_TILE
- * px tiles (pinnedAtFineBottom). Frames: float64 ADU, row-major, all width x height. Undefined when the stack is too
+ * px tiles (pinnedAtFineBottom). Frames: float64 ADU, row-major, all width x height. `gainSpreadSquared`: the chip's
+ * (relative pixel gain spread)^2 where known (a data sheet's), held instead of fitted. Undefined when the stack is too
  * small or the line fails.
  */
-export function highpassNoiseModel(frames: Float64Array[], width: number, height: number, order = DEFAULT_HIGHPASS_ORDER): HighpassNoise | undefined {
+export function highpassNoiseModel(frames: Float64Array[], width: number, height: number, order = DEFAULT_HIGHPASS_ORDER, gainSpreadSquared?: number): HighpassNoise | undefined {
   const stack = filteredStack(frames, width, height, order);
   if (!stack) return undefined;
-  const coarse = tileNoiseModel(stack, COARSE_TILE);
+  const coarse = tileNoiseModel(stack, COARSE_TILE, gainSpreadSquared);
   if (!coarse) return undefined;
-  const fine = tileNoiseModel(stack, FINE_TILE);
+  const fine = tileNoiseModel(stack, FINE_TILE, gainSpreadSquared);
   return fine ? pinnedAtFineBottom(coarse, fine) : coarse;
 }
 
@@ -421,7 +425,7 @@ function filteredStack(frames: Float64Array[], width: number, height: number, or
 }
 
 /** The line over tiles of `tile` x `tile` filtered pixels of every frame. */
-function tileNoiseModel(stack: FilteredStack, tile: number): HighpassNoise | undefined {
+function tileNoiseModel(stack: FilteredStack, tile: number, gainSpreadSquared: number | undefined): HighpassNoise | undefined {
   const { frames, width, height, order, taps: H, fw, fh, deviations, rawMean, gain2, gain3 } = stack;
   const nT = frames.length;
   const half = (H.length - 1) / 2;
@@ -524,8 +528,8 @@ function tileNoiseModel(stack: FilteredStack, tile: number): HighpassNoise | und
   if (xs.length < 4) return undefined;
   const binned = fitLineWithError(xs, ys, ws);
   if (!(binned.slope > 0)) return undefined;
-  const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT);
-  const plain = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, false);
+  const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, gainSpreadSquared ?? 'fitted');
+  const plain = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, 0);
   if (!fit || !plain || !(plain.slope > 0)) return undefined;
   const line = { slope: fit.slope, intercept: fit.intercept };
   const s2 = line.slope;
