@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parseFrameRange, type FrameRange } from '../io/frame-range.js';
 import { PLAUSIBLE_CAMERA_PIXEL_NM } from '../io/pixel-size.js';
 import { gpuOnlyOptionsGiven } from '../options.js';
-import { MAX_READ_NOISE_ELECTRONS } from '../simulate/conditions.js';
+import { MAX_GAIN_SPREAD_PERCENT, MAX_READ_NOISE_ELECTRONS } from '../simulate/conditions.js';
 
 /** A commander argument parser for integers in [min, max]; a bad value is a usage error (exit code 2). */
 export function integerOption(min: number, max: number): (value: string) => number {
@@ -56,10 +56,12 @@ export function readNoiseOption(value: string): number {
   return n;
 }
 
-/** --gain-spread <percent>: an sCMOS chip's pixel gain spread (photo-response non-uniformity), rms %, from 0 to 20. */
+/** --gain-spread <percent>: an sCMOS chip's pixel gain spread (photo-response non-uniformity), rms %, from 0 to MAX_GAIN_SPREAD_PERCENT. */
 export function gainSpreadOption(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 20) throw new InvalidArgumentError(`expected a pixel gain spread in rms % from 0 to 20, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_GAIN_SPREAD_PERCENT) {
+    throw new InvalidArgumentError(`expected a pixel gain spread in rms % from 0 to ${MAX_GAIN_SPREAD_PERCENT}, got "${value}"`);
+  }
   return n;
 }
 

@@ -5,9 +5,9 @@
  * Which they are: each frame is smoothed over 3x3 pixels; where that rises more than DETECTION_SD of its noise above
  * the background (each pixel's 10th percentile over time, moved up to the mean by the noise at that level, then its
  * lowest value within 3 PSF sigma: a pixel on a structure is lit in most frames), an emitter is taken to shine, and
- * everything within 3.5 sigma + 1 px of it is left out (2.5 sigma where that leaves too few: TIGHT_EXCLUSION_SIGMAS). The pixel-frames left are centred on their pixel's mean (an
- * sCMOS chip's offsets and the background's gradient go), and their unbiased second and third cumulants are pooled
- * over pixels.
+ * everything within 3.5 sigma + 1 px of it is left out (2.5 sigma where that leaves too few: TIGHT_EXCLUSION_SIGMAS).
+ * The pixel-frames left are centred on their pixel's mean (an sCMOS chip's offsets and the background's gradient go),
+ * and their unbiased second and third cumulants are pooled over pixels.
  *
  * The camera kind: a pixel's third cumulant over its variance slope and its variance, k3 / (s2 var), is 1 for a
  * Poisson camera (sCMOS, CCD without EM gain) and 1.5 for EM multiplication (noise-model.ts gives the cumulants), less
@@ -123,7 +123,7 @@ const MIN_ANY_DARK_FRAMES = 3;
  * Generous, for the wide wings and rings of an optical PSF; estimate.ts asks for TIGHT_EXCLUSION_SIGMAS where this
  * leaves too few to give the background.
  */
-export const EXCLUSION_SIGMAS = 3.5;
+const EXCLUSION_SIGMAS = 3.5;
 /**
  * Beyond 2.5 sigma + 1 px of the nearest pixel where an emitter was detected (which lies ~2.5 sigma from a bright
  * emitter's centre), a Gaussian PSF leaves a hundredth of a photon. Emitters placed over the whole field at 5/um^2

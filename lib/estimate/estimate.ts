@@ -57,7 +57,7 @@ import { highpassNoiseModel, withDarkLevel, withDarkLine, withoutGainSpreadTerm,
 import { bandLeak } from './band-leak.js';
 import { isolatedSpots } from './spots.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, TIGHT_EXCLUSION_SIGMAS, type DarkPixels, type SkewRatio } from './dark-pixels.js';
-import { MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
+import { MAX_GAIN_SPREAD_PERCENT, MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
 
 /** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
 export interface ImagingConditions extends Required<Omit<MicroscopeConditions, 'readNoiseAdu'>> {
@@ -227,8 +227,6 @@ function undersampledNote(sigmaPx: number): string {
  * stacks: the tails of emitters around a spot are not in its model).
  */
 const MAX_DENSE_CHI2 = 3;
-/** The largest pixel gain spread the `gainSpreadPercent` option takes, rms %: data sheets give below 1. */
-const MAX_GAIN_SPREAD_PERCENT = 20;
 /** The high-pass variance line's slope must be known this well. */
 const MAX_SLOPE_ERROR = 0.08;
 /** Pixels whose fit absorbed nearly all their noise say nothing about it. */
@@ -555,9 +553,9 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   // PSF width that chose it, px.
   let narrowBandSigma: number | undefined;
   let darkLineWeight = 0;
-  /** The fine line's gain-spread term, where the camera came from it (an sCMOS chip's). */
-  let gainSpreadSquared: number | undefined;
   let darkLevelWeight = 0;
+  // The fine line's gain-spread term, where the camera came from it (an sCMOS chip's).
+  let gainSpreadSquared: number | undefined;
   if ('noise' in sparse) {
     fits = sparse.fits;
     const noise = sparse.noise;
@@ -602,8 +600,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     // The dark pixel-frames weigh in: their own line where the background is uneven, else their variance.
     const cameraLine = line && withDarkPixels(line, dark, backgroundAdu);
     darkLineWeight = cameraLine?.darkLineWeight ?? 0;
-    if (cameraLine && kind.F === 1) gainSpreadSquared = cameraLine.gainSpreadSquared;
     darkLevelWeight = cameraLine?.darkLevelWeight ?? 0;
+    if (cameraLine && kind.F === 1) gainSpreadSquared = cameraLine.gainSpreadSquared;
     model = withSkew({ ...cameraFromNoise(cameraLine ?? noise, kind.F, cameraLine ? 'highpass' : 'spots', kind.source), skewRatio: noise.skewRatio, skewSource: 'spots' }, kind.skew);
     if (line?.order === UNDERSAMPLED_ORDER) narrowBandSigma = filterSigma;
   } else {
@@ -637,8 +635,8 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
     const kind = cameraKind(options.camera, dark, scmosLine.variance.slope, scmosLine.slopeRelativeError);
     const hp = withDarkPixels((kind.F === 2 ? fineLine(raw, 2, leakSlope, backgroundAdu) : undefined) ?? scmosLine, dark, backgroundAdu);
     darkLineWeight = hp.darkLineWeight;
-    if (kind.F === 1) gainSpreadSquared = hp.gainSpreadSquared;
     darkLevelWeight = hp.darkLevelWeight;
+    if (kind.F === 1) gainSpreadSquared = hp.gainSpreadSquared;
     if (hp !== raw && darkLevel === undefined) backgroundAdu = denseBackgroundAdu(frames, width, height, hp);
     let total = 0;
     for (const f of frames) for (let i = 0; i < f.length; i++) total += f[i];

@@ -144,9 +144,9 @@ function fitWithSignalTerm(
   kappa: number | 'fitted' = 'fitted',
 ): { slope: number; intercept: number; kappa: number; slopeError: number; covariance: LineCovariance } | undefined {
   const P = kappa === 'fitted' ? 3 : 2;
-  let p = [start.slope, start.intercept, kappa === 'fitted' ? 0 : kappa];
   // With kappa held, its term moves to the left-hand side.
   const held = kappa === 'fitted' ? 0 : kappa;
+  let p = [start.slope, start.intercept, held];
   let inverse: LineCovariance = { slope: NaN, intercept: NaN, both: NaN };
   let chi = 0;
   let used = 0;
@@ -528,8 +528,9 @@ function tileNoiseModel(stack: FilteredStack, tile: number, gainSpreadSquared: n
   if (xs.length < 4) return undefined;
   const binned = fitLineWithError(xs, ys, ws);
   if (!(binned.slope > 0)) return undefined;
-  const fit = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, gainSpreadSquared ?? 'fitted');
   const plain = fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, 0);
+  // A spread of 0 held is the plain line itself.
+  const fit = gainSpreadSquared === 0 ? plain : fitWithSignalTerm(tileMean, tileVar, tileR, lo, hi, binned, nT, gainSpreadSquared ?? 'fitted');
   if (!fit || !plain || !(plain.slope > 0)) return undefined;
   const line = { slope: fit.slope, intercept: fit.intercept };
   const s2 = line.slope;

@@ -32,6 +32,8 @@ const SIMULATED_EM_GAIN = 100;
 export const SCMOS_READ_NOISE_ELECTRONS = 1.5;
 /** The largest read noise, electrons rms, `estimate` takes (its `readNoiseElectrons` option, `--read-noise`). */
 export const MAX_READ_NOISE_ELECTRONS = 100;
+/** The largest sCMOS pixel gain spread, rms %, `estimate` takes (its `gainSpreadPercent` option, `--gain-spread`): data sheets give below 1. */
+export const MAX_GAIN_SPREAD_PERCENT = 20;
 
 /** E_BAD_OPTIONS unless `value` holds every condition key with a finite, sensible value. */
 export function checkConditions(value: unknown, source = 'conditions'): MicroscopeConditions {
