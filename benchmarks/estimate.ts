@@ -70,6 +70,27 @@ function naive(name: string, c: NaiveConditions): Microscope {
 /** Sparse stacks of 20 background photons, where the spots' residuals misjudged the camera kind on half the seeds. */
 const SPARSE_20 = { pixelSizeNm: 107, densityPerUm2: 0.5, sigmaNm: [115, 135] as [number, number], photons: { kind: 'uniform' as const, min: 1500, max: 3500 }, backgroundPhotons: 20 };
 
+/** The same microscope with the chip's pixel gain spread told, as its data sheet gives it (`--gain-spread`). */
+function withGainSpread(m: Microscope, percent: number): Microscope {
+  return { ...m, name: `${m.name}, --gain-spread ${percent}`, options: { gainSpreadPercent: percent } };
+}
+
+// Microscopes drawn twice: as they are, and with the chip's gain spread told.
+const SIMULATE_160_UNIFORM_1 = gaussian('lib/simulate, sCMOS 160 nm, 1/um2 (0.78 px), uniform, 64 px frames', {
+  ...SCMOS_160NM_GAUSSIAN,
+  width: 64,
+  height: 64,
+  densityPerUm2: 1,
+  structure: { kind: 'uniform' },
+});
+const NAIVE_160 = { ...NAIVE_107NM, pixelSizeNm: 160 };
+const NAIVE_160_1 = naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field', { ...NAIVE_160, densityPerUm2: 1 });
+const NAIVE_160_3 = naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field', { ...NAIVE_160, densityPerUm2: 3 });
+const NAIVE_160_SPARSE_64 = naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 64 px frames', { ...NAIVE_160, densityPerUm2: 0.5 });
+const NAIVE_160_SPARSE_128 = naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 128 px frames', { ...NAIVE_160, densityPerUm2: 0.5, sizePx: 128 });
+const NAIVE_160_SAMPLED = naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), PSF sampled at the pixel centres', { ...NAIVE_160, densityPerUm2: 1, psf: 'sampled' });
+const NAIVE_107_BRIGHT = naive('naive, sCMOS 107 nm, 1/um2, 100 background photons', { ...NAIVE_107NM, backgroundPhotons: 100 });
+
 const MICROSCOPES: readonly Microscope[] = [
   independent('independent, sCMOS 107 nm, 4.5/um2', SCMOS_107NM),
   independent('independent, sCMOS 160 nm, 2.5/um2 (0.78 px)', SCMOS_160NM),
@@ -77,7 +98,7 @@ const MICROSCOPES: readonly Microscope[] = [
   gaussian('lib/simulate, sCMOS 107 nm, 3/um2, filaments', SCMOS_107NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments', SCMOS_160NM_GAUSSIAN),
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), filaments, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64 }),
-  gaussian('lib/simulate, sCMOS 160 nm, 1/um2 (0.78 px), uniform, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, densityPerUm2: 1, structure: { kind: 'uniform' } }),
+  SIMULATE_160_UNIFORM_1,
   gaussian('lib/simulate, sCMOS 160 nm, 2.5/um2 (0.78 px), uniform, 64 px frames', { ...SCMOS_160NM_GAUSSIAN, width: 64, height: 64, structure: { kind: 'uniform' } }),
   independent('independent, sCMOS 107 nm, 5/um2, uniform (no structures)', { ...SCMOS_107NM, densityPerUm2: 5, freeEmitterFraction: 1 }),
   gaussian('lib/simulate, sCMOS 65 nm (100x objective), 3/um2, filaments', {
@@ -103,37 +124,20 @@ const MICROSCOPES: readonly Microscope[] = [
   naive('naive, sCMOS 107 nm, 1/um2, uniform over the whole field', NAIVE_107NM),
   naive('naive, sCMOS 107 nm, 3/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 3 }),
   naive('naive, sCMOS 107 nm, 5/um2, uniform over the whole field', { ...NAIVE_107NM, densityPerUm2: 5 }),
-  naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1 }),
-  naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 3 }),
+  NAIVE_160_1,
+  NAIVE_160_3,
   // What else a user's own simulation may do: fewer emitters, a larger field, a PSF sampled at the pixels' centres
   // rather than integrated over them, a brighter background.
-  naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 64 px frames', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5 }),
-  naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 128 px frames', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5, sizePx: 128 }),
-  naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), PSF sampled at the pixel centres', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1, psf: 'sampled' }),
+  NAIVE_160_SPARSE_64,
+  NAIVE_160_SPARSE_128,
+  NAIVE_160_SAMPLED,
   naive('naive, sCMOS 107 nm, 2/um2, PSF sampled at the pixel centres', { ...NAIVE_107NM, densityPerUm2: 2, psf: 'sampled' }),
-  naive('naive, sCMOS 107 nm, 1/um2, 100 background photons', { ...NAIVE_107NM, backgroundPhotons: 100 }),
+  NAIVE_107_BRIGHT,
   // The naive chip has one gain for all pixels, as a data sheet's photo-response non-uniformity (below 1 %) nearly
   // says: the same microscopes with that told (--gain-spread 0), where the fitted gain-spread term cost the most.
-  { ...naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), uniform over the whole field, --gain-spread 0', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1 }), options: { gainSpreadPercent: 0 } },
-  { ...naive('naive, sCMOS 160 nm, 3/um2 (0.78 px), uniform over the whole field, --gain-spread 0', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 3 }), options: { gainSpreadPercent: 0 } },
-  { ...naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 64 px frames, --gain-spread 0', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5 }), options: { gainSpreadPercent: 0 } },
-  { ...naive('naive, sCMOS 160 nm, 0.5/um2 (0.78 px), 128 px frames, --gain-spread 0', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 0.5, sizePx: 128 }), options: { gainSpreadPercent: 0 } },
-  {
-    ...naive('naive, sCMOS 160 nm, 1/um2 (0.78 px), PSF sampled at the pixel centres, --gain-spread 0', { ...NAIVE_107NM, pixelSizeNm: 160, densityPerUm2: 1, psf: 'sampled' }),
-    options: { gainSpreadPercent: 0 },
-  },
-  { ...naive('naive, sCMOS 107 nm, 1/um2, 100 background photons, --gain-spread 0', { ...NAIVE_107NM, backgroundPhotons: 100 }), options: { gainSpreadPercent: 0 } },
+  ...[NAIVE_160_1, NAIVE_160_3, NAIVE_160_SPARSE_64, NAIVE_160_SPARSE_128, NAIVE_160_SAMPLED, NAIVE_107_BRIGHT].map((m) => withGainSpread(m, 0)),
   // And a chip that has a spread, told its true one: lib/simulate's 3 %.
-  {
-    ...gaussian('lib/simulate, sCMOS 160 nm, 1/um2 (0.78 px), uniform, 64 px frames, --gain-spread 3', {
-      ...SCMOS_160NM_GAUSSIAN,
-      width: 64,
-      height: 64,
-      densityPerUm2: 1,
-      structure: { kind: 'uniform' },
-    }),
-    options: { gainSpreadPercent: 3 },
-  },
+  withGainSpread(SIMULATE_160_UNIFORM_1, 3),
 ];
 
 function row(e: ImagingConditions, truth: Record<Key, number>, outside: Record<Key, number>): string {
