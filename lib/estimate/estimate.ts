@@ -3,8 +3,8 @@
  * (EMCCD or not), background, emitter brightness, PSF width and emitter density, so that a simulation (and a model
  * trained on it) can be matched to a microscope.
  *
- * How: isolated spots are fitted with an integrated Gaussian + constant (spot-fit.ts). Their residuals against the
- * fitted expectation give the camera's noise model (noise-model.ts: gain, excess noise factor, baseline) — pixels of
+ * How: isolated spots are fitted with an integrated Gaussian + constant (spot-fit.ts, spot-camera.ts). Their residuals
+ * against the fitted expectation give the camera's noise model (noise-model.ts: gain, excess noise factor, baseline) — pixels of
  * every brightness from background to spot peaks, so the mean-variance line is well spread, which the background of
  * a stack (often flat) alone could not give. Then, in photons: background = the level of the pixel-frames no emitter
  * reaches, as the field's mean of a plane through them (dark-pixels.ts; the fitted backgrounds where too few are
@@ -20,7 +20,7 @@
  * with a term for an sCMOS chip's gain spread, none for an EMCCD; a narrower band below PSF sigma 0.9 px, refused
  * below 0.72 px), PSF sigma and photons from the spatial correlation of the frames' fluctuations under a
  * pixel-integrated Gaussian (fluctuation.ts), background from the dark pixel-frames as above (else the pixels' low
- * temporal levels, denseBackgroundAdu), density as above.
+ * temporal levels, dense-background.ts), density as above.
  * On either path the camera kind (EM gain or none) comes from the noise's third cumulant in the pixel-frames that no
  * emitter reaches (dark-pixels.ts), unless the `camera` option gives it; where too little of the stack is dark to
  * rule either kind out, sCMOS is assumed and cameraDecided is false.
@@ -46,104 +46,22 @@
  */
 import { SmlmError } from '../errors.js';
 import { stackAsSource, type FrameSource } from '../io/frame-source.js';
-import { selectFrames, type FrameRange } from '../io/frame-range.js';
+import { selectFrames } from '../io/frame-range.js';
 import { checkPixelSizeNm, plausibleFilePixelSize } from '../io/pixel-size.js';
 import type { Stack } from '../types.js';
 import { median } from './line-fit.js';
-import { fitNoiseModel, type NoiseModel } from './noise-model.js';
-import { fitSpot, type VarianceLine } from './spot-fit.js';
+import type { VarianceLine } from './spot-fit.js';
 import { fluctuationPsf, secondOverFirstAdu } from './fluctuation.js';
 import { highpassNoiseModel, withDarkLevel, withDarkLine, withoutGainSpreadTerm, withoutLeak, type HighpassNoise } from './highpass-noise.js';
 import { bandLeak } from './band-leak.js';
-import { isolatedSpots } from './spots.js';
+import { fitFrames, spotCamera, type Fits } from './spot-camera.js';
+import { analysedRegion, MAX_ANALYSED_PIXELS, sampleFrames } from './frame-sample.js';
+import { denseBackgroundAdu } from './dense-background.js';
+import type { EstimateOptions, ImagingConditions } from './imaging-conditions.js';
 import { cameraKindFromSkew, darkPixels, skewRatio, TIGHT_EXCLUSION_SIGMAS, type DarkPixels, type SkewRatio } from './dark-pixels.js';
-import { MAX_GAIN_SPREAD_PERCENT, MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS, type MicroscopeConditions } from '../simulate/conditions.js';
+import { MAX_GAIN_SPREAD_PERCENT, MAX_READ_NOISE_ELECTRONS, SCMOS_READ_NOISE_ELECTRONS } from '../simulate/conditions.js';
 
-/** What `estimate --json` prints; the first eight keys (MicroscopeConditions) are what `simulate --like` and `train --like` read. */
-export interface ImagingConditions extends Required<Omit<MicroscopeConditions, 'readNoiseAdu'>> {
-  /** Where pixelSizeNm came from: the --pixel-size option, the file, or assumed (100 nm) when neither says. */
-  pixelSizeSource: 'option' | 'file' | 'assumed';
-  /** 2 for EM gain, 1 otherwise. */
-  excessNoiseFactor: number;
-  /**
-   * The noise's third cumulant over its variance slope and variance (1 Poisson, 1.5 EM; read noise lowers both), from
-   * which the camera kind was decided: how clearly it was.
-   */
-  skewRatio: number;
-  /**
-   * Where skewRatio was measured: the pixel-frames no emitter reaches (dark-pixels.ts), which decide the kind where it
-   * lies in one kind's range (cameraDecided); else, where too few of them are left, the spots' residuals or the fine
-   * detail's noise, both swamped by the emitters' light (not a figure to judge the camera by).
-   */
-  skewSource: 'dark-pixels' | 'spots' | 'highpass';
-  psfSigmaPx: number;
-  /** Mean photons per emitter (the density uses it). */
-  photonsMean: number;
-  /**
-   * Where the photons came from: the isolated spots' fits (median and trimmed mean), or, on dense stacks, the frames'
-   * fluctuations, whose E[n^2] / E[n] stands for both.
-   */
-  photonsSource: 'spots' | 'fluctuations';
-  /** Detected isolated spots per um^2 per frame: a lower bound on the density, which overlap makes undercounted. */
-  isolatedSpotsPerUm2: number;
-  spotsFitted: number;
-  /** Isolated spots whose fit converged; spotsFitted of them were single spots the noise model explains. */
-  spotsConverged: number;
-  framesUsed: number;
-  framesTotal: number;
-  /** The window of the frames analysed: all of them, or the central MAX_ANALYSED_SIDE px per side of larger ones. */
-  regionPx: Region;
-  /**
-   * Where baseline and gain came from: 'spots' (residuals of isolated spot fits), or 'highpass' (the noise in the
-   * frames' highest spatial frequencies, see highpass-noise.ts: dense stacks, where too few spots stand alone, and
-   * sparse stacks whose spots say sCMOS, where it also accounts for the chip's pixel gain spread).
-   */
-  cameraModel: 'spots' | 'highpass';
-  /**
-   * The share of the variance slope (the gain) that came from the pixel-frames no emitter reaches, where the
-   * background's level varies over the field enough to give their own line (dark-pixels.ts, blockLine), weighted
-   * against the fine detail's by the two lines' standard errors; 0 where it had none.
-   */
-  darkLineWeight: number;
-  /**
-   * The share of the variance line's value at the background's level, from which the baseline follows, that came
-   * from the variance of the pixel-frames no emitter reaches, weighed against the line's own value there by their errors
-   * (highpass-noise.ts, withDarkLevel): near 1 on dense stacks, whose tiles lie far above the background; 0 where not
-   * used (an uneven background, whose dark pixel-frames give their own line: darkLineWeight).
-   */
-  darkLevelWeight: number;
-  /**
-   * Where the background came from: the pixel-frames no emitter reaches (dark-pixels.ts), else the spots' fitted
-   * backgrounds (sparse stacks) or the pixels' low levels over time (dense stacks).
-   */
-  backgroundSource: 'dark-pixels' | 'spots' | 'low-levels';
-  /** Where `camera` came from: the data, the `camera` option, or assumed (sCMOS) where the data could not tell. */
-  cameraSource: 'data' | 'option' | 'assumed';
-  /**
-   * False when the data did not decide the camera kind (too few dark pixel-frames to rule either kind out, e.g. a
-   * carpet of emitters, or their skew outside either kind's range, which emitters' light in them gives; and no `camera`
-   * option): sCMOS assumed; with an EMCCD the gain is then twice the true one and the background and photons half.
-   */
-  cameraDecided: boolean;
-  /**
-   * sCMOS read noise, electrons rms, that the baseline was corrected for (0 for an EMCCD, whose EM gain makes it
-   * negligible): the noise's variance line cannot tell read noise from an offset (it reads the baseline low by
-   * readNoise^2 x gain ADU), so it comes from the `readNoiseElectrons` option, or a typical chip's is assumed.
-   */
-  readNoiseElectrons: number;
-  readNoiseSource: 'option' | 'assumed' | 'not-applicable';
-  /**
-   * The sCMOS chip's pixel gain spread (rms %) the fine-detail noise line allowed for: the `gainSpreadPercent` option's,
-   * or fitted (its gain-spread term, highpass-noise.ts); 0 where the camera came from a line without that term (an
-   * EMCCD, whose pixels share one EM register, or the spots' residuals).
-   */
-  gainSpreadPercent: number;
-  gainSpreadSource: 'option' | 'fitted' | 'not-applicable';
-  /** readNoiseElectrons in ADU (what `simulate --like` reads). */
-  readNoiseAdu: number;
-  /** What is known to limit these figures, in words (an undersampled PSF); empty where nothing measured does. */
-  notes: string[];
-}
+export type { EstimateOptions, ImagingConditions } from './imaging-conditions.js';
 
 /** A camera model from a noise model (its variance slope, aduPerPhoton x its F, is F x gain) and the excess factor F. */
 function cameraFromNoise(
@@ -164,44 +82,9 @@ function cameraFromNoise(
   };
 }
 
-export interface EstimateOptions {
-  /** Camera pixel size, nm: overrides (or supplies) the file's. */
-  pixelSizeNm?: number;
-  /** Only these frames (1-based, inclusive). */
-  frames?: FrameRange;
-  /**
-   * At most this many frames, spread evenly over the range, are analysed (and at most 64 Mi pixels of them). Default
-   * 300. More narrow the camera's figures of a small field somewhat, at the cost of time (docs/estimate.md).
-   */
-  maxFrames?: number;
-  /**
-   * The camera kind, when known. Without it the data decide (dark-pixels.ts), or, where too little of the stack
-   * is free of emitters' light to tell, sCMOS is assumed (cameraDecided false).
-   */
-  camera?: 'emccd' | 'scmos';
-  /**
-   * The sCMOS camera's read noise, electrons rms (its data sheet's figure), when known: the baseline is corrected for
-   * it. Default: a typical chip's, SCMOS_READ_NOISE_ELECTRONS (1.5). Ignored for an EMCCD.
-   */
-  readNoiseElectrons?: number;
-  /**
-   * The sCMOS chip's pixel gain spread (photo-response non-uniformity, rms %), from its data sheet, when known: the
-   * fine-detail noise line holds its gain-spread term there instead of fitting it. Default: fitted. Data sheets give
-   * below 1 %; where the term is fitted on a chip that has none, it takes up part of the slope (naive simulator, 160 nm:
-   * the gain read 13-16 % low on half of 8 stacks; with 0 given, none out: docs/estimate.md).
-   */
-  gainSpreadPercent?: number;
-}
-
 /** Pixel size assumed when neither the file nor the caller says: the benchmark's, and the bundled models'. */
 const ASSUMED_PIXEL_NM = 100;
 const DEFAULT_MAX_FRAMES = 300;
-/** Fits whose weighted residuals are this much larger than the noise model allows hold more than one spot. */
-const MAX_REDUCED_CHI2 = 1.6;
-/** Fewest single spots the noise model is fitted to. */
-const MIN_SPOTS = 300;
-/** Share of converged spot fits the final noise model must explain (see the check in estimateConditions). */
-const MIN_KEPT_SHARE = 0.5;
 /** Dense stacks: fewest spots that measure the PSF and the photons (the camera comes from highpass-noise.ts). */
 const MIN_DENSE_SPOTS = 30;
 /**
@@ -229,8 +112,6 @@ function undersampledNote(sigmaPx: number): string {
 const MAX_DENSE_CHI2 = 3;
 /** The high-pass variance line's slope must be known this well. */
 const MAX_SLOPE_ERROR = 0.08;
-/** Pixels whose fit absorbed nearly all their noise say nothing about it. */
-const MAX_LEVERAGE = 0.9;
 
 /** How well the spots' variance line's slope is known, for the camera kind's decision: it has no error of its own. */
 const SPOTS_SLOPE_ERROR = 0.15;
@@ -318,98 +199,6 @@ function failed(message: string): SmlmError {
   return new SmlmError('E_BAD_OPTIONS', `estimate: ${message}`);
 }
 
-interface Fits {
-  sigma: number[];
-  signal: number[];
-  background: number[];
-  mu: number[];
-  /** Residual / sqrt(1 - leverage): its square estimates the pixel's variance. */
-  residual: number[];
-  /** Residual^3 / (1 - leverage)^3: estimates the pixel's third cumulant (a fit keeps (1 - h)^3 of it). */
-  cube: number[];
-  /** Isolated spots whose fit converged, before the width and chi^2 filters. */
-  converged: number;
-}
-
-/**
- * Fits every isolated spot of every frame. With a variance line the fits are weighted by it and fits that it does
- * not explain (reduced chi^2 > MAX_REDUCED_CHI2: an unresolved neighbour) are dropped.
- */
-function fitFrames(frames: Float64Array[], width: number, height: number, half: number, sigma0: number, variance?: VarianceLine, maxSigma = Infinity, maxChi2 = MAX_REDUCED_CHI2): Fits {
-  const size = 2 * half + 1;
-  const fits: Fits = { sigma: [], signal: [], background: [], mu: [], residual: [], cube: [], converged: 0 };
-  const window = new Float64Array(size * size);
-  for (const frame of frames) {
-    const corners = isolatedSpots(frame, width, height, half);
-    for (let k = 0; k < corners.length; k += 2) {
-      const [r0, c0] = [corners[k], corners[k + 1]];
-      for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) window[r * size + c] = frame[(r0 + r) * width + c0 + c];
-      const fit = fitSpot(window, size, sigma0, variance);
-      if (!fit) continue;
-      fits.converged++;
-      if (fit.sigma > maxSigma || (variance && fit.reducedChi2 > maxChi2)) continue;
-      fits.sigma.push(fit.sigma);
-      fits.signal.push(fit.signal);
-      fits.background.push(fit.background);
-      for (let i = 0; i < window.length; i++) {
-        if (fit.leverage[i] > MAX_LEVERAGE) continue;
-        fits.mu.push(fit.model[i]);
-        const r = window[i] - fit.model[i];
-        const keep = 1 - fit.leverage[i];
-        fits.residual.push(r / Math.sqrt(keep));
-        fits.cube.push((r * r * r) / (keep * keep * keep));
-      }
-    }
-  }
-  return fits;
-}
-
-/** A window of the frames, camera px. */
-export interface Region {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-/**
- * Frames wider or taller than this are analysed in their central window of this side: the conditions are the
- * camera's, the optics' and the sample's, the same over the field, and 300 frames of a 2048x2048 camera as float64
- * would take 10 GB (and the fine-detail and dark-pixel analyses as much again).
- */
-export const MAX_ANALYSED_SIDE = 256;
-/** At most this many pixels of all frames are analysed (float64: 512 MB), whatever maxFrames asks. */
-const MAX_ANALYSED_PIXELS = 64 * 1024 * 1024;
-
-/** The central window of at most MAX_ANALYSED_SIDE px per side. */
-function analysedRegion(width: number, height: number): Region {
-  const w = Math.min(width, MAX_ANALYSED_SIDE);
-  const h = Math.min(height, MAX_ANALYSED_SIDE);
-  return { x: Math.floor((width - w) / 2), y: Math.floor((height - h) / 2), width: w, height: h };
-}
-
-/** Reads at most `max` frames spread evenly over the source, as float64 frames of `region`. */
-async function sampleFrames(source: FrameSource, max: number, region: Region): Promise<Float64Array[]> {
-  const stride = Math.max(1, Math.floor(source.frames / max));
-  const pixels = source.height * source.width;
-  const out: Float64Array[] = [];
-  let index = 0;
-  // Chunks of at most 16 Mi pixels (64 frames of 512x512, 4 of 2048x2048).
-  const perChunk = Math.max(1, Math.min(64, Math.floor((16 * 1024 * 1024) / pixels)));
-  for await (const chunk of source.chunks(perChunk)) {
-    for (let f = 0; f < chunk.frames; f++, index++) {
-      if (index % stride !== 0 || out.length >= max) continue;
-      const frame = new Float64Array(region.width * region.height);
-      for (let r = 0; r < region.height; r++) {
-        const from = f * pixels + (region.y + r) * source.width + region.x;
-        for (let c = 0; c < region.width; c++) frame[r * region.width + c] = chunk.data[from + c];
-      }
-      out.push(frame);
-    }
-  }
-  return out;
-}
-
 function mean(values: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i];
@@ -425,93 +214,6 @@ interface CameraModel {
   skewSource: ImagingConditions['skewSource'];
   cameraModel: 'spots' | 'highpass';
   cameraSource: 'data' | 'option' | 'assumed';
-}
-
-/**
- * The camera from isolated spots' residuals (sparse stacks): unweighted fits give a first noise model; fits weighted
- * by it (maximum likelihood for shot noise, and leverages that hold at every brightness) give the final one. Two
- * weighted rounds: the first round's model is biased. Two emitters closer than the PSF's width pass for one wider
- * spot: the first round keeps the narrower half of the fits (a single emitter's width is the narrowest there is),
- * later rounds whatever is at most 25 % wider than that. Returns why not where the spots cannot tell.
- */
-function spotCamera(frames: Float64Array[], width: number, height: number, half: number, sigma0: number): { noise: NoiseModel; fits: Fits } | { reason: string } {
-  let fits = fitFrames(frames, width, height, half, sigma0, undefined, sigma0);
-  let noise: NoiseModel | undefined;
-  for (let round = 0; round < 3; round++) {
-    if (fits.sigma.length < MIN_SPOTS)
-      return { reason: `only ${fits.sigma.length} isolated spots could be fitted in ${frames.length} frames (at least ${MIN_SPOTS} are needed to model the camera from them)` };
-    noise = fitNoiseModel(Float64Array.from(fits.mu), Float64Array.from(fits.residual), Float64Array.from(fits.cube));
-    if (!noise) return { reason: `the camera's noise could not be modelled from ${fits.sigma.length} spots` };
-    if (round < 2) fits = fitFrames(frames, width, height, half, sigma0, noise.variance, 1.25 * sigma0);
-  }
-  const spots = fits.sigma.length;
-  // Where emitters crowd, most "isolated" spots hide a neighbour: the noise model then fits few of them, and what it
-  // says is not the camera. (Measured: >= 56 % of converged fits kept on stacks it gets right, 23 % on filaments at
-  // 2 emitters/um^2, whose estimates were off by a factor 3; 45 % on the independent simulator's EMCCD at 3/um^2, gain
-  // +40 %: such stacks go to the dense path.)
-  if (spots < MIN_KEPT_SHARE * fits.converged) {
-    return {
-      reason: `emitters overlap too much to model the camera from spots: only ${spots} of ${fits.converged} fitted spots are single spots the noise model explains (at least ${100 * MIN_KEPT_SHARE} % are needed)`,
-    };
-  }
-  return { noise: noise!, fits };
-}
-
-/** Inverse standard normal CDF (Acklam's rational approximation, relative error < 1.2e-9). */
-function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  if (p < 0.02425) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  if (p > 1 - 0.02425) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
-/**
- * The background level of a dense stack, ADU: per pixel, the 5th percentile of its values over time (frames where
- * little emitter light reaches it), moved up to the background's mean by the noise the camera model gives at that
- * level; then the 5th percentile over pixels, not the median: pixels on or near structures are lit in nearly every
- * frame, and the faint tails of emitters (an Airy PSF's wings reach far) lift most pixels' low levels, while a
- * background gradient pulls the other way. Chosen on independent-simulator stacks (sCMOS 107 nm at 2 and 4.5/um^2
- * and 160 nm at 2.5/um^2, EMCCD 100 nm at 3 and 5/um^2): -10 to +7 % there once the sCMOS gain was right (the 15th
- * percentile, chosen while the sCMOS gain read 11-14 % high, then read +9 to +27 %; the median +20 to +60 %; a smooth
- * surface fitted from below +26 to +67 %: the wings' light is everywhere, not only near structures).
- */
-function denseBackgroundAdu(frames: Float64Array[], width: number, height: number, hp: HighpassNoise): number {
-  const n = frames[0].length;
-  const series = new Float64Array(frames.length);
-  const levels = new Float64Array(n);
-  const q = 0.05;
-  const z = -normalQuantile(q);
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < frames.length; t++) series[t] = frames[t][i];
-    series.sort();
-    const low = series[Math.round(q * (series.length - 1))];
-    // Solve level = low + z sqrt(slope level + intercept) by iteration.
-    let level = low;
-    for (let k = 0; k < 5; k++) level = low + z * Math.sqrt(Math.max(hp.variance.slope * level + hp.variance.intercept, 0));
-    levels[i] = level;
-  }
-  // Each pixel's level is one noisy quantile (its sampling error, ~0.15 of the pixel's noise at 200 frames, would
-  // drag the field's low percentile down with it): averaged over 3x3 pixels first, which the smooth background
-  // (gradient, haze) does not notice. Measured on the independent simulator's dense stacks: the largest error of the
-  // background over 9 stacks (given the true baseline) went from 15 to 10.5 %.
-  const smoothed: number[] = [];
-  for (let r = 1; r + 1 < height; r++) {
-    for (let c = 1; c + 1 < width; c++) {
-      let sum = 0;
-      for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) sum += levels[(r + dr) * width + c + dc];
-      smoothed.push(sum / 9);
-    }
-  }
-  const pool = smoothed.length > 0 ? smoothed : Array.from(levels);
-  return pool.sort((a, b) => a - b)[Math.round(0.05 * (pool.length - 1))];
 }
 
 /**
