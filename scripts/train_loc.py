@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import ARCHITECTURES, UPSAMPLING, gmac_per_frame  # noqa: E402
 import simulate_torch as sim  # noqa: E402
 from onnx_metadata import write_metadata  # noqa: E402
+from render_rule import render_rule  # noqa: E402
 
 MAX_OFFSET = 1.0
 CHANNELS = ["p", "dx", "dy", "sx", "sy"]
@@ -250,7 +251,8 @@ def main():
     ap.add_argument("--head-hidden", type=int, default=0)
     ap.add_argument("--grid", type=int, default=2, choices=[1, 2, 4], help="detection cells per camera pixel and axis")
     ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--render-sigma", type=float, default=1.0, help="rendering width exported in smlm.head (fine px)")
+    ap.add_argument("--render-sigma", type=float, default=None,
+                    help="rendering width exported in smlm.head (fine px); default: the --init-onnx base's rule, else 1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--commit", default=os.environ.get("SMLM_RT_COMMIT", "unknown"))
     ap.add_argument("--eval", nargs="*", default=[], help="evaluation stacks (scripts/evaluation.py format)")
@@ -275,10 +277,13 @@ def main():
     norm = sim.normalization_constants(ranges, a.size, dev)
     print(f"[{a.name}] normalization mean {norm[0]:.5f} std {norm[1]:.5f}", flush=True)
 
+    base_head = None
     if a.init_onnx:
-        # Fine-tuning continues the base's architecture (its widths, head and detection grid), whatever the flags say.
+        # Fine-tuning continues the base's architecture (its widths, head and detection grid), whatever the flags say,
+        # and its rendering rule unless --render-sigma says otherwise (scripts/render_rule.py).
         import onnx
         meta = {p.key: p.value for p in onnx.load(a.init_onnx).metadata_props}
+        base_head = meta.get("smlm.head")
         base = json.loads(meta.get("smlm.training", "{}"))
         a.widths = base.get("widths") or a.widths
         a.head_width = base.get("head_width") or a.head_width
@@ -364,7 +369,7 @@ def main():
     model.eval()
     seconds = time.time() - t0
     head_meta = {"kind": "localization", "channels": CHANNELS, "grid": a.grid, "maxOffset": MAX_OFFSET,
-                 "render": {"sigma": a.render_sigma, "radius": RENDER_RADIUS, "minProbability": MIN_PROBABILITY}}
+                 "render": render_rule(a.render_sigma, base_head, RENDER_RADIUS, MIN_PROBABILITY)}
     provenance = {
         "architecture": "unet-loc", "model_name": a.name, "widths": a.widths, "head_width": a.head_width,
         "head_hidden": a.head_hidden, "grid": a.grid, "data": "simulated on the fly on the GPU (scripts/simulate_torch.py)",
