@@ -13,7 +13,8 @@
 # A folder of its own inside .gpu/ so that other files there (other runs) do not travel with it.
 # Environment: PACK_ARCHS (e.g. "80,90"), SHARED (default ../shared), SKIP_NATIVE_BUILD=1 to reuse build/Release,
 # PACK_NO_TESTS=1 for calls that run the CLI only (scripts/gpu-host/fit-demo.sh): leaves out the test runner (vitest and
-# what it alone loads, ~7 MB) and the engine self-test, so that .gpu/run and .gpu/fit travel together under 64 MiB.
+# what it alone loads, ~7 MB), onnxruntime-node (~13 MB; the CLI's cpu backend runs the addon's plan executor) and the
+# engine self-test, so that .gpu/run and .gpu/fit travel together under 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}
@@ -38,7 +39,7 @@ tar -cJf "$out/dist.tar.xz" dist
 say "pruning node_modules"
 test_runner_excludes=()
 if [ -n "${PACK_NO_TESTS:-}" ]; then
-  for m in vitest @vitest vite rolldown @rolldown chai; do test_runner_excludes+=("--exclude=node_modules/$m"); done
+  for m in vitest @vitest vite rolldown @rolldown chai onnxruntime-node; do test_runner_excludes+=("--exclude=node_modules/$m"); done
 fi
 # Everything vitest, the backends and the bench load on linux-x64; not: other platforms' onnxruntime binaries,
 # onnxruntime-web (139 MB of browser builds; the GPU host's cpu backend runs onnxruntime-node),
