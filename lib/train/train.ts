@@ -23,7 +23,10 @@ export interface TrainOptions {
   like: string;
   /** Where the trained ONNX goes; its training log goes beside it as <name>.json. */
   output: string;
-  /** Model to start from (bundled name or .onnx path); absent: train from scratch. */
+  /**
+   * Model to start from (bundled name or .onnx path): the fit keeps its architecture and its rendering rule
+   * (scripts/render_rule.py); absent: train from scratch, rendered 1 fine px wide.
+   */
   base?: string;
   /** Training time budget, minutes (passed to the script). */
   minutes?: number;
