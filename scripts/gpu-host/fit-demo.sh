@@ -11,7 +11,8 @@
 #      once on the one GPU, each timed;
 #   3. after: the same reconstruct + evaluate with fit-NAME.onnx;
 #   4. a before/after table (stdout and $OUT/fit-demo.txt) and $OUT/fit-demo.json.
-# Comes back in $OUT: fit-demo.txt, fit-demo.json, fit-NAME.onnx (+ its training log fit-NAME.json), logs.tgz.
+# Comes back in $OUT: fit-demo.txt, fit-demo.json, fit-NAME.onnx, logs.tgz (the training logs fit-NAME.json, status.txt
+# and every command's log): 3 + one file per microscope, since a call's reply brings back only so many files.
 # Knobs: FIT_MINUTES (4), BACKEND (cuda), EVAL_FRAMES (all; e.g. 1:20), SKIP_UNPACK=1 (node and dist/ already here),
 # TRAIN_TIMEOUT (s, FIT_MINUTES x 60 + 150), PYTHON (python3), DRY_RUN=1 (no GPU: trains with scripts/train_loc.py on
 # the CPU for 3 steps instead of `smlm-rt train`, which requires CUDA; for checking this script, not for figures).
@@ -105,6 +106,8 @@ for name in "${names[@]}"; do
 done
 
 # ---- 4. the table and the JSON ----
+# The training logs travel in logs.tgz, so that the reply's file count leaves room for every model.
+for name in "${names[@]}"; do [ -f "$OUT/fit-$name.json" ] && mv "$OUT/fit-$name.json" "$LOGS/"; done
 node --input-type=module - "$LOGS" "$OUT/fit-demo.json" "$FIT_MINUTES" "$BACKEND" "${names[@]}" > "$OUT/fit-demo.txt" 2>&1 <<'EOF'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const [logs, jsonPath, minutes, backend, ...names] = process.argv.slice(2);
@@ -123,9 +126,9 @@ for (const name of names) {
     conditions,
     settings,
     emitters: before?.emitters,
-    before: { nmseSigma0: nmse(before, 0), nmseSigma1: nmse(before, 1) },
-    after: { nmseSigma0: nmse(after, 0), nmseSigma1: nmse(after, 1) },
-    train: { exit: rc, seconds: secs },
+    before: { nmseSigma0: nmse(before, 0), nmseSigma1: nmse(before, 1), evaluate: before?.results },
+    after: { nmseSigma0: nmse(after, 0), nmseSigma1: nmse(after, 1), evaluate: after?.results },
+    train: { exit: rc, seconds: secs, steps: read(`${logs}/fit-${name}.json`)?.provenance?.iterations },
   };
   const size = conditions ? `${conditions.pixelSizeNm} nm px` : '';
   lines.push(`${name} (${size}, ${before?.emitters ?? '?'} emitters) | ${pct(nmse(before, 0))} / ${pct(nmse(before, 1))} | ${pct(nmse(after, 0))} / ${pct(nmse(after, 1))} | exit ${rc}, ${secs} s`);
@@ -135,7 +138,6 @@ console.log(lines.join('\n'));
 EOF
 [ $? = 0 ] || status=1
 cat "$OUT/fit-demo.txt"
-cp "$LOGS"/status.txt "$OUT/" 2> /dev/null
 (cd "$LOGS" && tar czf "$OUT/logs.tgz" .)
 say "done (exit $status)"
 exit $status
