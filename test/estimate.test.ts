@@ -57,8 +57,8 @@ const CASES: { name: string; options: SimulationOptions; knownMisses?: string[] 
   {
     // The camera from the fine detail's line without the gain-spread term (an EMCCD's pixels share one gain). A known
     // miss by 0.8 %: over 9 seeds (3, 21-28) its baseline read -1.1 to +2.8 % (2 outside 2 %) and its gain -1.8 to
-    // +2.7 % (-1.7 to +3.2 % and the same before the fine tiles pinned the line's level); from the spots' residuals, as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6
-    // to +13 %. (This seed's baseline read +2.2 % before the dark pixel-frames' own line, whose weight here is 0.6 %.)
+    // +2.7 % (-1.7 to +3.2 % and the same before the fine tiles pinned the line's level); from the spots' residuals,
+    // as before, the baseline read +0.3 to +6.4 % (5 of 9 outside) and the gain +6 to +13 %. (This seed's baseline read +2.2 % before the dark pixel-frames' own line, whose weight here is 0.6 %.)
     name: 'EMCCD, 65 nm, 10 ADU per photon',
     options: { pixelSizeNm: 65, width: 96, height: 96, densityPerUm2: 1, camera: { emGain: 300, electronsPerAdu: 30, baselineAdu: 200 } },
     knownMisses: ['baselineAdu 205.6 vs 200 (2.8 %)'],

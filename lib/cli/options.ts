@@ -39,31 +39,26 @@ export function checkGpuOnlyOptions(opts: { backend: string; device?: number; pr
   if (given.length > 0) usageError(command, `${given.join(' and ')} only apply to GPU backends; --backend cpu always computes in fp32 on the CPU`, 'gpuOptionOnCpu');
 }
 
-/** --pixel-size: a camera pixel size in nm, 10..10000 (usage error otherwise). */
-export function pixelSizeOption(value: string): number {
-  const n = Number(value);
-  const { min, max } = PLAUSIBLE_CAMERA_PIXEL_NM;
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a camera pixel size from ${min} to ${max} nm, got "${value}"`);
-  return n;
+/**
+ * A commander argument parser for numbers in [min, max]; a bad value is a usage error (exit code 2) that names the
+ * quantity (`what`) and its unit.
+ */
+export function numberOption(min: number, max: number, what: string, unit = ''): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected ${what} from ${min} to ${max}${unit}, got "${value}"`);
+    return n;
+  };
 }
+
+/** --pixel-size: a camera pixel size in nm, 10..10000. */
+export const pixelSizeOption = numberOption(PLAUSIBLE_CAMERA_PIXEL_NM.min, PLAUSIBLE_CAMERA_PIXEL_NM.max, 'a camera pixel size', ' nm');
 
 /** --read-noise <electrons>: a camera's read noise, electrons rms, from 0 to MAX_READ_NOISE_ELECTRONS. */
-export function readNoiseOption(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_READ_NOISE_ELECTRONS) {
-    throw new InvalidArgumentError(`expected a read noise in electrons rms from 0 to ${MAX_READ_NOISE_ELECTRONS}, got "${value}"`);
-  }
-  return n;
-}
+export const readNoiseOption = numberOption(0, MAX_READ_NOISE_ELECTRONS, 'a read noise in electrons rms');
 
 /** --gain-spread <percent>: an sCMOS chip's pixel gain spread (photo-response non-uniformity), rms %, from 0 to MAX_GAIN_SPREAD_PERCENT. */
-export function gainSpreadOption(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_GAIN_SPREAD_PERCENT) {
-    throw new InvalidArgumentError(`expected a pixel gain spread in rms % from 0 to ${MAX_GAIN_SPREAD_PERCENT}, got "${value}"`);
-  }
-  return n;
-}
+export const gainSpreadOption = numberOption(0, MAX_GAIN_SPREAD_PERCENT, 'a pixel gain spread in rms %');
 
 /** --frames first:last (1-based, inclusive; either end may be left out). */
 export function frameRangeOption(value: string): FrameRange {

@@ -195,6 +195,11 @@ function withSkew(model: CameraModel, skew: SkewRatio | undefined): CameraModel 
   return skew ? { ...model, skewRatio: skew.ratio, skewSource: 'dark-pixels' } : model;
 }
 
+/** An optional number option: absent, or a finite number in [0, max]. */
+function absentOrWithin(value: unknown, max: number): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= max);
+}
+
 function failed(message: string): SmlmError {
   return new SmlmError('E_BAD_OPTIONS', `estimate: ${message}`);
 }
@@ -227,11 +232,11 @@ export async function estimateConditions(input: Stack | FrameSource, options: Es
   if (!(Number.isInteger(maxFrames) && maxFrames >= 1)) throw failed(`maxFrames must be a positive integer, got ${String(maxFrames)}`);
   if (options.camera !== undefined && options.camera !== 'emccd' && options.camera !== 'scmos') throw failed(`camera must be "emccd" or "scmos", got ${String(options.camera)}`);
   const readNoiseOption = options.readNoiseElectrons;
-  if (readNoiseOption !== undefined && !(typeof readNoiseOption === 'number' && Number.isFinite(readNoiseOption) && readNoiseOption >= 0 && readNoiseOption <= MAX_READ_NOISE_ELECTRONS)) {
+  if (!absentOrWithin(readNoiseOption, MAX_READ_NOISE_ELECTRONS)) {
     throw failed(`readNoiseElectrons must be a number of electrons rms in [0, ${MAX_READ_NOISE_ELECTRONS}], got ${String(readNoiseOption)}`);
   }
   const gainSpreadOption = options.gainSpreadPercent;
-  if (gainSpreadOption !== undefined && !(typeof gainSpreadOption === 'number' && Number.isFinite(gainSpreadOption) && gainSpreadOption >= 0 && gainSpreadOption <= MAX_GAIN_SPREAD_PERCENT)) {
+  if (!absentOrWithin(gainSpreadOption, MAX_GAIN_SPREAD_PERCENT)) {
     throw failed(`gainSpreadPercent must be a pixel gain spread in rms % in [0, ${MAX_GAIN_SPREAD_PERCENT}], got ${String(gainSpreadOption)}`);
   }
   const heldSpread = gainSpreadOption !== undefined ? (gainSpreadOption / 100) ** 2 : undefined;
